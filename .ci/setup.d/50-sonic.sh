@@ -1,0 +1,24 @@
+# Sonic ISO: the tools the ISO builder and its QEMU boot tests need, plus a
+# Debian kernel unpacked (not installed) into a cache directory that the tests
+# find at /var/cache/udos-test/kernel (or $UDOS_TEST_KERNEL).
+apt-get install -y -qq qemu-system-x86 ovmf isolinux syslinux-common \
+  grub-efi-amd64-bin grub-common mtools busybox-static cpio xorriso kmod >/dev/null
+
+sonic_kernel_dir=/var/cache/udos-test/kernel
+if [ ! -s "$sonic_kernel_dir/vmlinuz" ]; then
+  # linux-image-amd64 depends on the current linux-image-6.1.0-N-amd64.
+  sonic_pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  [ -n "$sonic_pkg" ] || { echo "50-sonic: cannot find the current linux-image package" >&2; exit 1; }
+  sonic_tmp=$(mktemp -d)
+  (cd "$sonic_tmp" && apt-get download -qq "$sonic_pkg" && dpkg -x ./*.deb root)
+  rm -rf "$sonic_kernel_dir" && mkdir -p "$sonic_kernel_dir"
+  sonic_ver=${sonic_pkg#linux-image-}
+  cp "$sonic_tmp/root/boot/vmlinuz-$sonic_ver" "$sonic_kernel_dir/vmlinuz"
+  # Modules the installer may need (disk controllers, USB storage, FAT);
+  # the tests pass this tree to the initramfs builder.
+  mkdir -p "$sonic_kernel_dir/lib"
+  cp -a "$sonic_tmp/root/lib/modules" "$sonic_kernel_dir/lib/"
+  echo "$sonic_ver" > "$sonic_kernel_dir/version"
+  rm -rf "$sonic_tmp"
+fi
+export UDOS_TEST_KERNEL="$sonic_kernel_dir/vmlinuz"
