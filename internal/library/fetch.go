@@ -1,0 +1,253 @@
+package library
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Fetcher reads registry files, over HTTP(S) or from a local directory.
+// HTTP requests have a per-attempt timeout and are retried with exponential
+// backoff on 5xx answers, truncated bodies and connection errors; 4xx answers
+// are final because retrying cannot change them.
+type Fetcher struct {
+	Client *http.Client
+	// Attempts is the number of tries for one file (>= 1).
+	Attempts int
+	// Backoff is the wait before the second try; it doubles each time.
+	Backoff time.Duration
+	// Timeout bounds one attempt, body included.
+	Timeout time.Duration
+	// Sleep waits between attempts (tests replace it); nil means a timer
+	// that respects the context.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Requests counts HTTP requests sent (figures and tests).
+	Requests int
+}
+
+// NewFetcher returns a Fetcher with sensible defaults for end users.
+func NewFetcher(client *http.Client) *Fetcher {
+	if client == nil {
+		client = &http.Client{}
+	}
+	return &Fetcher{Client: client, Attempts: 4, Backoff: 250 * time.Millisecond, Timeout: 60 * time.Second}
+}
+
+// HTTPError is a final non-2xx answer.
+type HTTPError struct {
+	URL    string
+	Status int
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("GET %s: HTTP %d %s", e.URL, e.Status, http.StatusText(e.Status))
+}
+
+// Result of a conditional fetch.
+type Result struct {
+	Body        []byte
+	ETag        string
+	NotModified bool
+}
+
+// IsRemote reports whether loc is an http(s) URL rather than a local path.
+func IsRemote(loc string) bool {
+	return strings.HasPrefix(loc, "http://") || strings.HasPrefix(loc, "https://")
+}
+
+// Resolve returns ref made absolute against base (a URL or a directory; for
+// a directory, base is the directory, for a URL the document ref is relative to).
+func Resolve(base, ref string) (string, error) {
+	if IsRemote(ref) || filepath.IsAbs(ref) {
+		return ref, nil
+	}
+	if strings.HasPrefix(ref, "file://") {
+		return strings.TrimPrefix(ref, "file://"), nil
+	}
+	if IsRemote(base) {
+		b, err := url.Parse(base)
+		if err != nil {
+			return "", fmt.Errorf("parsing registry URL %q: %w", base, err)
+		}
+		r, err := url.Parse(ref)
+		if err != nil {
+			return "", fmt.Errorf("parsing reference %q: %w", ref, err)
+		}
+		return b.ResolveReference(r).String(), nil
+	}
+	return filepath.Join(base, filepath.FromSlash(ref)), nil
+}
+
+// Get reads a whole file with the size limit max (0: none); etag, when set,
+// makes the request conditional.
+func (f *Fetcher) Get(ctx context.Context, loc, etag string, max int64) (Result, error) {
+	if !IsRemote(loc) {
+		b, err := os.ReadFile(loc)
+		if err != nil {
+			return Result{}, fmt.Errorf("reading %s: %w", loc, err)
+		}
+		return Result{Body: b}, nil
+	}
+	var res Result
+	err := f.do(ctx, loc, etag, func(resp *http.Response) error {
+		if resp.StatusCode == http.StatusNotModified {
+			res = Result{NotModified: true, ETag: etag}
+			return nil
+		}
+		r := io.Reader(resp.Body)
+		if max > 0 {
+			r = io.LimitReader(resp.Body, max+1)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		if max > 0 && int64(len(b)) > max {
+			return &finalError{fmt.Errorf("GET %s: larger than %d bytes", loc, max)}
+		}
+		if resp.ContentLength >= 0 && int64(len(b)) != resp.ContentLength {
+			return fmt.Errorf("GET %s: %w (got %d of %d bytes)", loc, io.ErrUnexpectedEOF, len(b), resp.ContentLength)
+		}
+		res = Result{Body: b, ETag: resp.Header.Get("ETag")}
+		return nil
+	})
+	return res, err
+}
+
+// Download writes the file at loc to w. reset is called before every retry
+// so the caller can truncate what it received.
+func (f *Fetcher) Download(ctx context.Context, loc string, w io.Writer, reset func() error) error {
+	if !IsRemote(loc) {
+		in, err := os.Open(loc)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", loc, err)
+		}
+		defer in.Close()
+		if _, err := io.Copy(w, in); err != nil {
+			return fmt.Errorf("reading %s: %w", loc, err)
+		}
+		return nil
+	}
+	first := true
+	return f.do(ctx, loc, "", func(resp *http.Response) error {
+		if !first {
+			if err := reset(); err != nil {
+				return &finalError{err}
+			}
+		}
+		first = false
+		n, err := io.Copy(w, resp.Body)
+		if err != nil {
+			return err
+		}
+		if resp.ContentLength >= 0 && n != resp.ContentLength {
+			return fmt.Errorf("GET %s: %w (got %d of %d bytes)", loc, io.ErrUnexpectedEOF, n, resp.ContentLength)
+		}
+		return nil
+	})
+}
+
+// finalError stops the retry loop.
+type finalError struct{ err error }
+
+func (e *finalError) Error() string { return e.err.Error() }
+func (e *finalError) Unwrap() error { return e.err }
+
+func (f *Fetcher) do(ctx context.Context, loc, etag string, body func(*http.Response) error) error {
+	attempts := f.Attempts
+	if attempts < 1 {
+		attempts = 1
+	}
+	wait := f.Backoff
+	var last error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			if err := f.sleep(ctx, wait); err != nil {
+				return fmt.Errorf("GET %s: %w (last error: %v)", loc, err, last)
+			}
+			wait *= 2
+		}
+		err := f.once(ctx, loc, etag, body)
+		if err == nil {
+			return nil
+		}
+		var fe *finalError
+		var he *HTTPError
+		switch {
+		case errors.As(err, &fe):
+			return fe.err
+		case errors.As(err, &he) && he.Status < 500:
+			return err
+		case ctx.Err() != nil:
+			return fmt.Errorf("GET %s: %w", loc, ctx.Err())
+		}
+		last = err
+	}
+	return fmt.Errorf("%w (gave up after %d attempts)", last, attempts)
+}
+
+func (f *Fetcher) once(ctx context.Context, loc, etag string, body func(*http.Response) error) error {
+	if f.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.Timeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
+	if err != nil {
+		return &finalError{fmt.Errorf("GET %s: %w", loc, err)}
+	}
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	req.Header.Set("User-Agent", "udos-lib")
+	f.Requests++
+	resp, err := f.Client.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return fmt.Errorf("GET %s: timed out after %s", loc, f.Timeout)
+		}
+		return fmt.Errorf("GET %s: %w", loc, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && !(resp.StatusCode == http.StatusNotModified && etag != "") {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		return &HTTPError{URL: loc, Status: resp.StatusCode}
+	}
+	if err := body(resp); err != nil {
+		var fe *finalError
+		if errors.As(err, &fe) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("GET %s: timed out reading the body after %s", loc, f.Timeout)
+		}
+		if strings.Contains(err.Error(), loc) {
+			return err
+		}
+		return fmt.Errorf("GET %s: %w", loc, err)
+	}
+	return nil
+}
+
+func (f *Fetcher) sleep(ctx context.Context, d time.Duration) error {
+	if f.Sleep != nil {
+		return f.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

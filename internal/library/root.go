@@ -1,0 +1,124 @@
+// Package library is the core of the udos-lib client: the on-disk layout of
+// a uDOS root, the versioned store, catalog sync with trust checks,
+// verified downloads, atomic install transactions with crash recovery,
+// library configs and the client's own settings. It never prints and never
+// reads the environment: the command layer passes writers, clocks, HTTP
+// clients and settings in.
+//
+// Layout under a uDOS root:
+//
+//	version.json                       uDOS itself (nested or flat shape)
+//	library/lock.json                  what is installed (written last)
+//	library/<name> -> .udos-lib/store/<id>/<version>   symlink, switched atomically
+//	library/.udos-lib/lock             flock: one udos-lib at a time
+//	library/.udos-lib/journal.json     an install in progress (recovery)
+//	library/.udos-lib/store/<id>/<version>/      extracted, immutable
+//	library/.udos-lib/store/<id>/<version>.json  its lock entry and manifest
+//	library/.udos-lib/config/<id>.json           the library's config
+//	library/.udos-lib/cache/                     catalogs, ETags, trust state, downloads
+//	library/.udos-lib/config.json                client settings (registry)
+package library
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+)
+
+// Paths names the files of a uDOS root.
+type Paths struct{ Root string }
+
+func (p Paths) Library() string      { return filepath.Join(p.Root, "library") }
+func (p Paths) LockFile() string     { return filepath.Join(p.Library(), "lock.json") }
+func (p Paths) State() string        { return filepath.Join(p.Library(), ".udos-lib") }
+func (p Paths) Mutex() string        { return filepath.Join(p.State(), "lock") }
+func (p Paths) Journal() string      { return filepath.Join(p.State(), "journal.json") }
+func (p Paths) Store() string        { return filepath.Join(p.State(), "store") }
+func (p Paths) Cache() string        { return filepath.Join(p.State(), "cache") }
+func (p Paths) Configs() string      { return filepath.Join(p.State(), "config") }
+func (p Paths) ClientConfig() string { return filepath.Join(p.State(), "config.json") }
+
+// StoreDir is where one version of a library is extracted.
+func (p Paths) StoreDir(id, version string) string {
+	return filepath.Join(p.Store(), id, version)
+}
+
+// StoreMeta is the sidecar describing StoreDir(id, version).
+func (p Paths) StoreMeta(id, version string) string {
+	return filepath.Join(p.Store(), id, version+".json")
+}
+
+// ConfigFile is the library's JSON config, outside the versioned store so it
+// survives updates and rollbacks.
+func (p Paths) ConfigFile(id string) string { return filepath.Join(p.Configs(), id+".json") }
+
+// InstallLink is the live path of a library: <root>/<install_path>.
+func (p Paths) InstallLink(installPath string) (string, error) {
+	if err := CheckInstallPath(installPath); err != nil {
+		return "", err
+	}
+	return filepath.Join(p.Root, filepath.FromSlash(installPath)), nil
+}
+
+// CheckInstallPath refuses install paths that would escape the root or
+// overwrite udos-lib's own files.
+func CheckInstallPath(ip string) error {
+	clean := filepath.ToSlash(filepath.Clean(filepath.FromSlash(ip)))
+	switch {
+	case ip == "" || clean == ".":
+		return fmt.Errorf("install path is empty")
+	case filepath.IsAbs(ip) || strings.HasPrefix(ip, "/"):
+		return fmt.Errorf("install path %q is absolute", ip)
+	case clean == ".." || strings.HasPrefix(clean, "../"):
+		return fmt.Errorf("install path %q leaves the uDOS root", ip)
+	case !strings.HasPrefix(clean, "library/") || clean == "library/lock.json" || strings.HasPrefix(clean, "library/.udos-lib"):
+		return fmt.Errorf("install path %q is not a folder under library/", ip)
+	}
+	return nil
+}
+
+// CoreVersion reads <root>/version.json in either shape: the repository's
+// nested {"version": {"major":1,"minor":5,"patch":0}} or a variant's flat
+// {"version": "1.4.6"}.
+func CoreVersion(root string) (*semver.Version, error) {
+	path := filepath.Join(root, "version.json")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s not found: --root (or UDOS_ROOT) must name a uDOS installation", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var doc struct {
+		Version json.RawMessage `json:"version"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var flat string
+	if err := json.Unmarshal(doc.Version, &flat); err == nil {
+		v, err := semver.StrictNewVersion(strings.TrimPrefix(flat, "v"))
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: version %q: %w", path, flat, err)
+		}
+		return v, nil
+	}
+	var nested struct {
+		Major *uint64 `json:"major"`
+		Minor *uint64 `json:"minor"`
+		Patch *uint64 `json:"patch"`
+	}
+	if err := json.Unmarshal(doc.Version, &nested); err != nil || nested.Major == nil || nested.Minor == nil {
+		return nil, fmt.Errorf("reading %s: \"version\" is neither \"X.Y.Z\" nor {\"major\",\"minor\",\"patch\"}", path)
+	}
+	var patch uint64
+	if nested.Patch != nil {
+		patch = *nested.Patch
+	}
+	return semver.New(*nested.Major, *nested.Minor, patch, "", ""), nil
+}

@@ -1,0 +1,156 @@
+package library
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Switch changes what one live install path points at.
+type Switch struct {
+	ID   string `json:"id"`
+	Link string `json:"link"` // absolute path of <root>/<install_path>
+	// Target is the symlink target (relative to the link's folder); empty
+	// removes the link (uninstall).
+	Target string `json:"target"`
+}
+
+// Journal is an install transaction written before the live tree changes.
+// Everything it points at in the store is complete before it is written, so
+// recovery always rolls forward: it re-applies every switch (idempotent) and
+// writes the new lockfile.
+type Journal struct {
+	Op       string   `json:"op"`
+	Switches []Switch `json:"switches"`
+	// LockFile is the complete new library/lock.json.
+	LockFile []byte `json:"lockfile"`
+}
+
+// Hook is called at named points of a transaction; tests use it to stop a
+// process there (UDOS_LIB_TEST_PAUSE) and kill it.
+type Hook func(point string)
+
+// Commit applies j: journal, switches, lockfile, journal removal. A crash at
+// any point leaves a journal that Recover completes, or no journal and the
+// old state.
+func (p Paths) Commit(j *Journal, hook Hook) error {
+	if hook == nil {
+		hook = func(string) {}
+	}
+	if err := WriteJSONAtomic(p.Journal(), j); err != nil {
+		return fmt.Errorf("starting the transaction: %w", err)
+	}
+	hook("after-journal")
+	if err := p.apply(j, hook); err != nil {
+		return fmt.Errorf("%w (the next udos-lib command completes the transaction)", err)
+	}
+	return nil
+}
+
+func (p Paths) apply(j *Journal, hook Hook) error {
+	for i, s := range j.Switches {
+		if s.Target == "" {
+			if err := RemoveSymlink(s.Link); err != nil {
+				return err
+			}
+		} else {
+			if err := SwitchSymlink(s.Link, s.Target); err != nil {
+				return err
+			}
+		}
+		if i == 0 {
+			hook("after-first-switch")
+		}
+	}
+	hook("before-lockfile")
+	if err := WriteFileAtomic(p.LockFile(), j.LockFile, 0o644); err != nil {
+		return err
+	}
+	hook("after-lockfile")
+	if err := os.Remove(p.Journal()); err != nil {
+		return fmt.Errorf("finishing the transaction: %w", err)
+	}
+	return syncDir(p.State())
+}
+
+// Recover completes an interrupted transaction, if any, and removes
+// half-extracted store folders. It returns a description of what it did
+// ("" when there was nothing to do).
+func (p Paths) Recover() (string, error) {
+	var did []string
+	b, err := os.ReadFile(p.Journal())
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return "", fmt.Errorf("reading the journal %s: %w", p.Journal(), err)
+	default:
+		var j Journal
+		if err := json.Unmarshal(b, &j); err != nil {
+			return "", fmt.Errorf("reading the journal %s: %w (it is written atomically, so this is not a crash: inspect or remove it)", p.Journal(), err)
+		}
+		for _, s := range j.Switches {
+			if s.Target == "" {
+				continue
+			}
+			dest := filepath.Join(filepath.Dir(s.Link), s.Target)
+			if _, err := os.Stat(dest); err != nil {
+				return "", fmt.Errorf("recovering the interrupted %s: store folder %s: %w", j.Op, dest, err)
+			}
+		}
+		if err := p.apply(&j, nil); err != nil {
+			return "", fmt.Errorf("recovering the interrupted %s: %w", j.Op, err)
+		}
+		did = append(did, "completed an interrupted "+j.Op)
+	}
+	n, err := p.cleanStaging()
+	if err != nil {
+		return "", err
+	}
+	if n > 0 {
+		did = append(did, fmt.Sprintf("removed %d unfinished download(s)", n))
+	}
+	return strings.Join(did, "; "), nil
+}
+
+// cleanStaging removes temp folders and files left by a killed extraction
+// or download. It runs under the root lock, so nothing else uses them.
+func (p Paths) cleanStaging() (int, error) {
+	n := 0
+	libs, err := os.ReadDir(p.Store())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("reading %s: %w", p.Store(), err)
+	}
+	for _, l := range libs {
+		if !l.IsDir() {
+			continue
+		}
+		dir := filepath.Join(p.Store(), l.Name())
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return n, fmt.Errorf("reading %s: %w", dir, err)
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".tmp-") {
+				if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+					return n, fmt.Errorf("cleaning %s: %w", dir, err)
+				}
+				n++
+			}
+		}
+	}
+	dl := filepath.Join(p.Cache(), "downloads")
+	ents, err := os.ReadDir(dl)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return n, fmt.Errorf("reading %s: %w", dl, err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			_ = os.RemoveAll(filepath.Join(dl, e.Name()))
+			n++
+		}
+	}
+	return n, nil
+}
