@@ -1,0 +1,96 @@
+// Command gh-replica serves the in-repo GitHub REST replica
+// (internal/ghreplica) on a loopback address, for manual runs and act-based
+// tests: point GITHUB_API_URL at the printed URL.
+//
+//	gh-replica -addr 127.0.0.1:8089 -token test-token -repo fredbook/uDOS -repo fredbook/registry
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fredbook/udos-dist/internal/ghreplica"
+)
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "gh-replica:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("gh-replica", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
+	login := fs.String("login", "github-actions", "login of the token owner")
+	immutable := fs.Bool("immutable", false, "make published releases immutable")
+	urlFile := fs.String("url-file", "", "write the base URL to this file once listening")
+	var tokens, repos, orgs listFlag
+	fs.Var(&tokens, "token", "token with push access to every repository (repeatable)")
+	fs.Var(&repos, "repo", "OWNER/NAME repository to create (repeatable)")
+	fs.Var(&orgs, "org", "owner to create as an organization (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return fmt.Errorf("parsing -addr %q: %w", *addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("-addr %q is not a loopback address", *addr)
+	}
+	r := ghreplica.New(ghreplica.Config{ImmutableReleases: *immutable})
+	for _, o := range orgs {
+		r.AddOwner(o, true)
+	}
+	for _, t := range tokens {
+		r.AddToken(t, ghreplica.Token{Login: *login, Push: []string{"*"}})
+	}
+	for _, full := range repos {
+		o, n, ok := strings.Cut(full, "/")
+		if !ok {
+			return fmt.Errorf("-repo %q: want OWNER/NAME", full)
+		}
+		if err := r.AddRepo(o, n, ghreplica.RepoSpec{}); err != nil {
+			return err
+		}
+	}
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + l.Addr().String()
+	fmt.Println(base)
+	if *urlFile != "" {
+		if err := os.WriteFile(*urlFile, []byte(base+"\n"), 0o644); err != nil {
+			return fmt.Errorf("writing -url-file: %w", err)
+		}
+	}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,536 @@
+// Package ghreplica is an in-memory replica of the parts of GitHub's REST API
+// that udos-dist uses: repositories, releases, release assets (uploaded on a
+// separate upload path, as on uploads.github.com), repository_dispatch,
+// conditional requests, rate limits and immutable releases.
+//
+// GitHub cannot be reached from tests, so every client path is exercised
+// against this replica instead. It is an http.Handler: serve it with
+// httptest.NewServer or http.Serve on any listener. URLs in JSON answers are
+// built from the request's Host, so the same replica works behind any
+// address. The API is served both at the root ("/repos/...", like
+// api.github.com) and under "/api/v3/" (like GitHub Enterprise Server);
+// uploads are accepted only under "/api/uploads/", so a client that sends
+// uploads to the API host fails here as it would on GitHub. go-github's
+// WithEnterpriseURLs(base, base) works unchanged.
+//
+// Faults (5xx, 429, dropped connections, stalls, an upload that dies half way
+// and leaves a "starter" asset) are injected with Inject; every request is
+// logged (Requests) so tests and benchmarks can count calls and 304 hits.
+package ghreplica
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config tunes a Replica. The zero value gives GitHub's defaults.
+type Config struct {
+	// Now is the replica's clock (default time.Now). Rate-limit windows,
+	// timestamps and secondary limits all follow it.
+	Now func() time.Time
+	// RateLimit is the primary limit per hour for a token (default 5000).
+	RateLimit int
+	// AnonymousRateLimit is the primary limit per hour without a token
+	// (default 60).
+	AnonymousRateLimit int
+	// RateLimitStatus is the status of a primary or secondary rate-limit
+	// answer: 403 (default, what GitHub mostly sends) or 429.
+	RateLimitStatus int
+	// ContentCreationPerMinute is the secondary limit on content-creating
+	// requests (POST, PATCH, PUT, DELETE) per token and minute (default 80;
+	// negative disables it).
+	ContentCreationPerMinute int
+	// SecondaryRetryAfter is the Retry-After sent with a secondary-limit
+	// answer (default 60s).
+	SecondaryRetryAfter time.Duration
+	// ImmutableReleases makes releases of every repository immutable once
+	// published (RepoSpec can override per repository).
+	ImmutableReleases bool
+}
+
+// Token describes an access token the replica accepts.
+type Token struct {
+	// Login is the user the token belongs to (shown as author/uploader).
+	Login string
+	// Push lists the repositories the token may write to and whose drafts
+	// and private contents it may see: "owner/repo", "owner/*" or "*".
+	Push []string
+}
+
+// RepoSpec describes a repository to create with AddRepo.
+type RepoSpec struct {
+	Description   string
+	Private       bool
+	DefaultBranch string // default "main"
+	Topics        []string
+	// Immutable overrides Config.ImmutableReleases for this repository.
+	Immutable *bool
+	CreatedAt time.Time // default: the replica's clock
+}
+
+// ReleaseSpec describes a release to seed with AddRelease.
+type ReleaseSpec struct {
+	Tag             string
+	Name            string
+	Body            string
+	TargetCommitish string // default: the repository's default branch
+	Draft           bool
+	Prerelease      bool
+	Author          string    // login; default "octocat"
+	CreatedAt       time.Time // default: the replica's clock
+	PublishedAt     time.Time // default: CreatedAt (ignored for drafts)
+	Assets          []AssetSpec
+}
+
+// AssetSpec describes a release asset to seed.
+type AssetSpec struct {
+	Name        string
+	Label       string
+	ContentType string // default application/octet-stream
+	Data        []byte
+	// Starter seeds a broken upload: state "starter", no digest.
+	Starter bool
+}
+
+// Release is a snapshot of a release for assertions.
+type Release struct {
+	ID                   int64
+	Owner, Repo          string
+	Tag, Name, Body      string
+	TargetCommitish      string
+	Draft, Prerelease    bool
+	Immutable            bool
+	CreatedAt, Published time.Time
+	Assets               []Asset
+}
+
+// Asset is a snapshot of a release asset for assertions.
+type Asset struct {
+	ID            int64
+	Name, Label   string
+	ContentType   string
+	State         string // "uploaded" or "starter"
+	Size          int
+	Digest        string // "sha256:<hex>", empty for starter assets
+	DownloadCount int
+	Data          []byte
+}
+
+// Dispatch is a recorded repository_dispatch event.
+type Dispatch struct {
+	Owner, Repo   string
+	EventType     string
+	ClientPayload json.RawMessage
+	Token         string // login of the sender
+	Time          time.Time
+}
+
+// LoggedRequest is one entry of the request log.
+type LoggedRequest struct {
+	Method string
+	// Path is the request path as sent (with any /api/v3 or /api/uploads prefix).
+	Path        string
+	Query       string
+	Status      int
+	Upload      bool      // served on the upload path
+	NotModified bool      // a conditional request answered 304
+	Fault       FaultKind // the injected fault that answered, or NoFault
+	Login       string    // token owner, empty when anonymous
+	Time        time.Time
+}
+
+type owner struct {
+	login string
+	id    int64
+	org   bool
+}
+
+type repo struct {
+	owner    *owner
+	name     string
+	id       int64
+	spec     RepoSpec
+	created  time.Time
+	releases []*release
+}
+
+type release struct {
+	repo       *repo
+	id         int64
+	tag        string
+	name       string
+	body       string
+	target     string
+	draft      bool
+	prerelease bool
+	immutable  bool
+	author     string
+	created    time.Time
+	updated    time.Time
+	published  time.Time
+	untagged   string // slug used for a draft's URLs, like GitHub's untagged-<hex>
+	assets     []*asset
+}
+
+type asset struct {
+	rel         *release
+	id          int64
+	name        string
+	label       string
+	contentType string
+	state       string
+	data        []byte
+	digest      string
+	downloads   int
+	uploader    string
+	created     time.Time
+	updated     time.Time
+}
+
+type rateWindow struct {
+	used  int
+	reset time.Time
+}
+
+// Replica is the in-memory GitHub. It is safe for concurrent use.
+type Replica struct {
+	mu         sync.Mutex
+	cfg        Config
+	owners     map[string]*owner
+	repos      map[string]*repo
+	tokens     map[string]Token
+	releases   map[int64]*release
+	assets     map[int64]*asset
+	nextID     int64
+	faults     []*faultState
+	log        []LoggedRequest
+	windows    map[string]*rateWindow
+	creations  map[string][]time.Time
+	dispatches []Dispatch
+	sigKey     []byte
+}
+
+// New returns an empty replica.
+func New(cfg Config) *Replica {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = 5000
+	}
+	if cfg.AnonymousRateLimit == 0 {
+		cfg.AnonymousRateLimit = 60
+	}
+	if cfg.RateLimitStatus == 0 {
+		cfg.RateLimitStatus = http.StatusForbidden
+	}
+	if cfg.ContentCreationPerMinute == 0 {
+		cfg.ContentCreationPerMinute = 80
+	}
+	if cfg.SecondaryRetryAfter == 0 {
+		cfg.SecondaryRetryAfter = 60 * time.Second
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return &Replica{
+		cfg:       cfg,
+		owners:    map[string]*owner{},
+		repos:     map[string]*repo{},
+		tokens:    map[string]Token{},
+		releases:  map[int64]*release{},
+		assets:    map[int64]*asset{},
+		nextID:    1000,
+		windows:   map[string]*rateWindow{},
+		creations: map[string][]time.Time{},
+		sigKey:    key,
+	}
+}
+
+func (r *Replica) now() time.Time { return r.cfg.Now().UTC().Truncate(time.Second) }
+
+func (r *Replica) newID() int64 {
+	r.nextID++
+	return r.nextID
+}
+
+// AddToken registers an access token.
+func (r *Replica) AddToken(token string, t Token) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tokens[token] = t
+	r.ownerLocked(t.Login, false)
+}
+
+// AddOwner creates a user (org=false) or an organization. Owners are also
+// created on demand by AddRepo and AddToken (as users).
+func (r *Replica) AddOwner(login string, org bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.ownerLocked(login, org)
+	o.org = org
+}
+
+func (r *Replica) ownerLocked(login string, org bool) *owner {
+	key := strings.ToLower(login)
+	if o, ok := r.owners[key]; ok {
+		return o
+	}
+	o := &owner{login: login, id: r.newID(), org: org}
+	r.owners[key] = o
+	return o
+}
+
+// AddRepo creates a repository (and its owner, as a user, if unknown).
+func (r *Replica) AddRepo(ownerLogin, name string, spec RepoSpec) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := strings.ToLower(ownerLogin + "/" + name)
+	if _, ok := r.repos[key]; ok {
+		return fmt.Errorf("repository %s/%s already exists", ownerLogin, name)
+	}
+	if ownerLogin == "" || name == "" || strings.ContainsAny(ownerLogin+name, "/ ") {
+		return fmt.Errorf("invalid repository name %q/%q", ownerLogin, name)
+	}
+	if spec.DefaultBranch == "" {
+		spec.DefaultBranch = "main"
+	}
+	created := spec.CreatedAt
+	if created.IsZero() {
+		created = r.now()
+	}
+	r.repos[key] = &repo{owner: r.ownerLocked(ownerLogin, false), name: name, id: r.newID(), spec: spec, created: created.UTC()}
+	return nil
+}
+
+// AddRelease seeds a release (and its assets) directly, bypassing the API,
+// its rate limits and faults. The repository must exist.
+func (r *Replica) AddRelease(ownerLogin, repoName string, spec ReleaseSpec) (Release, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rp := r.repos[strings.ToLower(ownerLogin+"/"+repoName)]
+	if rp == nil {
+		return Release{}, fmt.Errorf("seeding release %q: repository %s/%s does not exist", spec.Tag, ownerLogin, repoName)
+	}
+	if spec.Tag == "" {
+		return Release{}, fmt.Errorf("seeding release in %s/%s: empty tag", ownerLogin, repoName)
+	}
+	if rp.findTag(spec.Tag) != nil {
+		return Release{}, fmt.Errorf("seeding release %q in %s/%s: a release for that tag exists", spec.Tag, ownerLogin, repoName)
+	}
+	created := spec.CreatedAt
+	if created.IsZero() {
+		created = r.now()
+	}
+	author := spec.Author
+	if author == "" {
+		author = "octocat"
+	}
+	r.ownerLocked(author, false)
+	rel := &release{
+		repo: rp, id: r.newID(), tag: spec.Tag, name: spec.Name, body: spec.Body,
+		target: spec.TargetCommitish, draft: spec.Draft, prerelease: spec.Prerelease,
+		author: author, created: created.UTC(), updated: created.UTC(), untagged: r.untaggedSlug(),
+	}
+	if rel.target == "" {
+		rel.target = rp.spec.DefaultBranch
+	}
+	if !spec.Draft {
+		rel.published = spec.PublishedAt.UTC()
+		if spec.PublishedAt.IsZero() {
+			rel.published = rel.created
+		}
+		rel.immutable = r.immutableRepo(rp)
+	}
+	seen := map[string]bool{}
+	for _, as := range spec.Assets {
+		name := NormalizeAssetName(as.Name)
+		if name == "" || seen[name] {
+			return Release{}, fmt.Errorf("seeding release %q: invalid or duplicate asset name %q", spec.Tag, as.Name)
+		}
+		seen[name] = true
+		a := &asset{rel: rel, id: r.newID(), name: name, label: as.Label, contentType: as.ContentType,
+			state: "uploaded", data: append([]byte(nil), as.Data...), uploader: author, created: rel.created, updated: rel.created}
+		if a.contentType == "" {
+			a.contentType = "application/octet-stream"
+		}
+		if as.Starter {
+			a.state = "starter"
+		} else {
+			a.digest = digestOf(a.data)
+		}
+		rel.assets = append(rel.assets, a)
+		r.assets[a.id] = a
+	}
+	rp.releases = append(rp.releases, rel)
+	r.releases[rel.id] = rel
+	return rel.snapshot(), nil
+}
+
+func (r *Replica) untaggedSlug() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return "untagged-" + hex.EncodeToString(b)
+}
+
+func (r *Replica) immutableRepo(rp *repo) bool {
+	if rp.spec.Immutable != nil {
+		return *rp.spec.Immutable
+	}
+	return r.cfg.ImmutableReleases
+}
+
+func (rp *repo) findTag(tag string) *release {
+	for _, rel := range rp.releases {
+		if rel.tag == tag {
+			return rel
+		}
+	}
+	return nil
+}
+
+func (rel *release) snapshot() Release {
+	s := Release{ID: rel.id, Owner: rel.repo.owner.login, Repo: rel.repo.name, Tag: rel.tag, Name: rel.name,
+		Body: rel.body, TargetCommitish: rel.target, Draft: rel.draft, Prerelease: rel.prerelease,
+		Immutable: rel.immutable, CreatedAt: rel.created, Published: rel.published}
+	for _, a := range rel.assets {
+		s.Assets = append(s.Assets, a.snapshot())
+	}
+	return s
+}
+
+func (a *asset) snapshot() Asset {
+	return Asset{ID: a.id, Name: a.name, Label: a.label, ContentType: a.contentType, State: a.state,
+		Size: len(a.data), Digest: a.digest, DownloadCount: a.downloads, Data: append([]byte(nil), a.data...)}
+}
+
+// Releases returns snapshots of every release of a repository (drafts
+// included), newest first as the API lists them.
+func (r *Replica) Releases(ownerLogin, repoName string) []Release {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rp := r.repos[strings.ToLower(ownerLogin+"/"+repoName)]
+	if rp == nil {
+		return nil
+	}
+	var out []Release
+	for _, rel := range sortedReleases(rp.releases) {
+		out = append(out, rel.snapshot())
+	}
+	return out
+}
+
+// ReleaseByTag returns a snapshot of the release for tag (draft or not).
+func (r *Replica) ReleaseByTag(ownerLogin, repoName, tag string) (Release, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rp := r.repos[strings.ToLower(ownerLogin+"/"+repoName)]
+	if rp == nil {
+		return Release{}, false
+	}
+	rel := rp.findTag(tag)
+	if rel == nil {
+		return Release{}, false
+	}
+	return rel.snapshot(), true
+}
+
+// Dispatches returns the repository_dispatch events received so far.
+func (r *Replica) Dispatches() []Dispatch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Dispatch(nil), r.dispatches...)
+}
+
+// Requests returns a copy of the request log.
+func (r *Replica) Requests() []LoggedRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]LoggedRequest(nil), r.log...)
+}
+
+// ResetLog empties the request log.
+func (r *Replica) ResetLog() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log = nil
+}
+
+// Count returns how many logged requests match method ("" for any) and
+// whose path (without /api/v3 or /api/uploads) starts with pathPrefix.
+func (r *Replica) Count(method, pathPrefix string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, l := range r.log {
+		if (method == "" || l.Method == method) && strings.HasPrefix(apiPath(l.Path), pathPrefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// RateUsed reports the primary rate-limit use of the token's owner ("" for
+// anonymous) in the current window.
+func (r *Replica) RateUsed(login string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w := r.windows[identity(login)]; w != nil && r.now().Before(w.reset) {
+		return w.used
+	}
+	return 0
+}
+
+// NormalizeAssetName renames an asset file name the way GitHub does: every
+// character outside letters, digits and "._-+" becomes ".", and leading or
+// trailing dots are dropped.
+func NormalizeAssetName(name string) string {
+	var b strings.Builder
+	for _, c := range name {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.ContainsRune("._-+", c):
+			b.WriteRune(c)
+		default:
+			b.WriteByte('.')
+		}
+	}
+	return strings.Trim(b.String(), ".")
+}
+
+func digestOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func (r *Replica) objectSig(id int64) string {
+	m := hmac.New(sha256.New, r.sigKey)
+	fmt.Fprintf(m, "%d", id)
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+func identity(login string) string {
+	if login == "" {
+		return "anonymous"
+	}
+	return "user:" + strings.ToLower(login)
+}
+
+// apiPath strips the GHES API or upload prefix from a request path.
+func apiPath(p string) string {
+	for _, prefix := range []string{"/api/v3", "/api/uploads"} {
+		if p == prefix {
+			return "/"
+		}
+		if strings.HasPrefix(p, prefix+"/") {
+			return p[len(prefix):]
+		}
+	}
+	return p
+}
