@@ -1,0 +1,418 @@
+// Package relmanifest reads, merges and writes the release manifest
+// `releases/v<version>-manifest.json`: one entry per uDOS variant (the
+// tar.gz variants built by build-variant and the bootable sonic-iso) with its
+// file name, size, digests, signature, platforms, download URL and
+// requirements, in the seed's schema.
+//
+// Several jobs contribute to one manifest (a matrix leg per variant, then the
+// sonic-iso job), so merging is the central operation and the written bytes
+// depend only on the content: keys sorted, two-space indentation, a final
+// newline. Fields this package does not know are kept through a read-merge-
+// write cycle, so that an older toolkit never drops what a newer one wrote.
+package relmanifest
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Manifest is the whole release manifest.
+type Manifest struct {
+	// Version is the uDOS version without the "v" ("1.4.6").
+	Version string `json:"version"`
+	// ReleaseDate is the release's date, UTC RFC 3339 or YYYY-MM-DD.
+	ReleaseDate string `json:"release_date,omitempty"`
+	// PreviousVersion is the release this one upgrades from, when known.
+	PreviousVersion string `json:"previous_version,omitempty"`
+	// Variants maps a variant name ("core-slim", "sonic-iso") to its entry.
+	Variants map[string]Variant `json:"variants"`
+	// Extra holds top-level fields this package does not know.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// Variant is one downloadable variant. The first group of fields is common
+// to every variant; the flags that only make sense for some are pointers so
+// that "false" and "not applicable" differ (sonic-iso sets Bootable,
+// UEFISupported and BIOSFallback; the tar.gz variants leave them nil).
+type Variant struct {
+	Filename  string   `json:"filename"`
+	Size      int64    `json:"size"`
+	SHA256    string   `json:"sha256"`
+	SHA512    string   `json:"sha512"`
+	Signature string   `json:"signature"` // file name or URL of the detached .asc
+	Platforms []string `json:"platforms"`
+	URL       string   `json:"url"`
+
+	MinimumPython  string `json:"minimum_python,omitempty"`
+	RequiresDocker bool   `json:"requires_docker"`
+
+	Bootable      *bool `json:"bootable,omitempty"`
+	UEFISupported *bool `json:"uefi_supported,omitempty"`
+	BIOSFallback  *bool `json:"bios_fallback,omitempty"`
+
+	SBOM *SBOM `json:"sbom,omitempty"`
+
+	// Extra holds fields of this variant this package does not know.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// SBOM points at a variant's software bill of materials.
+type SBOM struct {
+	Format      string `json:"format"`                 // "CycloneDX"
+	SpecVersion string `json:"spec_version,omitempty"` // "1.6"
+	Filename    string `json:"filename,omitempty"`
+	URL         string `json:"url"`
+	SHA256      string `json:"sha256,omitempty"`
+}
+
+// Bool returns a pointer to b, for the optional flags.
+func Bool(b bool) *bool { return &b }
+
+// Path returns the manifest's conventional path in the uDOS repository,
+// relative and slash-separated: "releases/v1.4.6-manifest.json".
+func Path(version string) string { return path.Join("releases", FileName(version)) }
+
+// FileName returns the manifest's file (and release asset) name:
+// "v1.4.6-manifest.json".
+func FileName(version string) string {
+	return "v" + strings.TrimPrefix(version, "v") + "-manifest.json"
+}
+
+var (
+	variantName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	versionRe   = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+)
+
+// New returns an empty manifest for version ("1.4.6" or "v1.4.6").
+func New(version string) *Manifest {
+	return &Manifest{Version: strings.TrimPrefix(version, "v"), Variants: map[string]Variant{}}
+}
+
+// Validate checks what every consumer relies on: a version, and for each
+// variant a file name, a size and well-formed digests.
+func (m *Manifest) Validate() error {
+	if !versionRe.MatchString(m.Version) {
+		return fmt.Errorf("release manifest: version %q is not a semantic version", m.Version)
+	}
+	names := m.Names()
+	for _, name := range names {
+		if err := m.Variants[name].validate(name); err != nil {
+			return fmt.Errorf("release manifest %s: %w", m.Version, err)
+		}
+	}
+	return nil
+}
+
+func (v Variant) validate(name string) error {
+	if !variantName.MatchString(name) {
+		return fmt.Errorf("variant name %q: want lower-case letters, digits and dashes", name)
+	}
+	if v.Filename == "" || strings.ContainsAny(v.Filename, "/\\") {
+		return fmt.Errorf("variant %s: filename %q must be a plain file name", name, v.Filename)
+	}
+	if v.Size <= 0 {
+		return fmt.Errorf("variant %s: size %d must be positive", name, v.Size)
+	}
+	if err := checkHex(v.SHA256, 64); err != nil {
+		return fmt.Errorf("variant %s: sha256: %w", name, err)
+	}
+	if err := checkHex(v.SHA512, 128); err != nil {
+		return fmt.Errorf("variant %s: sha512: %w", name, err)
+	}
+	if v.SBOM != nil && (v.SBOM.Format == "" || v.SBOM.URL == "") {
+		return fmt.Errorf("variant %s: sbom needs a format and a url", name)
+	}
+	return nil
+}
+
+func checkHex(s string, n int) error {
+	if len(s) != n {
+		return fmt.Errorf("%q has %d hex digits, want %d", s, len(s), n)
+	}
+	if _, err := hex.DecodeString(s); err != nil || strings.ToLower(s) != s {
+		return fmt.Errorf("%q is not lower-case hex", s)
+	}
+	return nil
+}
+
+// Names returns the variant names, sorted.
+func (m *Manifest) Names() []string {
+	names := make([]string, 0, len(m.Variants))
+	for n := range m.Variants {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Set adds or replaces one variant after validating it.
+func (m *Manifest) Set(name string, v Variant) error {
+	if err := v.validate(name); err != nil {
+		return err
+	}
+	if m.Variants == nil {
+		m.Variants = map[string]Variant{}
+	}
+	m.Variants[name] = v
+	return nil
+}
+
+// Merge folds other into m: other's variants replace m's of the same name
+// (a rebuilt variant), the rest are kept; top-level fields other sets win.
+// Both must describe the same version.
+func (m *Manifest) Merge(other *Manifest) error {
+	if other.Version != m.Version {
+		return fmt.Errorf("merging release manifests: version %s into %s", other.Version, m.Version)
+	}
+	for _, name := range other.Names() {
+		if err := m.Set(name, other.Variants[name]); err != nil {
+			return fmt.Errorf("merging release manifests: %w", err)
+		}
+	}
+	if other.ReleaseDate != "" {
+		m.ReleaseDate = other.ReleaseDate
+	}
+	if other.PreviousVersion != "" {
+		m.PreviousVersion = other.PreviousVersion
+	}
+	for k, raw := range other.Extra {
+		if m.Extra == nil {
+			m.Extra = map[string]json.RawMessage{}
+		}
+		m.Extra[k] = raw
+	}
+	return nil
+}
+
+// Parse decodes and validates a manifest.
+func Parse(data []byte) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("decoding release manifest: %w", err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Read reads and validates the manifest at path.
+func Read(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading release manifest: %w", err)
+	}
+	m, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading %q: %w", path, err)
+	}
+	return m, nil
+}
+
+// ReadOrNew reads the manifest at path, or returns New(version) when there is
+// none yet. An existing manifest for another version is an error.
+func ReadOrNew(path, version string) (*Manifest, error) {
+	m, err := Read(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return New(version), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if want := strings.TrimPrefix(version, "v"); m.Version != want {
+		return nil, fmt.Errorf("%q is the manifest of %s, not %s", path, m.Version, want)
+	}
+	return m, nil
+}
+
+// Marshal returns the deterministic encoding: keys sorted at every level,
+// two-space indentation, a final newline.
+func (m *Manifest) Marshal() ([]byte, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return canonical(raw)
+}
+
+// Write writes the manifest to path atomically, creating its directory.
+func (m *Manifest) Write(path string) error {
+	data, err := m.Marshal()
+	if err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		return fmt.Errorf("writing %q: %w", path, werr)
+	}
+	return nil
+}
+
+// MergeFile reads the manifest at path (or starts a new one), sets the given
+// variant and writes it back: the operation one build job performs.
+func MergeFile(path, version, name string, v Variant) (*Manifest, error) {
+	m, err := ReadOrNew(path, version)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Set(name, v); err != nil {
+		return nil, fmt.Errorf("merging into %q: %w", path, err)
+	}
+	if err := m.Write(path); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// canonical re-encodes JSON with sorted keys and exact numbers.
+func canonical(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil { // maps encode with sorted keys
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// The JSON methods below keep unknown fields in Extra.
+
+var manifestKnown = []string{"version", "release_date", "previous_version", "variants"}
+
+// MarshalJSON encodes the known fields and the unknown ones kept in Extra.
+func (m Manifest) MarshalJSON() ([]byte, error) {
+	type plain Manifest
+	return withExtra(plain(m), m.Extra, manifestKnown)
+}
+
+// UnmarshalJSON decodes the known fields and keeps the others in Extra.
+func (m *Manifest) UnmarshalJSON(data []byte) error {
+	type plain Manifest
+	var p plain
+	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	extra, err := extraFields(data, manifestKnown)
+	if err != nil {
+		return err
+	}
+	*m = Manifest(p)
+	m.Extra = extra
+	if m.Variants == nil {
+		m.Variants = map[string]Variant{}
+	}
+	return nil
+}
+
+var variantKnown = []string{"filename", "size", "sha256", "sha512", "signature", "platforms", "url",
+	"minimum_python", "requires_docker", "bootable", "uefi_supported", "bios_fallback", "sbom"}
+
+// MarshalJSON encodes the known fields and the unknown ones kept in Extra.
+func (v Variant) MarshalJSON() ([]byte, error) {
+	type plain Variant
+	if v.Platforms == nil {
+		v.Platforms = []string{}
+	}
+	return withExtra(plain(v), v.Extra, variantKnown)
+}
+
+// UnmarshalJSON decodes the known fields and keeps the others in Extra.
+func (v *Variant) UnmarshalJSON(data []byte) error {
+	type plain Variant
+	var p plain
+	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	extra, err := extraFields(data, variantKnown)
+	if err != nil {
+		return err
+	}
+	*v = Variant(p)
+	v.Extra = extra
+	return nil
+}
+
+func withExtra(known any, extra map[string]json.RawMessage, knownKeys []string) ([]byte, error) {
+	raw, err := json.Marshal(known)
+	if err != nil {
+		return nil, err
+	}
+	if len(extra) == 0 {
+		return raw, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, err
+	}
+	for k, val := range extra {
+		if contains(knownKeys, k) {
+			continue // a known field always comes from the struct
+		}
+		fields[k] = val
+	}
+	return json.Marshal(fields)
+}
+
+func extraFields(data []byte, knownKeys []string) (map[string]json.RawMessage, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return nil, err
+	}
+	var extra map[string]json.RawMessage
+	for k, val := range fields {
+		if contains(knownKeys, k) {
+			continue
+		}
+		if extra == nil {
+			extra = map[string]json.RawMessage{}
+		}
+		extra[k] = val
+	}
+	return extra, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
