@@ -16,9 +16,9 @@ import (
 )
 
 var (
-	keyOnce          sync.Once
+	keyOnce           sync.Once
 	testPriv, testPub []byte
-	keyErr           error
+	keyErr            error
 )
 
 func testKey(t *testing.T) ([]byte, []byte) {
