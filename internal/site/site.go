@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fredbook/udos-dist/internal/catalog"
 	tmpl "github.com/fredbook/udos-dist/site"
 )
 
@@ -159,58 +160,27 @@ func Page(id, name, description string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// LibraryIndexes splits a catalog into one catalog per library
-// (index/<id>.json), for clients that need a single library: each keeps the
-// catalog's top-level fields (serial, expiry…) and holds one library, so it
-// parses as a catalog. Keys are sorted, two-space indented, newline-ended.
+// LibraryIndexes returns the per-library index files (index/<id>.json) of a
+// catalog, for clients that need a single library: each holds that library
+// alone, as catalog.MarshalLibrary writes it. The catalog must be valid.
 func LibraryIndexes(catalogJSON []byte) (map[string][]byte, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(catalogJSON, &top); err != nil {
+	cat, err := catalog.Parse(catalogJSON)
+	if err != nil {
 		return nil, fmt.Errorf("reading catalog: %w", err)
 	}
-	var head catalogHead
-	if err := json.Unmarshal(catalogJSON, &head); err != nil {
-		return nil, fmt.Errorf("reading catalog libraries: %w", err)
-	}
-	out := make(map[string][]byte, len(head.Libraries))
-	for i, raw := range head.Libraries {
-		var lib library
-		if err := json.Unmarshal(raw, &lib); err != nil {
-			return nil, fmt.Errorf("reading catalog library %d: %w", i, err)
-		}
+	out := make(map[string][]byte, len(cat.Libraries))
+	for i := range cat.Libraries {
+		lib := &cat.Libraries[i]
 		if !idPattern.MatchString(lib.ID) {
 			return nil, fmt.Errorf("catalog library %d: id %q not usable as a file name", i, lib.ID)
 		}
-		one := make(map[string]json.RawMessage, len(top))
-		for k, v := range top {
-			one[k] = v
-		}
-		one["libraries"] = mustArray(raw)
-		data, err := marshalIndent(one)
+		data, err := catalog.MarshalLibrary(lib)
 		if err != nil {
 			return nil, fmt.Errorf("writing index of %q: %w", lib.ID, err)
-		}
-		if _, dup := out["index/"+lib.ID+".json"]; dup {
-			return nil, fmt.Errorf("catalog lists library %q twice", lib.ID)
 		}
 		out["index/"+lib.ID+".json"] = data
 	}
 	return out, nil
-}
-
-func mustArray(raw json.RawMessage) json.RawMessage {
-	return json.RawMessage(append(append([]byte("["), raw...), ']'))
-}
-
-func marshalIndent(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
 }
 
 func libraries(catalogJSON []byte) ([]library, error) {
