@@ -1,0 +1,288 @@
+package library
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fredbook/udos-dist/internal/pgpsign"
+)
+
+// Catalog is the client's view of catalog.json (docs/FORMATS.md).
+type Catalog struct {
+	CatalogVersion string       `json:"catalog_version"`
+	Serial         int64        `json:"serial"`
+	LastUpdated    time.Time    `json:"last_updated"`
+	Expires        time.Time    `json:"expires"`
+	Libraries      []CatalogLib `json:"libraries"`
+
+	// Base is where relative URLs in the catalog are resolved from.
+	Base string `json:"-"`
+	// Signer is the fingerprint of the key that signed it ("" unsigned).
+	Signer string `json:"-"`
+}
+
+// CatalogLib is one library of the catalog.
+type CatalogLib struct {
+	ID           string            `json:"id"`
+	Namespace    string            `json:"namespace"`
+	Name         string            `json:"name"`
+	Version      string            `json:"version"`
+	Description  string            `json:"description,omitempty"`
+	Author       string            `json:"author,omitempty"`
+	License      string            `json:"license,omitempty"`
+	Tags         []string          `json:"tags,omitempty"`
+	Homepage     string            `json:"homepage,omitempty"`
+	Repository   string            `json:"repository,omitempty"`
+	EntryPoint   string            `json:"entry_point,omitempty"`
+	InstallPath  string            `json:"install_path"`
+	Dependencies map[string]string `json:"dependencies,omitempty"`
+	Versions     []CatalogVersion  `json:"versions"`
+}
+
+// CatalogVersion is one published version.
+type CatalogVersion struct {
+	Version      string            `json:"version"`
+	URL          string            `json:"url"`
+	Size         int64             `json:"size"`
+	SHA256       string            `json:"sha256"`
+	SHA512       string            `json:"sha512"`
+	SignatureURL string            `json:"signature_url,omitempty"`
+	ManifestURL  string            `json:"manifest_url,omitempty"`
+	Dependencies map[string]string `json:"dependencies,omitempty"`
+	PublishedAt  time.Time         `json:"published_at"`
+	Yanked       bool              `json:"yanked"`
+}
+
+// Trust carries what decides whether a signed file is accepted.
+type Trust struct {
+	// Keyring holds the trusted keys; nil means no keyring was given.
+	Keyring *pgpsign.Keyring
+	// Require refuses unsigned files even without a keyring.
+	Require bool
+	// KeyringName names the keyring in error messages.
+	KeyringName string
+}
+
+// ErrUnsigned: a signature was required but the file has none.
+var ErrUnsigned = errors.New("not signed")
+
+// Check verifies sig (nil: no signature file) over data. It returns the
+// signer's fingerprint, or "" with warn=true when nothing could be checked
+// because no keyring was given.
+func (t Trust) Check(data []byte, sig []byte) (signer string, warn bool, err error) {
+	if t.Keyring == nil {
+		if t.Require {
+			return "", false, fmt.Errorf("signatures are required (--require-signatures) but no keyring was given: pass --keyring FILE or set UDOS_KEYRING")
+		}
+		return "", true, nil
+	}
+	if sig == nil {
+		return "", false, fmt.Errorf("%w: there is no .asc signature and a keyring (%s) is in use", ErrUnsigned, t.KeyringName)
+	}
+	v, err := t.Keyring.VerifyDetached(strings.NewReader(string(data)), strings.NewReader(string(sig)))
+	if err != nil {
+		if errors.Is(err, pgpsign.ErrUnknownSigner) {
+			return "", false, fmt.Errorf("%w (--keyring %s)", err, t.KeyringName)
+		}
+		return "", false, err
+	}
+	return v.Fingerprint, false, nil
+}
+
+// CatalogLocation returns the catalog URL or path of a registry.
+func CatalogLocation(registry string) (string, error) {
+	if registry == "" {
+		return "", fmt.Errorf("no registry configured: pass --registry URL|DIR, set UDOS_REGISTRY, or put {\"registry\": \"…\"} in library/.udos-lib/config.json")
+	}
+	if strings.HasSuffix(registry, ".json") {
+		return registry, nil
+	}
+	if IsRemote(registry) {
+		return Resolve(strings.TrimSuffix(registry, "/")+"/", "catalog.json")
+	}
+	fi, err := os.Stat(registry)
+	if err != nil {
+		return "", fmt.Errorf("registry %s: %w (a registry is an http(s) URL or a folder holding catalog.json)", registry, err)
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("registry %s is not a folder (a registry is an http(s) URL or a folder holding catalog.json)", registry)
+	}
+	abs, err := filepath.Abs(registry)
+	if err != nil {
+		return "", fmt.Errorf("registry %s: %w", registry, err)
+	}
+	return filepath.Join(abs, "catalog.json"), nil
+}
+
+// SyncResult says what a catalog load did.
+type SyncResult struct {
+	Catalog  *Catalog
+	Changed  bool // a new catalog was accepted
+	Cached   bool // served from the cache (304 or no refresh asked)
+	Requests int
+}
+
+// LoadCatalog returns the registry's catalog, verified (signature, serial,
+// expiry). With refresh, an http registry is asked (conditionally, with the
+// cached ETag); without it, a cached copy is used when there is one. A local
+// folder is always read directly.
+func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, error) {
+	loc, err := CatalogLocation(c.Registry)
+	if err != nil {
+		return nil, err
+	}
+	state, err := c.Paths.ReadState(c.Registry)
+	if err != nil {
+		return nil, err
+	}
+	dir := c.Paths.CacheDir(c.Registry)
+	cachedBody, errBody := os.ReadFile(filepath.Join(dir, "catalog.json"))
+	haveCache := errBody == nil
+	before := c.Fetcher.Requests
+	res := &SyncResult{}
+
+	var body, sig []byte
+	switch {
+	case !IsRemote(loc):
+		body, err = os.ReadFile(loc)
+		if err != nil {
+			return nil, fmt.Errorf("reading catalog %s: %w", loc, err)
+		}
+		sig, err = os.ReadFile(loc + ".asc")
+		if errors.Is(err, os.ErrNotExist) {
+			sig = nil
+		} else if err != nil {
+			return nil, fmt.Errorf("reading catalog signature %s.asc: %w", loc, err)
+		}
+	case haveCache && !refresh:
+		body = cachedBody
+		sig = readOptional(filepath.Join(dir, "catalog.json.asc"))
+		res.Cached = true
+	default:
+		etag := ""
+		if haveCache {
+			etag = state.ETag
+		}
+		r, err := c.Fetcher.Get(ctx, loc, etag, 64<<20)
+		if err != nil {
+			return nil, fmt.Errorf("fetching catalog: %w", err)
+		}
+		if r.NotModified {
+			body = cachedBody
+			sig = readOptional(filepath.Join(dir, "catalog.json.asc"))
+			res.Cached = true
+		} else {
+			body = r.Body
+			state.ETag = r.ETag
+			sr, err := c.Fetcher.Get(ctx, loc+".asc", "", 1<<20)
+			var he *HTTPError
+			switch {
+			case err == nil:
+				sig = sr.Body
+			case errors.As(err, &he) && he.Status == 404:
+				sig = nil
+			default:
+				return nil, fmt.Errorf("fetching catalog signature: %w", err)
+			}
+		}
+	}
+	res.Requests = c.Fetcher.Requests - before
+
+	cat, err := c.verifyCatalog(loc, body, sig, state)
+	if err != nil {
+		return nil, err
+	}
+	if !res.Cached {
+		res.Changed = cat.Serial != state.Serial || !haveCache
+		if IsRemote(loc) {
+			if err := WriteFileAtomic(filepath.Join(dir, "catalog.json"), body, 0o644); err != nil {
+				return nil, err
+			}
+			ascPath := filepath.Join(dir, "catalog.json.asc")
+			if sig != nil {
+				if err := WriteFileAtomic(ascPath, sig, 0o644); err != nil {
+					return nil, err
+				}
+			} else {
+				_ = os.Remove(ascPath)
+			}
+		}
+		if cat.Serial > state.Serial || state.ETag != "" || !haveCache {
+			if cat.Serial > state.Serial {
+				state.Serial = cat.Serial
+			}
+			state.Signed = cat.Signer != ""
+			if err := c.Paths.WriteState(state); err != nil {
+				return nil, err
+			}
+		}
+	}
+	res.Catalog = cat
+	return res, nil
+}
+
+func readOptional(path string) []byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func (c *Client) verifyCatalog(loc string, body, sig []byte, state RegistryState) (*Catalog, error) {
+	signer, warn, err := c.Trust.Check(body, sig)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: signature check failed: %w", loc, err)
+	}
+	if warn {
+		c.warnOnce("no keyring given: the catalog's signature is not checked (pass --keyring FILE or set UDOS_KEYRING; --require-signatures makes this an error)")
+	}
+	cat, err := ParseCatalog(body)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", loc, err)
+	}
+	if cat.Serial < state.Serial {
+		return nil, fmt.Errorf("catalog %s: serial %d is lower than %d, already seen from this registry: refusing a rolled-back or stale catalog (if the registry was reset on purpose, remove %s)", loc, cat.Serial, state.Serial, c.Paths.CacheDir(c.Registry))
+	}
+	if !cat.Expires.IsZero() && c.now().After(cat.Expires) {
+		return nil, fmt.Errorf("catalog %s expired at %s: the registry has not republished it; refusing a possibly frozen catalog", loc, cat.Expires.UTC().Format(time.RFC3339))
+	}
+	if IsRemote(loc) {
+		cat.Base = loc
+	} else {
+		cat.Base = filepath.Dir(loc)
+	}
+	cat.Signer = signer
+	return cat, nil
+}
+
+// ParseCatalog decodes and sanity-checks catalog.json.
+func ParseCatalog(b []byte) (*Catalog, error) {
+	var cat Catalog
+	if err := json.Unmarshal(b, &cat); err != nil {
+		return nil, fmt.Errorf("not a valid catalog: %w", err)
+	}
+	if cat.CatalogVersion == "" {
+		return nil, fmt.Errorf("not a valid catalog: no catalog_version")
+	}
+	for _, l := range cat.Libraries {
+		if l.ID == "" || l.InstallPath == "" {
+			return nil, fmt.Errorf("not a valid catalog: a library lacks id or install_path")
+		}
+		if err := CheckInstallPath(l.InstallPath); err != nil {
+			return nil, fmt.Errorf("not a valid catalog: library %s: %w", l.ID, err)
+		}
+		for _, v := range l.Versions {
+			if v.URL == "" || len(v.SHA256) != 64 {
+				return nil, fmt.Errorf("not a valid catalog: library %s version %s lacks url or sha256", l.ID, v.Version)
+			}
+		}
+	}
+	return &cat, nil
+}

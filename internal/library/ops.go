@@ -1,0 +1,554 @@
+package library
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/fredbook/udos-dist/internal/constraint"
+	"github.com/fredbook/udos-dist/internal/libid"
+	"github.com/fredbook/udos-dist/internal/resolve"
+	"github.com/fredbook/udos-dist/internal/udospkg"
+)
+
+// Change is one library's move in a transaction (the --json result).
+type Change struct {
+	ID        string `json:"id"`
+	Namespace string `json:"namespace"`
+	Action    string `json:"action"` // installed, updated, downgraded, removed, unchanged
+	From      string `json:"from,omitempty"`
+	To        string `json:"to,omitempty"`
+	Path      string `json:"install_path"`
+}
+
+// Spec is one "name@constraint" the user typed, parsed.
+type Spec struct {
+	ID         string
+	Constraint string // as written; "" for none
+}
+
+// ParseSpec parses NAME[@CONSTRAINT].
+func ParseSpec(s string) (Spec, error) {
+	name, c, err := libid.SplitSpec(s)
+	if err != nil {
+		return Spec{}, err
+	}
+	ref, err := libid.Parse(name)
+	if err != nil {
+		return Spec{}, err
+	}
+	if ref.Core {
+		return Spec{}, fmt.Errorf("%s is uDOS itself; it is not installed with udos-lib", name)
+	}
+	if c != "" {
+		if _, err := constraint.Parse(c); err != nil {
+			return Spec{}, err
+		}
+	}
+	return Spec{ID: ref.ID, Constraint: c}, nil
+}
+
+func (c *Client) sourceFor(cat *Catalog, id, version string) (source, error) {
+	lib := cat.find(id)
+	if lib == nil {
+		return source{}, fmt.Errorf("library %s is not in the catalog", id)
+	}
+	v := lib.FindVersion(version)
+	if v == nil {
+		return source{}, fmt.Errorf("%s has no version %s in the catalog", id, version)
+	}
+	u, err := Resolve(cat.Base, v.URL)
+	if err != nil {
+		return source{}, err
+	}
+	sigRef := v.SignatureURL
+	if sigRef == "" {
+		sigRef = v.URL + ".asc"
+	}
+	su, err := Resolve(cat.Base, sigRef)
+	if err != nil {
+		return source{}, err
+	}
+	return source{ID: id, Version: version, URL: u, SignatureURL: su, Size: v.Size, SHA256: v.SHA256, SHA512: v.SHA512,
+		Dependencies: v.Dependencies, InstallPath: lib.InstallPath, Namespace: lib.Namespace}, nil
+}
+
+// plan is an install being prepared.
+type plan struct {
+	op      string
+	old     *LockFile
+	cat     *Catalog
+	in      resolveInput
+	direct  map[string]string // id -> requested constraint of new direct roots
+	local   map[string]source // packages given as files
+	targets map[string]bool   // libraries named by the user
+}
+
+func (c *Client) newPlan(op string, old *LockFile, cat *Catalog) *plan {
+	p := &plan{op: op, old: old, cat: cat, direct: map[string]string{}, local: map[string]source{}, targets: map[string]bool{}}
+	p.in = resolveInput{Catalog: cat, Core: c.coreVersion(), Prefer: map[string]string{}, Extra: map[string]extraVersion{}}
+	for id, e := range old.Libraries {
+		p.in.Prefer[id] = e.Version
+		// Installed versions stay candidates even if the catalog dropped them.
+		p.in.Extra[id] = extraVersion{Version: e.Version, Dependencies: e.Dependencies}
+	}
+	return p
+}
+
+// run resolves, downloads, verifies, extracts and commits.
+func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
+	roots := map[string]string{}
+	for id, e := range p.old.Libraries {
+		if e.Direct {
+			roots[id] = e.Requested
+		}
+	}
+	for id, con := range p.direct {
+		roots[id] = con
+	}
+	ids := make([]string, 0, len(roots))
+	for id := range roots {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		p.in.Roots = append(p.in.Roots, resolve.Requirement{ID: id, Constraint: roots[id]})
+	}
+	res, err := resolveAll(ctx, p.in)
+	if err != nil {
+		return nil, fmt.Errorf("resolving dependencies: %w", err)
+	}
+	next := &LockFile{LockfileVersion: 1, Libraries: map[string]LockEntry{}}
+	if cv := p.in.Core; cv != nil {
+		next.CoreVersion = cv.String()
+	}
+	for _, id := range res.Order {
+		v := res.Versions[id]
+		var meta *StoreMeta
+		if s, ok := p.local[id]; ok && s.Version == v {
+			meta, err = c.ensureStored(ctx, s)
+		} else if o, ok := p.old.Libraries[id]; ok && o.Version == v {
+			if m, ok := c.HasVersion(id, v); ok {
+				meta = m
+				meta.Entry = o
+			} else {
+				meta, err = c.ensureStored(ctx, source{ID: id, Version: v, URL: o.Source, SignatureURL: o.Signature,
+					SHA256: o.SHA256, SHA512: o.SHA512, InstallPath: o.InstallPath})
+			}
+		} else {
+			var s source
+			s, err = c.sourceFor(p.cat, id, v)
+			if err == nil {
+				meta, err = c.ensureStored(ctx, s)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s@%s: %w", id, v, err)
+		}
+		e := meta.Entry
+		e.Direct, e.Requested = false, ""
+		if o, ok := p.old.Libraries[id]; ok {
+			e.Direct, e.Requested = o.Direct, o.Requested
+		}
+		if con, ok := p.direct[id]; ok {
+			e.Direct = true
+			e.Requested = con
+			if con == "" {
+				e.Requested = "^" + v
+			}
+		}
+		next.Libraries[id] = e
+	}
+	if err := c.commit(p.op, p.old, next); err != nil {
+		return nil, err
+	}
+	return diff(p.old, next), nil
+}
+
+func diff(old, next *LockFile) []Change {
+	var out []Change
+	ids := map[string]bool{}
+	for id := range old.Libraries {
+		ids[id] = true
+	}
+	for id := range next.Libraries {
+		ids[id] = true
+	}
+	for id := range ids {
+		o, hadOld := old.Libraries[id]
+		n, hasNew := next.Libraries[id]
+		ch := Change{ID: id}
+		switch {
+		case !hadOld:
+			ch.Action, ch.To, ch.Namespace, ch.Path = "installed", n.Version, n.Namespace, n.InstallPath
+		case !hasNew:
+			ch.Action, ch.From, ch.Namespace, ch.Path = "removed", o.Version, o.Namespace, o.InstallPath
+		default:
+			ch.From, ch.To, ch.Namespace, ch.Path = o.Version, n.Version, n.Namespace, n.InstallPath
+			ov, err1 := semver.NewVersion(o.Version)
+			nv, err2 := semver.NewVersion(n.Version)
+			switch {
+			case o.Version == n.Version || err1 != nil || err2 != nil:
+				ch.Action = "unchanged"
+			case nv.GreaterThan(ov):
+				ch.Action = "updated"
+			default:
+				ch.Action = "downgraded"
+			}
+		}
+		out = append(out, ch)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Install installs the named libraries (and what they need) from the registry.
+func (c *Client) Install(ctx context.Context, specs []Spec) ([]Change, error) {
+	old, err := c.Installed()
+	if err != nil {
+		return nil, err
+	}
+	sr, err := c.LoadCatalog(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	p := c.newPlan("install", old, sr.Catalog)
+	for _, s := range specs {
+		p.direct[s.ID] = s.Constraint
+		p.targets[s.ID] = true
+		if s.Constraint != "" || old.Libraries[s.ID].Version == "" {
+			// An explicit request may move an installed library.
+			delete(p.in.Prefer, s.ID)
+		}
+	}
+	return c.run(ctx, p)
+}
+
+// InstallFile installs a package file; its dependencies come from the
+// registry. A signature next to it (FILE.asc) is checked like a registry's.
+func (c *Client) InstallFile(ctx context.Context, path string) ([]Change, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	pkg, err := udospkg.Open(abs)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := os.ReadFile(abs + ".asc")
+	if err != nil {
+		sig = nil
+	}
+	m := pkg.Manifest
+	old, err := c.Installed()
+	if err != nil {
+		return nil, err
+	}
+	cat := &Catalog{}
+	if c.Registry != "" {
+		sr, err := c.LoadCatalog(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		cat = sr.Catalog
+	}
+	p := c.newPlan("install", old, cat)
+	s := source{ID: m.ID, Version: m.Version, URL: abs, Local: pkg, LocalSig: sig, InstallPath: m.InstallPath, Namespace: m.Namespace}
+	if sig != nil {
+		s.SignatureURL = abs + ".asc"
+	}
+	p.local[m.ID] = s
+	p.in.Extra[m.ID] = extraVersion{Version: m.Version, Dependencies: m.Dependencies}
+	p.direct[m.ID] = "=" + m.Version
+	delete(p.in.Prefer, m.ID)
+	changes, err := c.run(ctx, p)
+	if err != nil && c.Registry == "" && strings.Contains(err.Error(), "not in the catalog") {
+		return nil, fmt.Errorf("%w (no registry is configured to fetch dependencies from: pass --registry)", err)
+	}
+	return changes, err
+}
+
+// InstallLocked installs exactly what library/lock.json pins, checking each
+// archive against the digests recorded there (no resolution, like npm ci).
+func (c *Client) InstallLocked(ctx context.Context) ([]Change, error) {
+	lock, err := c.Installed()
+	if err != nil {
+		return nil, err
+	}
+	if len(lock.Libraries) == 0 {
+		return nil, fmt.Errorf("%s pins no library: nothing to install (name libraries to install them)", c.Paths.LockFile())
+	}
+	ids := make([]string, 0, len(lock.Libraries))
+	for id := range lock.Libraries {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var changes []Change
+	for _, id := range ids {
+		e := lock.Libraries[id]
+		action := "unchanged"
+		if _, ok := c.HasVersion(id, e.Version); !ok {
+			action = "installed"
+		}
+		if _, err := c.ensureStored(ctx, source{ID: id, Version: e.Version, URL: e.Source, SignatureURL: e.Signature,
+			SHA256: e.SHA256, SHA512: e.SHA512, InstallPath: e.InstallPath}); err != nil {
+			return nil, fmt.Errorf("%s@%s: %w", id, e.Version, err)
+		}
+		link, target, err := c.linkTarget(e.InstallPath, id, e.Version)
+		if err != nil {
+			return nil, err
+		}
+		if cur, err := os.Readlink(link); err != nil || cur != target {
+			action = "installed"
+		}
+		changes = append(changes, Change{ID: id, Namespace: e.Namespace, Action: action, To: e.Version, Path: e.InstallPath})
+	}
+	// An empty "old" makes commit relink everything the lock names.
+	if err := c.commit("install", &LockFile{Libraries: map[string]LockEntry{}}, lock); err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
+
+// Update moves the named libraries (or all) to the newest versions their
+// requested constraints allow; the others keep their versions if they can.
+func (c *Client) Update(ctx context.Context, names []string, all bool) ([]Change, error) {
+	old, err := c.Installed()
+	if err != nil {
+		return nil, err
+	}
+	if len(old.Libraries) == 0 {
+		return nil, fmt.Errorf("nothing is installed")
+	}
+	targets := map[string]bool{}
+	for _, n := range names {
+		id, _, err := c.FindInstalled(old, n)
+		if err != nil {
+			return nil, err
+		}
+		targets[id] = true
+	}
+	sr, err := c.LoadCatalog(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	p := c.newPlan("update", old, sr.Catalog)
+	for id := range old.Libraries {
+		if all || targets[id] {
+			delete(p.in.Prefer, id)
+		}
+	}
+	for id := range targets {
+		if !old.Libraries[id].Direct {
+			// Make the resolver consider it even though nothing pins it
+			// directly; it stays a dependency in the lock file.
+			p.in.Roots = append(p.in.Roots, resolve.Requirement{ID: id})
+		}
+	}
+	return c.run(ctx, p)
+}
+
+// UpdateInfo is one line of check-updates.
+type UpdateInfo struct {
+	ID        string `json:"id"`
+	Namespace string `json:"namespace"`
+	Current   string `json:"current"`
+	Wanted    string `json:"wanted"` // newest allowed by the requested constraint
+	Latest    string `json:"latest"` // newest published
+	Requested string `json:"requested,omitempty"`
+	Update    bool   `json:"update_available"`
+}
+
+// CheckUpdates compares the installed versions with the catalog.
+func (c *Client) CheckUpdates(ctx context.Context) ([]UpdateInfo, error) {
+	lock, err := c.Installed()
+	if err != nil {
+		return nil, err
+	}
+	sr, err := c.LoadCatalog(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []UpdateInfo
+	for id, e := range lock.Libraries {
+		u := UpdateInfo{ID: id, Namespace: e.Namespace, Current: e.Version, Wanted: e.Version, Latest: e.Version, Requested: e.Requested}
+		in := resolveInput{Catalog: sr.Catalog}
+		vs, _, err := in.candidates(id)
+		if err == nil {
+			var req *constraint.Constraint
+			if e.Requested != "" {
+				req, _ = constraint.Parse(e.Requested)
+			}
+			latestSet := false
+			for _, v := range vs {
+				sv, err := semver.NewVersion(v)
+				if err != nil {
+					continue
+				}
+				if !latestSet && sv.Prerelease() == "" {
+					u.Latest, latestSet = v, true
+				}
+				if req == nil || req.Check(sv) {
+					cur, _ := semver.NewVersion(u.Wanted)
+					if cur == nil || sv.GreaterThan(cur) {
+						u.Wanted = v
+					}
+					break
+				}
+			}
+		}
+		cur, _ := semver.NewVersion(e.Version)
+		lat, _ := semver.NewVersion(u.Latest)
+		u.Update = cur != nil && lat != nil && lat.GreaterThan(cur)
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// Uninstall removes a library from the live tree and the lock file (its
+// store copy stays for rollback), and prunes dependencies nothing needs.
+func (c *Client) Uninstall(name string, force bool) ([]Change, error) {
+	old, err := c.Installed()
+	if err != nil {
+		return nil, err
+	}
+	id, _, err := c.FindInstalled(old, name)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for other, e := range old.Libraries {
+		if other == id {
+			continue
+		}
+		if _, ok := e.Dependencies[id]; ok {
+			users = append(users, other+"@"+e.Version)
+		}
+	}
+	sort.Strings(users)
+	if len(users) > 0 && !force {
+		return nil, fmt.Errorf("%s is needed by %s: uninstall those first, or pass --force", id, strings.Join(users, ", "))
+	}
+	next := old.Clone()
+	delete(next.Libraries, id)
+	// Prune dependencies that were only there for what was removed.
+	for changed := true; changed; {
+		changed = false
+		for dep, e := range next.Libraries {
+			if e.Direct {
+				continue
+			}
+			needed := false
+			for _, o := range next.Libraries {
+				if _, ok := o.Dependencies[dep]; ok {
+					needed = true
+					break
+				}
+			}
+			if !needed {
+				delete(next.Libraries, dep)
+				changed = true
+			}
+		}
+	}
+	if err := c.commit("uninstall", old, next); err != nil {
+		return nil, err
+	}
+	return diff(old, next), nil
+}
+
+// Rollback switches a library back to a version installed before. It works
+// offline when that version is still in the store; otherwise it is fetched
+// from the registry.
+func (c *Client) Rollback(ctx context.Context, name, version string) ([]Change, error) {
+	old, err := c.Installed()
+	if err != nil {
+		return nil, err
+	}
+	id, cur, err := c.FindInstalled(old, name)
+	if err != nil {
+		return nil, err
+	}
+	version = strings.TrimPrefix(version, "v")
+	if cur.Version == version {
+		return diff(old, old), nil
+	}
+	meta, ok := c.HasVersion(id, version)
+	if !ok {
+		if c.Registry == "" {
+			return nil, fmt.Errorf("%s@%s was never installed here (kept versions: %s) and no registry is configured to fetch it", id, version, listOrNone(c.StoredVersions(id)))
+		}
+		sr, err := c.LoadCatalog(ctx, true)
+		if err != nil {
+			return nil, fmt.Errorf("%s@%s is not in the local store (kept versions: %s) and the registry failed: %w", id, version, listOrNone(c.StoredVersions(id)), err)
+		}
+		s, err := c.sourceFor(sr.Catalog, id, version)
+		if err != nil {
+			return nil, err
+		}
+		if meta, err = c.ensureStored(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	core := c.coreVersion()
+	for dep, con := range meta.Entry.Dependencies {
+		cc, err := constraint.Parse(con)
+		if err != nil {
+			return nil, fmt.Errorf("%s@%s: dependency %s: %w", id, version, dep, err)
+		}
+		if libid.IsCore(dep) {
+			if core != nil && !cc.CheckWith(core, true) {
+				return nil, fmt.Errorf("%s@%s needs uDOS %s, this installation is %s", id, version, con, core)
+			}
+			continue
+		}
+		e, ok := old.Libraries[dep]
+		if !ok {
+			return nil, fmt.Errorf("%s@%s needs %s %s, which is not installed: use 'udos-lib install %s@%s' instead", id, version, dep, con, id, version)
+		}
+		if sv, err := semver.NewVersion(e.Version); err != nil || !cc.Check(sv) {
+			return nil, fmt.Errorf("%s@%s needs %s %s but %s is installed: use 'udos-lib install %s@%s' instead", id, version, dep, con, e.Version, id, version)
+		}
+	}
+	next := old.Clone()
+	e := meta.Entry
+	e.Direct, e.Requested = cur.Direct, cur.Requested
+	next.Libraries[id] = e
+	if err := c.commit("rollback", old, next); err != nil {
+		return nil, err
+	}
+	return diff(old, next), nil
+}
+
+func listOrNone(v []string) string {
+	if len(v) == 0 {
+		return "none"
+	}
+	return strings.Join(v, ", ")
+}
+
+// Search returns the catalog libraries matching every word of query in
+// their id, namespace, name, description or tags (case-insensitive).
+func Search(cat *Catalog, query string) []CatalogLib {
+	words := strings.Fields(strings.ToLower(query))
+	var out []CatalogLib
+	for _, l := range cat.Libraries {
+		hay := strings.ToLower(strings.Join(append([]string{l.ID, l.Namespace, l.Name, l.Description}, l.Tags...), "\n"))
+		ok := true
+		for _, w := range words {
+			if !strings.Contains(hay, w) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -1,0 +1,153 @@
+package library
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// ValidateSchema checks a JSON document against the subset of JSON Schema
+// that library configs use: type, properties, required,
+// additionalProperties (boolean), items, enum, minimum, maximum, minLength,
+// maxLength. Unknown keywords are ignored, as JSON Schema prescribes. The
+// error names the JSON path of the first problem.
+func ValidateSchema(schema, doc []byte) error {
+	var s, d any
+	if err := json.Unmarshal(schema, &s); err != nil {
+		return fmt.Errorf("the schema is not valid JSON: %w", err)
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return fmt.Errorf("not valid JSON: %w", err)
+	}
+	return validate(s, d, "$")
+}
+
+func validate(schema, v any, path string) error {
+	s, ok := schema.(map[string]any)
+	if !ok {
+		return nil // true/false schemas and oddities: accept
+	}
+	if t, ok := s["type"]; ok {
+		var types []string
+		switch t := t.(type) {
+		case string:
+			types = []string{t}
+		case []any:
+			for _, x := range t {
+				if str, ok := x.(string); ok {
+					types = append(types, str)
+				}
+			}
+		}
+		if len(types) > 0 && !hasType(v, types) {
+			return fmt.Errorf("%s: expected %s, got %s", path, strings.Join(types, " or "), typeOf(v))
+		}
+	}
+	if e, ok := s["enum"].([]any); ok {
+		found := false
+		vb, _ := json.Marshal(v)
+		for _, x := range e {
+			xb, _ := json.Marshal(x)
+			if string(xb) == string(vb) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return fmt.Errorf("%s: %s is not one of the allowed values", path, vb)
+		}
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		props, _ := s["properties"].(map[string]any)
+		if req, ok := s["required"].([]any); ok {
+			for _, r := range req {
+				if name, ok := r.(string); ok {
+					if _, ok := v[name]; !ok {
+						return fmt.Errorf("%s: missing required property %q", path, name)
+					}
+				}
+			}
+		}
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if ps, ok := props[k]; ok {
+				if err := validate(ps, v[k], path+"."+k); err != nil {
+					return err
+				}
+				continue
+			}
+			switch ap := s["additionalProperties"].(type) {
+			case bool:
+				if !ap {
+					return fmt.Errorf("%s: property %q is not allowed", path, k)
+				}
+			case map[string]any:
+				if err := validate(ap, v[k], path+"."+k); err != nil {
+					return err
+				}
+			}
+		}
+	case []any:
+		if items, ok := s["items"]; ok {
+			for i, x := range v {
+				if err := validate(items, x, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+		}
+	case float64:
+		if m, ok := s["minimum"].(float64); ok && v < m {
+			return fmt.Errorf("%s: %v is less than the minimum %v", path, v, m)
+		}
+		if m, ok := s["maximum"].(float64); ok && v > m {
+			return fmt.Errorf("%s: %v is more than the maximum %v", path, v, m)
+		}
+	case string:
+		n := float64(len([]rune(v)))
+		if m, ok := s["minLength"].(float64); ok && n < m {
+			return fmt.Errorf("%s: shorter than %v characters", path, m)
+		}
+		if m, ok := s["maxLength"].(float64); ok && n > m {
+			return fmt.Errorf("%s: longer than %v characters", path, m)
+		}
+	}
+	return nil
+}
+
+func hasType(v any, types []string) bool {
+	got := typeOf(v)
+	for _, t := range types {
+		if t == got || (t == "number" && got == "integer") {
+			return true
+		}
+	}
+	return false
+}
+
+func typeOf(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case float64:
+		if v == math.Trunc(v) {
+			return "integer"
+		}
+		return "number"
+	case string:
+		return "string"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return "unknown"
+}
