@@ -1,0 +1,3 @@
+def run(args):
+    print("uDOS commands: help, grid, tui")
+    return 0

@@ -1,0 +1,6 @@
+"""Run the linters the CI runs."""
+
+import subprocess
+import sys
+
+sys.exit(subprocess.call(["ruff", "check", "."]))

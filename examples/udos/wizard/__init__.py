@@ -1,0 +1,1 @@
+"""Wizard: the uDOS server for networked services (FastAPI)."""
