@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // Where a package may ship config defaults and a JSON schema. udospkg only
@@ -119,4 +122,13 @@ func ReadClientConfig(path string) (ClientConfig, error) {
 		return cc, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return cc, nil
+}
+
+// ParseSourceDate reads SOURCE_DATE_EPOCH (seconds since 1970, UTC).
+func ParseSourceDate(s string) (time.Time, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q is not a number of seconds since 1970", s)
+	}
+	return time.Unix(n, 0).UTC(), nil
 }

@@ -1,0 +1,80 @@
+// Package checkupdates implements `udos-lib check-updates`.
+package checkupdates
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/library"
+)
+
+// Options of one check.
+type Options struct {
+	IO    *iostreams.IOStreams
+	Ctx   context.Context
+	Begin func() (*library.Client, func(), error)
+	JSON  bool
+}
+
+// NewCmd builds the command; runF replaces the action in tests.
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+	opts := &Options{IO: f.IO, Begin: f.Begin}
+	return &cmdutil.Command{
+		Name:  "check-updates",
+		Usage: "check-updates",
+		Short: "Show installed libraries with newer versions",
+		Long: `WANTED is the newest version the requested constraint allows ('update' goes
+there); LATEST is the newest published version.`,
+		Run: func(args []string) error {
+			if len(args) > 0 {
+				return cmdutil.Usagef("check-updates: takes no arguments")
+			}
+			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
+			if runF != nil {
+				return runF(opts)
+			}
+			return run(opts)
+		},
+	}
+}
+
+func run(opts *Options) error {
+	c, end, err := opts.Begin()
+	if err != nil {
+		return err
+	}
+	defer end()
+	ups, err := c.CheckUpdates(opts.Ctx)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		if ups == nil {
+			ups = []library.UpdateInfo{}
+		}
+		return cmdutil.WriteJSON(opts.IO.Out, ups)
+	}
+	n := 0
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	for _, u := range ups {
+		if !u.Update && u.Wanted == u.Current {
+			continue
+		}
+		if n == 0 {
+			fmt.Fprintln(tw, "NAME\tCURRENT\tWANTED\tLATEST")
+		}
+		n++
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Namespace, u.Current, u.Wanted, u.Latest)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if n == 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "all %d installed libraries are up to date\n", len(ups))
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+// Package info implements `udos-lib info NAME[@VERSION]`.
+package info
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/library"
+	"github.com/fredbook/udos-dist/internal/libid"
+)
+
+// Options of one info.
+type Options struct {
+	IO      *iostreams.IOStreams
+	Ctx     context.Context
+	Begin   func() (*library.Client, func(), error)
+	JSON    bool
+	Name    string
+	Version string
+}
+
+// Details is the --json output.
+type Details struct {
+	library.CatalogLib
+	// Selected is the version described by dependencies below (the one
+	// asked for, or the newest).
+	Selected     string            `json:"selected_version"`
+	SelectedDeps map[string]string `json:"selected_dependencies"`
+	Installed    string            `json:"installed,omitempty"`
+	Stored       []string          `json:"stored_versions"`
+}
+
+// NewCmd builds the command; runF replaces the action in tests.
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+	opts := &Options{IO: f.IO, Begin: f.Begin}
+	return &cmdutil.Command{
+		Name:  "info",
+		Usage: "info NAME[@VERSION]",
+		Short: "Show a library's details, versions and dependencies",
+		Run: func(args []string) error {
+			if len(args) != 1 {
+				return cmdutil.Usagef("info: name exactly one library")
+			}
+			name, ver, err := libid.SplitSpec(args[0])
+			if err != nil {
+				return cmdutil.Usagef("info: %v", err)
+			}
+			opts.Name, opts.Version = name, strings.TrimPrefix(ver, "v")
+			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
+			if runF != nil {
+				return runF(opts)
+			}
+			return run(opts)
+		},
+	}
+}
+
+func run(opts *Options) error {
+	c, end, err := opts.Begin()
+	if err != nil {
+		return err
+	}
+	defer end()
+	sr, err := c.LoadCatalog(opts.Ctx, false)
+	if err != nil {
+		return err
+	}
+	lib, err := sr.Catalog.Find(opts.Name)
+	if err != nil {
+		return err
+	}
+	d := Details{CatalogLib: *lib, Selected: lib.Version, SelectedDeps: lib.Dependencies, Stored: c.StoredVersions(lib.ID)}
+	if opts.Version != "" {
+		v := lib.FindVersion(opts.Version)
+		if v == nil {
+			var all []string
+			for _, x := range lib.Versions {
+				all = append(all, x.Version)
+			}
+			return fmt.Errorf("%s has no version %s (published: %s)", lib.ID, opts.Version, strings.Join(all, ", "))
+		}
+		d.Selected, d.SelectedDeps = v.Version, v.Dependencies
+	}
+	if lock, err := c.Installed(); err == nil {
+		d.Installed = lock.Libraries[lib.ID].Version
+	}
+	if d.SelectedDeps == nil {
+		d.SelectedDeps = map[string]string{}
+	}
+	if d.Stored == nil {
+		d.Stored = []string{}
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, d)
+	}
+	w := opts.IO.Out
+	fmt.Fprintf(w, "%s (%s)\n", lib.Name, lib.Namespace)
+	if lib.Description != "" {
+		fmt.Fprintf(w, "  %s\n", lib.Description)
+	}
+	fmt.Fprintf(w, "id:          %s\n", lib.ID)
+	fmt.Fprintf(w, "latest:      %s\n", lib.Version)
+	if d.Installed != "" {
+		fmt.Fprintf(w, "installed:   %s\n", d.Installed)
+	} else {
+		fmt.Fprintf(w, "installed:   no\n")
+	}
+	for _, kv := range [][2]string{{"author", lib.Author}, {"license", lib.License}, {"homepage", lib.Homepage}, {"repository", lib.Repository}, {"install path", lib.InstallPath}} {
+		if kv[1] != "" {
+			fmt.Fprintf(w, "%-12s %s\n", kv[0]+":", kv[1])
+		}
+	}
+	if len(lib.Tags) > 0 {
+		fmt.Fprintf(w, "tags:        %s\n", strings.Join(lib.Tags, ", "))
+	}
+	fmt.Fprintf(w, "dependencies of %s:\n", d.Selected)
+	names := make([]string, 0, len(d.SelectedDeps))
+	for n := range d.SelectedDeps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "  %s %s\n", n, d.SelectedDeps[n])
+	}
+	fmt.Fprintln(w, "versions:")
+	for _, v := range lib.Versions {
+		mark := ""
+		if v.Yanked {
+			mark += " (yanked)"
+		}
+		if v.Version == d.Installed {
+			mark += " (installed)"
+		}
+		pub := ""
+		if !v.PublishedAt.IsZero() {
+			pub = v.PublishedAt.UTC().Format("2006-01-02")
+		}
+		fmt.Fprintf(w, "  %-10s %s%s\n", v.Version, pub, mark)
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+// Package install implements `udos-lib install`: libraries by name and
+// constraint from the registry, a package file, or (no arguments) exactly
+// what library/lock.json pins.
+package install
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/library"
+	"github.com/fredbook/udos-dist/internal/udospkg"
+)
+
+// Options of one install.
+type Options struct {
+	IO    *iostreams.IOStreams
+	Ctx   context.Context
+	Begin func() (*library.Client, func(), error)
+	JSON  bool
+
+	Specs []library.Spec
+	File  string
+}
+
+// NewCmd builds the command; runF replaces the action in tests.
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+	opts := &Options{IO: f.IO, Begin: f.Begin}
+	return &cmdutil.Command{
+		Name:  "install",
+		Usage: "install [NAME[@CONSTRAINT]... | FILE.udos-package]",
+		Short: "Install libraries and their dependencies",
+		Long: `NAME is an id (lib-grid-extensions), a namespace (@uDOS/grid-extensions) or a
+short name (grid-extensions); CONSTRAINT is a version or range (1.2.3, ^1.2, ~1.2).
+A path ending in .udos-package installs that file; its dependencies come from
+the registry. Without arguments, installs exactly what library/lock.json pins.`,
+		Run: func(args []string) error {
+			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
+			opts.Specs, opts.File = nil, ""
+			for _, a := range args {
+				if strings.HasSuffix(a, udospkg.Extension) || strings.ContainsRune(a, '/') && !strings.HasPrefix(a, "@") {
+					if opts.File != "" || len(args) > 1 {
+						return cmdutil.Usagef("install: a package file must be the only argument")
+					}
+					opts.File = a
+					continue
+				}
+				s, err := library.ParseSpec(a)
+				if err != nil {
+					return cmdutil.Usagef("install: %v", err)
+				}
+				opts.Specs = append(opts.Specs, s)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return run(opts)
+		},
+	}
+}
+
+func run(opts *Options) error {
+	c, end, err := opts.Begin()
+	if err != nil {
+		return err
+	}
+	defer end()
+	var changes []library.Change
+	switch {
+	case opts.File != "":
+		changes, err = c.InstallFile(opts.Ctx, opts.File)
+	case len(opts.Specs) > 0:
+		changes, err = c.Install(opts.Ctx, opts.Specs)
+	default:
+		changes, err = c.InstallLocked(opts.Ctx)
+	}
+	if err != nil {
+		return err
+	}
+	return Print(opts.IO, opts.JSON, changes)
+}
+
+// Print reports changes (shared by install, update, uninstall, rollback).
+func Print(io *iostreams.IOStreams, asJSON bool, changes []library.Change) error {
+	n := 0
+	err := cmdutil.PrintChanges(io.Out, io.ErrOut, asJSON, changes, func(c library.Change) string {
+		switch c.Action {
+		case "installed":
+			n++
+			return fmt.Sprintf("installed %s %s -> %s", c.ID, c.To, c.Path)
+		case "updated", "downgraded":
+			n++
+			return fmt.Sprintf("%s %s %s -> %s", c.Action, c.ID, c.From, c.To)
+		case "removed":
+			n++
+			return fmt.Sprintf("removed %s %s", c.ID, c.From)
+		}
+		return ""
+	})
+	if err == nil && !asJSON && n == 0 {
+		fmt.Fprintln(io.ErrOut, "nothing to do: everything is already installed as asked")
+	}
+	return err
+}

@@ -1,0 +1,121 @@
+// Package list implements `udos-lib list [--available]`.
+package list
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/library"
+)
+
+// Options of one list.
+type Options struct {
+	IO        *iostreams.IOStreams
+	Ctx       context.Context
+	Begin     func() (*library.Client, func(), error)
+	JSON      bool
+	Available bool
+}
+
+// Item is one line of --json output.
+type Item struct {
+	ID          string `json:"id"`
+	Namespace   string `json:"namespace"`
+	Version     string `json:"version"`
+	InstallPath string `json:"install_path"`
+	Direct      bool   `json:"direct"`
+	Requested   string `json:"requested,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Installed is the installed version (list --available only).
+	Installed string `json:"installed,omitempty"`
+}
+
+// NewCmd builds the command; runF replaces the action in tests.
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+	opts := &Options{IO: f.IO, Begin: f.Begin}
+	return &cmdutil.Command{
+		Name:  "list",
+		Usage: "list [--available]",
+		Short: "List installed libraries, or every library in the catalog",
+		Flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&opts.Available, "available", false, "list the catalog instead")
+		},
+		Run: func(args []string) error {
+			if len(args) > 0 {
+				return cmdutil.Usagef("list: takes no arguments")
+			}
+			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
+			if runF != nil {
+				return runF(opts)
+			}
+			return run(opts)
+		},
+	}
+}
+
+func run(opts *Options) error {
+	c, end, err := opts.Begin()
+	if err != nil {
+		return err
+	}
+	defer end()
+	lock, err := c.Installed()
+	if err != nil {
+		return err
+	}
+	items := []Item{}
+	if opts.Available {
+		sr, err := c.LoadCatalog(opts.Ctx, false)
+		if err != nil {
+			return err
+		}
+		for _, l := range sr.Catalog.Libraries {
+			items = append(items, Item{ID: l.ID, Namespace: l.Namespace, Version: l.Version, InstallPath: l.InstallPath,
+				Name: l.Name, Description: l.Description, Installed: lock.Libraries[l.ID].Version})
+		}
+	} else {
+		for id, e := range lock.Libraries {
+			items = append(items, Item{ID: id, Namespace: e.Namespace, Version: e.Version, InstallPath: e.InstallPath, Direct: e.Direct, Requested: e.Requested})
+		}
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, items)
+	}
+	if len(items) == 0 {
+		if opts.Available {
+			fmt.Fprintln(opts.IO.ErrOut, "the catalog is empty")
+		} else {
+			fmt.Fprintln(opts.IO.ErrOut, "no library is installed (see 'udos-lib list --available')")
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	if opts.Available {
+		fmt.Fprintln(tw, "NAME\tLATEST\tINSTALLED\tDESCRIPTION")
+		for _, it := range items {
+			inst := it.Installed
+			if inst == "" {
+				inst = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.Namespace, it.Version, inst, it.Description)
+		}
+	} else {
+		fmt.Fprintln(tw, "NAME\tVERSION\tPATH\tREQUESTED")
+		for _, it := range items {
+			req := it.Requested
+			if !it.Direct {
+				req = "(dependency)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.Namespace, it.Version, it.InstallPath, req)
+		}
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,132 @@
+// Package pack implements `udos-lib pack NAME|DIR [--output FILE]
+// [--sign-key FILE]`: a reproducible .udos-package from a library source
+// folder or from an installed library, optionally signed.
+package pack
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/library"
+	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/udospkg"
+)
+
+// Options of one pack.
+type Options struct {
+	IO         *iostreams.IOStreams
+	Client     func() (*library.Client, error)
+	Begin      func() (*library.Client, func(), error)
+	Getenv     func(string) string
+	JSON       bool
+	Target     string
+	Output     string
+	SignKey    string
+	SourceDate string
+}
+
+// Result is the --json output.
+type Result struct {
+	File      string `json:"file"`
+	ID        string `json:"id"`
+	Version   string `json:"version"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+	SHA512    string `json:"sha512"`
+	Signature string `json:"signature,omitempty"`
+	Signer    string `json:"signer,omitempty"`
+}
+
+// NewCmd builds the command; runF replaces the action in tests.
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+	opts := &Options{IO: f.IO, Client: f.Client, Begin: f.Begin, Getenv: f.Getenv}
+	return &cmdutil.Command{
+		Name:  "pack",
+		Usage: "pack NAME|DIR [--output FILE] [--sign-key FILE]",
+		Short: "Build a reproducible .udos-package (and sign it)",
+		Long: `DIR is a library source folder (manifest.json, lib/, …); NAME an installed
+library. --output is a file or a folder (default: the current folder).
+--sign-key is an armored private key; its passphrase comes from
+UDOS_SIGN_PASSPHRASE. Entry times come from SOURCE_DATE_EPOCH (default 0).`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&opts.Output, "output", ".", "output file or folder")
+			fs.StringVar(&opts.SignKey, "sign-key", "", "armored private key to write FILE.asc with")
+		},
+		Run: func(args []string) error {
+			if len(args) != 1 {
+				return cmdutil.Usagef("pack: name one library or source folder")
+			}
+			opts.Target, opts.JSON = args[0], f.Global.JSON
+			if runF != nil {
+				return runF(opts)
+			}
+			return run(opts)
+		},
+	}
+}
+
+func run(opts *Options) error {
+	src := opts.Target
+	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+		c, end, err := opts.Begin()
+		if err != nil {
+			return err
+		}
+		lock, err := c.Installed()
+		end()
+		if err != nil {
+			return err
+		}
+		id, e, err := c.FindInstalled(lock, opts.Target)
+		if err != nil {
+			return fmt.Errorf("%s is neither a library source folder nor an installed library", opts.Target)
+		}
+		src = c.Paths.StoreDir(id, e.Version)
+	}
+	var signer *pgpsign.Signer
+	if opts.SignKey != "" {
+		var err error
+		signer, err = pgpsign.LoadSignerFile(opts.SignKey, []byte(opts.Getenv("UDOS_SIGN_PASSPHRASE")))
+		if err != nil {
+			return fmt.Errorf("loading --sign-key %s: %w (a protected key's passphrase comes from UDOS_SIGN_PASSPHRASE)", opts.SignKey, err)
+		}
+	}
+	po := udospkg.PackOptions{}
+	if sde := opts.Getenv("SOURCE_DATE_EPOCH"); sde != "" {
+		t, err := library.ParseSourceDate(sde)
+		if err != nil {
+			return err
+		}
+		po.MTime = t
+	}
+	res, err := udospkg.PackFile(src, opts.Output, po)
+	if err != nil {
+		return err
+	}
+	out := opts.Output
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		out = filepath.Join(out, res.FileName)
+	}
+	r := Result{File: out, ID: res.Manifest.ID, Version: res.Manifest.Version, Size: res.Size, SHA256: res.SHA256, SHA512: res.SHA512}
+	if signer != nil {
+		asc, err := pgpsign.SignFile(signer, out)
+		if err != nil {
+			return fmt.Errorf("signing %s: %w", out, err)
+		}
+		r.Signature, r.Signer = asc, signer.Fingerprint()
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, r)
+	}
+	fmt.Fprintln(opts.IO.Out, r.File)
+	fmt.Fprintf(opts.IO.ErrOut, "packed %s@%s: %d bytes, sha256 %s\n", r.ID, r.Version, r.Size, r.SHA256)
+	if r.Signature != "" {
+		fmt.Fprintf(opts.IO.ErrOut, "signed by %s: %s\n", r.Signer, r.Signature)
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+// Package rollback implements `udos-lib rollback NAME --to VERSION`.
+package rollback
+
+import (
+	"context"
+	"flag"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/cmd/install"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/library"
+)
+
+// Options of one rollback.
+type Options struct {
+	IO    *iostreams.IOStreams
+	Ctx   context.Context
+	Begin func() (*library.Client, func(), error)
+	JSON  bool
+	Name  string
+	To    string
+}
+
+// NewCmd builds the command; runF replaces the action in tests.
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+	opts := &Options{IO: f.IO, Begin: f.Begin}
+	return &cmdutil.Command{
+		Name:  "rollback",
+		Usage: "rollback NAME --to VERSION",
+		Short: "Switch a library back to an earlier version (offline if it was installed before)",
+		Flags: func(fs *flag.FlagSet) { fs.StringVar(&opts.To, "to", "", "the version to go back to") },
+		Run: func(args []string) error {
+			if len(args) != 1 || opts.To == "" {
+				return cmdutil.Usagef("rollback: usage: rollback NAME --to VERSION")
+			}
+			opts.Name, opts.Ctx, opts.JSON = args[0], f.Ctx, f.Global.JSON
+			if runF != nil {
+				return runF(opts)
+			}
+			c, end, err := opts.Begin()
+			if err != nil {
+				return err
+			}
+			defer end()
+			changes, err := c.Rollback(opts.Ctx, opts.Name, opts.To)
+			if err != nil {
+				return err
+			}
+			return install.Print(opts.IO, opts.JSON, changes)
+		},
+	}
+}

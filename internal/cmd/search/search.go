@@ -1,0 +1,88 @@
+// Package search implements `udos-lib search QUERY`: every word of the
+// query must appear in a library's id, namespace, name, description or tags.
+package search
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/library"
+)
+
+// Options of one search.
+type Options struct {
+	IO    *iostreams.IOStreams
+	Ctx   context.Context
+	Begin func() (*library.Client, func(), error)
+	JSON  bool
+	Query string
+}
+
+// Result is one match in --json output.
+type Result struct {
+	ID          string   `json:"id"`
+	Namespace   string   `json:"namespace"`
+	Name        string   `json:"name"`
+	Version     string   `json:"version"`
+	Description string   `json:"description"`
+	Tags        []string `json:"tags"`
+}
+
+// NewCmd builds the command; runF replaces the action in tests.
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+	opts := &Options{IO: f.IO, Begin: f.Begin}
+	return &cmdutil.Command{
+		Name:  "search",
+		Usage: "search QUERY",
+		Short: "Search the catalog by id, name, description and tags",
+		Run: func(args []string) error {
+			if len(args) == 0 {
+				return cmdutil.Usagef("search: give a query (e.g. 'udos-lib search grid')")
+			}
+			opts.Query, opts.Ctx, opts.JSON = strings.Join(args, " "), f.Ctx, f.Global.JSON
+			if runF != nil {
+				return runF(opts)
+			}
+			return run(opts)
+		},
+	}
+}
+
+func run(opts *Options) error {
+	c, end, err := opts.Begin()
+	if err != nil {
+		return err
+	}
+	defer end()
+	sr, err := c.LoadCatalog(opts.Ctx, false)
+	if err != nil {
+		return err
+	}
+	libs := library.Search(sr.Catalog, opts.Query)
+	if opts.JSON {
+		out := []Result{}
+		for _, l := range libs {
+			tags := l.Tags
+			if tags == nil {
+				tags = []string{}
+			}
+			out = append(out, Result{ID: l.ID, Namespace: l.Namespace, Name: l.Name, Version: l.Version, Description: l.Description, Tags: tags})
+		}
+		return cmdutil.WriteJSON(opts.IO.Out, out)
+	}
+	if len(libs) == 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "no library matches %q\n", opts.Query)
+		return nil
+	}
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tVERSION\tDESCRIPTION")
+	for _, l := range libs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", l.Namespace, l.Version, l.Description)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,91 @@
+// Package sync implements `udos-lib sync`: fetch the catalog with
+// If-None-Match, verify it (signature, serial, expiry) and cache it.
+package sync
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/library"
+)
+
+// Options of one sync.
+type Options struct {
+	IO    *iostreams.IOStreams
+	Ctx   context.Context
+	Begin func() (*library.Client, func(), error)
+	JSON  bool
+}
+
+// Result is the --json output.
+type Result struct {
+	Registry  string `json:"registry"`
+	Serial    int64  `json:"serial"`
+	Libraries int    `json:"libraries"`
+	Changed   bool   `json:"changed"`
+	Signed    bool   `json:"signed"`
+	Signer    string `json:"signer,omitempty"`
+	Requests  int    `json:"requests"`
+	Expires   string `json:"expires,omitempty"`
+}
+
+// NewCmd builds the command; runF replaces the action in tests.
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+	opts := &Options{IO: f.IO, Begin: f.Begin}
+	return &cmdutil.Command{
+		Name:  "sync",
+		Usage: "sync",
+		Short: "Fetch, verify and cache the registry's catalog",
+		Run: func(args []string) error {
+			if len(args) > 0 {
+				return cmdutil.Usagef("sync: takes no arguments")
+			}
+			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
+			if runF != nil {
+				return runF(opts)
+			}
+			return run(opts)
+		},
+	}
+}
+
+func run(opts *Options) error {
+	c, end, err := opts.Begin()
+	if err != nil {
+		return err
+	}
+	defer end()
+	sr, err := c.LoadCatalog(opts.Ctx, true)
+	if err != nil {
+		return err
+	}
+	cat := sr.Catalog
+	res := Result{Registry: c.Registry, Serial: cat.Serial, Libraries: len(cat.Libraries), Changed: sr.Changed,
+		Signed: cat.Signer != "", Signer: cat.Signer, Requests: sr.Requests}
+	if !cat.Expires.IsZero() {
+		res.Expires = cat.Expires.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, res)
+	}
+	state := "updated"
+	if !sr.Changed {
+		state = "unchanged"
+	}
+	sig := "unsigned (no keyring)"
+	if res.Signed {
+		sig = "signed by " + res.Signer
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "catalog %s: serial %d, %d libraries, %s, %s (%d request(s))\n", state, cat.Serial, len(cat.Libraries), sig, orNever(res.Expires), sr.Requests)
+	return nil
+}
+
+func orNever(exp string) string {
+	if exp == "" {
+		return "no expiry"
+	}
+	return "expires " + exp
+}

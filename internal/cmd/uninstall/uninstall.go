@@ -1,0 +1,56 @@
+// Package uninstall implements `udos-lib uninstall NAME [--force]`.
+package uninstall
+
+import (
+	"flag"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/cmd/install"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/library"
+)
+
+// Options of one uninstall.
+type Options struct {
+	IO    *iostreams.IOStreams
+	Begin func() (*library.Client, func(), error)
+	JSON  bool
+	Force bool
+	Name  string
+}
+
+// NewCmd builds the command; runF replaces the action in tests.
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+	opts := &Options{IO: f.IO, Begin: f.Begin}
+	return &cmdutil.Command{
+		Name:  "uninstall",
+		Usage: "uninstall NAME [--force]",
+		Short: "Remove a library (kept in the store for rollback)",
+		Long: `Refused while another installed library depends on NAME, unless --force.
+Dependencies nothing else needs any more are removed too. The library's
+config and its store copies are kept.`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&opts.Force, "force", false, "remove even if other libraries depend on it")
+		},
+		Run: func(args []string) error {
+			if len(args) != 1 {
+				return cmdutil.Usagef("uninstall: name exactly one library")
+			}
+			opts.Name, opts.JSON = args[0], f.Global.JSON
+			if runF != nil {
+				return runF(opts)
+			}
+			c, end, err := opts.Begin()
+			if err != nil {
+				return err
+			}
+			defer end()
+			changes, err := c.Uninstall(opts.Name, opts.Force)
+			if err != nil {
+				return err
+			}
+			return install.Print(opts.IO, opts.JSON, changes)
+		},
+	}
+}

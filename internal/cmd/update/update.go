@@ -1,0 +1,58 @@
+// Package update implements `udos-lib update NAME... | --all`.
+package update
+
+import (
+	"context"
+	"flag"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/cmd/install"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/library"
+)
+
+// Options of one update.
+type Options struct {
+	IO    *iostreams.IOStreams
+	Ctx   context.Context
+	Begin func() (*library.Client, func(), error)
+	JSON  bool
+	All   bool
+	Names []string
+}
+
+// NewCmd builds the command; runF replaces the action in tests.
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+	opts := &Options{IO: f.IO, Begin: f.Begin}
+	cmd := &cmdutil.Command{
+		Name:  "update",
+		Usage: "update NAME... | --all",
+		Short: "Update libraries within their requested constraints",
+		Long: `Moves the named libraries (or all with --all) to the newest versions their
+requested constraints allow (see check-updates); other libraries keep their
+versions unless a dependency forces a change. To cross a constraint, install
+NAME@NEWCONSTRAINT.`,
+		Flags: func(fs *flag.FlagSet) { fs.BoolVar(&opts.All, "all", false, "update every installed library") },
+	}
+	cmd.Run = func(args []string) error {
+		opts.Ctx, opts.JSON, opts.Names = f.Ctx, f.Global.JSON, args
+		if opts.All == (len(args) > 0) {
+			return cmdutil.Usagef("update: name libraries or pass --all (not both)")
+		}
+		if runF != nil {
+			return runF(opts)
+		}
+		c, end, err := opts.Begin()
+		if err != nil {
+			return err
+		}
+		defer end()
+		changes, err := c.Update(opts.Ctx, opts.Names, opts.All)
+		if err != nil {
+			return err
+		}
+		return install.Print(opts.IO, opts.JSON, changes)
+	}
+	return cmd
+}
