@@ -206,15 +206,15 @@ func (c *Client) fetchBytes(ctx context.Context, loc, label string, size int64) 
 
 // source is where one version comes from and what it must hash to.
 type source struct {
-	ID, Version          string
-	URL, SignatureURL    string // absolute
-	Size                 int64
-	SHA256, SHA512       string
-	Dependencies         map[string]string
-	InstallPath          string
-	Namespace            string
-	Local                *udospkg.Package // already read from a file
-	LocalSig             []byte
+	ID, Version       string
+	URL, SignatureURL string // absolute
+	Size              int64
+	SHA256, SHA512    string
+	Dependencies      map[string]string
+	InstallPath       string
+	Namespace         string
+	Local             *udospkg.Package // already read from a file
+	LocalSig          []byte
 }
 
 // ensureStored makes sure id@version is extracted in the store: digest and

@@ -10,8 +10,8 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/iostreams"
-	"github.com/fredbook/udos-dist/internal/library"
 	"github.com/fredbook/udos-dist/internal/libid"
+	"github.com/fredbook/udos-dist/internal/library"
 )
 
 // Options of one info.
