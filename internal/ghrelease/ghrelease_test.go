@@ -636,3 +636,74 @@ func TestDispatch(t *testing.T) {
 		t.Errorf("empty event type: %v", err)
 	}
 }
+
+// TestParallelJobsShareOneDraft plays a release workflow's matrix: each job
+// uploads its own variant to the draft concurrently (KeepDraft), then a
+// final job publishes. GitHub does not de-duplicate drafts, so jobs that
+// raced to create one must converge on a single release.
+func TestParallelJobsShareOneDraft(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ghreplica.Config{ImmutableReleases: true}, nil)
+	files := map[string]string{}
+	for _, v := range []string{"core-slim", "wizard-full", "dev-complete", "sonic"} {
+		files[v+".tar.gz"] = strings.Repeat(v, 300)
+	}
+	all := writeFiles(t, files)
+	for round := range 3 {
+		var wg sync.WaitGroup
+		errs := make([]error, len(all))
+		for i, a := range all {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := New(Config{APIURL: e.srv.URL, Token: testToken, HTTPClient: e.srv.Client(), Clock: e.clock, Logf: e.logs.logf})
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				req := request([]AssetFile{a})
+				req.KeepDraft = true
+				_, errs[i] = c.Publish(context.Background(), req)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if n := len(e.r.Releases("fredbook", "uDOS")); n != 1 && round == 0 {
+			t.Fatalf("%d releases after the matrix", n)
+		}
+		if round == 0 {
+			res, err := e.c.Publish(context.Background(), PublishRequest{Owner: "fredbook", Repo: "uDOS", Tag: "v1.4.6", Name: "uDOS v1.4.6", Immutable: true})
+			if err != nil || !res.Published {
+				t.Fatalf("final publish: %v", err)
+			}
+		}
+	}
+	t.Logf("duplicate drafts resolved: %d", strings.Count(e.logs.String(), "another job created"))
+	// Re-runs of the matrix after publication change nothing.
+	checkPublished(t, e, all)
+}
+
+func TestConvergeDeletesOwnDuplicateDraft(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ghreplica.Config{}, nil)
+	older, err := e.r.AddRelease("fredbook", "uDOS", ghreplica.ReleaseSpec{Tag: "v1.4.6", Draft: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, _, err := e.c.GitHub().Repositories.CreateRelease(context.Background(), "fredbook", "uDOS",
+		github.CreateReleaseRequest{TagName: "v1.4.6", Draft: github.Ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, created, err := e.c.converge(context.Background(), request(nil), mine)
+	if err != nil || got.ID != older.ID || created {
+		t.Fatalf("converge: %v id %d created %v", err, got.GetID(), created)
+	}
+	if rels := e.r.Releases("fredbook", "uDOS"); len(rels) != 1 || rels[0].ID != older.ID {
+		t.Errorf("releases left: %+v", rels)
+	}
+}

@@ -39,6 +39,11 @@ type PublishRequest struct {
 	// release can then gain no assets, so every asset must be in place
 	// before the publish step.
 	Immutable bool
+	// KeepDraft uploads and verifies the assets but leaves the release a
+	// draft. Parallel jobs (one per variant) use it, and a final job runs
+	// Publish without KeepDraft (its Assets may be empty or the full set)
+	// so that an immutable release is published only once it is complete.
+	KeepDraft bool
 }
 
 // Asset actions reported in AssetResult.Action.
@@ -195,7 +200,7 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 			return nil, fmt.Errorf("publishing %s: asset %q is missing or incomplete on GitHub after upload", req.Tag, la.Name)
 		}
 	}
-	if !published {
+	if !published && !req.KeepDraft {
 		upd := github.UpdateReleaseRequest{Draft: github.Ptr(false), Prerelease: github.Ptr(req.Prerelease)}
 		if req.Name != "" {
 			upd.Name = github.Ptr(req.Name)
@@ -254,7 +259,7 @@ func (c *Client) findOrCreateDraft(ctx context.Context, req PublishRequest) (*gi
 		rel, _, err = c.gh.Repositories.CreateRelease(ctx, req.Owner, req.Repo, create)
 		if err == nil {
 			c.logf("github: created draft release %s of %s/%s", req.Tag, req.Owner, req.Repo)
-			return rel, true, nil
+			return c.converge(ctx, req, rel)
 		}
 		retry := errRetryable(err) || isValidation(err, "already_exists", "tag_name")
 		if !retry || n >= c.cfg.MaxRetries {
@@ -267,6 +272,25 @@ func (c *Client) findOrCreateDraft(ctx context.Context, req PublishRequest) (*gi
 			return nil, false, err
 		}
 	}
+}
+
+// converge handles parallel jobs that each created a draft for the same tag
+// (GitHub can accept several drafts for one tag): every job settles on the
+// one FindRelease picks (published, else the oldest draft) and a job whose
+// own draft lost deletes it.
+func (c *Client) converge(ctx context.Context, req PublishRequest, mine *github.RepositoryRelease) (*github.RepositoryRelease, bool, error) {
+	chosen, err := c.FindRelease(ctx, req.Owner, req.Repo, req.Tag)
+	if err != nil {
+		return nil, false, fmt.Errorf("publishing %s: %w", req.Tag, err)
+	}
+	if chosen == nil || chosen.ID == mine.ID {
+		return mine, true, nil
+	}
+	c.logf("github: another job created release %s (id %d) at the same time; using it and deleting draft %d", req.Tag, chosen.ID, mine.ID)
+	if _, err := c.gh.Repositories.DeleteRelease(ctx, req.Owner, req.Repo, mine.ID); err != nil && !IsNotFound(err) {
+		return nil, false, fmt.Errorf("deleting duplicate draft %d of release %s: %w", mine.ID, req.Tag, err)
+	}
+	return chosen, false, nil
 }
 
 func (c *Client) pause(ctx context.Context, n int, why string) error {

@@ -322,8 +322,8 @@ func (r *Replica) AddRelease(ownerLogin, repoName string, spec ReleaseSpec) (Rel
 	if spec.Tag == "" {
 		return Release{}, fmt.Errorf("seeding release in %s/%s: empty tag", ownerLogin, repoName)
 	}
-	if rp.findTag(spec.Tag) != nil {
-		return Release{}, fmt.Errorf("seeding release %q in %s/%s: a release for that tag exists", spec.Tag, ownerLogin, repoName)
+	if !spec.Draft && rp.publishedTag(spec.Tag, nil) != nil {
+		return Release{}, fmt.Errorf("seeding release %q in %s/%s: a published release for that tag exists", spec.Tag, ownerLogin, repoName)
 	}
 	created := spec.CreatedAt
 	if created.IsZero() {
@@ -387,9 +387,25 @@ func (r *Replica) immutableRepo(rp *repo) bool {
 	return r.cfg.ImmutableReleases
 }
 
+// findTag returns the published release for tag, else its oldest draft.
 func (rp *repo) findTag(tag string) *release {
+	if rel := rp.publishedTag(tag, nil); rel != nil {
+		return rel
+	}
 	for _, rel := range rp.releases {
 		if rel.tag == tag {
+			return rel
+		}
+	}
+	return nil
+}
+
+// publishedTag returns the published release for tag other than except.
+// GitHub keeps one published release per tag but does not de-duplicate
+// drafts: parallel jobs can each create a draft for the same tag.
+func (rp *repo) publishedTag(tag string, except *release) *release {
+	for _, rel := range rp.releases {
+		if rel.tag == tag && !rel.draft && rel != except {
 			return rel
 		}
 	}
@@ -427,7 +443,8 @@ func (r *Replica) Releases(ownerLogin, repoName string) []Release {
 	return out
 }
 
-// ReleaseByTag returns a snapshot of the release for tag (draft or not).
+// ReleaseByTag returns a snapshot of the release for tag: the published one,
+// else the oldest draft.
 func (r *Replica) ReleaseByTag(ownerLogin, repoName, tag string) (Release, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

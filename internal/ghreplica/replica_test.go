@@ -228,16 +228,46 @@ func TestUploadURLTemplateAndUpload(t *testing.T) {
 
 func TestSecondReleaseForTag(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{})
-	first := f.do(t, "POST", "/repos/fredbook/uDOS/releases", pushToken, []byte(`{"tag_name":"v1.0.0","draft":true}`))
-	if first.status != 201 {
-		t.Fatal(first.status)
+	want422 := `{"message":"Validation Failed","errors":[{"resource":"Release","code":"already_exists","field":"tag_name"}],"documentation_url":"https://docs.github.com/rest/releases/releases#create-a-release"}`
+	cases := []struct {
+		name          string
+		first, second string // draft flag of each
+		status        int
+	}{
+		// GitHub does not de-duplicate drafts: parallel jobs can each make one.
+		{"draft after draft", "true", "true", 201},
+		{"published after draft", "true", "false", 201},
+		{"published after published", "false", "false", 422},
+		{"draft after published", "false", "true", 422},
 	}
-	second := f.do(t, "POST", "/repos/fredbook/uDOS/releases", pushToken, []byte(`{"tag_name":"v1.0.0"}`))
-	want := `{"message":"Validation Failed","errors":[{"resource":"Release","code":"already_exists","field":"tag_name"}],"documentation_url":"https://docs.github.com/rest/releases/releases#create-a-release"}`
-	if second.status != 422 || string(second.body) != want {
-		t.Fatalf("second release: %d %s", second.status, second.body)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, Config{})
+			first := f.do(t, "POST", "/repos/fredbook/uDOS/releases", pushToken, []byte(`{"tag_name":"v1.0.0","draft":`+tc.first+`}`))
+			if first.status != 201 {
+				t.Fatal(first.status)
+			}
+			second := f.do(t, "POST", "/repos/fredbook/uDOS/releases", pushToken, []byte(`{"tag_name":"v1.0.0","draft":`+tc.second+`}`))
+			if second.status != tc.status || (tc.status == 422 && string(second.body) != want422) {
+				t.Fatalf("second release: %d %s", second.status, second.body)
+			}
+		})
 	}
+	t.Run("publishing a second draft", func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.do(t, "POST", "/repos/fredbook/uDOS/releases", pushToken, []byte(`{"tag_name":"v1.0.0","draft":true}`))
+		f.do(t, "POST", "/repos/fredbook/uDOS/releases", pushToken, []byte(`{"tag_name":"v1.0.0","draft":true}`))
+		rels := f.r.Releases("fredbook", "uDOS")
+		if len(rels) != 2 {
+			t.Fatalf("%d drafts", len(rels))
+		}
+		for i, rel := range rels {
+			res := f.do(t, "PATCH", fmt.Sprintf("/repos/fredbook/uDOS/releases/%d", rel.ID), pushToken, []byte(`{"draft":false}`))
+			if want := []int{200, 422}[i]; res.status != want {
+				t.Errorf("publishing draft %d: %d, want %d (%s)", i, res.status, want, res.body)
+			}
+		}
+	})
 }
 
 func TestPaginationLinks(t *testing.T) {

@@ -633,7 +633,7 @@ func (r *Replica) createRelease(c *call, rp *repo, now time.Time) reply {
 	if in.TagName == nil || *in.TagName == "" {
 		return validation("Release", "missing_field", "tag_name", docCreateRelease)
 	}
-	if rp.findTag(*in.TagName) != nil {
+	if rp.publishedTag(*in.TagName, nil) != nil {
 		return validation("Release", "already_exists", "tag_name", docCreateRelease)
 	}
 	rel := &release{repo: rp, id: r.newID(), tag: *in.TagName, target: rp.spec.DefaultBranch,
@@ -669,6 +669,8 @@ func (r *Replica) updateRelease(c *call, rel *release, now time.Time) reply {
 	if err := json.Unmarshal(c.body, &in); err != nil {
 		return fail(http.StatusBadRequest, "Problems parsing JSON", docUpdateRelease)
 	}
+	// Validate everything before changing anything.
+	tag := rel.tag
 	if in.TagName != nil && *in.TagName != rel.tag {
 		if *in.TagName == "" {
 			return validation("Release", "missing_field", "tag_name", docUpdateRelease)
@@ -676,14 +678,19 @@ func (r *Replica) updateRelease(c *call, rel *release, now time.Time) reply {
 		if rel.immutable {
 			return fail(http.StatusUnprocessableEntity, "Cannot change the tag of an immutable release.", docUpdateRelease)
 		}
-		if rel.repo.findTag(*in.TagName) != nil {
-			return validation("Release", "already_exists", "tag_name", docUpdateRelease)
-		}
-		rel.tag = *in.TagName
+		tag = *in.TagName
+	}
+	willBePublished := !rel.draft || (in.Draft != nil && !*in.Draft)
+	if in.Draft != nil && *in.Draft {
+		willBePublished = false
+	}
+	if willBePublished && rel.repo.publishedTag(tag, rel) != nil {
+		return validation("Release", "already_exists", "tag_name", docUpdateRelease)
 	}
 	if in.Draft != nil && *in.Draft && !rel.draft && rel.immutable {
 		return fail(http.StatusUnprocessableEntity, "Cannot convert an immutable release back to a draft.", docUpdateRelease)
 	}
+	rel.tag = tag
 	if in.TargetCommitish != nil && *in.TargetCommitish != "" {
 		rel.target = *in.TargetCommitish
 	}
