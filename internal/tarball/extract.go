@@ -239,7 +239,7 @@ func Walk(r io.Reader, lim Limits, fn func(h Header, contents io.Reader) error) 
 
 		var contents io.Reader
 		if !h.IsDir {
-			contents = io.LimitReader(tr, h.Size)
+			contents = &entryReader{r: io.LimitReader(tr, h.Size), name: hdr.Name}
 		}
 		if err := fn(h, contents); err != nil {
 			if errors.Is(err, errStopWalk) {
@@ -262,9 +262,24 @@ func Walk(r io.Reader, lim Limits, fn func(h Header, contents io.Reader) error) 
 	return nil
 }
 
+// entryReader hands an entry's contents to a Walk callback, classifying
+// read failures (a truncated stream, a bad checksum) like Walk's own.
+type entryReader struct {
+	r    io.Reader
+	name string
+}
+
+func (e *entryReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = readErr(err, fmt.Sprintf("reading entry %q", e.name))
+	}
+	return n, err
+}
+
 // readErr classifies errors coming out of the gzip/tar readers.
 func readErr(err error, doing string) error {
-	if errors.Is(err, ErrBomb) {
+	if errors.Is(err, ErrBomb) || errors.Is(err, ErrCorrupt) {
 		return err
 	}
 	return fmt.Errorf("%w: %s: %v", ErrCorrupt, doing, err)
