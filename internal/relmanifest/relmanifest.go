@@ -87,6 +87,24 @@ func FileName(version string) string {
 	return "v" + strings.TrimPrefix(version, "v") + "-manifest.json"
 }
 
+// FragmentName returns the release asset name under which one job uploads
+// the manifest holding only its own variant ("udos-sonic-iso-v1.4.6.manifest.json").
+// The release job merges every fragment of the draft into FileName(version).
+func FragmentName(variant, version string) string {
+	return "udos-" + variant + "-v" + strings.TrimPrefix(version, "v") + ".manifest.json"
+}
+
+// IsFragment reports whether an asset name is a manifest fragment of version,
+// and of which variant.
+func IsFragment(name, version string) (variant string, ok bool) {
+	suffix := "-v" + strings.TrimPrefix(version, "v") + ".manifest.json"
+	if !strings.HasPrefix(name, "udos-") || !strings.HasSuffix(name, suffix) {
+		return "", false
+	}
+	v := strings.TrimSuffix(strings.TrimPrefix(name, "udos-"), suffix)
+	return v, variantName.MatchString(v)
+}
+
 var (
 	variantName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	versionRe   = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)

@@ -227,3 +227,19 @@ func TestDiffAndNotes(t *testing.T) {
 		t.Errorf("first-release notes: %s", n)
 	}
 }
+
+func TestFragmentName(t *testing.T) {
+	t.Parallel()
+	n := FragmentName("sonic-iso", "v1.4.6")
+	if n != "udos-sonic-iso-v1.4.6.manifest.json" {
+		t.Fatalf("FragmentName = %s", n)
+	}
+	if v, ok := IsFragment(n, "1.4.6"); !ok || v != "sonic-iso" {
+		t.Errorf("IsFragment(%s) = %s, %v", n, v, ok)
+	}
+	for _, bad := range []string{"v1.4.6-manifest.json", "udos-core-slim-v1.4.5.manifest.json", "udos--v1.4.6.manifest.json"} {
+		if _, ok := IsFragment(bad, "1.4.6"); ok {
+			t.Errorf("IsFragment(%s) = true", bad)
+		}
+	}
+}
