@@ -64,10 +64,11 @@ type Candidate struct {
 	Deps    []Requirement
 }
 
-// Requirement asks for a library within a constraint. ID is canonical (see
-// package libid); an ID for which libid.IsCore is true means uDOS itself and
-// is checked against Options.CoreVersion. An empty Constraint means any
-// version.
+// Requirement asks for a library within a constraint. ID may be written in
+// any form package libid accepts (id, namespace or short name); Resolve
+// works with, asks the Source for and reports the canonical id. An ID for
+// which libid.IsCore is true means uDOS itself and is checked against
+// Options.CoreVersion. An empty Constraint means any version.
 type Requirement struct {
 	ID         string
 	Constraint string
@@ -103,6 +104,8 @@ type Solution struct {
 	// requirements, then the ids of the chosen libraries that depend on it,
 	// sorted.
 	Why map[string][]string
+	// Steps is how many library versions the search tried.
+	Steps int
 }
 
 // Resolve chooses a version for every library the roots need, directly or
@@ -125,20 +128,21 @@ func Resolve(ctx context.Context, src Source, roots []Requirement, opts Options)
 		s.maxSteps = DefaultMaxSteps
 	}
 	for _, r := range roots {
-		if strings.TrimSpace(r.ID) == "" {
-			return nil, fmt.Errorf("requirement %q: empty library id", r.ID+"@"+r.Constraint)
+		ref, err := libid.Parse(r.ID)
+		if err != nil {
+			return nil, fmt.Errorf("requirement: %w", err)
 		}
 		c, err := s.parse(r.Constraint)
 		if err != nil {
 			return nil, fmt.Errorf("requirement on %s: %w", r.ID, err)
 		}
-		if libid.IsCore(r.ID) {
+		if ref.Core {
 			if e := s.checkCore(cause{constraint: c}); e != nil {
 				return nil, e.err()
 			}
 			continue
 		}
-		s.reqs[r.ID] = append(s.reqs[r.ID], req{c: c})
+		s.reqs[ref.ID] = append(s.reqs[ref.ID], req{c: c})
 	}
 	if f := s.solve(); f != nil {
 		if f.fatal != nil {
@@ -260,12 +264,16 @@ func (s *solver) depsOf(id string, c *cand) ([]dep, *explanation) {
 	}
 	c.parsed = true
 	for _, r := range c.raw {
-		pc, err := s.parse(r.Constraint)
-		if err != nil {
-			c.bad = &explanation{kind: kindBroken, id: r.ID, causes: []cause{{by: id, byVer: c.v}}, detail: err.Error()}
-			return nil, c.bad
+		ref, err := libid.Parse(r.ID)
+		if err == nil {
+			var pc *constraint.Constraint
+			if pc, err = s.parse(r.Constraint); err == nil {
+				c.deps = append(c.deps, dep{id: ref.ID, core: ref.Core, c: pc})
+				continue
+			}
 		}
-		c.deps = append(c.deps, dep{id: r.ID, core: libid.IsCore(r.ID), c: pc})
+		c.bad = &explanation{kind: kindBroken, id: r.ID, causes: []cause{{by: id, byVer: c.v}}, detail: err.Error()}
+		return nil, c.bad
 	}
 	// Checking dependencies in id order keeps explanations independent of
 	// how a manifest happens to list them.
@@ -591,7 +599,7 @@ func setOf(causes []cause) map[string]bool {
 }
 
 func (s *solver) solution() *Solution {
-	sol := &Solution{Versions: map[string]*semver.Version{}, Why: map[string][]string{}}
+	sol := &Solution{Versions: map[string]*semver.Version{}, Why: map[string][]string{}, Steps: s.steps}
 	for id, d := range s.decided {
 		sol.Versions[id] = d.cand.v
 		var why []string

@@ -260,6 +260,18 @@ func TestResolve(t *testing.T) {
 			want:  "lib-c 1.0.0, lib-k 1.2.0, lib-z 1.0.0",
 		},
 		{
+			name:    "names in any form are canonical ids",
+			catalog: []string{"lib-app 1.0.0 -> @uDOS/grid ^1; base", "lib-grid 1.0.0", "lib-base 1.0.0"},
+			roots:   []string{"app", "@uDOS/grid ^1"},
+			want:    "lib-app 1.0.0, lib-base 1.0.0, lib-grid 1.0.0",
+		},
+		{
+			name:    "invalid dependency name falls back",
+			catalog: []string{"lib-a 2.0.0 -> Lib_B ^1", "lib-a 1.0.0"},
+			roots:   []string{"lib-a"},
+			want:    "lib-a 1.0.0",
+		},
+		{
 			name:    "nothing required",
 			catalog: []string{"lib-a 1.0.0"},
 			want:    "",
@@ -472,6 +484,12 @@ func TestResolveErrors(t *testing.T) {
 			cycle:   true,
 		},
 		{
+			name:    "invalid dependency name",
+			catalog: []string{"lib-a 2.0.0 -> Lib_B ^1"},
+			roots:   []string{"lib-a"},
+			want:    `lib-a 2.0.0 has an unusable dependency on Lib_B: invalid library name "Lib_B": character 'L' is not allowed (use lowercase letters, digits and '-')`,
+		},
+		{
 			name:    "unusable dependency constraint",
 			catalog: []string{"lib-a 2.0.0 -> lib-b ^*", "lib-b 1.0.0"},
 			roots:   []string{"lib-a"},
@@ -583,7 +601,8 @@ func TestResolveInputErrors(t *testing.T) {
 		is    error
 	}{
 		{"invalid root constraint", catalog(t, "lib-a 1.0.0"), reqs("lib-a ^^1"), `requirement on lib-a: invalid constraint "^^1"`, nil},
-		{"empty root id", catalog(t, "lib-a 1.0.0"), []Requirement{{ID: " ", Constraint: "^1"}}, "empty library id", nil},
+		{"empty root id", catalog(t, "lib-a 1.0.0"), []Requirement{{ID: " ", Constraint: "^1"}}, `requirement: invalid library name " ": empty name`, libid.ErrInvalid},
+		{"invalid root id", catalog(t, "lib-a 1.0.0"), reqs("lib-A ^1"), `requirement: invalid library name "lib-A"`, libid.ErrInvalid},
 		{"source failure", func() *memSource {
 			s := catalog(t, "lib-a 1.0.0 -> lib-b ^1", "lib-b 1.0.0")
 			s.fail = map[string]error{"lib-b": boom}
@@ -679,7 +698,11 @@ func validAssignment(chosen map[string]Candidate, roots []Requirement, opts Opti
 			}
 			return nil
 		}
-		got, ok := chosen[r.ID]
+		ref, err := libid.Parse(r.ID)
+		if err != nil {
+			return fmt.Errorf("%s: %v", who, err)
+		}
+		got, ok := chosen[ref.ID]
 		if !ok {
 			return fmt.Errorf("%s requires %s, which was not chosen", who, r.ID)
 		}
@@ -691,6 +714,9 @@ func validAssignment(chosen map[string]Candidate, roots []Requirement, opts Opti
 	reached := map[string]bool{}
 	var reach func(id string)
 	reach = func(id string) {
+		if ref, err := libid.Parse(id); err == nil {
+			id = ref.ID
+		}
 		if reached[id] || libid.IsCore(id) {
 			return
 		}
@@ -727,7 +753,7 @@ func validAssignment(chosen map[string]Candidate, roots []Requirement, opts Opti
 	}
 	for id, c := range chosen {
 		for _, d := range c.Deps {
-			if !libid.IsCore(d.ID) && pos[d.ID] >= pos[id] {
+			if ref, _ := libid.Parse(d.ID); !ref.Core && pos[ref.ID] >= pos[id] {
 				return fmt.Errorf("order %v puts %s before its dependency %s", order, id, d.ID)
 			}
 		}
