@@ -114,6 +114,10 @@ type Result struct {
 // or the file system).
 var ErrInput = errors.New("invalid publication request")
 
+// ErrConflict: the tag's published release already holds a different
+// package of this version.
+var ErrConflict = errors.New("version already published with different contents")
+
 var repoPattern = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`)
 
 type state struct {
