@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -27,14 +28,17 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "gh-replica:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("gh-replica", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
 	login := fs.String("login", "github-actions", "login of the token owner")
 	immutable := fs.Bool("immutable", false, "make published releases immutable")
@@ -74,15 +78,13 @@ func run(args []string) error {
 		return err
 	}
 	base := "http://" + l.Addr().String()
-	fmt.Println(base)
+	fmt.Fprintln(stdout, base)
 	if *urlFile != "" {
 		if err := os.WriteFile(*urlFile, []byte(base+"\n"), 0o644); err != nil {
 			return fmt.Errorf("writing -url-file: %w", err)
 		}
 	}
 	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -189,10 +189,16 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 		}
 		res.Assets = append(res.Assets, ar)
 	}
-	// Verify the whole set before the irreversible step.
-	remote, err = c.listAssets(ctx, req, rel.ID)
-	if err != nil {
-		return nil, err
+	// Verify the whole set before the irreversible step (the listing taken
+	// above already proves it when nothing had to be uploaded).
+	changed := false
+	for _, ar := range res.Assets {
+		changed = changed || ar.Action != ActionUnchanged
+	}
+	if changed {
+		if remote, err = c.listAssets(ctx, req, rel.ID); err != nil {
+			return nil, err
+		}
 	}
 	for _, la := range locals {
 		a := remote[la.Name]
