@@ -18,6 +18,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/constraint"
 	"github.com/fredbook/udos-dist/internal/libid"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/resolve"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
 
@@ -291,8 +292,12 @@ func (c *Catalog) Validate() error {
 				}
 			}
 		}
-		if cur, ok := l.Current(); ok && l.Version != cur.Version {
-			add("%s: version %q is not the newest stable version %q", where, l.Version, cur.Version)
+		if cur, ok := l.Current(); ok {
+			if l.Version != cur.Version {
+				add("%s: version %q is not the newest stable version %q", where, l.Version, cur.Version)
+			} else if l.URL != cur.URL || l.Size != cur.Size || l.SHA256 != cur.SHA256 || l.SHA512 != cur.SHA512 {
+				add("%s: url, size, sha256 and sha512 must be those of version %s", where, cur.Version)
+			}
 		}
 	}
 	if len(probs) == 0 {
@@ -495,4 +500,38 @@ func (l *Library) setFrom(m *udospkg.Manifest, v *Version) {
 	l.Dependencies = v.Dependencies
 	l.URL, l.Size, l.SHA256, l.SHA512 = v.URL, v.Size, v.SHA256, v.SHA512
 	l.SignatureURL, l.ManifestURL, l.PublishedAt = v.SignatureURL, v.ManifestURL, v.PublishedAt
+}
+
+// Source adapts the catalog to the resolver: every non-yanked version of a
+// library with its dependencies, names normalised to ids.
+func (c *Catalog) Source() resolve.Source { return catalogSource{c} }
+
+type catalogSource struct{ c *Catalog }
+
+func (s catalogSource) Versions(name string) ([]resolve.Candidate, error) {
+	l, ok := s.c.Find(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q is not in the catalog", resolve.ErrUnknown, name)
+	}
+	var out []resolve.Candidate
+	for _, v := range l.Versions {
+		if v.Yanked {
+			continue
+		}
+		sv, err := semver.StrictNewVersion(v.Version)
+		if err != nil {
+			return nil, fmt.Errorf("%s: version %q: %w", l.ID, v.Version, err)
+		}
+		cand := resolve.Candidate{Version: sv}
+		for _, dep := range sortedKeys(v.Dependencies) {
+			ref, err := libid.Parse(dep)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: dependency %q: %w", l.ID, v.Version, dep, err)
+			}
+			cand.Deps = append(cand.Deps, resolve.Requirement{ID: ref.ID, Constraint: v.Dependencies[dep]})
+		}
+		sort.SliceStable(cand.Deps, func(i, j int) bool { return cand.Deps[i].ID < cand.Deps[j].ID })
+		out = append(out, cand)
+	}
+	return out, nil
 }
