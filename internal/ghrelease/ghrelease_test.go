@@ -707,3 +707,18 @@ func TestConvergeDeletesOwnDuplicateDraft(t *testing.T) {
 		t.Errorf("releases left: %+v", rels)
 	}
 }
+
+func TestEnvHelpers(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"GITHUB_API_URL": "https://ghe.example.org/api/v3", "GH_TOKEN": "x"}
+	cfg := ConfigFromEnv(func(k string) string { return env[k] })
+	if cfg.APIURL != env["GITHUB_API_URL"] || cfg.Token != "x" {
+		t.Errorf("ConfigFromEnv: %+v", cfg)
+	}
+	for in, ok := range map[string]bool{"fredbook/uDOS": true, "fredbook": false, "/x": false, "a/b/c": false, "": false} {
+		o, r, err := SplitRepository(in)
+		if (err == nil) != ok || (ok && o+"/"+r != in) {
+			t.Errorf("SplitRepository(%q) = %q %q %v", in, o, r, err)
+		}
+	}
+}
