@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 )
 
@@ -199,7 +200,7 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 		return nil, err
 	}
 	if !res.Cached {
-		res.Changed = cat.Serial != state.Serial || !haveCache
+		res.Changed = cat.Serial != state.Serial || (IsRemote(loc) && !haveCache)
 		if IsRemote(loc) {
 			if err := WriteFileAtomic(filepath.Join(dir, "catalog.json"), body, 0o644); err != nil {
 				return nil, err
@@ -236,29 +237,46 @@ func readOptional(path string) []byte {
 }
 
 func (c *Client) verifyCatalog(loc string, body, sig []byte, state RegistryState) (*Catalog, error) {
-	signer, warn, err := c.Trust.Check(body, sig)
-	if err != nil {
-		return nil, fmt.Errorf("catalog %s: signature check failed: %w", loc, err)
-	}
-	if warn {
+	seen := catalog.TrustState{Serial: state.Serial}
+	var checked *catalog.Catalog
+	var err error
+	switch {
+	case c.Trust.Keyring != nil:
+		if sig == nil {
+			return nil, fmt.Errorf("catalog %s: signature check failed: %w: there is no catalog.json.asc and a keyring (%s) is in use", loc, ErrUnsigned, c.Trust.KeyringName)
+		}
+		checked, err = catalog.Verify(body, sig, c.Trust.Keyring, seen, c.now())
+	case c.Trust.Require:
+		_, _, err = c.Trust.Check(body, sig)
+		return nil, fmt.Errorf("catalog %s: %w", loc, err)
+	default:
 		c.warnOnce("no keyring given: the catalog's signature is not checked (pass --keyring FILE or set UDOS_KEYRING; --require-signatures makes this an error)")
+		checked, err = catalog.ParseUnverified(body, seen, c.now())
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, catalog.ErrBadSignature):
+		if errors.Is(err, pgpsign.ErrUnknownSigner) {
+			return nil, fmt.Errorf("catalog %s: signature check failed: %w (--keyring %s)", loc, err, c.Trust.KeyringName)
+		}
+		return nil, fmt.Errorf("catalog %s: signature check failed: %w", loc, err)
+	case errors.Is(err, catalog.ErrSerialRollback):
+		return nil, fmt.Errorf("catalog %s: refused: %w (if the registry was reset on purpose, remove %s)", loc, err, c.Paths.CacheDir(c.Registry))
+	default:
+		return nil, fmt.Errorf("catalog %s: refused: %w", loc, err)
 	}
 	cat, err := ParseCatalog(body)
 	if err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", loc, err)
-	}
-	if cat.Serial < state.Serial {
-		return nil, fmt.Errorf("catalog %s: serial %d is lower than %d, already seen from this registry: refusing a rolled-back or stale catalog (if the registry was reset on purpose, remove %s)", loc, cat.Serial, state.Serial, c.Paths.CacheDir(c.Registry))
-	}
-	if !cat.Expires.IsZero() && c.now().After(cat.Expires) {
-		return nil, fmt.Errorf("catalog %s expired at %s: the registry has not republished it; refusing a possibly frozen catalog", loc, cat.Expires.UTC().Format(time.RFC3339))
 	}
 	if IsRemote(loc) {
 		cat.Base = loc
 	} else {
 		cat.Base = filepath.Dir(loc)
 	}
-	cat.Signer = signer
+	if checked.Signer != nil {
+		cat.Signer = checked.Signer.Fingerprint
+	}
 	return cat, nil
 }
 

@@ -412,7 +412,7 @@ func (c *Client) commit(op string, old, next *LockFile) error {
 			j.Switches = append(j.Switches, Switch{ID: id, Link: link})
 		}
 	}
-	b, err := next.Marshal()
+	b, err := marshalLock(next)
 	if err != nil {
 		return err
 	}

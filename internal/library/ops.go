@@ -11,6 +11,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/fredbook/udos-dist/internal/constraint"
 	"github.com/fredbook/udos-dist/internal/libid"
+	"github.com/fredbook/udos-dist/internal/lockfile"
 	"github.com/fredbook/udos-dist/internal/resolve"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
@@ -122,7 +123,7 @@ func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving dependencies: %w", err)
 	}
-	next := &LockFile{LockfileVersion: 1, Libraries: map[string]LockEntry{}}
+	next := lockfile.New()
 	if cv := p.in.Core; cv != nil {
 		next.CoreVersion = cv.String()
 	}
@@ -193,7 +194,7 @@ func diff(old, next *LockFile) []Change {
 			nv, err2 := semver.NewVersion(n.Version)
 			switch {
 			case o.Version == n.Version || err1 != nil || err2 != nil:
-				ch.Action = "unchanged"
+				continue
 			case nv.GreaterThan(ov):
 				ch.Action = "updated"
 			default:
@@ -308,7 +309,7 @@ func (c *Client) InstallLocked(ctx context.Context) ([]Change, error) {
 		changes = append(changes, Change{ID: id, Namespace: e.Namespace, Action: action, To: e.Version, Path: e.InstallPath})
 	}
 	// An empty "old" makes commit relink everything the lock names.
-	if err := c.commit("install", &LockFile{Libraries: map[string]LockEntry{}}, lock); err != nil {
+	if err := c.commit("install", lockfile.New(), lock); err != nil {
 		return nil, err
 	}
 	return changes, nil
@@ -434,7 +435,7 @@ func (c *Client) Uninstall(name string, force bool) ([]Change, error) {
 	if len(users) > 0 && !force {
 		return nil, fmt.Errorf("%s is needed by %s: uninstall those first, or pass --force", id, strings.Join(users, ", "))
 	}
-	next := old.Clone()
+	next := cloneLock(old)
 	delete(next.Libraries, id)
 	// Prune dependencies that were only there for what was removed.
 	for changed := true; changed; {
@@ -476,7 +477,7 @@ func (c *Client) Rollback(ctx context.Context, name, version string) ([]Change, 
 	}
 	version = strings.TrimPrefix(version, "v")
 	if cur.Version == version {
-		return diff(old, old), nil
+		return nil, nil
 	}
 	meta, ok := c.HasVersion(id, version)
 	if !ok {
@@ -515,7 +516,7 @@ func (c *Client) Rollback(ctx context.Context, name, version string) ([]Change, 
 			return nil, fmt.Errorf("%s@%s needs %s %s but %s is installed: use 'udos-lib install %s@%s' instead", id, version, dep, con, e.Version, id, version)
 		}
 	}
-	next := old.Clone()
+	next := cloneLock(old)
 	e := meta.Entry
 	e.Direct, e.Requested = cur.Direct, cur.Requested
 	next.Libraries[id] = e

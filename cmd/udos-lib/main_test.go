@@ -1,0 +1,169 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/fredbook/udos-dist/internal/pgpsign"
+)
+
+func TestMain(m *testing.M) {
+	// The crash and concurrency tests run this test binary as udos-lib.
+	if os.Getenv("UDOS_LIB_EXEC_MAIN") == "1" {
+		os.Exit(run())
+	}
+	testscript.Main(m, map[string]func(){
+		"udos-lib": func() { os.Exit(run()) },
+	})
+}
+
+var (
+	serversMu sync.Mutex
+	servers   = map[*testscript.TestScript]*faultServer{}
+)
+
+func TestScripts(t *testing.T) {
+	t.Parallel()
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			if err := writeKeys(filepath.Join(env.WorkDir, "keys")); err != nil {
+				return err
+			}
+			env.Setenv("KEYRING", filepath.Join(env.WorkDir, "keys", "test.pub.asc"))
+			env.Setenv("EXAMPLES", mustAbs(exampleLibraries()))
+			env.Setenv("UDOS_LIB_FORCE_TTY", "0")
+			env.Setenv("UDOS_LIB_RETRY_BACKOFF", "10ms")
+			env.Setenv("UDOS_LIB_HTTP_TIMEOUT", "2s")
+			env.Setenv("UDOS_LIB_LOCK_TIMEOUT", "20s")
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"mkregistry": cmdMkregistry,
+			"serve":      cmdServe,
+			"reqlog":     cmdReqlog,
+			"sign":       cmdSign,
+			"corrupt":    cmdCorrupt,
+		},
+	})
+}
+
+func mustAbs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// mkregistry [-unsigned] [-unsigned-packages] [-expired] [-only a,b] DIR
+func cmdMkregistry(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("mkregistry", flag.ContinueOnError)
+	var o regOptions
+	only := fs.String("only", "", "comma-separated source folders")
+	fs.BoolVar(&o.unsignedCatalog, "unsigned", false, "do not sign catalog.json")
+	fs.BoolVar(&o.unsignedPackages, "unsigned-packages", false, "do not sign packages")
+	fs.BoolVar(&o.expired, "expired", false, "generate an already expired catalog")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		ts.Fatalf("usage: mkregistry [flags] DIR")
+	}
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, n := range strings.Split(*only, ",") {
+			o.only[n] = true
+		}
+	}
+	err := buildRegistry(ts.MkAbs(fs.Arg(0)), o)
+	if neg {
+		if err == nil {
+			ts.Fatalf("mkregistry succeeded unexpectedly")
+		}
+		return
+	}
+	ts.Check(err)
+}
+
+// serve [-fail N] [-truncate N] [-stall N] [-only SUBSTR] DIR: serves DIR on
+// loopback and sets $REGISTRY_URL.
+func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fail := fs.Int("fail", 0, "")
+	trunc := fs.Int("truncate", 0, "")
+	stall := fs.Int("stall", 0, "")
+	only := fs.String("only", "", "")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		ts.Fatalf("usage: serve [-fail N] [-truncate N] [-stall N] [-only S] DIR")
+	}
+	serversMu.Lock()
+	s := servers[ts]
+	if s == nil {
+		s = newFaultServer(ts.MkAbs(fs.Arg(0)))
+		servers[ts] = s
+		ts.Defer(func() {
+			s.srv.Close()
+			serversMu.Lock()
+			delete(servers, ts)
+			serversMu.Unlock()
+		})
+	}
+	serversMu.Unlock()
+	s.mu.Lock()
+	s.dir = ts.MkAbs(fs.Arg(0))
+	s.fail, s.truncate, s.stall, s.only = *fail, *trunc, *stall, *only
+	s.mu.Unlock()
+	ts.Setenv("REGISTRY_URL", s.srv.URL)
+}
+
+// reqlog [N]: prints the requests served since the last reqlog (one line
+// each: METHOD PATH STATUS BYTES) and, with N, fails unless there were N.
+func cmdReqlog(ts *testscript.TestScript, neg bool, args []string) {
+	serversMu.Lock()
+	s := servers[ts]
+	serversMu.Unlock()
+	if s == nil {
+		ts.Fatalf("reqlog: no server (use serve first)")
+	}
+	log := s.takeLog()
+	for _, l := range log {
+		fmt.Fprintln(ts.Stdout(), l)
+	}
+	if len(args) == 1 {
+		n, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		if (len(log) == n) == neg {
+			ts.Fatalf("reqlog: %d requests, want %s%d", len(log), map[bool]string{true: "not ", false: ""}[neg], n)
+		}
+	}
+}
+
+// sign KEY FILE: writes FILE.asc signed with the private key KEY.
+func cmdSign(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: sign KEY FILE")
+	}
+	s, err := pgpsign.LoadSignerFile(ts.MkAbs(args[0]), nil)
+	ts.Check(err)
+	_, err = pgpsign.SignFile(s, ts.MkAbs(args[1]))
+	ts.Check(err)
+}
+
+// corrupt FILE: flips one byte in the middle of FILE.
+func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: corrupt FILE")
+	}
+	p := ts.MkAbs(args[0])
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	b[len(b)/2] ^= 0xff
+	ts.Check(os.WriteFile(p, b, 0o644))
+}
