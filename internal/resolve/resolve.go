@@ -166,6 +166,12 @@ type cand struct {
 	parsed bool
 	deps   []dep
 	bad    *explanation // a dependency that cannot even be parsed
+	// doomed is set once this version has failed for reasons that involve
+	// no other decision (only itself and the user's requirements): it can
+	// never be part of a solution, so it is not tried again. Without this,
+	// a dead end below a long chain of libraries is re-explored for every
+	// combination of the chain's versions.
+	doomed *explanation
 }
 
 type dep struct {
@@ -206,6 +212,7 @@ type solver struct {
 	decided map[string]*decision
 	order   []string // decided ids, in decision order
 	parsed  map[string]*constraint.Constraint
+	last    *explanation // the latest definite conflict, for the budget error
 }
 
 func (s *solver) parse(text string) (*constraint.Constraint, error) {
@@ -284,7 +291,11 @@ func (s *solver) depsOf(id string, c *cand) ([]dep, *explanation) {
 func (s *solver) step() error {
 	s.steps++
 	if s.steps > s.maxSteps {
-		return fmt.Errorf("%w: gave up after %d steps (raise the step budget or narrow the constraints)", ErrTooComplex, s.maxSteps)
+		last := ""
+		if s.last != nil {
+			last = "; the latest conflict: " + s.last.err().Error()
+		}
+		return fmt.Errorf("%w: gave up after %d steps (narrow the constraints or raise the step budget)%s", ErrTooComplex, s.maxSteps, last)
 	}
 	if err := s.ctx.Err(); err != nil {
 		return fmt.Errorf("resolving dependencies: %w", err)
@@ -297,7 +308,7 @@ func (s *solver) step() error {
 func (s *solver) domain(p *pkg, reqs []req) []*cand {
 	var out []*cand
 	for _, c := range p.cands {
-		if s.allowedByAll(c.v, reqs) {
+		if c.doomed == nil && s.allowedByAll(c.v, reqs) {
 			out = append(out, c)
 		}
 	}
@@ -346,8 +357,7 @@ func (s *solver) next() (*pkg, []*cand, *failure) {
 		}
 		dom := s.domain(p, rs)
 		if len(dom) == 0 {
-			e := s.explainEmpty(p, rs)
-			return nil, nil, &failure{set: setOf(e.causes), expl: e}
+			return nil, nil, s.emptyFailure(p, rs)
 		}
 		if best == nil || len(dom) < len(bestDom) {
 			best, bestDom = p, dom
@@ -381,6 +391,12 @@ func (s *solver) solve() *failure {
 		}
 		if f.fatal != nil || !f.set[p.id] {
 			return f // p's choice is not to blame: jump back past it
+		}
+		if len(f.set) == 1 {
+			c.doomed = f.expl
+		}
+		if f.expl.kind != kindChosen {
+			s.last = f.expl
 		}
 		for id := range f.set {
 			if id != p.id {
@@ -428,10 +444,9 @@ func (s *solver) try(p *pkg, c *cand) *failure {
 		}
 		rs := append(slices.Clip(s.reqs[d.id]), req{by: p.id, byVer: c.v, c: d.c})
 		if len(s.domain(q, rs)) == 0 {
-			e := s.explainEmpty(q, rs)
-			set := setOf(e.causes)
-			set[p.id] = true
-			return &failure{set: set, expl: e}
+			f := s.emptyFailure(q, rs)
+			f.set[p.id] = true
+			return f
 		}
 		if dd := s.decided[d.id]; dd != nil {
 			if !s.allows(d.c, dd.cand.v) {
@@ -507,6 +522,20 @@ func (s *solver) checkCore(c cause) *explanation {
 		return nil
 	}
 	return &explanation{kind: kindCore, id: libid.Core, causes: []cause{c}, installed: s.opts.CoreVersion}
+}
+
+// emptyFailure explains why p has no version left under rs: either the
+// requirements leave nothing (explainEmpty), or everything they leave is
+// doomed, in which case the newest doomed version's reason is given and
+// every requirement is to blame.
+func (s *solver) emptyFailure(p *pkg, rs []req) *failure {
+	for _, c := range p.cands {
+		if s.allowedByAll(c.v, rs) {
+			return &failure{set: setOf(causesOf(rs)), expl: c.doomed}
+		}
+	}
+	e := s.explainEmpty(p, rs)
+	return &failure{set: setOf(e.causes), expl: e}
 }
 
 // explainEmpty explains why no version of p satisfies rs: a single
