@@ -1,0 +1,353 @@
+package registry
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fredbook/udos-dist/internal/catalog"
+	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/udospkg"
+)
+
+var (
+	localT0    = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	localEpoch = time.Unix(1764000000, 0)
+	repoRoot       = filepath.Join("..", "..")
+	demoKey    = filepath.Join(repoRoot, "examples", "keys", "demo-signing-key.asc")
+	demoPub    = filepath.Join(repoRoot, "examples", "keys", "demo-signing-key.pub.asc")
+)
+
+// packExamples packs every example library into a fresh folder, signing
+// each with signer when it is not nil.
+func packExamples(t *testing.T, signer *pgpsign.Signer) string {
+	t.Helper()
+	in := t.TempDir()
+	srcs, err := filepath.Glob(filepath.Join(repoRoot, "examples", "libraries", "*", udospkg.ManifestName))
+	if err != nil || len(srcs) == 0 {
+		t.Fatalf("no example libraries: %v", err)
+	}
+	for _, m := range srcs {
+		res, err := udospkg.PackFile(filepath.Dir(m), in, udospkg.PackOptions{MTime: localEpoch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if signer != nil {
+			if _, err := pgpsign.SignFile(signer, filepath.Join(in, res.FileName)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return in
+}
+
+func demoSigner(t *testing.T) *pgpsign.Signer {
+	t.Helper()
+	s, err := pgpsign.LoadSignerFile(demoKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func demoKeyring(t *testing.T) *pgpsign.Keyring {
+	t.Helper()
+	kr, err := pgpsign.LoadKeyringFile(demoPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+func fileSHA256(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func TestGenerate(t *testing.T) {
+	t.Parallel()
+	in := packExamples(t, demoSigner(t))
+	out := filepath.Join(t.TempDir(), "registry")
+	res, err := Generate(Options{FromDir: in, OutDir: out, Signer: demoSigner(t), Keyring: demoKeyring(t), Now: localT0, Expires: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Serial != 1 || res.Libraries != 5 || res.Versions != 7 || len(res.Warnings) != 0 || res.Signature == "" {
+		t.Errorf("result %+v", res)
+	}
+	for _, p := range res.Packages {
+		if !p.Signed || !p.SignatureVerified || !p.New {
+			t.Errorf("package %+v", p)
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(out, catalog.FileName))
+	sig, _ := os.ReadFile(filepath.Join(out, catalog.SignatureName))
+	c, err := catalog.Verify(data, sig, demoKeyring(t), catalog.TrustState{}, localT0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Expires.Equal(localT0.Add(48*time.Hour)) || !c.LastUpdated.Equal(localT0) {
+		t.Errorf("times %s %s", c.LastUpdated, c.Expires)
+	}
+	base, _ := url.Parse("file://" + filepath.ToSlash(mustAbs(t, filepath.Join(out, catalog.FileName))))
+	for _, l := range c.Libraries {
+		idx, err := os.ReadFile(filepath.Join(out, IndexDir, l.ID+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := catalog.MarshalLibrary(&l)
+		if !bytes.Equal(idx, want) {
+			t.Errorf("index/%s.json differs from the catalog entry", l.ID)
+		}
+		for _, v := range l.Versions {
+			if strings.Contains(v.URL, "://") {
+				t.Errorf("url %q is not relative", v.URL)
+			}
+			u, err := catalog.ResolveURL(base, v.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fileSHA256(t, u.Path); got != v.SHA256 {
+				t.Errorf("%s: sha256 %s, catalog says %s", u.Path, got, v.SHA256)
+			}
+			su, _ := catalog.ResolveURL(base, v.SignatureURL)
+			if _, err := demoKeyring(t).VerifyFile(u.Path, su.Path); err != nil {
+				t.Error(err)
+			}
+			mu, _ := catalog.ResolveURL(base, v.ManifestURL)
+			mb, err := os.ReadFile(mu.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, err := udospkg.ParseManifest(mb); err != nil || m.Version != v.Version {
+				t.Errorf("manifest %s: %v", mu.Path, err)
+			}
+		}
+	}
+	pf, _ := c.Find("pathfinding")
+	if pf.Version != "1.1.0" || len(pf.Versions) != 2 || pf.Versions[1].Version != "1.0.0" {
+		t.Errorf("pathfinding: %s %v", pf.Version, pf.Versions)
+	}
+
+	// A second run: serial grows, first publication dates stay.
+	res2, err := Generate(Options{FromDir: in, OutDir: out, Now: localT0.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Serial != 2 || res2.Signature != "" || res2.Packages[0].New {
+		t.Errorf("second run %+v", res2)
+	}
+	if _, err := os.Stat(filepath.Join(out, catalog.SignatureName)); !errors.Is(err, os.ErrNotExist) {
+		t.Error("stale catalog.json.asc left beside an unsigned catalog")
+	}
+	data2, _ := os.ReadFile(filepath.Join(out, catalog.FileName))
+	c2, err := catalog.Parse(data2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, _ := c2.Find("grid-math")
+	if !l2.PublishedAt.Equal(localT0) || !c2.LastUpdated.Equal(localT0.Add(24*time.Hour)) {
+		t.Errorf("published_at %s, last_updated %s", l2.PublishedAt, c2.LastUpdated)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestGenerateBaseURL(t *testing.T) {
+	t.Parallel()
+	in := packExamples(t, nil)
+	out := t.TempDir()
+	res, err := Generate(Options{FromDir: in, OutDir: out, BaseURL: "https://fredbook.github.io/udos-registry/", Now: localT0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 7 || !strings.Contains(res.Warnings[0], "has no signature") {
+		t.Errorf("warnings %q", res.Warnings)
+	}
+	data, _ := os.ReadFile(filepath.Join(out, catalog.FileName))
+	c, err := catalog.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.Libraries[0].Versions[0]
+	if v.URL != "https://fredbook.github.io/udos-registry/packages/lib-grid-extensions-v1.2.3.udos-package" || v.SignatureURL != "" {
+		t.Errorf("url %q signature %q", v.URL, v.SignatureURL)
+	}
+}
+
+func TestGenerateInPlace(t *testing.T) {
+	t.Parallel()
+	// Regenerating from the registry's own packages/ folder must work.
+	out := t.TempDir()
+	in := packExamples(t, nil)
+	if _, err := Generate(Options{FromDir: in, OutDir: out, Now: localT0}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Generate(Options{FromDir: filepath.Join(out, PackagesDir), OutDir: out, Now: localT0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Serial != 2 || res.Versions != 7 {
+		t.Errorf("%+v", res)
+	}
+}
+
+func TestGenerateErrors(t *testing.T) {
+	t.Parallel()
+	_, otherPub, err := pgpsign.GenerateTestKey("Other", "other@example.org", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKR, _ := pgpsign.LoadKeyring(otherPub)
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, in, out string) Options
+		want  string
+		is    error
+	}{
+		{"empty input", func(t *testing.T, in, out string) Options {
+			os.RemoveAll(in)
+			os.MkdirAll(in, 0o755)
+			return Options{}
+		}, "no .udos-package files found", ErrNoPackages},
+		{"missing input", func(t *testing.T, in, out string) Options {
+			os.RemoveAll(in)
+			return Options{}
+		}, "reading packages", nil},
+		{"corrupt package", func(t *testing.T, in, out string) Options {
+			p := filepath.Join(in, "lib-grid-math-v1.1.0.udos-package")
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)/2], 0o644)
+			return Options{}
+		}, "lib-grid-math-v1.1.0.udos-package", nil},
+		{"hostile package", func(t *testing.T, in, out string) Options {
+			b, err := os.ReadFile(filepath.Join(repoRoot, "internal", "udospkg", "testdata", "hostile", "digest-mismatch.udos-package"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(in, "lib-demo-v1.0.0.udos-package"), b, 0o644)
+			return Options{}
+		}, "package contents do not match its manifest", udospkg.ErrContentMismatch},
+		{"misnamed package", func(t *testing.T, in, out string) Options {
+			os.Rename(filepath.Join(in, "lib-grid-math-v1.1.0.udos-package"), filepath.Join(in, "lib-grid-math-v9.9.9.udos-package"))
+			return Options{}
+		}, `must be named "lib-grid-math-v1.1.0.udos-package"`, nil},
+		{"missing signature with keyring", func(t *testing.T, in, out string) Options {
+			os.Remove(filepath.Join(in, "lib-pathfinding-v1.0.0.udos-package.asc"))
+			return Options{Keyring: demoKeyring(t)}
+		}, `has no signature "lib-pathfinding-v1.0.0.udos-package.asc", and signatures are required`, nil},
+		{"missing signature required", func(t *testing.T, in, out string) Options {
+			os.Remove(filepath.Join(in, "lib-pathfinding-v1.0.0.udos-package.asc"))
+			return Options{RequireSignatures: true}
+		}, "signatures are required", nil},
+		{"untrusted signature", func(t *testing.T, in, out string) Options {
+			return Options{Keyring: otherKR}
+		}, "not in the trusted keyring", pgpsign.ErrUnknownSigner},
+		{"tampered signature", func(t *testing.T, in, out string) Options {
+			// The signature of another package.
+			b, _ := os.ReadFile(filepath.Join(in, "lib-grid-math-v1.1.0.udos-package.asc"))
+			os.WriteFile(filepath.Join(in, "lib-grid-math-v1.1.1.udos-package.asc"), b, 0o644)
+			return Options{Keyring: demoKeyring(t)}
+		}, "signature does not match the data", pgpsign.ErrBadSignature},
+		{"invalid previous catalog", func(t *testing.T, in, out string) Options {
+			os.WriteFile(filepath.Join(out, catalog.FileName), []byte(`{"serial": "x"}`), 0o644)
+			return Options{}
+		}, "so its serial is unknown", nil},
+		{"changed version", func(t *testing.T, in, out string) Options {
+			if _, err := Generate(Options{FromDir: in, OutDir: out, Now: localT0}); err != nil {
+				t.Fatal(err)
+			}
+			// Same version, different bytes (another SOURCE_DATE_EPOCH).
+			_, err := udospkg.PackFile(filepath.Join(repoRoot, "examples", "libraries", "themes-retro"),
+				filepath.Join(in, "lib-themes-retro-v0.3.0.udos-package"), udospkg.PackOptions{MTime: localEpoch.Add(time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return Options{}
+		}, "lib-themes-retro 0.3.0 was published with sha256", ErrChangedVersion},
+		{"negative lifetime", func(t *testing.T, in, out string) Options { return Options{Expires: -time.Hour} }, "must be positive", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := packExamples(t, demoSigner(t))
+			out := t.TempDir()
+			opts := tt.setup(t, in, out)
+			opts.FromDir, opts.OutDir, opts.Now = in, out, localT0
+			before, _ := os.ReadFile(filepath.Join(out, catalog.FileName))
+			_, err := Generate(opts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v\nwant %q", err, tt.want)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("err does not wrap %v", tt.is)
+			}
+			// A failed run leaves the previous catalog (or none) in force.
+			after, _ := os.ReadFile(filepath.Join(out, catalog.FileName))
+			if !bytes.Equal(before, after) {
+				t.Error("catalog.json changed by a failed run")
+			}
+		})
+	}
+}
+
+// TestCatalogSignatureWithGnuPG checks that stock gpg accepts the
+// generated catalog signature.
+func TestCatalogSignatureWithGnuPG(t *testing.T) {
+	t.Parallel()
+	gpg, err := exec.LookPath("gpg")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("gpg not on PATH (needed in CI)")
+		}
+		t.Skip("gpg not on PATH")
+	}
+	in := packExamples(t, nil)
+	out := t.TempDir()
+	if _, err := Generate(Options{FromDir: in, OutDir: out, Signer: demoSigner(t), Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	run := func(args ...string) string {
+		cmd := exec.Command(gpg, append([]string{"--batch", "--no-tty"}, args...)...)
+		cmd.Env = append(os.Environ(), "GNUPGHOME="+home, "LC_ALL=C")
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("gpg %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return string(b)
+	}
+	run("--import", demoPub)
+	cat, asc := filepath.Join(out, catalog.FileName), filepath.Join(out, catalog.SignatureName)
+	msg := run("--verify", asc, cat)
+	if !strings.Contains(msg, "Good signature") || !strings.Contains(msg, "uDOS DEMO KEY - DO NOT TRUST") {
+		t.Errorf("gpg --verify said:\n%s", msg)
+	}
+	// And a changed catalog is refused by gpg too.
+	b, _ := os.ReadFile(cat)
+	os.WriteFile(cat, bytes.Replace(b, []byte(`"serial": 1`), []byte(`"serial": 9`), 1), 0o644)
+	cmd := exec.Command(gpg, "--batch", "--no-tty", "--verify", asc, cat)
+	cmd.Env = append(os.Environ(), "GNUPGHOME="+home, "LC_ALL=C")
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("gpg accepted a tampered catalog:\n%s", out)
+	}
+}
