@@ -21,7 +21,7 @@ import (
 var (
 	localT0    = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	localEpoch = time.Unix(1764000000, 0)
-	repoRoot       = filepath.Join("..", "..")
+	repoRoot   = filepath.Join("..", "..")
 	demoKey    = filepath.Join(repoRoot, "examples", "keys", "demo-signing-key.asc")
 	demoPub    = filepath.Join(repoRoot, "examples", "keys", "demo-signing-key.pub.asc")
 )
