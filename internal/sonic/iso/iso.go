@@ -93,9 +93,12 @@ type Info struct {
 
 // Paths inside the image.
 const (
-	KernelPath    = "boot/vmlinuz"
-	InitrdPath    = "boot/initrd.gz"
-	EFIImagePath  = "boot/efiboot.img"
+	KernelPath   = "boot/vmlinuz"
+	InitrdPath   = "boot/initrd.gz"
+	EFIImagePath = "boot/efiboot.img"
+	// DiskEFIPath is the GRUB EFI binary the installer copies to a target
+	// disk's ESP (its embedded config is DiskGrubConfig).
+	DiskEFIPath   = "boot/sonic/bootx64.efi"
 	isolinuxDir   = "isolinux"
 	efiImageBytes = 2 << 20
 	volumeID      = "UDOS_SONIC"
@@ -161,6 +164,9 @@ func Build(ctx context.Context, opts Options) (Info, error) {
 	if err := GrubEFI(ctx, opts.Tools, ISOGrubConfig(opts.Version, cmdline), efi); err != nil {
 		return Info{}, err
 	}
+	if err := GrubEFI(ctx, opts.Tools, DiskGrubConfig(), filepath.Join(tree, filepath.FromSlash(DiskEFIPath))); err != nil {
+		return Info{}, err
+	}
 	if err := EFIBootImage(filepath.Join(tree, filepath.FromSlash(EFIImagePath)), efi, opts.Time); err != nil {
 		return Info{}, err
 	}
@@ -199,10 +205,18 @@ func ISOGrubConfig(version, cmdline string) string {
 
 const grubPreamble = "serial --unit=0 --speed=115200\nterminal_input console serial\nterminal_output console serial\nset timeout=0\n"
 
-// DiskMarker and DiskConfig are the installed disk's files on its ESP.
+// Files on an installed disk's ESP: DiskMarker is the GRUB script that
+// boots DiskKernel with DiskInitrd.
 const (
 	DiskMarker = "SONIC/SONIC.CFG"
+	DiskKernel = "SONIC/VMLINUZ"
+	DiskInitrd = "SONIC/INITRD.GZ"
 )
+
+// DiskConfig is the GRUB script the installer writes to DiskMarker.
+func DiskConfig(cmdline string) string {
+	return "linux /" + DiskKernel + " " + cmdline + "\ninitrd /" + DiskInitrd + "\nboot\n"
+}
 
 // DiskGrubConfig is embedded in the GRUB EFI binary the installer puts on
 // the target disk: it finds the ESP by DiskMarker and runs the
@@ -227,6 +241,9 @@ var GrubModules = []string{
 // with the modules linked in and the config embedded is the same kind of
 // image and is byte-for-byte reproducible.
 func GrubEFI(ctx context.Context, t Tools, config, out string) error {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return fmt.Errorf("creating %q: %w", filepath.Dir(out), err)
+	}
 	dir, err := os.MkdirTemp(filepath.Dir(out), "grubcfg-")
 	if err != nil {
 		return fmt.Errorf("creating GRUB work dir: %w", err)

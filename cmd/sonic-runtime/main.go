@@ -1,0 +1,256 @@
+// Command sonic-runtime is the init (PID 1) of the Sonic image. It mounts
+// the kernel file systems, loads the drivers listed by the initramfs
+// builder, detects the hardware, brings the network up, installs Sonic to a
+// disk when the kernel command line asks (sonic.mode=install
+// sonic.target=/dev/sda), writes /run/sonic/hardware.json and prints one
+// readiness line:
+//
+//	SONIC-READY version=1.4.6 firmware=uefi cpus=1 mem_mb=493 disks=1 net=none source=iso
+//
+// Then it powers off (sonic.poweroff=1) or runs a shell on the console.
+// Run as any other process (not PID 1) it only detects and prints.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fredbook/udos-dist/internal/sonic/initramfs"
+	"github.com/fredbook/udos-dist/internal/sonic/runtime"
+)
+
+const reportPath = "/run/sonic/hardware.json"
+
+func main() {
+	if os.Getpid() != 1 {
+		if err := detectOnly(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "sonic-runtime:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	boot()
+}
+
+func detectOnly(w io.Writer) error {
+	hw, err := runtime.Detect(os.DirFS("/"))
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(hw)
+}
+
+func say(format string, args ...any) {
+	fmt.Fprintf(os.Stdout, format+"\n", args...)
+}
+
+func boot() {
+	start := time.Now()
+	os.Setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	os.Setenv("HOME", "/root")
+	mountKernelFS()
+	// Keep kernel chatter off the console so our lines stay whole.
+	_ = os.WriteFile("/proc/sys/kernel/printk", []byte("4"), 0o644)
+	if _, err := os.Stat("/bin/busybox"); err == nil {
+		_ = exec.Command("/bin/busybox", "--install", "-s").Run()
+	}
+	ctx := context.Background()
+
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	cfg, cfgErr := runtime.ParseCmdline(string(cmdline))
+	if cfgErr != nil {
+		say("SONIC-ERROR %v (continuing in live mode)", cfgErr)
+		cfg.Mode = ""
+	}
+	version := readVersion()
+
+	loaded, errs := runtime.LoadModules(os.DirFS("/"), initramfs.ModuleListPath, loadModule)
+	for _, e := range errs {
+		if !errors.Is(e, unix.EEXIST) && !errors.Is(e, unix.ENODEV) {
+			say("sonic: %v", e)
+		}
+	}
+	settleDevices(cfg.Target, 6*time.Second)
+
+	root := os.DirFS("/")
+	hw, err := runtime.Detect(root)
+	if err != nil {
+		say("SONIC-ERROR hardware detection: %v", err)
+	}
+	hw.Network = runtime.BringUpNetwork(ctx, root, hw.Network, runtime.NetOptions{
+		Run: func(ctx context.Context, name string, args ...string) ([]byte, error) {
+			ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			defer cancel()
+			return exec.CommandContext(ctx, name, args...).CombinedOutput()
+		},
+		Sleep:       time.Sleep,
+		CarrierWait: 3 * time.Second,
+		Script:      "/" + initramfs.UdhcpcScript,
+	})
+	say("sonic: %d modules loaded, hardware detected in %s", loaded, time.Since(start).Round(time.Millisecond))
+
+	if cfg.Mode == "install" {
+		install(ctx, cfg, hw, version)
+	}
+	if err := writeReport(hw); err != nil {
+		say("SONIC-ERROR %v", err)
+	}
+	say("%s", runtime.ReadyLine(version, hw, cfg.Source))
+
+	if cfg.Poweroff {
+		unix.Sync()
+		_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	}
+	supervise(cfg.Shell)
+}
+
+func readVersion() string {
+	b, err := os.ReadFile("/" + initramfs.ReleasePath)
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return "unknown"
+	}
+	return f[1]
+}
+
+func mountKernelFS() {
+	for _, m := range []struct{ src, dir, typ string }{
+		{"proc", "/proc", "proc"},
+		{"sysfs", "/sys", "sysfs"},
+		{"devtmpfs", "/dev", "devtmpfs"},
+		{"tmpfs", "/run", "tmpfs"},
+		{"efivarfs", "/sys/firmware/efi/efivars", "efivarfs"},
+	} {
+		if _, err := os.Stat(m.dir); err != nil {
+			continue
+		}
+		if err := unix.Mount(m.src, m.dir, m.typ, unix.MS_NOSUID|unix.MS_NOEXEC, ""); err != nil && m.typ != "efivarfs" {
+			say("sonic: mounting %s: %v", m.dir, err)
+		}
+	}
+}
+
+func loadModule(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.FinitModule(int(f.Fd()), "", 0)
+}
+
+// settleDevices waits for driver probing: until the set of block devices
+// has not changed for a second (and, when installing, the target exists),
+// at most limit.
+func settleDevices(target string, limit time.Duration) {
+	if target != "" {
+		limit *= 3
+	}
+	deadline := time.Now().Add(limit)
+	last, stableSince := "", time.Now()
+	for time.Now().Before(deadline) {
+		ents, _ := os.ReadDir("/sys/block")
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		cur := strings.Join(names, ",")
+		if cur != last {
+			last, stableSince = cur, time.Now()
+		}
+		_, terr := os.Stat(target)
+		if time.Since(stableSince) >= time.Second && (target == "" || terr == nil) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func install(ctx context.Context, cfg runtime.Config, hw runtime.Hardware, version string) {
+	say("sonic: installing to %s", cfg.Target)
+	medium, err := runtime.FindMedium(runtime.BlockDevices(hw, cfg.Target), version)
+	if err != nil {
+		say("SONIC-INSTALL-FAILED %v", err)
+		return
+	}
+	defer medium.Close()
+	target, err := os.OpenFile(cfg.Target, os.O_RDWR|unix.O_EXCL, 0)
+	if err != nil {
+		say("SONIC-INSTALL-FAILED opening %s: %v", cfg.Target, err)
+		return
+	}
+	defer target.Close()
+	cmdline := strings.Join(append([]string{"console=tty0", "console=ttyS0,115200"}, cfg.Carry...), " ")
+	res, err := runtime.Install(ctx, target, runtime.InstallOptions{
+		Source: medium.FS, Cmdline: cmdline, VolumeID: uint32(time.Now().Unix()),
+	})
+	if err != nil {
+		say("SONIC-INSTALL-FAILED %v", err)
+		return
+	}
+	// Let the kernel see the new partition table.
+	_ = unix.IoctlSetInt(int(target.Fd()), unix.BLKRRPART, 0)
+	say("SONIC-INSTALLED target=%s source=%s esp_mb=%d", cfg.Target, medium.Device, res.ESPBytes>>20)
+}
+
+func writeReport(hw runtime.Hardware) error {
+	if err := os.MkdirAll(filepath.Dir(reportPath), 0o755); err != nil {
+		return fmt.Errorf("writing the hardware report: %w", err)
+	}
+	b, err := json.MarshalIndent(hw, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the hardware report: %w", err)
+	}
+	if err := os.WriteFile(reportPath, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing the hardware report: %w", err)
+	}
+	return nil
+}
+
+// supervise is PID 1's last duty: reap every orphan for ever and, when
+// asked, keep a shell on the console (the recovery path), restarting it
+// when it exits. Only this loop waits for children, so no exit status is
+// stolen from anyone.
+func supervise(shell bool) {
+	shellPid := 0
+	startShell := func() {
+		cmd := exec.Command("/bin/sh", "-l")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		if err := cmd.Start(); err != nil {
+			say("sonic: shell: %v", err)
+			return
+		}
+		shellPid = cmd.Process.Pid
+	}
+	if shell {
+		startShell()
+	}
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err != nil {
+			time.Sleep(time.Second)
+			continue
+		}
+		if shell && pid == shellPid {
+			time.Sleep(500 * time.Millisecond)
+			startShell()
+		}
+	}
+}

@@ -1,0 +1,372 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fredbook/udos-dist/internal/sonic/build"
+	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/tarball"
+)
+
+const (
+	version = "1.4.6"
+	ovmf    = "/usr/share/ovmf/OVMF.fd"
+)
+
+var epoch = time.Unix(1764115200, 0).UTC()
+
+// need returns a tool's path or skips the test (fails it in CI).
+func need(t testing.TB, what, path, pkg string) string {
+	t.Helper()
+	if !strings.Contains(path, "/") {
+		p, err := exec.LookPath(path)
+		if err == nil {
+			return p
+		}
+	} else if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	msg := fmt.Sprintf("%s %s not found (install %s; .ci/setup.d/50-sonic.sh does)", what, path, pkg)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// kernel finds the test kernel and its modules directory.
+func kernel(t testing.TB) (vmlinuz, modules string) {
+	t.Helper()
+	vmlinuz = os.Getenv("UDOS_TEST_KERNEL")
+	if vmlinuz == "" {
+		vmlinuz = "/var/cache/udos-test/kernel/vmlinuz"
+	}
+	need(t, "test kernel", vmlinuz, "a linux-image package, unpacked")
+	dirs, _ := filepath.Glob(filepath.Join(filepath.Dir(vmlinuz), "lib/modules/*"))
+	if len(dirs) != 1 {
+		t.Fatalf("want one lib/modules/<release> beside %s, found %v", vmlinuz, dirs)
+	}
+	return vmlinuz, dirs[0]
+}
+
+var (
+	runtimeOnce sync.Once
+	runtimeBin  string
+	runtimeErr  error
+)
+
+// sonicRuntime builds cmd/sonic-runtime statically, once per test binary.
+func sonicRuntime(t testing.TB) string {
+	t.Helper()
+	runtimeOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sonic-runtime-")
+		if err != nil {
+			runtimeErr = err
+			return
+		}
+		runtimeBin = filepath.Join(dir, "sonic-runtime")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", runtimeBin, "github.com/fredbook/udos-dist/cmd/sonic-runtime")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			runtimeErr = fmt.Errorf("building sonic-runtime: %v\n%s", err, out)
+		}
+	})
+	if runtimeErr != nil {
+		t.Fatal(runtimeErr)
+	}
+	return runtimeBin
+}
+
+// coreTarball writes a small stand-in for the core-slim variant.
+func coreTarball(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "core")
+	os.MkdirAll(filepath.Join(src, "core"), 0o755)
+	os.WriteFile(filepath.Join(src, "version.json"), []byte(`{"version": "1.4.6", "variant": "core-slim"}`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "core", "main.py"), []byte("print('uDOS')\n"), 0o644)
+	entries, err := tarball.FromDir(src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "core-slim.tar.gz")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := tarball.Write(f, entries, tarball.Options{MTime: epoch}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// buildISO builds the test ISO into dir.
+func buildISO(t testing.TB, dir string) build.Result {
+	t.Helper()
+	vmlinuz, modules := kernel(t)
+	need(t, "qemu", "qemu-system-x86_64", "qemu-system-x86")
+	tools, err := iso.FindTools(exec.LookPath)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	res, err := build.Build(context.Background(), build.Options{
+		Version: version, Kernel: vmlinuz, Modules: modules,
+		Busybox: need(t, "busybox", "/bin/busybox", "busybox-static"),
+		Runtime: sonicRuntime(t), Core: coreTarball(t),
+		// Power off once ready so QEMU exits by itself.
+		Cmdline: "sonic.poweroff=1", OutputDir: dir, Time: epoch, Tools: tools,
+		TempDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+var (
+	isoOnce sync.Once
+	isoRes  build.Result
+	isoDir  string
+	isoErr  string
+)
+
+// sharedISO is built once and booted by every boot test.
+func sharedISO(t *testing.T) string {
+	t.Helper()
+	isoOnce.Do(func() {
+		isoDir, _ = os.MkdirTemp("", "sonic-e2e-")
+		ft := &fatalRecorder{TB: t}
+		func() {
+			defer func() { recover() }()
+			isoRes = buildISO(ft, isoDir)
+		}()
+		isoErr = ft.msg
+	})
+	if isoErr != "" {
+		t.Fatal(isoErr)
+	}
+	if isoRes.ISO == "" {
+		t.Skip("ISO not built (tools missing)")
+	}
+	return isoRes.ISO
+}
+
+// fatalRecorder lets the once-built ISO report a failure to every test.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Fatal(args ...any) { f.msg = fmt.Sprint(args...); panic(f.msg) }
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	panic(f.msg)
+}
+func (f *fatalRecorder) Skip(args ...any) { panic("skip") }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	// SONIC_E2E_KEEP=DIR keeps the built ISO for manual boots.
+	if keep := os.Getenv("SONIC_E2E_KEEP"); keep != "" && isoRes.ISO != "" {
+		if b, err := os.ReadFile(isoRes.ISO); err == nil {
+			os.WriteFile(filepath.Join(keep, filepath.Base(isoRes.ISO)), b, 0o644)
+		}
+	}
+	if isoDir != "" {
+		os.RemoveAll(isoDir)
+	}
+	if runtimeBin != "" {
+		os.RemoveAll(filepath.Dir(runtimeBin))
+	}
+	os.Exit(code)
+}
+
+// qemuSlots bounds concurrent VMs to the machine's two cores.
+var qemuSlots = make(chan struct{}, 2)
+
+type boot struct {
+	out      string
+	duration time.Duration // QEMU start to readiness line
+}
+
+var readyRE = regexp.MustCompile(`SONIC-READY [^\r\n]*`)
+
+// qemu boots with args, returning the serial output up to and including
+// the readiness line (or all of it, on failure).
+func qemu(t *testing.T, args ...string) boot {
+	t.Helper()
+	qemuSlots <- struct{}{}
+	defer func() { <-qemuSlots }()
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	base := []string{"-accel", "tcg", "-m", "512", "-nographic", "-no-reboot", "-monitor", "none"}
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", append(base, args...)...)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var readyAt time.Duration
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if readyAt == 0 {
+				readyAt = time.Since(start)
+			}
+			s := out.String()
+			if err != nil && ctx.Err() != nil {
+				t.Fatalf("QEMU did not power off within the limit; output:\n%s", tail(s))
+			}
+			return boot{out: s, duration: readyAt}
+		case <-tick.C:
+			if readyAt == 0 && readyRE.MatchString(out.String()) {
+				readyAt = time.Since(start)
+			}
+		}
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func tail(s string) string {
+	if len(s) > 6000 {
+		return "…" + s[len(s)-6000:]
+	}
+	return s
+}
+
+// readyFields parses the readiness line.
+func readyFields(t *testing.T, b boot) map[string]string {
+	t.Helper()
+	line := readyRE.FindString(b.out)
+	if line == "" {
+		t.Fatalf("no SONIC-READY line; serial output:\n%s", tail(b.out))
+	}
+	f := map[string]string{}
+	for _, kv := range strings.Fields(strings.TrimSpace(line))[1:] {
+		k, v, _ := strings.Cut(kv, "=")
+		f[k] = v
+	}
+	return f
+}
+
+func TestBoot(t *testing.T) {
+	isoPath := sharedISO(t)
+	tests := []struct {
+		name     string
+		args     []string
+		firmware string
+		net      string
+	}{
+		{"bios-cdrom", []string{"-nic", "user,model=e1000", "-cdrom", isoPath}, "bios", "eth0:10.0.2.15"},
+		{"uefi-cdrom", []string{"-net", "none", "-bios", ovmf, "-cdrom", isoPath}, "uefi", "none"},
+		{"bios-harddisk", []string{"-net", "none", "-drive", "file=" + isoPath + ",format=raw,snapshot=on"}, "bios", "none"},
+		{"uefi-usb", []string{"-net", "none", "-bios", ovmf, "-device", "qemu-xhci", "-drive", "if=none,id=u,file=" + isoPath + ",format=raw,snapshot=on", "-device", "usb-storage,drive=u"}, "uefi", "none"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.firmware == "uefi" {
+				need(t, "OVMF", ovmf, "ovmf")
+			}
+			b := qemu(t, tc.args...)
+			f := readyFields(t, b)
+			want := map[string]string{"version": version, "firmware": tc.firmware, "source": "iso", "net": tc.net, "cpus": "1"}
+			for k, v := range want {
+				if f[k] != v {
+					t.Errorf("%s=%q, want %q (line: %s)", k, f[k], v, readyRE.FindString(b.out))
+				}
+			}
+			if f["disks"] == "0" || f["mem_mb"] == "" || f["mem_mb"] == "0" {
+				t.Errorf("hardware not detected: %v", f)
+			}
+			if os.Getenv("SONIC_E2E_LOG") != "" {
+				t.Log(b.out)
+			}
+			t.Logf("%s: ready after %.1f s: %s", tc.name, b.duration.Seconds(), readyRE.FindString(b.out))
+		})
+	}
+}
+
+// TestInstall boots an unattended-install ISO (sonic.mode=install on its
+// command line) under OVMF with a blank virtio disk, then boots that disk
+// alone: it must come up on its own, from the disk.
+func TestInstall(t *testing.T) {
+	t.Parallel()
+	need(t, "OVMF", ovmf, "ovmf")
+	vmlinuz, modules := kernel(t)
+	tools, err := iso.FindTools(exec.LookPath)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	res, err := build.Build(context.Background(), build.Options{
+		Version: version, Kernel: vmlinuz, Modules: modules,
+		Busybox:   need(t, "busybox", "/bin/busybox", "busybox-static"),
+		Runtime:   sonicRuntime(t),
+		Cmdline:   "sonic.mode=install sonic.target=/dev/vda sonic.poweroff=1",
+		OutputDir: dir, Time: epoch, Tools: tools, TempDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk := filepath.Join(dir, "disk.raw")
+	if err := os.WriteFile(disk, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(disk, 320<<20); err != nil {
+		t.Fatal(err)
+	}
+	inst := qemu(t, "-net", "none", "-bios", ovmf, "-cdrom", res.ISO,
+		"-drive", "file="+disk+",format=raw,if=virtio")
+	if !strings.Contains(inst.out, "SONIC-INSTALLED target=/dev/vda") {
+		t.Fatalf("installer did not finish; serial output:\n%s", tail(inst.out))
+	}
+	f := readyFields(t, inst)
+	if f["source"] != "iso" {
+		t.Errorf("installer boot: source=%q", f["source"])
+	}
+	b := qemu(t, "-net", "none", "-bios", ovmf, "-drive", "file="+disk+",format=raw,if=virtio")
+	f = readyFields(t, b)
+	if f["source"] != "disk" || f["firmware"] != "uefi" || f["version"] != version {
+		t.Errorf("installed disk boot: %s", readyRE.FindString(b.out))
+	}
+	t.Logf("install: %.1f s; installed disk ready after %.1f s: %s", inst.duration.Seconds(), b.duration.Seconds(), readyRE.FindString(b.out))
+}

@@ -1,0 +1,64 @@
+// Package runtime is the logic of sonic-runtime, the init (PID 1) of the
+// Sonic image: reading the kernel command line, detecting hardware from
+// /proc and /sys, bootstrapping the network, loading kernel modules,
+// printing the readiness line and installing Sonic to a disk. Everything
+// here takes the file system root, command runner and clock as arguments
+// so it runs in tests against a fake /sys tree; cmd/sonic-runtime does the
+// syscalls.
+package runtime
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Config is what the kernel command line asks of the runtime.
+type Config struct {
+	Mode     string // "" (live) or "install"
+	Target   string // install target device, e.g. /dev/sda
+	Source   string // "iso" or "disk": which medium the boot loader booted
+	Poweroff bool   // power off once ready (used by tests and unattended installs)
+	Shell    bool   // start a shell on the console once ready (default true)
+	Carry    []string
+}
+
+// ParseCmdline reads the sonic.* options of a kernel command line.
+func ParseCmdline(cmdline string) (Config, error) {
+	c := Config{Source: "unknown", Shell: true}
+	for _, f := range strings.Fields(cmdline) {
+		k, v, _ := strings.Cut(f, "=")
+		if !strings.HasPrefix(k, "sonic.") {
+			continue
+		}
+		switch k {
+		case "sonic.mode":
+			if v != "install" && v != "live" {
+				return c, fmt.Errorf("sonic.mode=%q: want install or live", v)
+			}
+			if v == "install" {
+				c.Mode = v
+			}
+		case "sonic.target":
+			if !strings.HasPrefix(v, "/dev/") || strings.Contains(v, "..") {
+				return c, fmt.Errorf("sonic.target=%q: want a device under /dev", v)
+			}
+			c.Target = v
+		case "sonic.source":
+			c.Source = v
+		case "sonic.poweroff":
+			c.Poweroff = v == "1" || v == "yes" || v == "true"
+			c.Carry = append(c.Carry, f)
+		case "sonic.shell":
+			c.Shell = !(v == "0" || v == "no" || v == "false")
+			c.Carry = append(c.Carry, f)
+		default:
+			return c, fmt.Errorf("unknown kernel option %q", k)
+		}
+	}
+	if c.Mode == "install" && c.Target == "" {
+		return c, fmt.Errorf("sonic.mode=install needs sonic.target=/dev/...")
+	}
+	sort.Strings(c.Carry)
+	return c, nil
+}
