@@ -3,6 +3,9 @@ package library
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -229,48 +232,49 @@ func (c *Client) ensureStored(ctx context.Context, s source) (*StoreMeta, error)
 	if i := strings.LastIndex(s.URL, "/"); i >= 0 {
 		file = s.URL[i+1:]
 	}
-	pkg := s.Local
-	var sig []byte
-	if pkg == nil {
-		raw, err := c.fetchBytes(ctx, s.URL, file, s.Size)
+	// Digest and signature are checked on the raw bytes, before the archive
+	// is even parsed: nothing of an unverified download is interpreted.
+	var raw, sig []byte
+	if s.Local != nil {
+		raw, sig = s.Local.Bytes(), s.LocalSig
+	} else {
+		var err error
+		raw, err = c.fetchBytes(ctx, s.URL, file, s.Size)
 		if err != nil {
 			return nil, fmt.Errorf("downloading %s: %w", file, err)
 		}
 		c.hook("after-download")
-		pkg, err = udospkg.Read(bytes.NewReader(raw))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		if err := pkg.CheckDigests(s.SHA256, s.SHA512); err != nil {
+	}
+	if s.SHA256 != "" || s.SHA512 != "" {
+		if err := checkDigests(raw, s.SHA256, s.SHA512); err != nil {
 			return nil, fmt.Errorf("%s: %w (the download is corrupt or the package was replaced; nothing was installed)", file, err)
 		}
-		if s.SignatureURL != "" {
-			r, err := c.Fetcher.Get(ctx, s.SignatureURL, "", 1<<20)
-			var he *HTTPError
-			switch {
-			case err == nil:
-				sig = r.Body
-			case errors.As(err, &he) && he.Status == 404, errors.Is(err, os.ErrNotExist):
-			default:
-				return nil, fmt.Errorf("downloading the signature of %s: %w", file, err)
-			}
-		}
-	} else {
-		sig = s.LocalSig
-		if s.SHA256 != "" {
-			if err := pkg.CheckDigests(s.SHA256, s.SHA512); err != nil {
-				return nil, fmt.Errorf("%s: %w", file, err)
-			}
+	} else if s.Local == nil {
+		return nil, fmt.Errorf("%s: no digest to check it against", file)
+	}
+	if s.Local == nil && s.SignatureURL != "" {
+		r, err := c.Fetcher.Get(ctx, s.SignatureURL, "", 1<<20)
+		var he *HTTPError
+		switch {
+		case err == nil:
+			sig = r.Body
+		case errors.As(err, &he) && he.Status == 404, errors.Is(err, os.ErrNotExist):
+		default:
+			return nil, fmt.Errorf("downloading the signature of %s: %w", file, err)
 		}
 	}
-	signer, warn, err := c.Trust.Check(pkg.Bytes(), sig)
-	if err != nil {
+	if _, warn, err := c.Trust.Check(raw, sig); err != nil {
 		return nil, fmt.Errorf("signature check failed for %s: %w", file, err)
-	}
-	if warn {
+	} else if warn {
 		c.warnOnce("no keyring given: package signatures are not checked (pass --keyring FILE or set UDOS_KEYRING)")
 	}
-	_ = signer
+	pkg := s.Local
+	if pkg == nil {
+		var err error
+		if pkg, err = udospkg.Read(bytes.NewReader(raw)); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+	}
 	m := pkg.Manifest
 	if m.ID != s.ID || m.Version != s.Version {
 		return nil, fmt.Errorf("%s: its manifest says %s@%s, the catalog promised %s@%s", file, m.ID, m.Version, s.ID, s.Version)
@@ -429,4 +433,21 @@ func (c *Client) coreVersion() *semver.Version {
 		return nil
 	}
 	return v
+}
+
+// checkDigests compares raw bytes with expected lower-case hex digests.
+func checkDigests(raw []byte, sha256Hex, sha512Hex string) error {
+	if sha256Hex != "" {
+		sum := sha256.Sum256(raw)
+		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, sha256Hex) {
+			return fmt.Errorf("%w: sha256 is %s, expected %s", udospkg.ErrDigestMismatch, got, sha256Hex)
+		}
+	}
+	if sha512Hex != "" {
+		sum := sha512.Sum512(raw)
+		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, sha512Hex) {
+			return fmt.Errorf("%w: sha512 is %s, expected %s", udospkg.ErrDigestMismatch, got, sha512Hex)
+		}
+	}
+	return nil
 }
