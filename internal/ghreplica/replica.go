@@ -102,49 +102,56 @@ type AssetSpec struct {
 
 // Release is a snapshot of a release for assertions.
 type Release struct {
-	ID                   int64
-	Owner, Repo          string
-	Tag, Name, Body      string
-	TargetCommitish      string
-	Draft, Prerelease    bool
-	Immutable            bool
-	CreatedAt, Published time.Time
-	Assets               []Asset
+	ID              int64     `json:"id"`
+	Owner           string    `json:"owner"`
+	Repo            string    `json:"repo"`
+	Tag             string    `json:"tag"`
+	Name            string    `json:"name"`
+	Body            string    `json:"body"`
+	TargetCommitish string    `json:"target_commitish"`
+	Draft           bool      `json:"draft"`
+	Prerelease      bool      `json:"prerelease"`
+	Immutable       bool      `json:"immutable"`
+	CreatedAt       time.Time `json:"created_at"`
+	Published       time.Time `json:"published_at"`
+	Assets          []Asset   `json:"assets"`
 }
 
 // Asset is a snapshot of a release asset for assertions.
 type Asset struct {
-	ID            int64
-	Name, Label   string
-	ContentType   string
-	State         string // "uploaded" or "starter"
-	Size          int
-	Digest        string // "sha256:<hex>", empty for starter assets
-	DownloadCount int
-	Data          []byte
+	ID            int64  `json:"id"`
+	Name          string `json:"name"`
+	Label         string `json:"label"`
+	ContentType   string `json:"content_type"`
+	State         string `json:"state"` // "uploaded" or "starter"
+	Size          int    `json:"size"`
+	Digest        string `json:"digest"` // "sha256:<hex>", empty for starter assets
+	DownloadCount int    `json:"download_count"`
+	Data          []byte `json:"-"`
 }
 
 // Dispatch is a recorded repository_dispatch event.
 type Dispatch struct {
-	Owner, Repo   string
-	EventType     string
-	ClientPayload json.RawMessage
-	Token         string // login of the sender
-	Time          time.Time
+	Owner         string          `json:"owner"`
+	Repo          string          `json:"repo"`
+	EventType     string          `json:"event_type"`
+	ClientPayload json.RawMessage `json:"client_payload,omitempty"`
+	Token         string          `json:"login"` // login of the sender
+	Time          time.Time       `json:"time"`
 }
 
 // LoggedRequest is one entry of the request log.
 type LoggedRequest struct {
-	Method string
+	Method string `json:"method"`
 	// Path is the request path as sent (with any /api/v3 or /api/uploads prefix).
-	Path        string
-	Query       string
-	Status      int
-	Upload      bool      // served on the upload path
-	NotModified bool      // a conditional request answered 304
-	Fault       FaultKind // the injected fault that answered, or NoFault
-	Login       string    // token owner, empty when anonymous
-	Time        time.Time
+	Path        string    `json:"path"`
+	Query       string    `json:"query,omitempty"`
+	Status      int       `json:"status"`
+	Upload      bool      `json:"upload,omitempty"`       // served on the upload path
+	NotModified bool      `json:"not_modified,omitempty"` // a conditional request answered 304
+	Fault       FaultKind `json:"fault,omitempty"`        // the injected fault that answered, or NoFault
+	Login       string    `json:"login,omitempty"`        // token owner, empty when anonymous
+	Time        time.Time `json:"time"`
 }
 
 type owner struct {

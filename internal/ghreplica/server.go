@@ -38,6 +38,8 @@ type call struct {
 	upload bool
 	fault  *Fault
 	rep    *Replica
+	// truncated marks an upload body that broke off before its end.
+	truncated bool
 }
 
 func (c *call) replica() *Replica { return c.rep }
@@ -62,6 +64,10 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if strings.HasPrefix(req.URL.Path, adminPrefix) {
+		r.serveAdmin(w, req)
+		return
+	}
 	rec := &statusRecorder{ResponseWriter: w}
 	entry := LoggedRequest{Method: req.Method, Path: req.URL.Path, Query: req.URL.RawQuery,
 		Upload: strings.HasPrefix(req.URL.Path, "/api/uploads/")}
@@ -281,10 +287,13 @@ func (r *Replica) serveAPI(w *statusRecorder, req *http.Request, entry *LoggedRe
 		} else {
 			var err error
 			c.body, err = io.ReadAll(req.Body)
-			if err != nil {
+			if err != nil && !c.upload {
 				w.WriteHeader(http.StatusBadRequest)
 				return
 			}
+			// An upload whose client went away mid-body still leaves a
+			// "starter" asset behind, as on GitHub.
+			c.truncated = err != nil
 		}
 	}
 
@@ -843,7 +852,7 @@ func (r *Replica) uploadAsset(c *call, rp *repo, idText string, now time.Time) r
 		}
 		return fail(status, "Server Error", docsBase)
 	}
-	if int64(len(c.body)) != c.req.ContentLength && c.req.ContentLength >= 0 {
+	if c.truncated || (int64(len(c.body)) != c.req.ContentLength && c.req.ContentLength >= 0) {
 		a.state = "starter"
 		return fail(http.StatusBadRequest, "Upload incomplete", docUploadAsset)
 	}
