@@ -370,3 +370,75 @@ func TestInstall(t *testing.T) {
 	}
 	t.Logf("install: %.1f s; installed disk ready after %.1f s: %s", inst.duration.Seconds(), b.duration.Seconds(), readyRE.FindString(b.out))
 }
+
+// TestElToritoReport checks the ISO with xorriso, the reference tool: both
+// boot entries, the BIOS one with a boot-info table and isohybrid-ready.
+func TestElToritoReport(t *testing.T) {
+	isoPath := sharedISO(t)
+	xorriso := need(t, "xorriso", "xorriso", "xorriso")
+	out, err := exec.Command(xorriso, "-indev", isoPath, "-report_el_torito", "plain").CombinedOutput()
+	if err != nil {
+		t.Fatalf("xorriso: %v\n%s", err, out)
+	}
+	type img struct{ platform, emul, ldsiz, path, opts string }
+	imgs := map[string]*img{}
+	get := func(n string) *img {
+		if imgs[n] == nil {
+			imgs[n] = &img{}
+		}
+		return imgs[n]
+	}
+	var bootRecord string
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		k, f := strings.TrimSpace(k), strings.Fields(v)
+		switch {
+		case k == "Boot record":
+			bootRecord = strings.TrimSpace(v)
+		case k == "El Torito boot img" && len(f) >= 7:
+			// N Pltf B Emul Ld_seg Hdpt Ldsiz LBA
+			i := get(f[0])
+			i.platform, i.emul, i.ldsiz = f[1], f[3], f[6]
+		case k == "El Torito img path" && len(f) >= 2:
+			get(f[0]).path = f[1]
+		case k == "El Torito img opts" && len(f) >= 2:
+			get(f[0]).opts = strings.Join(f[1:], " ")
+		}
+	}
+	if !strings.Contains(bootRecord, "El Torito") || !strings.Contains(bootRecord, "MBR isohybrid") {
+		t.Errorf("boot record %q: want El Torito and an isohybrid MBR", bootRecord)
+	}
+	want := map[string]img{
+		"1": {"BIOS", "none", "4", "/isolinux/isolinux.bin", "boot-info-table isohybrid-suitable"},
+		"2": {"UEFI", "none", "4096", "/boot/efiboot.img", ""},
+	}
+	for n, w := range want {
+		g := imgs[n]
+		if g == nil {
+			t.Errorf("entry %s missing in:\n%s", n, out)
+			continue
+		}
+		if *g != w {
+			t.Errorf("entry %s = %+v, want %+v", n, *g, w)
+		}
+	}
+	if len(imgs) != 2 {
+		t.Errorf("%d boot entries, want 2:\n%s", len(imgs), out)
+	}
+}
+
+// TestReproducible builds the ISO twice from the same inputs, a clock
+// second apart, and wants identical bytes.
+func TestReproducible(t *testing.T) {
+	t.Parallel()
+	a := buildISO(t, t.TempDir())
+	time.Sleep(1100 * time.Millisecond)
+	b := buildISO(t, t.TempDir())
+	if a.SHA256 != b.SHA256 || a.Size != b.Size {
+		t.Fatalf("two builds differ: %s (%d bytes) vs %s (%d bytes)", a.SHA256, a.Size, b.SHA256, b.Size)
+	}
+	t.Logf("ISO %d bytes, initramfs %d bytes, sha256 %s", a.Size, a.Initramfs, a.SHA256)
+}
