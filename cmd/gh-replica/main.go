@@ -1,6 +1,8 @@
 // Command gh-replica serves the in-repo GitHub REST replica
 // (internal/ghreplica) on a loopback address, for manual runs and act-based
-// tests: point GITHUB_API_URL at the printed URL.
+// tests: point GITHUB_API_URL at the printed URL. Tests in another process
+// inspect and steer it through /_replica/state, /_replica/requests and
+// /_replica/faults (see internal/ghreplica).
 //
 //	gh-replica -addr 127.0.0.1:8089 -token test-token -repo fredbook/uDOS -repo fredbook/registry
 package main
@@ -43,6 +45,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	login := fs.String("login", "github-actions", "login of the token owner")
 	immutable := fs.Bool("immutable", false, "make published releases immutable")
 	urlFile := fs.String("url-file", "", "write the base URL to this file once listening")
+	rateLimit := fs.Int("rate-limit", 5000, "primary rate limit per token and hour")
+	perMinute := fs.Int("secondary-per-minute", 80, "content-creating requests per minute before the secondary limit (negative: off)")
+	limitStatus := fs.Int("rate-limit-status", 403, "status of rate-limit answers: 403 or 429")
 	var tokens, repos, orgs listFlag
 	fs.Var(&tokens, "token", "token with push access to every repository (repeatable)")
 	fs.Var(&repos, "repo", "OWNER/NAME repository to create (repeatable)")
@@ -57,7 +62,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return fmt.Errorf("-addr %q is not a loopback address", *addr)
 	}
-	r := ghreplica.New(ghreplica.Config{ImmutableReleases: *immutable})
+	if *limitStatus != 403 && *limitStatus != 429 {
+		return fmt.Errorf("-rate-limit-status %d: want 403 or 429", *limitStatus)
+	}
+	r := ghreplica.New(ghreplica.Config{ImmutableReleases: *immutable, RateLimit: *rateLimit,
+		ContentCreationPerMinute: *perMinute, RateLimitStatus: *limitStatus})
 	for _, o := range orgs {
 		r.AddOwner(o, true)
 	}
