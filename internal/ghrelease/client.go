@@ -210,8 +210,10 @@ func (c *Client) GitHub() *github.Client { return c.gh }
 // HTTPClient is the retrying, authenticating HTTP client.
 func (c *Client) HTTPClient() *http.Client { return c.http }
 
-// APIURL and UploadURL report the resolved bases.
-func (c *Client) APIURL() string    { return c.gh.BaseURL() }
+// APIURL reports the resolved REST base (with a trailing slash).
+func (c *Client) APIURL() string { return c.gh.BaseURL() }
+
+// UploadURL reports the resolved upload base (with a trailing slash).
 func (c *Client) UploadURL() string { return c.gh.UploadURL() }
 
 // Stats returns a snapshot of the request counters.
