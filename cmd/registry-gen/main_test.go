@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/udospkg"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"registry-gen": main})
+}
+
+var examples, _ = filepath.Abs(filepath.Join("..", "..", "examples"))
+
+// TestScripts runs testdata/script/*.txtar against the real binary.
+// Extra commands:
+//
+//	pack DIR [LIB...]          pack example libraries (all, or the named folders) into DIR
+//	genkey PRIV PUB [PASS]     make an OpenPGP key pair (private key encrypted with PASS)
+//	sign KEY FILE [PASS]       write FILE.asc, signed with KEY
+func TestScripts(t *testing.T) {
+	t.Parallel()
+	testscript.Run(t, testscript.Params{
+		Dir: filepath.Join("testdata", "script"),
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("EXAMPLES", examples)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"pack":   cmdPack,
+			"genkey": cmdGenkey,
+			"sign":   cmdSign,
+		},
+	})
+}
+
+func cmdPack(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: pack DIR [LIB...]")
+	}
+	out := ts.MkAbs(args[0])
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		ts.Fatalf("%v", err)
+	}
+	libs := args[1:]
+	if len(libs) == 0 {
+		ms, _ := filepath.Glob(filepath.Join(examples, "libraries", "*", udospkg.ManifestName))
+		for _, m := range ms {
+			libs = append(libs, filepath.Base(filepath.Dir(m)))
+		}
+	}
+	for _, lib := range libs {
+		res, err := udospkg.PackFile(filepath.Join(examples, "libraries", lib), out, udospkg.PackOptions{MTime: time.Unix(1764000000, 0)})
+		if err != nil {
+			ts.Fatalf("packing %s: %v", lib, err)
+		}
+		ts.Logf("packed %s", res.FileName)
+	}
+}
+
+func cmdGenkey(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: genkey PRIV PUB [PASSPHRASE]")
+	}
+	var pass []byte
+	if len(args) == 3 {
+		pass = []byte(args[2])
+	}
+	priv, pub, err := pgpsign.GenerateTestKey("Script Registry", "script@example.org", pass)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), priv, 0o600))
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), pub, 0o644))
+}
+
+func cmdSign(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: sign KEY FILE [PASSPHRASE]")
+	}
+	var pass []byte
+	if len(args) == 3 {
+		pass = []byte(args[2])
+	}
+	s, err := pgpsign.LoadSignerFile(ts.MkAbs(args[0]), pass)
+	ts.Check(err)
+	_, err = pgpsign.SignFile(s, ts.MkAbs(args[1]))
+	ts.Check(err)
+}
+
+// TestExitCodes checks the documented exit statuses of the local mode.
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	in := t.TempDir()
+	if _, err := udospkg.PackFile(filepath.Join(examples, "libraries", "grid-math"), in, udospkg.PackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	noenv := func(string) string { return "" }
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"ok", []string{"--from-dir", in, "--out", t.TempDir()}, 0, "serial 1, 1 libraries, 1 versions"},
+		{"help", []string{"--help"}, 0, "-from-dir"},
+		{"no flags", nil, 2, "--from-dir is required"},
+		{"no out", []string{"--from-dir", in}, 2, "--out is required"},
+		{"unknown flag", []string{"--frm-dir", in}, 2, "flag provided but not defined: -frm-dir"},
+		{"extra argument", []string{"--from-dir", in, "--out", "x", "y"}, 2, `unexpected argument "y"`},
+		{"bad expires", []string{"--from-dir", in, "--out", "x", "--expires", "-1h"}, 2, "must be positive"},
+		{"bad time", []string{"--from-dir", in, "--out", "x", "--time", "yesterday"}, 2, "--time"},
+		{"missing key", []string{"--from-dir", in, "--out", t.TempDir(), "--sign-key", "/nonexistent.asc"}, 1, "loading signing key"},
+		{"empty input", []string{"--from-dir", t.TempDir(), "--out", t.TempDir()}, 1, "no .udos-package files found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			code := run(tt.args, &stdout, &stderr, noenv)
+			if code != tt.code || !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr.String(), tt.code, tt.stderr)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout without --json: %q", stdout.String())
+			}
+		})
+	}
+}
