@@ -1,0 +1,338 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/partition/gpt"
+
+	"github.com/fredbook/udos-dist/internal/sonic/iso"
+)
+
+func TestParseCmdline(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		cmdline string
+		want    Config
+		err     string
+	}{
+		{"live default", "BOOT_IMAGE=/boot/vmlinuz console=ttyS0", Config{Source: "unknown", Shell: true}, ""},
+		{"iso poweroff", "console=ttyS0 sonic.source=iso sonic.poweroff=1", Config{Source: "iso", Poweroff: true, Shell: true, Carry: []string{"sonic.poweroff=1"}}, ""},
+		{"install", "sonic.mode=install sonic.target=/dev/sda sonic.source=iso", Config{Mode: "install", Target: "/dev/sda", Source: "iso", Shell: true}, ""},
+		{"no shell", "sonic.shell=0", Config{Source: "unknown", Carry: []string{"sonic.shell=0"}}, ""},
+		{"install without target", "sonic.mode=install", Config{}, "needs sonic.target"},
+		{"bad target", "sonic.mode=install sonic.target=/etc/passwd", Config{}, "under /dev"},
+		{"climbing target", "sonic.target=/dev/../etc/x", Config{}, "under /dev"},
+		{"bad mode", "sonic.mode=erase", Config{}, "want install or live"},
+		{"unknown option", "sonic.colour=blue", Config{}, "unknown kernel option"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseCmdline(tc.cmdline)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Mode != tc.want.Mode || got.Target != tc.want.Target || got.Source != tc.want.Source ||
+				got.Poweroff != tc.want.Poweroff || got.Shell != tc.want.Shell || strings.Join(got.Carry, " ") != strings.Join(tc.want.Carry, " ") {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// fakeRoot is a machine with two CPUs, 512 MiB, a disk, a CD, a loop
+// device (ignored) and two NICs, one with a link.
+func fakeRoot(uefi bool) fstest.MapFS {
+	m := fstest.MapFS{
+		"proc/cpuinfo": {Data: []byte("processor\t: 0\nmodel name\t: QEMU Virtual CPU version 2.5+\n\nprocessor\t: 1\nmodel name\t: QEMU Virtual CPU version 2.5+\n")},
+		"proc/meminfo": {Data: []byte("MemTotal:         505000 kB\nMemFree:          400000 kB\n")},
+
+		"sys/block/sda/size":            {Data: []byte("41943040\n")},
+		"sys/block/sda/removable":       {Data: []byte("0\n")},
+		"sys/block/sda/ro":              {Data: []byte("0\n")},
+		"sys/block/sda/device/model":    {Data: []byte("QEMU HARDDISK   \n")},
+		"sys/block/sr0/size":            {Data: []byte("30032\n")},
+		"sys/block/sr0/removable":       {Data: []byte("1\n")},
+		"sys/block/sr0/ro":              {Data: []byte("0\n")},
+		"sys/block/loop0/size":          {Data: []byte("0\n")},
+		"sys/class/net/lo/address":      {Data: []byte("00:00:00:00:00:00\n")},
+		"sys/class/net/eth0/address":    {Data: []byte("52:54:00:12:34:56\n")},
+		"sys/class/net/eth0/carrier":    {Data: []byte("1\n")},
+		"sys/class/net/wlan0/address":   {Data: []byte("52:54:00:aa:bb:cc\n")},
+		"sys/class/net/wlan0/carrier":   {Data: []byte("0\n")},
+		"sys/firmware/acpi/tables/DSDT": {Data: []byte{}},
+		"lib/modules/sonic-load.list":   {Data: []byte("# order\n/lib/modules/a.ko\n\n/lib/modules/b.ko\n/lib/modules/c.ko\n")},
+	}
+	if uefi {
+		m["sys/firmware/efi/systab"] = &fstest.MapFile{Data: []byte("ACPI20=0x1\n")}
+	}
+	return m
+}
+
+func TestDetect(t *testing.T) {
+	t.Parallel()
+	for _, uefi := range []bool{false, true} {
+		hw, err := Detect(fakeRoot(uefi))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFW := map[bool]string{false: "bios", true: "uefi"}[uefi]
+		if hw.Firmware != wantFW {
+			t.Errorf("firmware %q, want %q", hw.Firmware, wantFW)
+		}
+		if hw.CPU.Count != 2 || hw.CPU.Model != "QEMU Virtual CPU version 2.5+" {
+			t.Errorf("cpu %+v", hw.CPU)
+		}
+		if hw.MemoryMB != 493 {
+			t.Errorf("memory %d MB, want 493", hw.MemoryMB)
+		}
+		if len(hw.Disks) != 2 || hw.Disks[0].Name != "sda" || hw.Disks[0].SizeBytes != 20<<30 ||
+			hw.Disks[0].Model != "QEMU HARDDISK" || hw.Disks[1].Kind != "cdrom" || !hw.Disks[1].Removable {
+			t.Errorf("disks %+v", hw.Disks)
+		}
+		if len(hw.Network) != 2 || hw.Network[0].Name != "eth0" || !hw.Network[0].Carrier || hw.Network[1].Carrier {
+			t.Errorf("network %+v", hw.Network)
+		}
+	}
+}
+
+func TestDetectNeedsProc(t *testing.T) {
+	t.Parallel()
+	if _, err := Detect(fstest.MapFS{}); err == nil || !strings.Contains(err.Error(), "/proc/cpuinfo") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestReadyLine(t *testing.T) {
+	t.Parallel()
+	hw, err := Detect(fakeRoot(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		net  []Interface
+		want string
+	}{
+		{"no network", nil, "SONIC-READY version=1.4.6 firmware=uefi cpus=2 mem_mb=493 disks=2 net=none source=iso"},
+		{"no carrier", []Interface{{Name: "eth0"}}, "net=none"},
+		{"lease", []Interface{{Name: "eth0", Carrier: true, Address: "10.0.2.15"}}, "net=eth0:10.0.2.15 source=iso"},
+		{"no lease", []Interface{{Name: "eth0", Carrier: true}}, "net=eth0:nolease"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := hw
+			h.Network = tc.net
+			if got := ReadyLine("1.4.6", h, "iso"); !strings.Contains(got, tc.want) {
+				t.Errorf("got %q, want it to contain %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBringUpNetwork(t *testing.T) {
+	t.Parallel()
+	root := fakeRoot(false)
+	hw, _ := Detect(root)
+	var calls []string
+	run := func(_ context.Context, name string, args ...string) ([]byte, error) {
+		calls = append(calls, name+" "+strings.Join(args, " "))
+		if name == "ip" && args[0] == "-4" {
+			return []byte("2: eth0    inet 10.0.2.15/24 brd 10.0.2.255 scope global eth0\n"), nil
+		}
+		return nil, nil
+	}
+	var slept time.Duration
+	got := BringUpNetwork(context.Background(), root, hw.Network, NetOptions{
+		Run: run, Sleep: func(d time.Duration) { slept += d }, CarrierWait: time.Second, Script: "/s",
+	})
+	if NetSummary(got) != "eth0:10.0.2.15" {
+		t.Errorf("net = %q (%+v)", NetSummary(got), got)
+	}
+	// wlan0 never gets a link: the wait is bounded, and no DHCP runs on it.
+	if slept < time.Second || slept > 2*time.Second {
+		t.Errorf("waited %v for carrier", slept)
+	}
+	joined := strings.Join(calls, "\n")
+	if !strings.Contains(joined, "udhcpc -i eth0 -n -q") || strings.Contains(joined, "udhcpc -i wlan0") {
+		t.Errorf("calls:\n%s", joined)
+	}
+	if got := BringUpNetwork(context.Background(), root, nil, NetOptions{Run: run}); len(got) != 0 {
+		t.Error("interfaces invented")
+	}
+}
+
+func TestLoadModules(t *testing.T) {
+	t.Parallel()
+	var order []string
+	loaded, errs := LoadModules(fakeRoot(false), "/lib/modules/sonic-load.list", func(p string) error {
+		order = append(order, p)
+		if strings.HasSuffix(p, "b.ko") {
+			return errors.New("no such device")
+		}
+		return nil
+	})
+	if loaded != 2 || len(errs) != 1 || !strings.Contains(errs[0].Error(), "b.ko") {
+		t.Errorf("loaded %d, errs %v", loaded, errs)
+	}
+	if strings.Join(order, ",") != "/lib/modules/a.ko,/lib/modules/b.ko,/lib/modules/c.ko" {
+		t.Errorf("order %v", order)
+	}
+	if n, errs := LoadModules(fstest.MapFS{}, "/lib/modules/sonic-load.list", nil); n != 0 || errs != nil {
+		t.Error("a missing list must mean nothing to load")
+	}
+}
+
+func installSource() fstest.MapFS {
+	return fstest.MapFS{
+		iso.KernelPath:  {Data: bytes.Repeat([]byte("K"), 3<<20)},
+		iso.InitrdPath:  {Data: bytes.Repeat([]byte("I"), 5<<20+123)},
+		iso.DiskEFIPath: {Data: []byte("MZ-grub")},
+	}
+}
+
+func TestInstall(t *testing.T) {
+	t.Parallel()
+	disk := filepath.Join(t.TempDir(), "disk.raw")
+	f, err := os.Create(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(300 << 20); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Install(context.Background(), f, InstallOptions{Source: installSource(), Cmdline: "console=ttyS0 sonic.poweroff=1", VolumeID: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ESPBytes != 256<<20 {
+		t.Errorf("ESP %d bytes", res.ESPBytes)
+	}
+	table, err := gpt.Read(file.New(f, true), 512, 512)
+	if err != nil {
+		t.Fatalf("reading the GPT back: %v", err)
+	}
+	if len(table.Partitions) != 1 || table.Partitions[0].Type != gpt.EFISystemPartition || table.Partitions[0].Start != 2048 {
+		t.Fatalf("partitions %+v", table.Partitions)
+	}
+	mcopy, err := exec.LookPath("mcopy")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("mcopy not on PATH (Debian package mtools)")
+		}
+		t.Skip("mcopy not on PATH")
+	}
+	img := disk + "@@1M"
+	cfg, err := exec.Command(mcopy, "-n", "-i", img, "::/SONIC/SONIC.CFG", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("mcopy: %v\n%s", err, cfg)
+	}
+	want := "linux /SONIC/VMLINUZ console=ttyS0 sonic.poweroff=1 sonic.source=disk\ninitrd /SONIC/INITRD.GZ\nboot\n"
+	if string(cfg) != want {
+		t.Errorf("SONIC.CFG = %q, want %q", cfg, want)
+	}
+	for src, dst := range map[string]string{iso.KernelPath: "SONIC/VMLINUZ", iso.InitrdPath: "SONIC/INITRD.GZ", iso.DiskEFIPath: "EFI/BOOT/BOOTX64.EFI"} {
+		got, err := exec.Command(mcopy, "-n", "-i", img, "::/"+dst, "-").Output()
+		if err != nil {
+			t.Fatalf("mcopy %s: %v", dst, err)
+		}
+		if !bytes.Equal(got, installSource()[src].Data) {
+			t.Errorf("%s differs from the source", dst)
+		}
+	}
+}
+
+func TestInstallRefuses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		size   int64
+		source fstest.MapFS
+		want   string
+	}{
+		{"disk too small", 24 << 20, installSource(), "too small"},
+		{"source without kernel", 300 << 20, fstest.MapFS{iso.InitrdPath: {}, iso.DiskEFIPath: {}}, iso.KernelPath},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			disk := filepath.Join(t.TempDir(), "disk.raw")
+			f, err := os.Create(disk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			f.Truncate(tc.size)
+			if _, err := f.WriteAt([]byte("precious"), 0); err != nil {
+				t.Fatal(err)
+			}
+			_, err = Install(context.Background(), f, InstallOptions{Source: tc.source})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			head := make([]byte, 8)
+			f.ReadAt(head, 0)
+			if string(head) != "precious" {
+				t.Error("a refused install touched the disk")
+			}
+		})
+	}
+}
+
+func TestFindMedium(t *testing.T) {
+	t.Parallel()
+	tools, err := iso.FindTools(exec.LookPath)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	kernel := filepath.Join(dir, "k")
+	initrd := filepath.Join(dir, "i")
+	os.WriteFile(kernel, []byte("kernel"), 0o644)
+	os.WriteFile(initrd, []byte("initrd"), 0o644)
+	out := filepath.Join(dir, "s.iso")
+	if _, err := iso.Build(context.Background(), iso.Options{Version: "9.9.9", Kernel: kernel, Initramfs: initrd, Output: out, Time: time.Unix(1, 0), Tools: tools, TempDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	blank := filepath.Join(dir, "blank")
+	os.WriteFile(blank, make([]byte, 1<<20), 0o644)
+	m, err := FindMedium([]string{filepath.Join(dir, "missing"), blank, out}, "9.9.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Device != out {
+		t.Errorf("found %q", m.Device)
+	}
+	r, err := m.FS.Open(iso.KernelPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r)
+	if string(b) != "kernel" {
+		t.Errorf("kernel read back as %q", b)
+	}
+	if _, err := FindMedium([]string{out}, "1.0.0"); err == nil || !strings.Contains(err.Error(), "not the Sonic 1.0.0 ISO") {
+		t.Errorf("another version's ISO accepted: %v", err)
+	}
+}
