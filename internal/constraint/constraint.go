@@ -19,7 +19,7 @@
 // npm, Masterminds does not require the pre-release to be on the same
 // major.minor.patch: ">=1.2.3-alpha <2" accepts 1.9.0-rc.1, which npm
 // refuses. Parse refuses two constructs whose Masterminds meaning is a trap:
-// "^*" (Masterminds: only 0.0.x, npm: anything) and "~0.0.0" (Masterminds:
+// "^*" (Masterminds: only 0.0.0, npm: anything) and "~0.0.0" (Masterminds:
 // anything, npm: <0.1.0).
 package constraint
 
@@ -81,9 +81,9 @@ func Parse(text string) (*Constraint, error) {
 	case strings.Count(text, "||") >= semver.MaxConstraintGroups:
 		return bad(fmt.Sprintf("more than %d alternatives joined by ||", semver.MaxConstraintGroups))
 	case caretWildcard.MatchString(text):
-		return bad(`"^*" means only 0.0.x to Masterminds semver but any version to npm (write "*" for any version)`)
+		return bad(`"^*" matches only 0.0.0 in Masterminds semver but any version in npm (write "*" for any version)`)
 	case tildeZero.MatchString(text):
-		return bad(`"~0.0.0" means any version to Masterminds semver but <0.1.0 to npm (write "*" or ">=0.0.0 <0.1.0")`)
+		return bad(`"~0.0.0" matches any version in Masterminds semver but <0.1.0 in npm (write "*" or ">=0.0.0 <0.1.0")`)
 	}
 	for _, alt := range strings.Split(text, "||") {
 		if strings.TrimSpace(alt) == "" {

@@ -68,6 +68,15 @@ func TestCheck(t *testing.T) {
 		{"star", "*", "4.0.0", true, true},
 		{"x", "x", "1.2.3", true, true},
 		{"x.x.x", "x.x.x", "4.0.0", true, true},
+		{"capital X", "X", "4.0.0", true, true},
+		{"major only", "1", "1.9.0", true, true},
+		{"major only upper", "1", "2.0.0", false, false},
+		{"major x x", "1.x.x", "1.9.9", true, true},
+		{"caret zero zero x", "^0.0.x", "0.0.5", true, true},
+		{"caret zero zero x upper", "^0.0.x", "0.1.0", false, false},
+		{"tilde zero zero", "~0.0", "0.0.5", true, true},
+		{"tilde zero zero upper", "~0.0", "0.1.0", false, false},
+		{"less equal partial upper", "<=1.2", "1.3.0", false, false},
 		{"v prefix", "v1.2.3", "1.2.3", true, true},
 		{"less than star matches nothing", "<*", "1.0.0", false, false},
 		{"greater than star matches all", ">*", "1.0.0", true, true},
@@ -92,6 +101,8 @@ func TestCheck(t *testing.T) {
 		{"zero prerelease lower bound", "^1.0.0-0", "1.5.0-alpha", true, true},
 		{"exact prerelease", "1.2.3-beta", "1.2.3-beta", true, true},
 		{"prerelease below release", ">=1.2.3", "1.2.3-rc.1", false, false},
+		{"prerelease below prerelease bound", "<1.2.3-beta", "1.2.3-alpha", true, true},
+		{"release below prerelease bound", "<1.2.3-beta", "1.2.2", true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,4 +283,31 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q and its canonical form %q disagree on %s", text, c.Canonical(), v)
 		}
 	})
+}
+
+// Parse refuses "^*" and "~0.0.0" because of what Masterminds makes of
+// them; if a Masterminds update changes that, this test says so and the
+// refusal can be reconsidered.
+func TestRefusedConstructsMeaningInMasterminds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		constraint, version string
+		want                bool
+	}{
+		{"^*", "0.0.0", true},
+		{"^*", "0.0.5", false},
+		{"^*", "2.0.0", false},
+		{"^x", "0.1.0", false},
+		{"~0.0.0", "0.0.5", true},
+		{"~0.0.0", "3.5.0", true},
+	}
+	for _, tt := range tests {
+		c, err := semver.NewConstraint(tt.constraint)
+		if err != nil {
+			t.Fatalf("Masterminds no longer parses %q: %v", tt.constraint, err)
+		}
+		if got := c.Check(semver.MustParse(tt.version)); got != tt.want {
+			t.Errorf("Masterminds %q.Check(%s) = %v, want %v", tt.constraint, tt.version, got, tt.want)
+		}
+	}
 }

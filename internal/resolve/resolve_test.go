@@ -434,6 +434,13 @@ func TestResolveErrors(t *testing.T) {
 			want:    "lib-x 1.0.0 requires @uDOS/core >=1.5.0 but this installation is 1.4.6",
 		},
 		{
+			name:    "pre-release core installation is below its release",
+			catalog: []string{"lib-x 1.0.0 -> @uDOS/core >=1.5.0"},
+			roots:   []string{"lib-x"},
+			opts:    Options{CoreVersion: semver.MustParse("1.5.0-rc.1")},
+			want:    "lib-x 1.0.0 requires @uDOS/core >=1.5.0 but this installation is 1.5.0-rc.1",
+		},
+		{
 			name:    "core version unknown",
 			catalog: []string{"lib-x 1.0.0 -> @uDOS/core >=1.5.0"},
 			roots:   []string{"lib-x"},
@@ -493,7 +500,7 @@ func TestResolveErrors(t *testing.T) {
 			name:    "unusable dependency constraint",
 			catalog: []string{"lib-a 2.0.0 -> lib-b ^*", "lib-b 1.0.0"},
 			roots:   []string{"lib-a"},
-			want:    `lib-a 2.0.0 has an unusable dependency on lib-b: invalid constraint "^*": "^*" means only 0.0.x to Masterminds semver but any version to npm (write "*" for any version)`,
+			want:    `lib-a 2.0.0 has an unusable dependency on lib-b: invalid constraint "^*": "^*" matches only 0.0.0 in Masterminds semver but any version in npm (write "*" for any version)`,
 		},
 	}
 	for _, tt := range tests {
