@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -265,6 +266,12 @@ func TestPublishSurvivesFaults(t *testing.T) {
 		{"dropped upload", []ghreplica.Fault{{Method: "POST", PathPrefix: "/api/uploads/", Kind: ghreplica.DropConnection}}, 0},
 		{"half upload leaves a starter", []ghreplica.Fault{{Method: "POST", PathPrefix: "/api/uploads/", Kind: ghreplica.HalfUpload502, Times: 2}}, 0},
 		{"5xx on publish", []ghreplica.Fault{{Method: "PATCH", PathPrefix: rel, Kind: ghreplica.Status5xx, Times: 2}}, 0},
+		{"lost create answer", []ghreplica.Fault{{Method: "POST", PathPrefix: rel, Kind: ghreplica.LostResponse}}, 0},
+		{"lost upload answer", []ghreplica.Fault{{Method: "POST", PathPrefix: "/api/uploads/", Kind: ghreplica.LostResponse, Times: 2}}, 0},
+		{"lost publish answer", []ghreplica.Fault{{Method: "PATCH", PathPrefix: rel, Kind: ghreplica.LostResponse}}, 0},
+		{"lost delete answer", []ghreplica.Fault{
+			{Method: "POST", PathPrefix: "/api/uploads/", Kind: ghreplica.HalfUpload502},
+			{Method: "DELETE", PathPrefix: rel + "/assets/", Kind: ghreplica.LostResponse}}, 0},
 		{"5xx on asset delete", []ghreplica.Fault{
 			{Method: "POST", PathPrefix: "/api/uploads/", Kind: ghreplica.HalfUpload502},
 			{Method: "DELETE", PathPrefix: rel + "/assets/", Kind: ghreplica.Status5xx}}, 0},
@@ -721,4 +728,73 @@ func TestEnvHelpers(t *testing.T) {
 			t.Errorf("SplitRepository(%q) = %q %q %v", in, o, r, err)
 		}
 	}
+}
+
+// cancelAfter is a transport that cancels the run once an upload has sent
+// some bytes, like a workflow cancelled mid-upload.
+type cancelAfter struct {
+	base   http.RoundTripper
+	cancel context.CancelFunc
+	bytes  int
+}
+
+type cancellingBody struct {
+	io.ReadCloser
+	left   int
+	cancel context.CancelFunc
+}
+
+func (b *cancellingBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		b.cancel()
+		return 0, context.Canceled
+	}
+	n, err := b.ReadCloser.Read(p[:min(len(p), b.left)])
+	b.left -= n
+	return n, err
+}
+
+func (c *cancelAfter) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.Contains(req.URL.Path, "/api/uploads/") && req.Body != nil {
+		req = req.Clone(req.Context())
+		req.Body = &cancellingBody{ReadCloser: req.Body, left: c.bytes, cancel: c.cancel}
+	}
+	return c.base.RoundTrip(req)
+}
+
+func TestRunCancelledMidUploadThenRerun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ghreplica.Config{}, nil)
+	files := map[string]string{"sonic.iso": strings.Repeat("iso!", 256<<10)}
+	assets := writeFiles(t, files)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := New(Config{APIURL: e.srv.URL, Token: testToken, Clock: e.clock,
+		HTTPClient: &http.Client{Transport: &cancelAfter{base: e.srv.Client().Transport, cancel: cancel, bytes: 100 << 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(ctx, request(assets)); err == nil {
+		t.Fatal("a cancelled run succeeded")
+	}
+	// GitHub keeps the broken upload as a "starter" asset.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rel, _ := e.r.ReleaseByTag("fredbook", "uDOS", "v1.4.6")
+		if len(rel.Assets) == 1 && rel.Assets[0].State == "starter" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no starter asset: %+v", rel)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	res, err := e.c.Publish(context.Background(), request(assets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Assets[0].Action != ActionReplaced {
+		t.Errorf("action %s", res.Assets[0].Action)
+	}
+	checkPublished(t, e, assets)
 }

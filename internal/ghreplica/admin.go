@@ -55,13 +55,13 @@ func (r *Replica) Snapshot() State {
 var faultNames = map[string]FaultKind{}
 
 func init() {
-	for k := Status5xx; k <= HalfUpload502; k++ {
+	for k := Status5xx; k <= LostResponse; k++ {
 		faultNames[k.String()] = k
 	}
 }
 
 // MarshalText names the kind ("5xx", "429", "primary-rate-limit",
-// "drop-connection", "stall", "half-upload-502").
+// "drop-connection", "stall", "half-upload-502", "lost-response").
 func (k FaultKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // UnmarshalText parses a kind name.

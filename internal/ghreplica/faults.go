@@ -30,6 +30,9 @@ const (
 	// behind under that name and answers 502, as GitHub does when an
 	// upload breaks. On other requests it behaves like Status5xx with 502.
 	HalfUpload502
+	// LostResponse performs the request, then closes the connection
+	// instead of answering: the client cannot tell whether it happened.
+	LostResponse
 )
 
 func (k FaultKind) String() string {
@@ -48,6 +51,8 @@ func (k FaultKind) String() string {
 		return "stall"
 	case HalfUpload502:
 		return "half-upload-502"
+	case LostResponse:
+		return "lost-response"
 	}
 	return "unknown"
 }

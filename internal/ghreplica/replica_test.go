@@ -557,6 +557,24 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+func TestLostResponse(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	f.r.Inject(Fault{Method: "POST", PathPrefix: "/repos/fredbook/uDOS/releases", Kind: LostResponse})
+	req, _ := http.NewRequest("POST", f.srv.URL+"/repos/fredbook/uDOS/releases", strings.NewReader(`{"tag_name":"v1","draft":true}`))
+	req.Header.Set("Authorization", "Bearer "+pushToken)
+	if res, err := f.srv.Client().Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("lost response arrived: %d", res.StatusCode)
+	}
+	if _, ok := f.r.ReleaseByTag("fredbook", "uDOS", "v1"); !ok {
+		t.Error("the request was not performed")
+	}
+	if l := f.r.Requests(); len(l) != 1 || l[0].Status != 0 || l[0].Fault != LostResponse {
+		t.Errorf("log %+v", l)
+	}
+}
+
 func TestStall(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})

@@ -128,8 +128,23 @@ func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.serveBrowserDownload(rec, req)
 		return
 	}
+	if fault != nil && fault.Kind == LostResponse {
+		// Do the work, throw the answer away, break the connection.
+		discard := &statusRecorder{ResponseWriter: &discardWriter{h: http.Header{}}}
+		r.serveAPI(discard, req, &entry, nil)
+		dropConnection(w) // the log records status 0: no answer arrived
+
+		return
+	}
 	r.serveAPI(rec, req, &entry, fault)
 }
+
+// discardWriter is a ResponseWriter that keeps nothing.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
 
 func dropConnection(w http.ResponseWriter) {
 	hj, ok := w.(http.Hijacker)
