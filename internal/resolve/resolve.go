@@ -81,8 +81,9 @@ type Options struct {
 	// compared by plain semver precedence: a pre-release installation
 	// counts as what it is.
 	CoreVersion *semver.Version
-	// Locked versions are tried first when they are still allowed (used to
-	// update one library while keeping the others).
+	// Locked versions, by library name in any libid form, are tried first
+	// when they are still allowed (used to update one library while keeping
+	// the others).
 	Locked map[string]*semver.Version
 	// AllowPrerelease lets pre-release versions match every constraint
 	// whose range contains them; without it only constraints that name a
@@ -126,6 +127,16 @@ func Resolve(ctx context.Context, src Source, roots []Requirement, opts Options)
 	}
 	if s.maxSteps <= 0 {
 		s.maxSteps = DefaultMaxSteps
+	}
+	s.locked = make(map[string]*semver.Version, len(opts.Locked))
+	for id, v := range opts.Locked {
+		ref, err := libid.Parse(id)
+		if err != nil {
+			return nil, fmt.Errorf("locked version: %w", err)
+		}
+		if v != nil {
+			s.locked[ref.ID] = v
+		}
 	}
 	for _, r := range roots {
 		ref, err := libid.Parse(r.ID)
@@ -212,7 +223,8 @@ type solver struct {
 	decided map[string]*decision
 	order   []string // decided ids, in decision order
 	parsed  map[string]*constraint.Constraint
-	last    *explanation // the latest definite conflict, for the budget error
+	locked  map[string]*semver.Version // Options.Locked by canonical id
+	last    *explanation               // the latest definite conflict, for the budget error
 }
 
 func (s *solver) parse(text string) (*constraint.Constraint, error) {
@@ -312,7 +324,7 @@ func (s *solver) domain(p *pkg, reqs []req) []*cand {
 			out = append(out, c)
 		}
 	}
-	if lv, ok := s.opts.Locked[p.id]; ok && lv != nil {
+	if lv := s.locked[p.id]; lv != nil {
 		if i := slices.IndexFunc(out, func(c *cand) bool { return c.v.Equal(lv) }); i > 0 {
 			c := out[i]
 			copy(out[1:i+1], out[:i])

@@ -211,7 +211,7 @@ func TestResolve(t *testing.T) {
 			name:    "locked version preferred",
 			catalog: []string{"lib-a 1.0.0", "lib-a 1.1.0", "lib-a 1.2.0", "lib-b 1.0.0", "lib-b 1.1.0"},
 			roots:   []string{"lib-a ^1", "lib-b ^1"},
-			opts:    Options{Locked: map[string]*semver.Version{"lib-a": semver.MustParse("1.1.0"), "lib-b": semver.MustParse("1.0.0")}},
+			opts:    Options{Locked: map[string]*semver.Version{"lib-a": semver.MustParse("1.1.0"), "@uDOS/b": semver.MustParse("1.0.0")}},
 			want:    "lib-a 1.1.0, lib-b 1.0.0",
 		},
 		{
@@ -604,22 +604,25 @@ func TestResolveInputErrors(t *testing.T) {
 		name  string
 		src   *memSource
 		roots []Requirement
+		opts  Options
 		want  string
 		is    error
 	}{
-		{"invalid root constraint", catalog(t, "lib-a 1.0.0"), reqs("lib-a ^^1"), `requirement on lib-a: invalid constraint "^^1"`, nil},
-		{"empty root id", catalog(t, "lib-a 1.0.0"), []Requirement{{ID: " ", Constraint: "^1"}}, `requirement: invalid library name " ": empty name`, libid.ErrInvalid},
-		{"invalid root id", catalog(t, "lib-a 1.0.0"), reqs("lib-A ^1"), `requirement: invalid library name "lib-A"`, libid.ErrInvalid},
+		{"invalid locked id", catalog(t, "lib-a 1.0.0"), reqs("lib-a"), Options{Locked: map[string]*semver.Version{"a/b": semver.MustParse("1.0.0")}},
+			`locked version: invalid library name "a/b"`, libid.ErrInvalid},
+		{"invalid root constraint", catalog(t, "lib-a 1.0.0"), reqs("lib-a ^^1"), Options{}, `requirement on lib-a: invalid constraint "^^1"`, nil},
+		{"empty root id", catalog(t, "lib-a 1.0.0"), []Requirement{{ID: " ", Constraint: "^1"}}, Options{}, `requirement: invalid library name " ": empty name`, libid.ErrInvalid},
+		{"invalid root id", catalog(t, "lib-a 1.0.0"), reqs("lib-A ^1"), Options{}, `requirement: invalid library name "lib-A"`, libid.ErrInvalid},
 		{"source failure", func() *memSource {
 			s := catalog(t, "lib-a 1.0.0 -> lib-b ^1", "lib-b 1.0.0")
 			s.fail = map[string]error{"lib-b": boom}
 			return s
-		}(), reqs("lib-a"), "looking up versions of lib-b: connection reset", boom},
+		}(), reqs("lib-a"), Options{}, "looking up versions of lib-b: connection reset", boom},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Resolve(context.Background(), tt.src, tt.roots, Options{})
+			_, err := Resolve(context.Background(), tt.src, tt.roots, tt.opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tt.want)
 			}
