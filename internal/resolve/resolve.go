@@ -122,7 +122,7 @@ func Resolve(ctx context.Context, src Source, roots []Requirement, opts Options)
 		maxSteps: opts.MaxSteps,
 		pkgs:     map[string]*pkg{},
 		reqs:     map[string][]req{},
-		decided:  map[string]*decision{},
+		decided:  map[string]*cand{},
 		parsed:   map[string]*constraint.Constraint{},
 	}
 	if s.maxSteps <= 0 {
@@ -198,11 +198,6 @@ type req struct {
 	c     *constraint.Constraint
 }
 
-type decision struct {
-	id   string
-	cand *cand
-}
-
 // failure says why a subtree has no solution: the decisions (by id) that,
 // kept as they are, make it unsolvable, and an explanation for the user.
 type failure struct {
@@ -220,8 +215,7 @@ type solver struct {
 
 	pkgs    map[string]*pkg
 	reqs    map[string][]req // stack per id: pushed and popped with decisions
-	decided map[string]*decision
-	order   []string // decided ids, in decision order
+	decided map[string]*cand // the version chosen for each decided id
 	parsed  map[string]*constraint.Constraint
 	locked  map[string]*semver.Version // Options.Locked by canonical id
 	last    *explanation               // the latest definite conflict, for the budget error
@@ -461,8 +455,8 @@ func (s *solver) try(p *pkg, c *cand) *failure {
 			return f
 		}
 		if dd := s.decided[d.id]; dd != nil {
-			if !s.allows(d.c, dd.cand.v) {
-				return &failure{set: map[string]bool{p.id: true, d.id: true}, expl: &explanation{kind: kindChosen, id: d.id, causes: []cause{me}, chosen: dd.cand.v}}
+			if !s.allows(d.c, dd.v) {
+				return &failure{set: map[string]bool{p.id: true, d.id: true}, expl: &explanation{kind: kindChosen, id: d.id, causes: []cause{me}, chosen: dd.v}}
 			}
 			if path := s.pathTo(d.id, p.id); path != nil {
 				cyc := append([]Step{{ID: p.id, Version: c.v}}, path...)
@@ -475,8 +469,7 @@ func (s *solver) try(p *pkg, c *cand) *failure {
 		}
 	}
 	// Accept c: push the decision and its requirements, recurse, pop.
-	s.decided[p.id] = &decision{id: p.id, cand: c}
-	s.order = append(s.order, p.id)
+	s.decided[p.id] = c
 	for _, d := range deps {
 		if !d.core {
 			s.reqs[d.id] = append(s.reqs[d.id], req{by: p.id, byVer: c.v, c: d.c})
@@ -491,7 +484,6 @@ func (s *solver) try(p *pkg, c *cand) *failure {
 			s.reqs[d.id] = s.reqs[d.id][:len(s.reqs[d.id])-1]
 		}
 	}
-	s.order = s.order[:len(s.order)-1]
 	delete(s.decided, p.id)
 	return f
 }
@@ -512,8 +504,8 @@ func (s *solver) pathTo(from, target string) []Step {
 		if d == nil {
 			return nil
 		}
-		here := Step{ID: id, Version: d.cand.v}
-		for _, dp := range d.cand.deps {
+		here := Step{ID: id, Version: d.v}
+		for _, dp := range d.deps {
 			if dp.core {
 				continue
 			}
@@ -642,7 +634,7 @@ func setOf(causes []cause) map[string]bool {
 func (s *solver) solution() *Solution {
 	sol := &Solution{Versions: map[string]*semver.Version{}, Why: map[string][]string{}, Steps: s.steps}
 	for id, d := range s.decided {
-		sol.Versions[id] = d.cand.v
+		sol.Versions[id] = d.v
 		var why []string
 		for _, r := range s.reqs[id] {
 			by := r.by
@@ -667,7 +659,7 @@ func (s *solver) solution() *Solution {
 	dependents := map[string][]string{}
 	for id, d := range s.decided {
 		seen := map[string]bool{}
-		for _, dp := range d.cand.deps {
+		for _, dp := range d.deps {
 			if dp.core || seen[dp.id] {
 				continue
 			}
