@@ -798,3 +798,30 @@ func TestRunCancelledMidUploadThenRerun(t *testing.T) {
 	}
 	checkPublished(t, e, assets)
 }
+
+func TestPublishWithoutServerDigests(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ghreplica.Config{OmitDigests: true}, nil)
+	assets := writeFiles(t, releaseFiles)
+	if _, err := e.c.Publish(context.Background(), request(assets)); err != nil {
+		t.Fatal(err)
+	}
+	checkPublished(t, e, assets)
+	e.r.ResetLog()
+	res, err := e.c.Publish(context.Background(), request(assets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range res.Assets {
+		if a.Action != ActionUnchanged {
+			t.Errorf("%s: %s", a.Name, a.Action)
+		}
+	}
+	// Without digests, each asset is checked by downloading it back.
+	if n := e.r.Count("GET", "/_objects/"); n != len(assets) {
+		t.Errorf("%d downloads, want %d", n, len(assets))
+	}
+	if lw := lastWrite(e); lw.Method != "" {
+		t.Errorf("re-run wrote %s %s", lw.Method, lw.Path)
+	}
+}

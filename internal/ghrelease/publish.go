@@ -202,7 +202,8 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 	}
 	for _, la := range locals {
 		a := remote[la.Name]
-		if a == nil || a.GetState() != "uploaded" || !digestMatches(a, la.sha256) {
+		legacyOK := a != nil && a.GetDigest() == "" && int64(a.GetSize()) == la.size // checked by download in ensureAsset
+		if a == nil || a.GetState() != "uploaded" || !(digestMatches(a, la.sha256) || legacyOK) {
 			return nil, fmt.Errorf("publishing %s: asset %q is missing or incomplete on GitHub after upload", req.Tag, la.Name)
 		}
 	}

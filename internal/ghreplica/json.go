@@ -211,7 +211,7 @@ func assetJSON(c *call, a *asset) assetDoc {
 	if a.state == "starter" {
 		d.Size = 0
 	}
-	if a.digest != "" {
+	if a.digest != "" && !c.rep.cfg.OmitDigests {
 		d.Digest = strPtr(a.digest)
 	}
 	return d

@@ -51,6 +51,9 @@ type Config struct {
 	// SecondaryRetryAfter is the Retry-After sent with a secondary-limit
 	// answer (default 60s).
 	SecondaryRetryAfter time.Duration
+	// OmitDigests answers "digest": null for every asset, as GitHub
+	// Enterprise Server versions and assets from before digests did.
+	OmitDigests bool
 	// ImmutableReleases makes releases of every repository immutable once
 	// published (RepoSpec can override per repository).
 	ImmutableReleases bool
