@@ -12,7 +12,12 @@
 // set of decisions that caused it; when a subtree fails for reasons that do
 // not involve the library decided at this level, the search jumps straight
 // back past it (conflict-directed backjumping), which keeps the work small
-// and keeps the reported culprits the real ones.
+// and keeps the reported culprits the real ones. A version whose failure
+// involves no other decision is remembered as hopeless and not tried again,
+// so a dead end below a long chain of libraries costs one visit, not one per
+// combination of the chain's versions. Harder inputs (conflicts that need
+// several decisions together, as in a pigeonhole) can still take
+// exponential time: the step budget turns them into a clear error.
 //
 // When a library runs out of versions, the explanation reported is the one
 // of its newest version that failed for a definite reason (a clash of
