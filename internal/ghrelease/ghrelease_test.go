@@ -825,3 +825,21 @@ func TestPublishWithoutServerDigests(t *testing.T) {
 		t.Errorf("re-run wrote %s %s", lw.Method, lw.Path)
 	}
 }
+
+func TestPublishEnterpriseLayout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ghreplica.Config{}, func(c *Config) { c.APIURL += "/api/v3" })
+	if !strings.HasSuffix(e.c.APIURL(), "/api/v3/") || !strings.HasSuffix(e.c.UploadURL(), "/api/uploads/") {
+		t.Fatalf("URLs %s %s", e.c.APIURL(), e.c.UploadURL())
+	}
+	assets := writeFiles(t, releaseFiles)
+	if _, err := e.c.Publish(context.Background(), request(assets)); err != nil {
+		t.Fatal(err)
+	}
+	checkPublished(t, e, assets)
+	for _, l := range e.r.Requests() {
+		if !strings.HasPrefix(l.Path, "/api/v3/") && !strings.HasPrefix(l.Path, "/api/uploads/") {
+			t.Errorf("request outside the enterprise layout: %s %s", l.Method, l.Path)
+		}
+	}
+}
