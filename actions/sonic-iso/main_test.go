@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fredbook/udos-dist/internal/ghreplica"
+	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/sonic/iso"
+)
+
+func needTools(t *testing.T) {
+	t.Helper()
+	if _, err := iso.FindTools(exec.LookPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+// fakeInputs writes stand-ins for the kernel, busybox and runtime: the ISO
+// build does not look inside them (booting is the e2e tests' job).
+func fakeInputs(t *testing.T) map[string]string {
+	dir := t.TempDir()
+	files := map[string]string{}
+	for _, n := range []string{"vmlinuz", "busybox", "sonic-runtime"} {
+		p := filepath.Join(dir, n)
+		if err := os.WriteFile(p, []byte(n), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		files[n] = p
+	}
+	return files
+}
+
+func TestActionBuildsSignsUploads(t *testing.T) {
+	t.Parallel()
+	needTools(t)
+	r := ghreplica.New(ghreplica.Config{ContentCreationPerMinute: -1})
+	r.AddToken("tok", ghreplica.Token{Login: "ci", Push: []string{"*"}})
+	if err := r.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	priv, pub, err := pgpsign.GenerateTestKey("CI", "ci@example.org", []byte("secret pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fakeInputs(t)
+	tmp := t.TempDir()
+	outFile := filepath.Join(tmp, "output")
+	summaryFile := filepath.Join(tmp, "summary")
+	env := map[string]string{
+		"INPUT_KERNEL":             f["vmlinuz"],
+		"INPUT_BUSYBOX":            f["busybox"],
+		"INPUT_OUTPUT":             "dist",
+		"INPUT_SIGNING-KEY":        string(priv),
+		"INPUT_SIGNING-PASSPHRASE": "secret pass",
+		"INPUT_SOURCE-DATE-EPOCH":  "1764115200",
+		"INPUT_UPLOAD":             "true",
+		"INPUT_TOKEN":              "tok",
+		"INPUT_REPOSITORY":         "fredbook/uDOS",
+		"UDOS_SONIC_RUNTIME":       f["sonic-runtime"],
+		"GITHUB_WORKSPACE":         tmp,
+		"GITHUB_REF":               "refs/tags/v1.4.6",
+		"GITHUB_API_URL":           srv.URL,
+		"GITHUB_OUTPUT":            outFile,
+		"GITHUB_STEP_SUMMARY":      summaryFile,
+		"RUNNER_TEMP":              tmp,
+	}
+	var stdout bytes.Buffer
+	if err := run(context.Background(), func(k string) string { return env[k] }, &stdout); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	isoPath := filepath.Join(tmp, "dist", "udos-sonic-v1.4.6.iso")
+	outputs, _ := os.ReadFile(outFile)
+	for _, want := range []string{"iso<<", isoPath, "sha256<<", "manifest<<", "udos-sonic-v1.4.6-manifest.json"} {
+		if !strings.Contains(string(outputs), want) {
+			t.Errorf("outputs lack %q:\n%s", want, outputs)
+		}
+	}
+	if n := strings.Count(stdout.String(), "secret pass"); n != 1 || !strings.Contains(stdout.String(), "::add-mask::secret pass") {
+		t.Errorf("passphrase appears %d times in the log, want once in ::add-mask::", n)
+	}
+	kr, err := pgpsign.LoadKeyring(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.VerifyFile(isoPath, isoPath+".asc"); err != nil {
+		t.Errorf("signature does not verify: %v", err)
+	}
+	manifest, _ := os.ReadFile(filepath.Join(tmp, "dist", "udos-sonic-v1.4.6-manifest.json"))
+	for _, want := range []string{`"sonic-iso"`, `"bootable": true`, "https://github.com/fredbook/uDOS/releases/download/v1.4.6/udos-sonic-v1.4.6.iso"} {
+		if !strings.Contains(string(manifest), want) {
+			t.Errorf("manifest lacks %s:\n%s", want, manifest)
+		}
+	}
+	var assets []string
+	for _, rp := range r.Snapshot().Repos {
+		for _, rel := range rp.Releases {
+			for _, a := range rel.Assets {
+				assets = append(assets, a.Name)
+			}
+		}
+	}
+	got := strings.Join(assets, " ")
+	for _, want := range []string{"udos-sonic-v1.4.6.iso", ".iso.sha256", ".iso.sha512", ".iso.asc", "udos-sonic-v1.4.6-manifest.json"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("release assets %q lack %q", got, want)
+		}
+	}
+	sum, _ := os.ReadFile(summaryFile)
+	if !strings.Contains(string(sum), "| publish | ok |") {
+		t.Errorf("summary:\n%s", sum)
+	}
+}
+
+func TestActionRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	f := fakeInputs(t)
+	base := map[string]string{
+		"INPUT_KERNEL": f["vmlinuz"], "INPUT_BUSYBOX": f["busybox"], "UDOS_SONIC_RUNTIME": f["sonic-runtime"],
+		"INPUT_VERSION": "1.4.6", "INPUT_SOURCE-DATE-EPOCH": "1764115200", "RUNNER_TEMP": t.TempDir(),
+		"INPUT_OUTPUT": t.TempDir(),
+	}
+	tests := []struct {
+		name string
+		set  map[string]string
+		want string
+	}{
+		{"no version", map[string]string{"INPUT_VERSION": ""}, "no version"},
+		{"bad epoch", map[string]string{"INPUT_SOURCE-DATE-EPOCH": "yesterday"}, "not a number"},
+		{"no epoch", map[string]string{"INPUT_SOURCE-DATE-EPOCH": ""}, "no build time"},
+		{"bad key", map[string]string{"INPUT_SIGNING-KEY": "not a key"}, "signing key"},
+		{"upload without repository", map[string]string{"INPUT_UPLOAD": "true", "INPUT_TOKEN": "x"}, "OWNER/NAME"},
+		{"missing kernel", map[string]string{"INPUT_KERNEL": "/nonexistent/vmlinuz"}, "/nonexistent/vmlinuz"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "missing kernel" || tc.name == "upload without repository" {
+				needTools(t)
+			}
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tc.set {
+				env[k] = v
+			}
+			// No GITHUB_OUTPUT or GITHUB_STEP_SUMMARY: must not panic.
+			var stdout bytes.Buffer
+			err := run(context.Background(), func(k string) string { return env[k] }, &stdout)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
