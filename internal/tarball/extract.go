@@ -125,6 +125,12 @@ func (b *bombGuard) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Name limits: what every common file system can store.
+const (
+	maxNameLen      = 1024
+	maxComponentLen = 255
+)
+
 // checkName returns the clean name of an entry or why it is unsafe.
 func checkName(raw string) (string, error) {
 	bad := func(why string) (string, error) {
@@ -143,9 +149,15 @@ func checkName(raw string) (string, error) {
 		return bad("absolute path")
 	}
 	clean := strings.TrimSuffix(raw, "/")
+	if len(clean) > maxNameLen {
+		return bad(fmt.Sprintf("longer than %d bytes", maxNameLen))
+	}
 	for _, part := range strings.Split(clean, "/") {
 		if part == ".." {
 			return bad(`contains ".." (path traversal)`)
+		}
+		if len(part) > maxComponentLen {
+			return bad(fmt.Sprintf("a component is longer than %d bytes", maxComponentLen))
 		}
 	}
 	if path.Clean(clean) != clean {

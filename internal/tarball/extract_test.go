@@ -148,6 +148,8 @@ func TestRefused(t *testing.T) {
 		{"unclean", rawArchive(t, file("a//b.txt", "x")), Limits{}, ErrUnsafePath},
 		{"dot slash", rawArchive(t, file("./a.txt", "x")), Limits{}, ErrUnsafePath},
 		{"empty name", rawArchive(t, file("", "x")), Limits{}, ErrUnsafePath},
+		{"long component", rawArchive(t, file(strings.Repeat("a", 256), "x")), Limits{}, ErrUnsafePath},
+		{"long name", rawArchive(t, file(strings.Repeat("abcdefgh/", 120)+"x", "x")), Limits{}, ErrUnsafePath},
 		{"symlink", rawArchive(t, file("a.txt", "x"), rawEntry{hdr: tar.Header{Name: "link", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}}), Limits{}, ErrLink},
 		{"hardlink", rawArchive(t, file("a.txt", "x"), rawEntry{hdr: tar.Header{Name: "link", Typeflag: tar.TypeLink, Linkname: "a.txt"}}), Limits{}, ErrLink},
 		{"char device", rawArchive(t, rawEntry{hdr: tar.Header{Name: "null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}}), Limits{}, ErrSpecialFile},
