@@ -51,6 +51,9 @@ func (p Paths) Commit(j *Journal, hook Hook) error {
 }
 
 func (p Paths) apply(j *Journal, hook Hook) error {
+	if hook == nil {
+		hook = func(string) {}
+	}
 	for i, s := range j.Switches {
 		if s.Target == "" {
 			if err := RemoveSymlink(s.Link); err != nil {
