@@ -263,12 +263,15 @@ func readPrevious(path string) (*catalog.Catalog, error) {
 }
 
 func readInputs(opts Options) ([]*input, []string, error) {
-	paths, err := filepath.Glob(filepath.Join(opts.FromDir, "*"+udospkg.Extension))
+	dirEntries, err := os.ReadDir(opts.FromDir)
 	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := os.Stat(opts.FromDir); err != nil {
 		return nil, nil, fmt.Errorf("reading packages: %w", err)
+	}
+	var paths []string
+	for _, e := range dirEntries {
+		if strings.HasSuffix(e.Name(), udospkg.Extension) {
+			paths = append(paths, filepath.Join(opts.FromDir, e.Name()))
+		}
 	}
 	if len(paths) == 0 {
 		return nil, nil, fmt.Errorf("%w in %q", ErrNoPackages, opts.FromDir)

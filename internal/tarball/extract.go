@@ -180,8 +180,9 @@ func Walk(r io.Reader, lim Limits, fn func(h Header, contents io.Reader) error) 
 	}
 	defer zr.Close()
 	// The tar stream carries 512-byte headers and padding on top of the
-	// files' bytes; GNU long names add a few blocks more.
-	guard := &bombGuard{r: zr, compressed: cr, maxStream: lim.MaxTotal + (lim.MaxFiles+2)*3*512 + 64<<10, maxRatio: lim.MaxRatio}
+	// files' bytes; a long name adds its own header and up to three blocks
+	// (maxNameLen), hence eight blocks an entry at most.
+	guard := &bombGuard{r: zr, compressed: cr, maxStream: lim.MaxTotal + (lim.MaxFiles+2)*8*512 + 64<<10, maxRatio: lim.MaxRatio}
 	tr := tar.NewReader(guard)
 
 	seen := map[string]bool{}     // clean name -> is a directory
