@@ -2,7 +2,6 @@ package site
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -44,9 +43,7 @@ func buildSite(t *testing.T) (dir, url string) {
 	if err := Build(ctx, jekyll, src, dst, baseURL); err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(baseURL+"/", http.StripPrefix(baseURL, http.FileServer(http.Dir(dst))))
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(PagesHandler(dst, baseURL))
 	t.Cleanup(srv.Close)
 	return dst, srv.URL + baseURL + "/"
 }

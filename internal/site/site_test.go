@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -175,5 +177,48 @@ func TestWriteReplacesStalePages(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "index", "lib-grid-extensions.json")); !os.IsNotExist(err) {
 		t.Errorf("stale index file survived: %v", err)
+	}
+}
+
+func TestPagesHandler(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "libraries", "x"), 0o755)
+	os.WriteFile(filepath.Join(dir, "catalog.json"), []byte("{}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "libraries", "x", "index.html"), []byte("<p>x</p>"), 0o644)
+	os.WriteFile(filepath.Join(dir, "404.html"), []byte("gone"), 0o644)
+	h := PagesHandler(dir, "/reg")
+	get := func(p, etag string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", p, nil)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	tests := []struct {
+		path     string
+		status   int
+		body     string
+		location string
+	}{
+		{"/reg/catalog.json", 200, "{}\n", ""},
+		{"/reg/libraries/x/", 200, "<p>x</p>", ""},
+		{"/reg/libraries/x", 301, "", "/reg/libraries/x/"},
+		{"/reg/nope", 404, "gone", ""},
+		{"/other/catalog.json", 404, "gone", ""},
+		{"/reg/../catalog.json", 200, "{}\n", ""},
+	}
+	for _, tc := range tests {
+		rec := get(tc.path, "")
+		if rec.Code != tc.status || (tc.body != "" && rec.Body.String() != tc.body) || rec.Header().Get("Location") != tc.location {
+			t.Errorf("GET %s: %d %q location %q", tc.path, rec.Code, rec.Body.String(), rec.Header().Get("Location"))
+		}
+	}
+	first := get("/reg/catalog.json", "")
+	etag := first.Header().Get("ETag")
+	if etag == "" || get("/reg/catalog.json", etag).Code != http.StatusNotModified {
+		t.Errorf("conditional GET with ETag %q did not answer 304", etag)
 	}
 }
