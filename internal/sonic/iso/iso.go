@@ -114,24 +114,30 @@ const BaseCmdline = "console=tty0 console=ttyS0,115200 sonic.source=iso"
 
 // Build writes the ISO.
 func Build(ctx context.Context, opts Options) (Info, error) {
-	if opts.Version == "" || strings.ContainsAny(opts.Version, "/ \t\n\"'") {
-		return Info{}, fmt.Errorf("version %q is empty or holds characters a file name cannot", opts.Version)
-	}
-	for _, p := range []string{opts.Kernel, opts.Initramfs} {
-		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
-			return Info{}, fmt.Errorf("boot file %q is not a readable regular file", p)
-		}
-	}
 	stage, err := os.MkdirTemp(opts.TempDir, "sonic-iso-")
 	if err != nil {
 		return Info{}, fmt.Errorf("creating the ISO staging tree: %w", err)
 	}
 	defer os.RemoveAll(stage)
 	tree := filepath.Join(stage, "tree")
-	if err := os.Mkdir(tree, 0o755); err != nil {
-		return Info{}, fmt.Errorf("creating the ISO staging tree: %w", err)
+	if err := Stage(ctx, opts, tree); err != nil {
+		return Info{}, err
 	}
+	return WriteImage(tree, opts.Output, opts.Tools.IsoHdpfx, opts.Time)
+}
 
+// Stage lays out the ISO's file tree in dir (which must not exist): boot
+// loaders and their configuration, the EFI boot image, kernel, initramfs,
+// marker and extra files, with normalised modes and times.
+func Stage(ctx context.Context, opts Options, tree string) error {
+	if opts.Version == "" || strings.ContainsAny(opts.Version, "/ \t\n\"'") {
+		return fmt.Errorf("version %q is empty or holds characters a file name cannot", opts.Version)
+	}
+	for _, p := range []string{opts.Kernel, opts.Initramfs} {
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			return fmt.Errorf("boot file %q is not a readable regular file", p)
+		}
+	}
 	cmdline := strings.TrimSpace(BaseCmdline + " " + opts.Cmdline)
 	copies := map[string]string{
 		KernelPath:                    opts.Kernel,
@@ -141,13 +147,16 @@ func Build(ctx context.Context, opts Options) (Info, error) {
 	}
 	for k, v := range opts.Extra {
 		if _, dup := copies[k]; dup || !fileOK(k) {
-			return Info{}, fmt.Errorf("extra ISO file %q is not a clean relative path or clashes with a boot file", k)
+			return fmt.Errorf("extra ISO file %q is not a clean relative path or clashes with a boot file", k)
 		}
 		copies[k] = v
 	}
+	if err := os.Mkdir(tree, 0o755); err != nil {
+		return fmt.Errorf("creating the ISO staging tree: %w", err)
+	}
 	for dst, src := range copies {
 		if err := copyFile(filepath.Join(tree, filepath.FromSlash(dst)), src); err != nil {
-			return Info{}, err
+			return err
 		}
 	}
 	writes := map[string]string{
@@ -156,31 +165,32 @@ func Build(ctx context.Context, opts Options) (Info, error) {
 	}
 	for dst, content := range writes {
 		if err := writeFile(filepath.Join(tree, filepath.FromSlash(dst)), []byte(content)); err != nil {
-			return Info{}, err
+			return err
 		}
 	}
-
-	efi := filepath.Join(stage, "BOOTX64.EFI")
+	efi := filepath.Join(filepath.Dir(tree), "BOOTX64.EFI")
 	if err := GrubEFI(ctx, opts.Tools, ISOGrubConfig(opts.Version, cmdline), efi); err != nil {
-		return Info{}, err
+		return err
 	}
+	defer os.Remove(efi)
 	if err := GrubEFI(ctx, opts.Tools, DiskGrubConfig(), filepath.Join(tree, filepath.FromSlash(DiskEFIPath))); err != nil {
-		return Info{}, err
+		return err
 	}
 	if err := EFIBootImage(filepath.Join(tree, filepath.FromSlash(EFIImagePath)), efi, opts.Time); err != nil {
+		return err
+	}
+	return normaliseTree(tree, opts.Time)
+}
+
+// WriteImage writes the staged tree as a bootable hybrid ISO: ISO9660 +
+// Rock Ridge via go-diskfs, El Torito entries for isolinux and the EFI
+// image, then trimmed, normalised and given its isohybrid MBR (the code
+// from hdpfx, isohdpfx.bin).
+func WriteImage(tree, out, hdpfx string, t time.Time) (Info, error) {
+	if err := writeISO(tree, out); err != nil {
 		return Info{}, err
 	}
-	if err := normaliseTree(tree, opts.Time); err != nil {
-		return Info{}, err
-	}
-	if err := writeISO(tree, opts.Output); err != nil {
-		return Info{}, err
-	}
-	info, err := finish(opts.Output, opts.Tools.IsoHdpfx, opts.Time)
-	if err != nil {
-		return Info{}, err
-	}
-	return info, nil
+	return finish(out, hdpfx, t)
 }
 
 func fileOK(p string) bool {
