@@ -31,15 +31,40 @@ import (
 
 const reportPath = "/run/sonic/hardware.json"
 
+const usage = `usage: sonic report                  print the hardware report (JSON)
+       sonic install --yes DEVICE    install Sonic to DEVICE (erases it)`
+
 func main() {
-	if os.Getpid() != 1 {
-		if err := detectOnly(os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "sonic-runtime:", err)
-			os.Exit(1)
-		}
+	if os.Getpid() == 1 {
+		boot()
 		return
 	}
-	boot()
+	// From the shell (the image links /usr/sbin/sonic to /init).
+	args := os.Args[1:]
+	switch {
+	case len(args) == 0 || args[0] == "report":
+		if err := detectOnly(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "sonic:", err)
+			os.Exit(1)
+		}
+	case args[0] == "install" && len(args) == 3 && args[1] == "--yes":
+		cfg, err := runtime.ParseCmdline("sonic.mode=install sonic.target=" + args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sonic:", err)
+			os.Exit(2)
+		}
+		hw, err := runtime.Detect(os.DirFS("/"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sonic:", err)
+			os.Exit(1)
+		}
+		if !install(context.Background(), cfg, hw, readVersion()) {
+			os.Exit(1)
+		}
+	default:
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
 }
 
 func detectOnly(w io.Writer) error {
@@ -181,18 +206,18 @@ func settleDevices(target string, limit time.Duration) {
 	}
 }
 
-func install(ctx context.Context, cfg runtime.Config, hw runtime.Hardware, version string) {
+func install(ctx context.Context, cfg runtime.Config, hw runtime.Hardware, version string) bool {
 	say("sonic: installing to %s", cfg.Target)
 	medium, err := runtime.FindMedium(runtime.BlockDevices(hw, cfg.Target), version)
 	if err != nil {
 		say("SONIC-INSTALL-FAILED %v", err)
-		return
+		return false
 	}
 	defer medium.Close()
 	target, err := os.OpenFile(cfg.Target, os.O_RDWR|unix.O_EXCL, 0)
 	if err != nil {
 		say("SONIC-INSTALL-FAILED opening %s: %v", cfg.Target, err)
-		return
+		return false
 	}
 	defer target.Close()
 	cmdline := strings.Join(append([]string{"console=tty0", "console=ttyS0,115200"}, cfg.Carry...), " ")
@@ -201,11 +226,12 @@ func install(ctx context.Context, cfg runtime.Config, hw runtime.Hardware, versi
 	})
 	if err != nil {
 		say("SONIC-INSTALL-FAILED %v", err)
-		return
+		return false
 	}
 	// Let the kernel see the new partition table.
 	_ = unix.IoctlSetInt(int(target.Fd()), unix.BLKRRPART, 0)
 	say("SONIC-INSTALLED target=%s source=%s esp_mb=%d", cfg.Target, medium.Device, res.ESPBytes>>20)
+	return true
 }
 
 func writeReport(hw runtime.Hardware) error {

@@ -107,6 +107,8 @@ func Build(w io.Writer, opts Options) error {
 	// Busybox is the shell whatever the base had: sh must exist for the
 	// recovery console and for udhcpc's script.
 	t.put("bin/sh", &entry{kind: 'l', target: "busybox", mode: 0o777})
+	// The runtime's shell commands: sonic report, sonic install.
+	t.put("usr/sbin/sonic", &entry{kind: 'l', target: "/init", mode: 0o777})
 	t.put(UdhcpcScript, &entry{kind: 'f', mode: 0o755, data: []byte(udhcpcScript), size: int64(len(udhcpcScript))})
 	release := "udos-sonic " + opts.Version + "\n"
 	t.put(ReleasePath, &entry{kind: 'f', mode: 0o644, data: []byte(release), size: int64(len(release))})
