@@ -693,7 +693,36 @@ func checkSolution(sol *Solution, src Source, roots []Requirement, opts Options)
 		}
 		chosen[id] = cands[i]
 	}
-	return validAssignment(chosen, roots, opts, sol.Order)
+	if err := validAssignment(chosen, roots, opts, sol.Order); err != nil {
+		return err
+	}
+	// Why names exactly the user (first) and the chosen libraries that
+	// depend on each library, sorted.
+	want := map[string][]string{}
+	add := func(id, by string) {
+		ref, err := libid.Parse(id)
+		if err != nil || ref.Core || slices.Contains(want[ref.ID], by) {
+			return
+		}
+		want[ref.ID] = append(want[ref.ID], by)
+	}
+	for _, r := range roots {
+		add(r.ID, Root)
+	}
+	for _, id := range slices.Sorted(maps.Keys(chosen)) {
+		for _, d := range chosen[id].Deps {
+			add(d.ID, id)
+		}
+	}
+	if len(want) != len(sol.Why) {
+		return fmt.Errorf("Why = %v, want %v", sol.Why, want)
+	}
+	for id, w := range want {
+		if !slices.Equal(sol.Why[id], w) {
+			return fmt.Errorf("Why[%s] = %v, want %v", id, sol.Why[id], w)
+		}
+	}
+	return nil
 }
 
 func validAssignment(chosen map[string]Candidate, roots []Requirement, opts Options, order []string) error {
