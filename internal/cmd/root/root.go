@@ -24,6 +24,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/pack"
 	"github.com/fredbook/udos-dist/internal/cmd/rollback"
 	"github.com/fredbook/udos-dist/internal/cmd/search"
+	"github.com/fredbook/udos-dist/internal/cmd/share"
 	"github.com/fredbook/udos-dist/internal/cmd/sync"
 	"github.com/fredbook/udos-dist/internal/cmd/uninstall"
 	"github.com/fredbook/udos-dist/internal/cmd/update"
@@ -39,9 +40,8 @@ const (
 // Builder makes one command from the shared factory.
 type Builder func(f *factory.Factory) *cmdutil.Command
 
-// Commands lists the subcommands in help order. Another package can add
-// its own (the planned `share` command: internal/cmd/share) by appending
-// its NewCmd here; nothing else in the root needs to change.
+// Commands lists the subcommands in help order. A new command is one
+// package under internal/cmd with a NewCmd(f, runF) and one line here.
 var Commands = []Builder{
 	func(f *factory.Factory) *cmdutil.Command { return search.NewCmd(f, nil) },
 	func(f *factory.Factory) *cmdutil.Command { return info.NewCmd(f, nil) },
@@ -54,6 +54,7 @@ var Commands = []Builder{
 	func(f *factory.Factory) *cmdutil.Command { return configcmd.NewCmd(f, nil) },
 	func(f *factory.Factory) *cmdutil.Command { return pack.NewCmd(f, nil) },
 	func(f *factory.Factory) *cmdutil.Command { return sync.NewCmd(f, nil) },
+	func(f *factory.Factory) *cmdutil.Command { return share.NewCmd(f, nil) },
 }
 
 // splitGlobal removes the global flags from args wherever they are and
