@@ -114,6 +114,15 @@ func Parse(data []byte) (*Catalog, error) {
 		return nil, fmt.Errorf("%w: data after the JSON object", ErrInvalid)
 	}
 	c.sort()
+	// Times are kept as Marshal writes them, so Parse and Marshal agree.
+	c.LastUpdated, c.Expires = utc(c.LastUpdated), utc(c.Expires)
+	for i := range c.Libraries {
+		l := &c.Libraries[i]
+		l.PublishedAt = utc(l.PublishedAt)
+		for j := range l.Versions {
+			l.Versions[j].PublishedAt = utc(l.Versions[j].PublishedAt)
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -368,3 +368,35 @@ func TestSource(t *testing.T) {
 		t.Errorf("unknown library: %v", err)
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	good, err := sample(f).Marshal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"catalog_version": "1.0", "serial": 1, "last_updated": "2026-01-01T00:00:00.5Z", "expires": "2026-01-01T00:00:00.9Z", "libraries": []}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			return
+		}
+		out, err := c.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2, err := Parse(out)
+		if err != nil {
+			t.Fatalf("Marshal output does not parse: %v\n%s", err, out)
+		}
+		out2, _ := c2.Marshal()
+		if string(out) != string(out2) {
+			t.Fatal("Parse/Marshal is not stable")
+		}
+		for _, l := range c.Libraries {
+			if !strings.HasPrefix(l.InstallPath, "library/") || strings.Contains(l.InstallPath, "..") {
+				t.Fatalf("accepted install_path %q", l.InstallPath)
+			}
+		}
+	})
+}
