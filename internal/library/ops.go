@@ -1,6 +1,7 @@
 package library
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -236,13 +237,21 @@ func (c *Client) InstallFile(ctx context.Context, path string) ([]Change, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	pkg, err := udospkg.Open(abs)
+	raw, err := os.ReadFile(abs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading package: %w", err)
 	}
 	sig, err := os.ReadFile(abs + ".asc")
 	if err != nil {
 		sig = nil
+	}
+	// The signature is checked before the archive is parsed at all.
+	if _, _, err := c.Trust.Check(raw, sig); err != nil {
+		return nil, fmt.Errorf("signature check failed for %s: %w", filepath.Base(abs), err)
+	}
+	pkg, err := udospkg.Read(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("reading package %s: %w", path, err)
 	}
 	m := pkg.Manifest
 	old, err := c.Installed()
