@@ -35,7 +35,7 @@ func (m Missing) String() string {
 	if m.EntryPoint {
 		what = "entry point"
 	}
-	s := fmt.Sprintf("%s %s (looked for %s)", what, m.Path, strings.Join(m.Looked, ", "))
+	s := fmt.Sprintf("%s %s is missing (looked for %s)", what, m.Path, strings.Join(m.Looked, ", "))
 	if m.Note != "" {
 		s += ": " + m.Note
 	}

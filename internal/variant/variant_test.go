@@ -42,7 +42,7 @@ func listing(l *Layout) []byte {
 		fmt.Fprintf(&b, "%04o %s\n", mode, e.Name)
 	}
 	for _, m := range l.Missing {
-		fmt.Fprintf(&b, "missing: %s\n", m)
+		fmt.Fprintf(&b, "warning: %s\n", m)
 	}
 	fmt.Fprintf(&b, "requirements: %s\n", strings.Join(l.Requirements, ", "))
 	return []byte(b.String())
@@ -106,9 +106,9 @@ func TestMissingRequiredPaths(t *testing.T) {
 	msg := err.Error()
 	for _, want := range []string{
 		"variant core-slim: 3 required path(s) missing",
-		"path core/ (looked for core/)",
-		"entry point bin/uDOS.py (looked for bin/uDOS.py, uDOS.py)",
-		"path INSTALLATION.md (looked for INSTALLATION.md, docs/INSTALLATION.md)",
+		"path core/ is missing (looked for core/)",
+		"entry point bin/uDOS.py is missing (looked for bin/uDOS.py, uDOS.py)",
+		"path INSTALLATION.md is missing (looked for INSTALLATION.md, docs/INSTALLATION.md)",
 		FileName,
 	} {
 		if !strings.Contains(msg, want) {

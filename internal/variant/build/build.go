@@ -204,7 +204,7 @@ func (layoutStep) Run(_ context.Context, c *pipe.Context) error {
 	}
 	s.res.Variant, s.res.Layout = v, l
 	for _, m := range l.Missing {
-		s.res.Warnings = append(s.res.Warnings, fmt.Sprintf("variant %s: %s is missing", v.Name, m))
+		s.res.Warnings = append(s.res.Warnings, fmt.Sprintf("variant %s: %s", v.Name, m))
 	}
 	if s.cfg.Strict && len(l.Missing) > 0 {
 		return fmt.Errorf("strict mode: %s", strings.Join(s.res.Warnings, "; "))
