@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fredbook/udos-dist/internal/checksum"
+	"github.com/fredbook/udos-dist/internal/ghreplica"
+	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/relmanifest"
+)
+
+// repoRoot is this checkout, which act substitutes for
+// fredbook/udos-dist@v1 (the action the release workflow uses).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func needTool(t *testing.T, name string, fallbacks ...string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, f := range fallbacks {
+		if _, err := os.Stat(f); err == nil {
+			return f
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not found", name)
+	}
+	t.Skipf("%s not found", name)
+	return ""
+}
+
+func sh(t *testing.T, dir string, env []string, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+// udosRepo makes a git repository of the fixture uDOS tree with the release
+// workflow, tagged v1.4.6, as the repository being released.
+func udosRepo(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "uDOS")
+	sh(t, "", nil, "cp", "-R", filepath.Join(repoRoot(t), "examples", "udos"), dir)
+	wf := filepath.Join(dir, ".github", "workflows")
+	if err := os.MkdirAll(wf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), ".github", "workflows", "release.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wf, "release.yml"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"GIT_AUTHOR_DATE=@1764072000 +0000", "GIT_COMMITTER_DATE=@1764072000 +0000",
+		"GIT_AUTHOR_NAME=uDOS", "GIT_AUTHOR_EMAIL=release@example.org", "GIT_COMMITTER_NAME=uDOS", "GIT_COMMITTER_EMAIL=release@example.org"}
+	sh(t, dir, env, "git", "init", "-q", "-b", "main")
+	sh(t, dir, env, "git", "remote", "add", "origin", "https://github.com/fredbook/uDOS.git")
+	sh(t, dir, env, "git", "add", "-A")
+	sh(t, dir, env, "git", "commit", "-q", "-m", "uDOS 1.4.6")
+	sh(t, dir, env, "git", "tag", "v1.4.6")
+	return dir
+}
+
+type actRun struct {
+	out     string
+	err     error
+	outputs map[string][]string // "job|name" → values seen
+}
+
+var setOutputRe = regexp.MustCompile(`^\[release/([^\]]+?)\s*\].*::set-output:: ([a-z0-9-]+)=(.*)$`)
+
+func runAct(t *testing.T, act, repo, apiURL, secrets, event string) actRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, act, "push", "-e", event,
+		"-P", "ubuntu-latest=-self-hosted", "-P", "macos-latest=-self-hosted",
+		"--local-repository", "fredbook/udos-dist@v1="+repoRoot(t),
+		"--env", "GITHUB_API_URL="+apiURL,
+		"--secret-file", secrets,
+		"-W", ".github/workflows/release.yml")
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	out, err := cmd.CombinedOutput()
+	r := actRun{out: string(out), err: err, outputs: map[string][]string{}}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if m := setOutputRe.FindStringSubmatch(sc.Text()); m != nil {
+			k := m[1] + "|" + m[2]
+			r.outputs[k] = append(r.outputs[k], m[3])
+		}
+	}
+	return r
+}
+
+// TestReleaseWorkflowWithAct runs .github/workflows/release.yml end to end
+// with act against the GitHub replica: six build legs (Linux and macOS x
+// three variants) and the release job. The first run is interrupted at the
+// final publish (and survives a broken upload on the way); the re-run
+// completes the release.
+func TestReleaseWorkflowWithAct(t *testing.T) {
+	act := needTool(t, "act", "/root/go/bin/act")
+	needTool(t, "git")
+	needTool(t, "go")
+	root := repoRoot(t)
+
+	// Compile the action's program once so the six legs share the cache.
+	warm := exec.Command("go", "build", "-trimpath", "-o", os.DevNull, "./actions/build-variant")
+	warm.Dir = root
+	if out, err := warm.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	rep := ghreplica.New(ghreplica.Config{})
+	rep.AddOwner("fredbook", true)
+	rep.AddToken("test-token", ghreplica.Token{Login: "github-actions", Push: []string{"fredbook/*"}})
+	if err := rep.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	prev, err := os.ReadFile(filepath.Join(root, "examples", "udos", "releases", "v1.4.3-manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rep.AddRelease("fredbook", "uDOS", ghreplica.ReleaseSpec{Tag: "v1.4.3", CreatedAt: time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC),
+		Assets: []ghreplica.AssetSpec{{Name: "v1.4.3-manifest.json", ContentType: "application/json", Data: prev}}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rep)
+	defer srv.Close()
+
+	const passphrase = "correct horse battery staple"
+	priv, pub, err := pgpsign.GenerateTestKey("uDOS Release", "release@example.org", []byte(passphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	secrets := filepath.Join(work, "secrets.env")
+	sec := fmt.Sprintf("UDOS_SIGNING_KEY=\"%s\"\nUDOS_SIGNING_PASSPHRASE=\"%s\"\nGITHUB_TOKEN=test-token\n",
+		strings.ReplaceAll(strings.TrimSpace(string(priv)), "\n", `\n`), passphrase)
+	if err := os.WriteFile(secrets, []byte(sec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	event := filepath.Join(work, "event.json")
+	if err := os.WriteFile(event, []byte(`{"ref": "refs/tags/v1.4.6", "ref_name": "v1.4.6", "repository": {"full_name": "fredbook/uDOS", "name": "uDOS", "owner": {"login": "fredbook"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo := udosRepo(t)
+
+	// Run 1: one upload breaks half-way (retried within the run), then the
+	// publish request is refused with a rate limit far beyond what the
+	// client waits for: the run fails with every asset on the draft.
+	rep.Inject(ghreplica.Fault{Method: "POST", PathPrefix: "/repos/fredbook/uDOS/releases/", Kind: ghreplica.HalfUpload502})
+	rep.Inject(ghreplica.Fault{Method: "PATCH", PathPrefix: "/repos/fredbook/uDOS/releases/", Kind: ghreplica.PrimaryRateLimit, RetryAfter: 2 * time.Hour})
+	start := time.Now()
+	r1 := runAct(t, act, repo, srv.URL, secrets, event)
+	t.Logf("act run 1: %s", time.Since(start).Round(time.Second))
+	if r1.err == nil {
+		t.Fatalf("run 1 succeeded despite the refused publish:\n%s", tail(r1.out, 60))
+	}
+	if rel, ok := rep.ReleaseByTag("fredbook", "uDOS", "v1.4.6"); !ok || !rel.Draft {
+		t.Fatalf("after the interrupted run the release must be a draft (ok=%v)", ok)
+	}
+	if n := rep.PendingFaults(); n != 0 {
+		t.Errorf("%d injected faults were not hit", n)
+	}
+	if !strings.Contains(r1.out, "publish: ") || !strings.Contains(r1.out, "rate limit") {
+		t.Errorf("run 1 did not fail at the publish step on the rate limit:\n%s", tail(r1.out, 40))
+	}
+	if os.Getenv("ACT_TEST_LOG") != "" {
+		t.Logf("run 1:\n%s", tail(r1.out, 40))
+	}
+	if strings.Contains(r1.out, passphrase) || strings.Contains(r1.out, strings.Split(string(priv), "\n")[3]) {
+		t.Error("a secret appears in the log")
+	}
+
+	// Run 2: the re-run completes the release.
+	start = time.Now()
+	r2 := runAct(t, act, repo, srv.URL, secrets, event)
+	t.Logf("act run 2: %s", time.Since(start).Round(time.Second))
+	if r2.err != nil {
+		t.Fatalf("run 2: %v\n%s", r2.err, tail(r2.out, 80))
+	}
+	checkRelease(t, rep, r2, pub)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
+	t.Helper()
+	rel, ok := rep.ReleaseByTag("fredbook", "uDOS", "v1.4.6")
+	if !ok || rel.Draft {
+		t.Fatalf("release v1.4.6 not published (found %v)", ok)
+	}
+	if n := len(rep.Releases("fredbook", "uDOS")); n != 2 {
+		t.Errorf("%d releases, want v1.4.3 and v1.4.6", n)
+	}
+	assets := map[string]ghreplica.Asset{}
+	for _, a := range rel.Assets {
+		sum := sha256.Sum256(a.Data)
+		if a.State != "uploaded" || a.Digest != "sha256:"+hex.EncodeToString(sum[:]) || a.Size != len(a.Data) {
+			t.Errorf("asset %s: state %s digest %s size %d", a.Name, a.State, a.Digest, a.Size)
+		}
+		assets[a.Name] = a
+	}
+	if len(assets) != 48 {
+		t.Errorf("%d assets, want 48", len(assets))
+	}
+	m, err := relmanifest.Parse(assets["v1.4.6-manifest.json"].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(m.Names(), ","); got != "core-slim,dev-complete,wizard-full" || m.PreviousVersion != "1.4.3" {
+		t.Fatalf("manifest: variants %s, previous %q", got, m.PreviousVersion)
+	}
+	kr, err := pgpsign.LoadKeyring(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range m.Names() {
+		v := m.Variants[name]
+		a := assets[v.Filename]
+		if a.Digest != "sha256:"+v.SHA256 || int64(a.Size) != v.Size {
+			t.Errorf("%s: GitHub digest %s, manifest %s", v.Filename, a.Digest, v.SHA256)
+		}
+		want := "https://github.com/fredbook/uDOS/releases/download/v1.4.6/" + v.Filename
+		if v.URL != want || v.Signature != want+".asc" {
+			t.Errorf("%s: url %s signature %s", name, v.URL, v.Signature)
+		}
+		// Both legs of the variant reported the same sha256 (the build is
+		// reproducible across the runners), equal to GitHub's digest.
+		for _, os := range []string{"ubuntu-latest", "macos-latest"} {
+			found := false
+			for k, vals := range r.outputs {
+				if strings.HasPrefix(k, "build "+name+" on "+os) && strings.HasSuffix(k, "|sha256") {
+					found = true
+					for _, got := range vals {
+						if got != v.SHA256 {
+							t.Errorf("%s on %s: ::set-output:: sha256=%s, want %s", name, os, got, v.SHA256)
+						}
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no ::set-output:: sha256 for %s on %s", name, os)
+			}
+		}
+	}
+	// Every signature on the release verifies against its file.
+	for n, a := range assets {
+		if !strings.HasSuffix(n, ".asc") {
+			continue
+		}
+		target, ok := assets[strings.TrimSuffix(n, ".asc")]
+		if !ok {
+			t.Errorf("%s signs nothing on the release", n)
+			continue
+		}
+		if _, err := kr.VerifyDetached(bytes.NewReader(target.Data), bytes.NewReader(a.Data)); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	// SHA256SUMS and SHA512SUMS list every archive, SBOM, formula and the manifest, correctly.
+	for _, algo := range []checksum.Algorithm{checksum.SHA256, checksum.SHA512} {
+		lines, err := checksum.Parse(bytes.NewReader(assets[algo.SumsName()].Data), algo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lines) != 10 {
+			t.Errorf("%s has %d lines, want 10", algo.SumsName(), len(lines))
+		}
+		for _, l := range lines {
+			d, err := checksum.Sum(bytes.NewReader(assets[l.Name].Data))
+			if err != nil || d.Get(algo) != l.Digest {
+				t.Errorf("%s: %s does not match the asset", algo.SumsName(), l.Name)
+			}
+		}
+	}
+	for _, want := range []string{"Upgrade path from v1.4.3", "dev-complete: new variant", "minimum_python 3.8 → 3.9"} {
+		if !strings.Contains(rel.Body, want) {
+			t.Errorf("release notes lack %q:\n%s", want, rel.Body)
+		}
+	}
+	var sbomDoc map[string]any
+	if err := json.Unmarshal(assets["udos-core-slim-v1.4.6.cdx.json"].Data, &sbomDoc); err != nil || sbomDoc["specVersion"] != "1.6" {
+		t.Errorf("core-slim SBOM: %v", err)
+	}
+	if !strings.Contains(string(assets["udos-core-slim.rb"].Data), `sha256 "`+m.Variants["core-slim"].SHA256+`"`) {
+		t.Error("the Homebrew formula does not carry the archive's sha256")
+	}
+	if got := r.outputs["publish the release|release-url"]; len(got) == 0 || !strings.HasSuffix(got[0], "/fredbook/uDOS/releases/tag/v1.4.6") {
+		t.Errorf("release-url outputs %v", got)
+	}
+}
