@@ -211,3 +211,30 @@ func mustNoErr(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func httpFileServer(dir string) http.Handler { return http.FileServer(http.Dir(dir)) }
+
+// serveForever serves dir on addr with the fault server (no faults),
+// printing each request on stderr.
+func serveForever(dir, addr string) int {
+	s := &faultServer{dir: dir}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "serving %s on http://%s\n", dir, l.Addr())
+	go func() {
+		for range time.Tick(200 * time.Millisecond) {
+			for _, line := range s.takeLog() {
+				fmt.Fprintln(os.Stderr, line)
+			}
+		}
+	}()
+	return func() int {
+		if err := http.Serve(l, http.HandlerFunc(s.handle)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		return 1
+	}()
+}

@@ -20,6 +20,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("UDOS_LIB_EXEC_MAIN") == "1" {
 		os.Exit(run())
 	}
+	// The BENCHMARKS.md figures serve a registry folder with the test
+	// server (ETags, request log on stderr) until killed.
+	if dir := os.Getenv("UDOS_LIB_BENCH_SERVE"); dir != "" {
+		os.Exit(serveForever(dir, os.Getenv("UDOS_LIB_BENCH_ADDR")))
+	}
 	testscript.Main(m, map[string]func(){
 		"udos-lib": func() { os.Exit(run()) },
 	})

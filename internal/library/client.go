@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -323,14 +324,15 @@ func (c *Client) ensureStored(ctx context.Context, s source) (*StoreMeta, error)
 	if err := os.RemoveAll(final); err != nil {
 		return nil, fmt.Errorf("replacing %s: %w", final, err)
 	}
-	if err := WriteJSONAtomic(c.Paths.StoreMeta(s.ID, s.Version), meta); err != nil {
+	mb, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", c.Paths.StoreMeta(s.ID, s.Version), err)
+	}
+	if err := writeFileRename(c.Paths.StoreMeta(s.ID, s.Version), append(mb, '\n')); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(filepath.Join(tmp, "x"), final); err != nil {
 		return nil, fmt.Errorf("moving %s into the store: %w", file, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return nil, err
 	}
 	c.hook("after-store")
 	return meta, nil
@@ -421,6 +423,16 @@ func (c *Client) commit(op string, old, next *LockFile) error {
 		return err
 	}
 	j.LockFile = b
+	for i := range j.Switches {
+		if cur, err := os.Readlink(j.Switches[i].Link); err == nil {
+			j.Switches[i].Old = cur
+		}
+	}
+	if ob, err := os.ReadFile(c.Paths.LockFile()); err == nil {
+		j.OldLockFile, j.HadLock = ob, true
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reading %s: %w", c.Paths.LockFile(), err)
+	}
 	return c.Paths.Commit(j, c.hook)
 }
 

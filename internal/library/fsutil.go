@@ -45,6 +45,32 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return syncDir(dir)
 }
 
+// writeFileRename writes data to path through a temp file and a rename,
+// without fsync: for store sidecars, whose durability the transaction's
+// journal does not depend on (recovery rolls back when they are missing).
+func writeFileRename(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
 // WriteJSONAtomic writes v as indented JSON with a final newline.
 func WriteJSONAtomic(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
@@ -84,7 +110,8 @@ func SwitchSymlink(link, target string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("switching %s: %w", link, err)
 	}
-	return syncDir(filepath.Dir(link))
+	// The folder is synced once per transaction (Paths.apply), not per link.
+	return nil
 }
 
 // RemoveSymlink removes link if it is a symlink; absent is fine.
@@ -102,7 +129,7 @@ func RemoveSymlink(link string) error {
 	if err := os.Remove(link); err != nil {
 		return fmt.Errorf("removing %s: %w", link, err)
 	}
-	return syncDir(filepath.Dir(link))
+	return nil
 }
 
 // FileLock is an exclusive advisory lock (flock) held on a file.

@@ -78,6 +78,9 @@ func TestRecoverRollsForward(t *testing.T) {
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(store+".json", []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	link := filepath.Join(root, "library", "x")
 	target, _ := filepath.Rel(filepath.Dir(link), store)
 	lock := []byte("{\"lockfile_version\": 1}\n")
@@ -121,5 +124,47 @@ func TestSwitchSymlinkRefusesRealFolder(t *testing.T) {
 	}
 	if err := RemoveSymlink(link); err == nil {
 		t.Fatal("a real folder was removed")
+	}
+}
+
+func TestRecoverRollsBackWhenStoreIncomplete(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	p := Paths{Root: root}
+	oldStore := p.StoreDir("lib-x", "1.0.0")
+	if err := os.MkdirAll(oldStore, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(root, "library", "x")
+	oldTarget, _ := filepath.Rel(filepath.Dir(link), oldStore)
+	if err := SwitchSymlink(link, oldTarget); err != nil {
+		t.Fatal(err)
+	}
+	oldLock := []byte("old\n")
+	if err := WriteFileAtomic(p.LockFile(), []byte("half-new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The new version's store copy never reached the disk (no sidecar).
+	newTarget, _ := filepath.Rel(filepath.Dir(link), p.StoreDir("lib-x", "2.0.0"))
+	if err := SwitchSymlink(link, newTarget); err != nil {
+		t.Fatal(err)
+	}
+	j := &Journal{Op: "update", Switches: []Switch{{ID: "lib-x", Link: link, Target: newTarget, Old: oldTarget}},
+		LockFile: []byte("new\n"), OldLockFile: oldLock, HadLock: true}
+	if err := WriteJSONAtomic(p.Journal(), j); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := p.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, "rolled back an interrupted update") {
+		t.Fatalf("message %q", msg)
+	}
+	if got, _ := os.Readlink(link); got != oldTarget {
+		t.Fatalf("link -> %q, want %q", got, oldTarget)
+	}
+	if b, _ := os.ReadFile(p.LockFile()); string(b) != string(oldLock) {
+		t.Fatalf("lock file %q", b)
 	}
 }

@@ -16,17 +16,26 @@ type Switch struct {
 	// Target is the symlink target (relative to the link's folder); empty
 	// removes the link (uninstall).
 	Target string `json:"target"`
+	// Old is the target before the transaction ("" when there was no link),
+	// for rolling back.
+	Old string `json:"old,omitempty"`
 }
 
-// Journal is an install transaction written before the live tree changes.
-// Everything it points at in the store is complete before it is written, so
-// recovery always rolls forward: it re-applies every switch (idempotent) and
-// writes the new lockfile.
+// Journal is an install transaction written (and fsynced) before the live
+// tree changes. Everything it points at in the store is complete before it
+// is written, so recovery normally rolls forward: it re-applies every switch
+// (idempotent) and writes the new lock file. Only if a store copy it points
+// at is missing or incomplete (a power loss before the store reached the
+// disk) does recovery roll back to the old links and the old lock file.
 type Journal struct {
 	Op       string   `json:"op"`
 	Switches []Switch `json:"switches"`
 	// LockFile is the complete new library/lock.json.
 	LockFile []byte `json:"lockfile"`
+	// OldLockFile is the lock file before the transaction; HadLock is false
+	// when there was none.
+	OldLockFile []byte `json:"old_lockfile,omitempty"`
+	HadLock     bool   `json:"had_lockfile"`
 }
 
 // Hook is called at named points of a transaction; tests use it to stop a
@@ -54,6 +63,7 @@ func (p Paths) apply(j *Journal, hook Hook) error {
 	if hook == nil {
 		hook = func(string) {}
 	}
+	dirs := map[string]bool{}
 	for i, s := range j.Switches {
 		if s.Target == "" {
 			if err := RemoveSymlink(s.Link); err != nil {
@@ -64,8 +74,14 @@ func (p Paths) apply(j *Journal, hook Hook) error {
 				return err
 			}
 		}
+		dirs[filepath.Dir(s.Link)] = true
 		if i == 0 {
 			hook("after-first-switch")
+		}
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return err
 		}
 	}
 	hook("before-lockfile")
@@ -75,6 +91,39 @@ func (p Paths) apply(j *Journal, hook Hook) error {
 	hook("after-lockfile")
 	if err := os.Remove(p.Journal()); err != nil {
 		return fmt.Errorf("finishing the transaction: %w", err)
+	}
+	return syncDir(p.State())
+}
+
+// rollback restores the links and the lock file from before j.
+func (p Paths) rollback(j *Journal) error {
+	dirs := map[string]bool{}
+	for _, s := range j.Switches {
+		var err error
+		if s.Old == "" {
+			err = RemoveSymlink(s.Link)
+		} else {
+			err = SwitchSymlink(s.Link, s.Old)
+		}
+		if err != nil {
+			return err
+		}
+		dirs[filepath.Dir(s.Link)] = true
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	if j.HadLock {
+		if err := WriteFileAtomic(p.LockFile(), j.OldLockFile, 0o644); err != nil {
+			return err
+		}
+	} else if err := os.Remove(p.LockFile()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("restoring %s: %w", p.LockFile(), err)
+	}
+	if err := os.Remove(p.Journal()); err != nil {
+		return fmt.Errorf("finishing the rollback: %w", err)
 	}
 	return syncDir(p.State())
 }
@@ -94,19 +143,32 @@ func (p Paths) Recover() (string, error) {
 		if err := json.Unmarshal(b, &j); err != nil {
 			return "", fmt.Errorf("reading the journal %s: %w (it is written atomically, so this is not a crash: inspect or remove it)", p.Journal(), err)
 		}
+		missing := ""
 		for _, s := range j.Switches {
 			if s.Target == "" {
 				continue
 			}
 			dest := filepath.Join(filepath.Dir(s.Link), s.Target)
+			if _, err := os.Stat(dest + ".json"); err != nil {
+				missing = dest
+				break
+			}
 			if _, err := os.Stat(dest); err != nil {
-				return "", fmt.Errorf("recovering the interrupted %s: store folder %s: %w", j.Op, dest, err)
+				missing = dest
+				break
 			}
 		}
-		if err := p.apply(&j, nil); err != nil {
-			return "", fmt.Errorf("recovering the interrupted %s: %w", j.Op, err)
+		if missing != "" {
+			if err := p.rollback(&j); err != nil {
+				return "", fmt.Errorf("rolling back the interrupted %s: %w", j.Op, err)
+			}
+			did = append(did, fmt.Sprintf("rolled back an interrupted %s (store copy %s is incomplete)", j.Op, missing))
+		} else {
+			if err := p.apply(&j, nil); err != nil {
+				return "", fmt.Errorf("recovering the interrupted %s: %w", j.Op, err)
+			}
+			did = append(did, "completed an interrupted "+j.Op)
 		}
-		did = append(did, "completed an interrupted "+j.Op)
 	}
 	n, err := p.cleanStaging()
 	if err != nil {
