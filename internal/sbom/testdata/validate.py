@@ -26,7 +26,7 @@ try:
 
     registry = Registry().with_resources((k, Resource.from_contents(v)) for k, v in store.items())
     validator = cls(bom, registry=registry, format_checker=cls.FORMAT_CHECKER)
-except ImportError:  # jsonschema < 4.18 (Debian 12)
+except (ImportError, TypeError):  # jsonschema < 4.18 (Debian 12) has no registry
     resolver = jsonschema.RefResolver.from_schema(bom, store=store)
     validator = cls(bom, resolver=resolver, format_checker=cls.FORMAT_CHECKER)
 

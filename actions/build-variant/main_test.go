@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	githubactions "github.com/sethvargo/go-githubactions"
+
+	"github.com/fredbook/udos-dist/internal/pgpsign"
+)
+
+func envFunc(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// TestRunOutsideActions runs the action's program without the runner's
+// files (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY unset): outputs and summary go
+// to stdout instead of panicking, and the secrets are masked first.
+func TestRunOutsideActions(t *testing.T) {
+	t.Parallel()
+	priv, _, err := pgpsign.GenerateTestKey("uDOS Release", "release@example.org", []byte("pw-1234567"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	env := map[string]string{
+		"INPUT_VARIANT":            "core-slim",
+		"INPUT_SOURCE":             "../../examples/udos",
+		"INPUT_OUTPUT":             out,
+		"INPUT_SIGNING_KEY":        string(priv),
+		"INPUT_SIGNING-PASSPHRASE": "pw-1234567",
+		"INPUT_SOURCE-DATE-EPOCH":  "1764072000",
+		"GITHUB_REF":               "refs/tags/v1.4.6",
+	}
+	var stdout bytes.Buffer
+	a := githubactions.New(githubactions.WithGetenv(envFunc(env)), githubactions.WithWriter(&stdout))
+	if err := run(context.Background(), a, envFunc(env), &stdout); err != nil {
+		t.Fatalf("run: %v\n%s", err, stdout.String())
+	}
+	s := stdout.String()
+	for _, want := range []string{"::add-mask::pw-1234567", "archive=" + filepath.Join(out, "udos-core-slim-v1.4.6.tar.gz"), "sha256=", "| `udos-core-slim-v1.4.6.tar.gz` | archive |"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	keyLine := strings.Split(string(priv), "\n")[3]
+	if !strings.Contains(s, "::add-mask::"+keyLine) {
+		t.Error("key lines are not masked")
+	}
+	if _, err := os.Stat(filepath.Join(out, "udos-core-slim-v1.4.6.tar.gz.asc")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRunWithRunnerFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	outFile, summary := filepath.Join(dir, "output"), filepath.Join(dir, "summary")
+	env := map[string]string{
+		"INPUT_VARIANT": "wizard-full", "INPUT_SOURCE": "../../examples/udos", "INPUT_OUTPUT": filepath.Join(dir, "dist"),
+		"INPUT_SOURCE_DATE_EPOCH": "1764072000", "INPUT_VERSION": "v1.4.6",
+		"GITHUB_OUTPUT": outFile, "GITHUB_STEP_SUMMARY": summary,
+	}
+	var stdout bytes.Buffer
+	a := githubactions.New(githubactions.WithGetenv(envFunc(env)), githubactions.WithWriter(&stdout))
+	if err := run(context.Background(), a, envFunc(env), &stdout); err != nil {
+		t.Fatalf("run: %v\n%s", err, stdout.String())
+	}
+	o, _ := os.ReadFile(outFile)
+	for _, k := range []string{"archive<<", "sha256<<", "manifest<<", "sbom<<", "formula<<"} {
+		if !strings.Contains(string(o), k) {
+			t.Errorf("GITHUB_OUTPUT lacks %s:\n%s", k, o)
+		}
+	}
+	sm, _ := os.ReadFile(summary)
+	if !strings.Contains(string(sm), "| sign | skipped: no signing key given |") {
+		t.Errorf("summary:\n%s", sm)
+	}
+}
+
+func TestRunInputErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"bad mode", map[string]string{"INPUT_MODE": "deploy", "INPUT_VERSION": "1.4.6"}, "neither build nor publish"},
+		{"bad upload", map[string]string{"INPUT_UPLOAD": "yes please", "INPUT_VERSION": "1.4.6"}, "input upload"},
+		{"upload without token", map[string]string{"INPUT_UPLOAD": "true", "INPUT_VERSION": "1.4.6", "GITHUB_REPOSITORY": "fredbook/uDOS"}, "token is required"},
+		{"bad repository", map[string]string{"INPUT_MODE": "publish", "INPUT_VERSION": "1.4.6", "INPUT_REPOSITORY": "uDOS"}, "not owner/name"},
+		{"bad epoch", map[string]string{"INPUT_VERSION": "1.4.6", "INPUT_SOURCE_DATE_EPOCH": "yesterday", "INPUT_VARIANT": "core-slim"}, "not a Unix time"},
+		{"no git for epoch", map[string]string{"INPUT_VERSION": "1.4.6", "INPUT_SOURCE": "/nonexistent", "INPUT_VARIANT": "core-slim"}, "commit time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout bytes.Buffer
+			a := githubactions.New(githubactions.WithGetenv(envFunc(tt.env)), githubactions.WithWriter(&stdout))
+			err := run(context.Background(), a, envFunc(tt.env), &stdout)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolveVersion(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ input, ref, want string }{
+		{"v1.4.7", "refs/tags/v1.4.6", "1.4.7"},
+		{"", "refs/tags/v1.4.6", "1.4.6"},
+		{"", "refs/heads/main", "1.4.6"}, // from examples/udos/version.json
+	}
+	for _, tt := range tests {
+		got, err := resolveVersion(tt.input, envFunc(map[string]string{"GITHUB_REF": tt.ref}), "../../examples/udos")
+		if err != nil || got != tt.want {
+			t.Errorf("resolveVersion(%q, %q) = %q, %v; want %q", tt.input, tt.ref, got, err, tt.want)
+		}
+	}
+}
+
+// TestActionMetadataMatchesMain keeps action.yml and main.go in step: every
+// input main reads is declared and passed to the program.
+func TestActionMetadataMatchesMain(t *testing.T) {
+	t.Parallel()
+	yml, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"mode", "variant", "variants", "source", "version", "output", "signing-key", "signing-passphrase",
+		"source-date-epoch", "strict", "variants-file", "upload", "token", "repository"} {
+		if !strings.Contains(string(src), `in("`+name+`"`) {
+			t.Errorf("main.go does not read input %s", name)
+		}
+		if !strings.Contains(string(yml), "\n  "+name+":\n") {
+			t.Errorf("action.yml does not declare input %s", name)
+		}
+		env := "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + ": ${{ inputs." + name + " }}"
+		if !strings.Contains(string(yml), env) {
+			t.Errorf("action.yml does not pass %s", env)
+		}
+	}
+	for _, out := range []string{"archive", "sha256", "manifest"} {
+		if !strings.Contains(string(yml), "${{ steps.run.outputs."+out+" }}") || !strings.Contains(string(src), `out.set("`+out+`"`) {
+			t.Errorf("output %s is not wired", out)
+		}
+	}
+}
