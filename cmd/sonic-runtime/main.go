@@ -77,8 +77,34 @@ func detectOnly(w io.Writer) error {
 	return enc.Encode(hw)
 }
 
+// screen is the first virtual terminal when /dev/console is elsewhere
+// (the boot loaders make the serial port the console, so tests and
+// headless machines see everything): the runtime's lines and a shell go to
+// both, so a person at the screen has them too.
+var screen *os.File
+
 func say(format string, args ...any) {
-	fmt.Fprintf(os.Stdout, format+"\n", args...)
+	line := fmt.Sprintf(format+"\n", args...)
+	os.Stdout.WriteString(line)
+	if screen != nil {
+		screen.WriteString(line)
+	}
+}
+
+// openScreen opens /dev/tty1 unless it is the console already.
+func openScreen() {
+	b, err := os.ReadFile("/sys/class/tty/console/active")
+	if err != nil {
+		return
+	}
+	active := strings.Fields(string(b))
+	// The last active console is /dev/console.
+	if len(active) == 0 || active[len(active)-1] == "tty0" || active[len(active)-1] == "tty1" {
+		return
+	}
+	if f, err := os.OpenFile("/dev/tty1", os.O_RDWR|unix.O_NOCTTY, 0); err == nil {
+		screen = f
+	}
 }
 
 func boot() {
@@ -86,6 +112,7 @@ func boot() {
 	os.Setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	os.Setenv("HOME", "/root")
 	mountKernelFS()
+	openScreen()
 	// Keep kernel chatter off the console so our lines stay whole.
 	_ = os.WriteFile("/proc/sys/kernel/printk", []byte("4"), 0o644)
 	if _, err := os.Stat("/bin/busybox"); err == nil {
@@ -253,19 +280,25 @@ func writeReport(hw runtime.Hardware) error {
 // when it exits. Only this loop waits for children, so no exit status is
 // stolen from anyone.
 func supervise(shell bool) {
-	shellPid := 0
-	startShell := func() {
+	terms := []*os.File{os.Stdin}
+	if screen != nil {
+		terms = append(terms, screen)
+	}
+	pids := map[int]*os.File{}
+	startShell := func(term *os.File) {
 		cmd := exec.Command("/bin/sh", "-l")
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = term, term, term
 		cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 		if err := cmd.Start(); err != nil {
 			say("sonic: shell: %v", err)
 			return
 		}
-		shellPid = cmd.Process.Pid
+		pids[cmd.Process.Pid] = term
 	}
 	if shell {
-		startShell()
+		for _, t := range terms {
+			startShell(t)
+		}
 	}
 	for {
 		var ws unix.WaitStatus
@@ -274,9 +307,10 @@ func supervise(shell bool) {
 			time.Sleep(time.Second)
 			continue
 		}
-		if shell && pid == shellPid {
+		if term, ok := pids[pid]; ok {
+			delete(pids, pid)
 			time.Sleep(500 * time.Millisecond)
-			startShell()
+			startShell(term)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -468,4 +469,72 @@ func TestReproducible(t *testing.T) {
 		t.Fatalf("two builds differ: %s (%d bytes) vs %s (%d bytes)", a.SHA256, a.Size, b.SHA256, b.Size)
 	}
 	t.Logf("ISO %d bytes, initramfs %d bytes, sha256 %s", a.Size, a.Initramfs, a.SHA256)
+}
+
+// TestRecoveryShell boots an ISO without sonic.poweroff: the console must
+// offer a shell in which `sonic report` prints the hardware report, and
+// busybox can power the machine off.
+func TestRecoveryShell(t *testing.T) {
+	t.Parallel()
+	vmlinuz, modules := kernel(t)
+	need(t, "qemu", "qemu-system-x86_64", "qemu-system-x86")
+	tools, err := iso.FindTools(exec.LookPath)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	res, err := build.Build(context.Background(), build.Options{
+		Version: version, Kernel: vmlinuz, Modules: modules,
+		Busybox: need(t, "busybox", "/bin/busybox", "busybox-static"),
+		Runtime: sonicRuntime(t), OutputDir: dir, Time: epoch, Tools: tools, TempDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qemuSlots <- struct{}{}
+	defer func() { <-qemuSlots }()
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-nographic", "-no-reboot",
+		"-monitor", "none", "-net", "none", "-drive", "file="+res.ISO+",format=raw,snapshot=on")
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	sent := false
+	for {
+		select {
+		case <-done:
+			s := out.String()
+			if ctx.Err() != nil {
+				t.Fatalf("no power off; output:\n%s", tail(s))
+			}
+			if !sent {
+				t.Fatalf("QEMU exited before the readiness line:\n%s", tail(s))
+			}
+			if !strings.Contains(s, `"firmware": "bios"`) || !strings.Contains(s, `"memory_mb"`) {
+				t.Errorf("sonic report output missing; console:\n%s", tail(s))
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+			if !sent && readyRE.MatchString(out.String()) {
+				// Give the shell a moment to start reading.
+				time.Sleep(2 * time.Second)
+				io.WriteString(stdin, "sonic report\n")
+				time.Sleep(2 * time.Second)
+				io.WriteString(stdin, "poweroff -f\n")
+				sent = true
+			}
+		}
+	}
 }
