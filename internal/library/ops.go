@@ -149,7 +149,8 @@ func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s@%s: %w", id, v, err)
+			// ensureStored's errors name the package file (id and version).
+			return nil, err
 		}
 		e := meta.Entry
 		e.Direct, e.Requested = false, ""

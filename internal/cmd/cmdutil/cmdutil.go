@@ -24,6 +24,10 @@ type Command struct {
 	Flags func(fs *flag.FlagSet)
 	// Run runs the command with the positional arguments left after flags.
 	Run func(args []string) error
+
+	// Args are the positional arguments of the last Execute, for error
+	// messages ("udos-lib: install grid-extensions: …").
+	Args []string
 }
 
 // UsageError is a mistake in the command line: exit code 2.
@@ -74,6 +78,7 @@ func (c *Command) Execute(args []string, errOut io.Writer) error {
 		pos = append(pos, rest[0])
 		rest = rest[1:]
 	}
+	c.Args = pos
 	return c.Run(pos)
 }
 

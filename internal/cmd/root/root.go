@@ -178,7 +178,8 @@ func Run(f *factory.Factory, args []string) int {
 		fmt.Fprintf(f.IO.ErrOut, "udos-lib: %v\n", err)
 		return ExitUsage
 	default:
-		fmt.Fprintf(f.IO.ErrOut, "udos-lib: %s: %v\n", cmd.Name, err)
+		what := strings.Join(append([]string{cmd.Name}, cmd.Args...), " ")
+		fmt.Fprintf(f.IO.ErrOut, "udos-lib: %s: %v\n", what, err)
 		return ExitError
 	}
 }
