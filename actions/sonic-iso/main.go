@@ -125,7 +125,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		if err != nil {
 			return err
 		}
-		opts.Publish = &build.Publish{Client: c, Owner: owner, Repo: repo}
+		opts.Publish = &build.Publish{
+			Client: c, Owner: owner, Repo: repo, ServerURL: getenv("GITHUB_SERVER_URL"),
+			Tag: "v" + version, Release: in("publish-release") == "true",
+		}
+		if ref := getenv("GITHUB_REF"); strings.HasPrefix(ref, "refs/tags/") && strings.TrimPrefix(strings.TrimPrefix(ref, "refs/tags/"), "v") == version {
+			opts.Publish.Tag = strings.TrimPrefix(ref, "refs/tags/")
+		}
 	}
 
 	res, runErr := build.Build(ctx, opts)

@@ -82,7 +82,7 @@ func TestActionBuildsSignsUploads(t *testing.T) {
 	}
 	isoPath := filepath.Join(tmp, "dist", "udos-sonic-v1.4.6.iso")
 	outputs, _ := os.ReadFile(outFile)
-	for _, want := range []string{"iso<<", isoPath, "sha256<<", "manifest<<", "udos-sonic-v1.4.6-manifest.json"} {
+	for _, want := range []string{"iso<<", isoPath, "sha256<<", "manifest<<", "releases/v1.4.6-manifest.json"} {
 		if !strings.Contains(string(outputs), want) {
 			t.Errorf("outputs lack %q:\n%s", want, outputs)
 		}
@@ -97,7 +97,7 @@ func TestActionBuildsSignsUploads(t *testing.T) {
 	if _, err := kr.VerifyFile(isoPath, isoPath+".asc"); err != nil {
 		t.Errorf("signature does not verify: %v", err)
 	}
-	manifest, _ := os.ReadFile(filepath.Join(tmp, "dist", "udos-sonic-v1.4.6-manifest.json"))
+	manifest, _ := os.ReadFile(filepath.Join(tmp, "dist", "releases", "v1.4.6-manifest.json"))
 	for _, want := range []string{`"sonic-iso"`, `"bootable": true`, "https://github.com/fredbook/uDOS/releases/download/v1.4.6/udos-sonic-v1.4.6.iso"} {
 		if !strings.Contains(string(manifest), want) {
 			t.Errorf("manifest lacks %s:\n%s", want, manifest)
@@ -112,7 +112,14 @@ func TestActionBuildsSignsUploads(t *testing.T) {
 		}
 	}
 	got := strings.Join(assets, " ")
-	for _, want := range []string{"udos-sonic-v1.4.6.iso", ".iso.sha256", ".iso.sha512", ".iso.asc", "udos-sonic-v1.4.6-manifest.json"} {
+	if _, err := kr.VerifyFile(filepath.Join(tmp, "dist", "udos-sonic-iso-v1.4.6.manifest.json"), filepath.Join(tmp, "dist", "udos-sonic-iso-v1.4.6.manifest.json.asc")); err != nil {
+		t.Errorf("fragment signature does not verify: %v", err)
+	}
+	// The release job publishes: this one leaves a draft.
+	if rel, ok := r.ReleaseByTag("fredbook", "uDOS", "v1.4.6"); !ok || !rel.Draft {
+		t.Errorf("release v1.4.6: found %v, want a draft", ok)
+	}
+	for _, want := range []string{"udos-sonic-v1.4.6.iso", ".iso.sha256", ".iso.sha512", ".iso.asc", "udos-sonic-iso-v1.4.6.manifest.json", "udos-sonic-iso-v1.4.6.manifest.json.asc"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("release assets %q lack %q", got, want)
 		}

@@ -49,8 +49,11 @@ type Options struct {
 	Time time.Time
 	// Signer signs the ISO (.asc); nil skips signing.
 	Signer *pgpsign.Signer
-	// Manifest is a release manifest file to merge the sonic-iso entry
-	// into; empty writes udos-sonic-v<version>-manifest.json in OutputDir.
+	// Manifest is the release manifest to merge the sonic-iso entry into;
+	// empty means OutputDir/releases/v<version>-manifest.json. The entry
+	// alone is also written as the fragment
+	// udos-sonic-iso-v<version>.manifest.json, which the release job of
+	// build-variant merges from the draft release.
 	Manifest string
 	// Publish uploads the artifacts; nil skips the upload.
 	Publish *Publish
@@ -64,9 +67,13 @@ type Publish struct {
 	Client      *ghrelease.Client
 	Owner, Repo string
 	Tag         string // default v<version>
-	// DownloadBase is the URL the manifest records for each file; empty
-	// means GitHub's https://github.com/OWNER/REPO/releases/download/TAG.
-	DownloadBase string
+	// ServerURL is GitHub's web address (GITHUB_SERVER_URL); empty means
+	// https://github.com. Download URLs in the manifest start with it.
+	ServerURL string
+	// Release publishes the release (draft=false) after the upload. Off,
+	// the assets wait on the draft for the release job, which publishes
+	// every variant at once.
+	Release bool
 }
 
 // Result lists what was produced.
@@ -77,8 +84,9 @@ type Result struct {
 	SHA512    string
 	Sidecars  []string // .sha256, .sha512
 	Signature string   // .asc path, "" when unsigned
-	Manifest  string
-	Initramfs int64 // compressed initramfs size
+	Manifest  string   // the merged release manifest
+	Fragment  string   // the manifest fragment holding only sonic-iso
+	Initramfs int64    // compressed initramfs size
 	Published *ghrelease.PublishResult
 	Steps     []pipe.Result
 }
@@ -113,8 +121,8 @@ func Build(ctx context.Context, opts Options) (Result, error) {
 		pipe.Func("initramfs", st.initramfs),
 		pipe.Func("iso", st.iso),
 		pipe.Func("checksums", st.checksums),
-		signStep{st},
 		pipe.Func("manifest", st.manifest),
+		signStep{st},
 		publishStep{st},
 	)
 	st.res.Steps = pc.Results()
@@ -164,7 +172,7 @@ func validate(o Options) error {
 
 func (s *state) initramfs(ctx context.Context, _ *pipe.Context) error {
 	o := s.opts
-	io := initramfs.Options{
+	in := initramfs.Options{
 		Version: o.Version, Runtime: o.Runtime, Busybox: o.Busybox,
 		Rootfs: o.Rootfs, Core: o.Core, Bins: o.Bins, Time: o.Time,
 	}
@@ -173,7 +181,7 @@ func (s *state) initramfs(ctx context.Context, _ *pipe.Context) error {
 		if len(names) == 0 {
 			names = initramfs.DefaultModules
 		}
-		io.Modules = &initramfs.Modules{Dir: o.Modules, Names: names}
+		in.Modules = &initramfs.Modules{Dir: o.Modules, Names: names}
 	}
 	s.initrd = filepath.Join(s.work, "initrd.gz")
 	f, err := os.Create(s.initrd)
@@ -181,7 +189,7 @@ func (s *state) initramfs(ctx context.Context, _ *pipe.Context) error {
 		return fmt.Errorf("creating the initramfs: %w", err)
 	}
 	defer f.Close()
-	if err := initramfs.Build(f, io); err != nil {
+	if err := initramfs.Build(f, in); err != nil {
 		return err
 	}
 	fi, err := f.Stat()
@@ -235,18 +243,23 @@ func (st signStep) Run(context.Context, *pipe.Context) error {
 		return err
 	}
 	st.s.res.Signature = asc
+	// The release job verifies each fragment's signature before merging.
+	if _, err := pgpsign.SignFile(st.s.opts.Signer, st.s.res.Fragment); err != nil {
+		return err
+	}
 	return nil
 }
 
-func (s *state) downloadBase() string {
+func (s *state) downloadURL(name string) string {
 	p := s.opts.Publish
 	if p == nil {
-		return ""
+		return name
 	}
-	if p.DownloadBase != "" {
-		return strings.TrimSuffix(p.DownloadBase, "/")
+	base := strings.TrimSuffix(p.ServerURL, "/")
+	if base == "" {
+		base = "https://github.com"
 	}
-	return fmt.Sprintf("https://github.com/%s/%s/releases/download/%s", p.Owner, p.Repo, s.tag())
+	return fmt.Sprintf("%s/%s/%s/releases/download/%s/%s", base, p.Owner, p.Repo, s.tag(), name)
 }
 
 func (s *state) tag() string {
@@ -261,26 +274,39 @@ func (s *state) manifest(context.Context, *pipe.Context) error {
 	v := relmanifest.Variant{
 		Filename: name, Size: s.res.Size, SHA256: s.res.SHA256, SHA512: s.res.SHA512,
 		Platforms:     []string{"x86_64-bios", "x86_64-uefi"},
+		URL:           s.downloadURL(name),
 		Bootable:      relmanifest.Bool(true),
 		UEFISupported: relmanifest.Bool(true),
 		BIOSFallback:  relmanifest.Bool(true),
 	}
-	if s.res.Signature != "" {
-		v.Signature = filepath.Base(s.res.Signature)
+	if s.opts.Signer != nil {
+		v.Signature = s.downloadURL(name + ".asc")
 	}
-	if base := s.downloadBase(); base != "" {
-		v.URL = base + "/" + name
-		if v.Signature != "" {
-			v.Signature = base + "/" + v.Signature
-		}
-	} else {
-		v.URL = name
+	frag := relmanifest.New(s.opts.Version)
+	frag.ReleaseDate = s.opts.Time.UTC().Format("2006-01-02")
+	if err := frag.Set(VariantName, v); err != nil {
+		return err
 	}
+	fragPath := filepath.Join(s.opts.OutputDir, relmanifest.FragmentName(VariantName, s.opts.Version))
+	if err := frag.Write(fragPath); err != nil {
+		return err
+	}
+	s.res.Fragment = fragPath
 	path := s.opts.Manifest
 	if path == "" {
-		path = filepath.Join(s.opts.OutputDir, "udos-sonic-v"+s.opts.Version+"-manifest.json")
+		path = filepath.Join(s.opts.OutputDir, filepath.FromSlash(relmanifest.Path(s.opts.Version)))
 	}
-	if _, err := relmanifest.MergeFile(path, s.opts.Version, VariantName, v); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating %q: %w", filepath.Dir(path), err)
+	}
+	m, err := relmanifest.ReadOrNew(path, s.opts.Version)
+	if err != nil {
+		return err
+	}
+	if err := m.Merge(frag); err != nil {
+		return fmt.Errorf("merging into %q: %w", path, err)
+	}
+	if err := m.Write(path); err != nil {
 		return err
 	}
 	s.res.Manifest = path
@@ -303,9 +329,13 @@ func (st publishStep) Run(ctx context.Context, _ *pipe.Context) error {
 	if s.res.Signature != "" {
 		assets = append(assets, ghrelease.AssetFile{Path: s.res.Signature, ContentType: "application/pgp-signature"})
 	}
-	assets = append(assets, ghrelease.AssetFile{Path: s.res.Manifest, ContentType: "application/json"})
+	assets = append(assets, ghrelease.AssetFile{Path: s.res.Fragment, ContentType: "application/json"})
+	if s.res.Signature != "" {
+		assets = append(assets, ghrelease.AssetFile{Path: s.res.Fragment + ".asc", ContentType: "application/pgp-signature"})
+	}
 	res, err := p.Client.Publish(ctx, ghrelease.PublishRequest{
-		Owner: p.Owner, Repo: p.Repo, Tag: s.tag(), Name: "uDOS " + s.opts.Version, Assets: assets,
+		Owner: p.Owner, Repo: p.Repo, Tag: s.tag(), Name: "uDOS " + s.tag(), Assets: assets,
+		KeepDraft: !p.Release,
 	})
 	if err != nil {
 		return err

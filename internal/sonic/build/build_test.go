@@ -1,0 +1,124 @@
+package build
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fredbook/udos-dist/internal/pipe"
+	"github.com/fredbook/udos-dist/internal/relmanifest"
+	"github.com/fredbook/udos-dist/internal/sonic/iso"
+)
+
+func stand(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	ok := Options{Version: "1.4.6", Kernel: stand(t, "k"), Busybox: stand(t, "b"), Runtime: stand(t, "r"), OutputDir: t.TempDir(), Time: time.Unix(1, 0)}
+	tests := []struct {
+		name string
+		edit func(o *Options)
+		want string
+	}{
+		{"no version", func(o *Options) { o.Version = "" }, "version"},
+		{"path in version", func(o *Options) { o.Version = "../1" }, "version"},
+		{"no kernel", func(o *Options) { o.Kernel = "" }, "kernel is required"},
+		{"missing runtime", func(o *Options) { o.Runtime = "/nonexistent/sonic-runtime" }, "/nonexistent/sonic-runtime"},
+		{"rootfs is a dir", func(o *Options) { o.Rootfs = t.TempDir() }, "rootfs"},
+		{"modules not a dir", func(o *Options) { o.Modules = o.Kernel }, "modules"},
+		{"no time", func(o *Options) { o.Time = time.Time{} }, "SOURCE_DATE_EPOCH"},
+		{"no output", func(o *Options) { o.OutputDir = "" }, "output directory"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := ok
+			tc.edit(&o)
+			err := validate(o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if err := validate(ok); err != nil {
+		t.Fatalf("valid options refused: %v", err)
+	}
+}
+
+func TestBuildUnsigned(t *testing.T) {
+	t.Parallel()
+	tools, err := iso.FindTools(exec.LookPath)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	out := t.TempDir()
+	// The kernel and binaries are stand-ins: building does not run them.
+	res, err := Build(context.Background(), Options{
+		Version: "v1.4.6", Kernel: stand(t, "vmlinuz"), Busybox: stand(t, "busybox"), Runtime: stand(t, "sonic-runtime"),
+		OutputDir: out, Time: time.Unix(1764115200, 0), Tools: tools, TempDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(res.ISO) != "udos-sonic-v1.4.6.iso" || res.Signature != "" || len(res.Sidecars) != 2 {
+		t.Errorf("result %+v", res)
+	}
+	status := map[string]pipe.Status{}
+	for _, s := range res.Steps {
+		status[s.Step] = s.Status
+	}
+	want := map[string]pipe.Status{"initramfs": pipe.StatusOK, "iso": pipe.StatusOK, "checksums": pipe.StatusOK, "manifest": pipe.StatusOK, "sign": pipe.StatusSkipped, "publish": pipe.StatusSkipped}
+	for k, v := range want {
+		if status[k] != v {
+			t.Errorf("step %s: %s, want %s", k, status[k], v)
+		}
+	}
+	m, err := relmanifest.Read(filepath.Join(out, "releases", "v1.4.6-manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := m.Variants[VariantName]
+	if v.Filename != "udos-sonic-v1.4.6.iso" || v.SHA256 != res.SHA256 || v.Size != res.Size || v.Bootable == nil || !*v.Bootable || v.Signature != "" {
+		t.Errorf("manifest entry %+v", v)
+	}
+	if _, err := os.Stat(filepath.Join(out, relmanifest.FragmentName(VariantName, "1.4.6"))); err != nil {
+		t.Errorf("no fragment: %v", err)
+	}
+	sum, _ := os.ReadFile(res.ISO + ".sha256")
+	if !strings.HasPrefix(string(sum), res.SHA256+"  udos-sonic-v1.4.6.iso") {
+		t.Errorf(".sha256 = %q", sum)
+	}
+	if entries, _ := filepath.Glob(filepath.Join(out, "*.partial")); len(entries) != 0 {
+		t.Errorf("partial files left: %v", entries)
+	}
+}
+
+func TestBuildFailureLeavesNoISO(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	// A core tarball that is not a tarball: the initramfs step fails, and
+	// says so, before any ISO exists.
+	_, err := Build(context.Background(), Options{
+		Version: "1.4.6", Kernel: stand(t, "vmlinuz"), Busybox: stand(t, "busybox"), Runtime: stand(t, "sonic-runtime"),
+		Core: stand(t, "core.tar.gz"), OutputDir: out, Time: time.Unix(1764115200, 0), TempDir: t.TempDir(),
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "initramfs: ") || !strings.Contains(err.Error(), "core.tar.gz") {
+		t.Fatalf("err = %v", err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("output after a failed build: %v", entries)
+	}
+}
