@@ -108,6 +108,14 @@ func openScreen() {
 }
 
 func boot() {
+	// PID 1 must not exit: the kernel would panic. A bug in the runtime
+	// leaves the console shell up instead.
+	defer func() {
+		if r := recover(); r != nil {
+			say("SONIC-ERROR runtime failure: %v", r)
+			supervise(true)
+		}
+	}()
 	start := time.Now()
 	os.Setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	os.Setenv("HOME", "/root")

@@ -77,8 +77,6 @@ type Options struct {
 	Output    string    // the .iso to write
 	Time      time.Time // every timestamp in the image (SOURCE_DATE_EPOCH)
 	Tools     Tools
-	// Extra files placed in the ISO tree: ISO path (slash, relative) -> host path.
-	Extra map[string]string
 	// TempDir holds the staging tree; empty means os.TempDir().
 	TempDir string
 }
@@ -128,7 +126,7 @@ func Build(ctx context.Context, opts Options) (Info, error) {
 
 // Stage lays out the ISO's file tree in dir (which must not exist): boot
 // loaders and their configuration, the EFI boot image, kernel, initramfs,
-// marker and extra files, with normalised modes and times.
+// and marker file, with normalised modes and times.
 func Stage(ctx context.Context, opts Options, tree string) error {
 	if opts.Version == "" || strings.ContainsAny(opts.Version, "/ \t\n\"'") {
 		return fmt.Errorf("version %q is empty or holds characters a file name cannot", opts.Version)
@@ -138,18 +136,15 @@ func Stage(ctx context.Context, opts Options, tree string) error {
 			return fmt.Errorf("boot file %q is not a readable regular file", p)
 		}
 	}
+	if opts.Tools.GrubMkimage == "" || opts.Tools.IsolinuxBin == "" || opts.Tools.LDLinux == "" {
+		return fmt.Errorf("the ISO build tools are not set (FindTools locates them)")
+	}
 	cmdline := strings.TrimSpace(BaseCmdline + " " + opts.Cmdline)
 	copies := map[string]string{
 		KernelPath:                    opts.Kernel,
 		InitrdPath:                    opts.Initramfs,
 		isolinuxDir + "/isolinux.bin": opts.Tools.IsolinuxBin,
 		isolinuxDir + "/ldlinux.c32":  opts.Tools.LDLinux,
-	}
-	for k, v := range opts.Extra {
-		if _, dup := copies[k]; dup || !fileOK(k) {
-			return fmt.Errorf("extra ISO file %q is not a clean relative path or clashes with a boot file", k)
-		}
-		copies[k] = v
 	}
 	if err := os.Mkdir(tree, 0o755); err != nil {
 		return fmt.Errorf("creating the ISO staging tree: %w", err)
@@ -191,10 +186,6 @@ func WriteImage(tree, out, hdpfx string, t time.Time) (Info, error) {
 		return Info{}, err
 	}
 	return finish(out, hdpfx, t)
-}
-
-func fileOK(p string) bool {
-	return p != "" && !strings.HasPrefix(p, "/") && filepath.ToSlash(filepath.Clean(p)) == p && p != ".." && !strings.HasPrefix(p, "../")
 }
 
 // IsolinuxConfig is the BIOS boot menu: one entry, no prompt, serial console.
