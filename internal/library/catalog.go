@@ -142,6 +142,7 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 	if err != nil {
 		return nil, err
 	}
+	prev := state
 	dir := c.Paths.CacheDir(c.Registry)
 	cachedBody, errBody := os.ReadFile(filepath.Join(dir, "catalog.json"))
 	haveCache := errBody == nil
@@ -196,6 +197,15 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 	res.Requests = c.Fetcher.Requests - before
 
 	cat, err := c.verifyCatalog(loc, body, sig, state)
+	if err != nil && res.Cached && IsRemote(loc) {
+		// The cached copy no longer passes (a keyring given since, a
+		// signature published since without changing catalog.json, an
+		// expired copy): ask again without the ETag, once.
+		if err := os.Remove(filepath.Join(dir, "catalog.json")); err != nil {
+			return nil, fmt.Errorf("dropping the cached catalog: %w", err)
+		}
+		return c.LoadCatalog(ctx, true)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -214,11 +224,11 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 				_ = os.Remove(ascPath)
 			}
 		}
-		if cat.Serial > state.Serial || state.ETag != "" || !haveCache {
-			if cat.Serial > state.Serial {
-				state.Serial = cat.Serial
-			}
-			state.Signed = cat.Signer != ""
+		if cat.Serial > state.Serial {
+			state.Serial = cat.Serial
+		}
+		state.Signed = cat.Signer != ""
+		if state != prev {
 			if err := c.Paths.WriteState(state); err != nil {
 				return nil, err
 			}
