@@ -110,9 +110,9 @@ func run(opts *Options) error {
 	} else {
 		fmt.Fprintf(w, "installed:   no\n")
 	}
-	for _, kv := range [][2]string{{"author", lib.Author}, {"license", lib.License}, {"homepage", lib.Homepage}, {"repository", lib.Repository}, {"install path", lib.InstallPath}} {
+	for _, kv := range [][2]string{{"author", lib.Author}, {"license", lib.License}, {"homepage", lib.Homepage}, {"repository", lib.Repository}, {"path", lib.InstallPath}} {
 		if kv[1] != "" {
-			fmt.Fprintf(w, "%-12s %s\n", kv[0]+":", kv[1])
+			fmt.Fprintf(w, "%-13s%s\n", kv[0]+":", kv[1])
 		}
 	}
 	if len(lib.Tags) > 0 {
