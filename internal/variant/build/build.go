@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -253,19 +254,34 @@ func (archiveStep) Run(_ context.Context, c *pipe.Context) error {
 		}
 	}
 	path := filepath.Join(s.cfg.Output, name)
+	// The archive's own digests are taken as it is written, in the same pass.
+	h256, h512 := sha256.New(), sha512.New()
+	var size int64
 	err := writeAtomic(path, func(w interface{ Write([]byte) (int, error) }) error {
-		return tarball.Write(w, entries, tarball.Options{MTime: s.cfg.SourceDateEpoch, Level: s.cfg.Level, Parallel: !s.cfg.Serial})
+		cw := &countingWriter{w: io.MultiWriter(w, h256, h512)}
+		err := tarball.Write(cw, entries, tarball.Options{MTime: s.cfg.SourceDateEpoch, Level: s.cfg.Level, Parallel: !s.cfg.Serial})
+		size = cw.n
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
-	a, err := artifact("archive", path)
-	if err != nil {
-		return err
-	}
+	a := Artifact{Kind: "archive", Path: path, Name: name, Size: size,
+		SHA256: hex.EncodeToString(h256.Sum(nil)), SHA512: hex.EncodeToString(h512.Sum(nil))}
 	s.res.Archive = a
 	s.add(a)
 	return nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // hashingReader hashes what is read and reports the digest on Close when
@@ -469,27 +485,35 @@ type checksumStep struct{}
 func (checksumStep) String() string { return "checksums" }
 func (checksumStep) Run(_ context.Context, c *pipe.Context) error {
 	s := stateOf(c)
-	var files []string
-	for _, a := range []Artifact{s.res.Archive, s.res.SBOM, s.res.Formula} {
-		_, paths, err := checksum.Sidecars(a.Path)
-		if err != nil {
-			return err
+	// The digests were taken when each artifact was written: no file is
+	// read again here.
+	var l256, l512 []checksum.Line
+	for _, a := range []Artifact{s.res.Archive, s.res.SBOM, s.res.Formula, s.res.Fragment} {
+		l256 = append(l256, checksum.Line{Digest: a.SHA256, Name: a.Name})
+		l512 = append(l512, checksum.Line{Digest: a.SHA512, Name: a.Name})
+		if a.Kind == "manifest" {
+			continue // the fragment is listed in the SUMS, without sidecars
 		}
-		for _, p := range paths {
+		for _, algo := range []checksum.Algorithm{checksum.SHA256, checksum.SHA512} {
+			p, err := checksum.Sidecar(a.Path, algo, a.digest(algo))
+			if err != nil {
+				return err
+			}
 			ca, err := artifact("checksum", p)
 			if err != nil {
 				return err
 			}
 			s.add(ca)
 		}
-		files = append(files, a.Path)
 	}
-	files = append(files, s.res.Fragment.Path)
-	sums, err := checksum.MergeFiles(s.cfg.Output, files...)
-	if err != nil {
-		return err
-	}
-	for _, p := range sums {
+	for _, list := range []struct {
+		algo  checksum.Algorithm
+		lines []checksum.Line
+	}{{checksum.SHA256, l256}, {checksum.SHA512, l512}} {
+		p := filepath.Join(s.cfg.Output, list.algo.SumsName())
+		if err := checksum.MergeFile(p, list.algo, list.lines...); err != nil {
+			return err
+		}
 		ca, err := artifact("checksums", p)
 		if err != nil {
 			return err
@@ -497,6 +521,13 @@ func (checksumStep) Run(_ context.Context, c *pipe.Context) error {
 		s.add(ca)
 	}
 	return nil
+}
+
+func (a Artifact) digest(algo checksum.Algorithm) string {
+	if algo == checksum.SHA512 {
+		return a.SHA512
+	}
+	return a.SHA256
 }
 
 // signStep writes a detached .asc for every artifact that is not itself a
