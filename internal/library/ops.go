@@ -318,8 +318,22 @@ func (c *Client) InstallLocked(ctx context.Context) ([]Change, error) {
 		}
 		changes = append(changes, Change{ID: id, Namespace: e.Namespace, Action: action, To: e.Version, Path: e.InstallPath})
 	}
-	// An empty "old" makes commit relink everything the lock names.
-	if err := c.commit("install", lockfile.New(), lock); err != nil {
+	// Links into the store that the lock does not name (left from an
+	// earlier state of this machine) go, so the tree is exactly the lock.
+	current := lockfile.New()
+	stray, err := c.strayLinks(lock)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range stray {
+		current.Libraries[s.id] = LockEntry{InstallPath: s.installPath, Version: s.version, Namespace: s.namespace}
+		changes = append(changes, Change{ID: s.id, Namespace: s.namespace, Action: "removed", From: s.version, Path: s.installPath})
+	}
+	if cv := c.coreVersion(); cv != nil && lock.CoreVersion != "" && lock.CoreVersion != cv.String() {
+		c.warnOnce(fmt.Sprintf("%s was resolved against uDOS %s; this installation is %s", c.Paths.LockFile(), lock.CoreVersion, cv))
+	}
+	// Every library the lock names is relinked if needed; stray links removed.
+	if err := c.commit("install", current, lock); err != nil {
 		return nil, err
 	}
 	return changes, nil
@@ -562,4 +576,47 @@ func Search(cat *Catalog, query string) []CatalogLib {
 		}
 	}
 	return out
+}
+
+type strayLink struct{ id, version, namespace, installPath string }
+
+// strayLinks finds symlinks under library/ that point into the store but
+// belong to no entry of lock.
+func (c *Client) strayLinks(lock *LockFile) ([]strayLink, error) {
+	ents, err := os.ReadDir(c.Paths.Library())
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading %s: %w", c.Paths.Library(), err)
+	}
+	named := map[string]bool{}
+	for _, e := range lock.Libraries {
+		named[e.InstallPath] = true
+	}
+	var out []strayLink
+	for _, e := range ents {
+		if e.Type()&os.ModeSymlink == 0 {
+			continue
+		}
+		ip := "library/" + e.Name()
+		if named[ip] {
+			continue
+		}
+		target, err := os.Readlink(filepath.Join(c.Paths.Library(), e.Name()))
+		if err != nil {
+			continue
+		}
+		// Our links are ".udos-lib/store/<id>/<version>".
+		parts := strings.Split(filepath.ToSlash(target), "/")
+		if len(parts) != 4 || parts[0] != ".udos-lib" || parts[1] != "store" {
+			continue
+		}
+		ref, err := libid.Parse(parts[2])
+		if err != nil {
+			continue
+		}
+		out = append(out, strayLink{id: ref.ID, version: parts[3], namespace: ref.Namespace, installPath: ip})
+	}
+	return out, nil
 }

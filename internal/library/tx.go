@@ -180,8 +180,8 @@ func (p Paths) Recover() (string, error) {
 	return strings.Join(did, "; "), nil
 }
 
-// cleanStaging removes temp folders and files left by a killed extraction
-// or download. It runs under the root lock, so nothing else uses them.
+// cleanStaging removes temp folders left by a killed extraction (downloads
+// are held in memory). It runs under the root lock, so nothing uses them.
 func (p Paths) cleanStaging() (int, error) {
 	n := 0
 	libs, err := os.ReadDir(p.Store())
@@ -204,17 +204,6 @@ func (p Paths) cleanStaging() (int, error) {
 				}
 				n++
 			}
-		}
-	}
-	dl := filepath.Join(p.Cache(), "downloads")
-	ents, err := os.ReadDir(dl)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return n, fmt.Errorf("reading %s: %w", dl, err)
-	}
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".tmp-") {
-			_ = os.RemoveAll(filepath.Join(dl, e.Name()))
-			n++
 		}
 	}
 	return n, nil
