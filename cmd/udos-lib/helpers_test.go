@@ -104,6 +104,11 @@ func buildRegistry(out string, o regOptions) error {
 	}
 	if o.expired {
 		opts.Now = time.Now().Add(-40 * 24 * time.Hour)
+	} else {
+		// A fixed publication time keeps human output comparable with
+		// cmp in the scripts; the catalog stays valid for a century.
+		opts.Now = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+		opts.Expires = 100 * 365 * 24 * time.Hour
 	}
 	_, err = registry.Generate(opts)
 	return err
