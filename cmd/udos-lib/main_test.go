@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,7 @@ func TestScripts(t *testing.T) {
 			"reqlog":     cmdReqlog,
 			"sign":       cmdSign,
 			"corrupt":    cmdCorrupt,
+			"replace":    cmdReplace,
 		},
 	})
 }
@@ -171,4 +173,21 @@ func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	b[len(b)/2] ^= 0xff
 	ts.Check(os.WriteFile(p, b, 0o644))
+}
+
+// replace REGEXP REPLACEMENT FILE: rewrites FILE (portable "sed -i"); it
+// fails when nothing matched, so a script cannot silently test nothing.
+func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: replace REGEXP REPLACEMENT FILE")
+	}
+	re, err := regexp.Compile(args[0])
+	ts.Check(err)
+	p := ts.MkAbs(args[2])
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	if !re.Match(b) {
+		ts.Fatalf("replace: %q does not occur in %s", args[0], args[2])
+	}
+	ts.Check(os.WriteFile(p, re.ReplaceAll(b, []byte(args[1])), 0o644))
 }
