@@ -2,7 +2,7 @@
 # Debian kernel unpacked (not installed) into a cache directory that the tests
 # find at /var/cache/udos-test/kernel (or $UDOS_TEST_KERNEL).
 apt-get install -y -qq qemu-system-x86 ovmf isolinux syslinux-common \
-  grub-efi-amd64-bin grub-common mtools busybox-static cpio xorriso >/dev/null
+  grub-efi-amd64-bin grub-pc-bin grub-common mtools busybox-static cpio xorriso >/dev/null
 
 sonic_kernel_dir=/var/cache/udos-test/kernel
 if [ ! -s "$sonic_kernel_dir/vmlinuz" ]; then

@@ -34,6 +34,7 @@ type Tools struct {
 	IsoHdpfx    string // isolinux: /usr/lib/ISOLINUX/isohdpfx.bin (the isohybrid MBR code)
 	GrubMkimage string // grub-common: grub-mkimage
 	GrubModDir  string // grub-efi-amd64-bin: /usr/lib/grub/x86_64-efi
+	GrubPCDir   string // grub-pc-bin: /usr/lib/grub/i386-pc (BIOS boot of installed disks)
 }
 
 // FindTools locates the tools at their Debian paths, failing with a message
@@ -45,6 +46,7 @@ func FindTools(lookPath func(string) (string, error)) (Tools, error) {
 		LDLinux:     "/usr/lib/syslinux/modules/bios/ldlinux.c32",
 		IsoHdpfx:    "/usr/lib/ISOLINUX/isohdpfx.bin",
 		GrubModDir:  "/usr/lib/grub/x86_64-efi",
+		GrubPCDir:   "/usr/lib/grub/i386-pc",
 	}
 	var missing []string
 	for _, c := range []struct{ path, pkg string }{
@@ -52,6 +54,7 @@ func FindTools(lookPath func(string) (string, error)) (Tools, error) {
 		{t.IsoHdpfx, "isolinux"},
 		{t.LDLinux, "syslinux-common"},
 		{filepath.Join(t.GrubModDir, "linux.mod"), "grub-efi-amd64-bin"},
+		{filepath.Join(t.GrubPCDir, "boot.img"), "grub-pc-bin"},
 	} {
 		if _, err := os.Stat(c.path); err != nil {
 			missing = append(missing, fmt.Sprintf("%s (Debian package %s)", c.path, c.pkg))
@@ -63,7 +66,7 @@ func FindTools(lookPath func(string) (string, error)) (Tools, error) {
 	}
 	t.GrubMkimage = p
 	if len(missing) > 0 {
-		return t, fmt.Errorf("the Sonic ISO build needs: %s; install with apt-get install isolinux syslinux-common grub-common grub-efi-amd64-bin", strings.Join(missing, ", "))
+		return t, fmt.Errorf("the Sonic ISO build needs: %s; install with apt-get install isolinux syslinux-common grub-common grub-efi-amd64-bin grub-pc-bin", strings.Join(missing, ", "))
 	}
 	return t, nil
 }
@@ -96,7 +99,11 @@ const (
 	EFIImagePath = "boot/efiboot.img"
 	// DiskEFIPath is the GRUB EFI binary the installer copies to a target
 	// disk's ESP (its embedded config is DiskGrubConfig).
-	DiskEFIPath   = "boot/sonic/bootx64.efi"
+	DiskEFIPath = "boot/sonic/bootx64.efi"
+	// DiskBIOSBoot and DiskBIOSCore are GRUB's BIOS boot sector code and
+	// core image (DiskGrubConfig embedded) for installed disks.
+	DiskBIOSBoot  = "boot/sonic/boot.img"
+	DiskBIOSCore  = "boot/sonic/core.img"
 	isolinuxDir   = "isolinux"
 	efiImageBytes = 2 << 20
 	volumeID      = "UDOS_SONIC"
@@ -145,6 +152,7 @@ func Stage(ctx context.Context, opts Options, tree string) error {
 		InitrdPath:                    opts.Initramfs,
 		isolinuxDir + "/isolinux.bin": opts.Tools.IsolinuxBin,
 		isolinuxDir + "/ldlinux.c32":  opts.Tools.LDLinux,
+		DiskBIOSBoot:                  filepath.Join(opts.Tools.GrubPCDir, "boot.img"),
 	}
 	if err := os.Mkdir(tree, 0o755); err != nil {
 		return fmt.Errorf("creating the ISO staging tree: %w", err)
@@ -169,6 +177,9 @@ func Stage(ctx context.Context, opts Options, tree string) error {
 	}
 	defer os.Remove(efi)
 	if err := GrubEFI(ctx, opts.Tools, DiskGrubConfig(), filepath.Join(tree, filepath.FromSlash(DiskEFIPath))); err != nil {
+		return err
+	}
+	if err := GrubBIOSCore(ctx, opts.Tools, DiskGrubConfig(), filepath.Join(tree, filepath.FromSlash(DiskBIOSCore))); err != nil {
 		return err
 	}
 	if err := EFIBootImage(filepath.Join(tree, filepath.FromSlash(EFIImagePath)), efi, opts.Time); err != nil {
@@ -236,12 +247,29 @@ var GrubModules = []string{
 	"serial", "terminal", "efi_gop", "efi_uga", "all_video", "reboot", "halt",
 }
 
+// GrubBIOSModules are built into the BIOS core image of installed disks.
+var GrubBIOSModules = []string{
+	"biosdisk", "part_gpt", "part_msdos", "fat", "search", "search_fs_file",
+	"linux", "gzio", "normal", "configfile", "echo", "test", "serial", "terminal",
+}
+
+// GrubBIOSCore writes GRUB's i386-pc core.img with config embedded, for a
+// GPT BIOS boot partition; the installer patches its location into
+// boot.img and into the image's own first sector.
+func GrubBIOSCore(ctx context.Context, t Tools, config, out string) error {
+	return grubMkimage(ctx, t, "i386-pc", t.GrubPCDir, "/SONIC", GrubBIOSModules, config, out)
+}
+
 // GrubEFI writes a standalone GRUB EFI binary (BOOTX64.EFI) with config
 // embedded. grub-mkstandalone would pack its modules in a memdisk tar
 // stamped with the build time, so its output differs run to run; grub-mkimage
 // with the modules linked in and the config embedded is the same kind of
 // image and is byte-for-byte reproducible.
 func GrubEFI(ctx context.Context, t Tools, config, out string) error {
+	return grubMkimage(ctx, t, "x86_64-efi", t.GrubModDir, "/EFI/BOOT", GrubModules, config, out)
+}
+
+func grubMkimage(ctx context.Context, t Tools, format, modDir, prefix string, modules []string, config, out string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("creating %q: %w", filepath.Dir(out), err)
 	}
@@ -254,10 +282,10 @@ func GrubEFI(ctx context.Context, t Tools, config, out string) error {
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		return fmt.Errorf("writing GRUB config: %w", err)
 	}
-	args := append([]string{"-O", "x86_64-efi", "-d", t.GrubModDir, "-c", cfg, "-p", "/EFI/BOOT", "-o", out}, GrubModules...)
+	args := append([]string{"-O", format, "-d", modDir, "-c", cfg, "-p", prefix, "-o", out}, modules...)
 	cmd := exec.CommandContext(ctx, t.GrubMkimage, args...)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("running grub-mkimage: %w: %s", err, strings.TrimSpace(string(b)))
+		return fmt.Errorf("running grub-mkimage -O %s: %w: %s", format, err, strings.TrimSpace(string(b)))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -38,18 +39,23 @@ type InstallOptions struct {
 	VolumeID uint32
 }
 
-// ESP geometry: 1 MiB aligned, up to 256 MiB (FAT16 territory, which every
-// UEFI firmware reads).
+// Disk layout: a BIOS boot partition for GRUB's core image in the gap
+// between the GPT entries (LBA 2-33) and the 1 MiB-aligned ESP, which is up
+// to 256 MiB (FAT16 territory, which every UEFI firmware reads).
 const (
-	espStartLBA = 2048
-	espMaxBytes = 256 << 20
-	minESPBytes = 32 << 20
+	biosBootLBA  = 1024
+	espStartLBA  = 2048
+	espMaxBytes  = 256 << 20
+	minESPBytes  = 32 << 20
+	maxCoreBytes = (espStartLBA - biosBootLBA) * 512
 )
 
-// Install partitions target with GPT (one EFI system partition) and writes
-// a FAT16 ESP holding the GRUB EFI binary at EFI/BOOT/BOOTX64.EFI, the
-// kernel, the initramfs and the GRUB script that boots them, so the disk
-// boots on its own under UEFI. Everything on target is lost.
+// Install partitions target with GPT and makes it boot on its own under
+// UEFI and BIOS: an EFI system partition (FAT16) holding the GRUB EFI
+// binary at EFI/BOOT/BOOTX64.EFI, the kernel, the initramfs and the GRUB
+// script that boots them, plus GRUB's BIOS core image in a BIOS boot
+// partition and its boot code in the protective MBR. Everything on target
+// is lost; a refusal (too small, incomplete source) writes nothing.
 func Install(ctx context.Context, target Target, opts InstallOptions) (InstallResult, error) {
 	var res InstallResult
 	size, err := target.Seek(0, io.SeekEnd)
@@ -57,6 +63,10 @@ func Install(ctx context.Context, target Target, opts InstallOptions) (InstallRe
 		return res, fmt.Errorf("sizing the target: %w", err)
 	}
 	files, need, err := payload(opts)
+	if err != nil {
+		return res, err
+	}
+	mbrCode, core, err := biosBoot(opts.Source)
 	if err != nil {
 		return res, err
 	}
@@ -79,10 +89,26 @@ func Install(ctx context.Context, target Target, opts InstallOptions) (InstallRe
 		Partitions: []*gpt.Partition{{
 			Index: 1, Start: espStartLBA, End: espStartLBA + uint64(espBytes/512) - 1,
 			Size: uint64(espBytes), Type: gpt.EFISystemPartition, Name: "SONIC-ESP",
+		}, {
+			Index: 2, Start: biosBootLBA, End: espStartLBA - 1,
+			Size: maxCoreBytes, Type: gpt.BIOSBoot, Name: "SONIC-BIOS",
 		}},
 	}
 	if err := table.Write(target, size); err != nil {
 		return res, fmt.Errorf("writing the GPT: %w", err)
+	}
+	// GRUB's boot code goes in front of the protective MBR's disk
+	// signature and partition table, which stay as written.
+	mbr := make([]byte, 512)
+	if _, err := target.ReadAt(mbr, 0); err != nil {
+		return res, fmt.Errorf("reading back the protective MBR: %w", err)
+	}
+	copy(mbr[:mbrCodeBytes], mbrCode[:mbrCodeBytes])
+	if _, err := target.WriteAt(mbr, 0); err != nil {
+		return res, fmt.Errorf("writing the MBR boot code: %w", err)
+	}
+	if _, err := target.WriteAt(core, biosBootLBA*512); err != nil {
+		return res, fmt.Errorf("writing the BIOS boot partition: %w", err)
 	}
 	esp := io.NewOffsetWriter(target, espStartLBA*512)
 	// Clear the old first MiB of the ESP so no stale signature survives.
@@ -90,7 +116,7 @@ func Install(ctx context.Context, target Target, opts InstallOptions) (InstallRe
 		return res, fmt.Errorf("clearing the system partition: %w", err)
 	}
 	fo := fatimg.Options{Size: espBytes, Label: "SONIC", VolumeID: opts.VolumeID, HiddenSectors: espStartLBA}
-	if err := fatimg.Write(offsetWriterAt{target, espStartLBA * 512}, files, fo); err != nil {
+	if err := fatimg.Write(esp, files, fo); err != nil {
 		return res, fmt.Errorf("writing the system partition: %w", err)
 	}
 	if err := target.Sync(); err != nil {
@@ -107,12 +133,47 @@ type InstallResult struct {
 	ESPBytes  int64
 }
 
-type offsetWriterAt struct {
-	w   io.WriterAt
-	off int64
-}
+// Offsets in GRUB's i386-pc boot.img and in the first sector of core.img
+// (grub-core/boot/i386/pc/boot.S and diskboot.S), as grub-bios-setup
+// patches them.
+const (
+	mbrCodeBytes     = 0x1b8 // boot code up to the disk signature
+	bootKernelSector = 0x5c  // LBA of core.img's first sector
+	bootDriveCheck   = 0x66  // "jmp" over the drive check: NOPed for hard disks
+	coreBlocklist    = 0x1f4 // start LBA of the rest of core.img (8 bytes), then length (2)
+)
 
-func (o offsetWriterAt) WriteAt(p []byte, off int64) (int, error) { return o.w.WriteAt(p, o.off+off) }
+// biosBoot reads GRUB's boot.img and core.img from the source and patches
+// them for core.img at biosBootLBA.
+func biosBoot(src fs.FS) (mbrCode, core []byte, err error) {
+	if src == nil {
+		return nil, nil, errors.New("no installation source")
+	}
+	boot, err := fs.ReadFile(src, iso.DiskBIOSBoot)
+	if err != nil {
+		return nil, nil, fmt.Errorf("installation source lacks %s: %w", iso.DiskBIOSBoot, err)
+	}
+	core, err = fs.ReadFile(src, iso.DiskBIOSCore)
+	if err != nil {
+		return nil, nil, fmt.Errorf("installation source lacks %s: %w", iso.DiskBIOSCore, err)
+	}
+	if len(boot) != 512 {
+		return nil, nil, fmt.Errorf("%s is %d bytes, want 512", iso.DiskBIOSBoot, len(boot))
+	}
+	if len(core) < 1024 || len(core) > maxCoreBytes {
+		return nil, nil, fmt.Errorf("%s is %d bytes, want 1 KiB to %d KiB", iso.DiskBIOSCore, len(core), maxCoreBytes>>10)
+	}
+	sectors := (len(core) + 511) / 512
+	if got := int(binary.LittleEndian.Uint16(core[coreBlocklist+8:])); got != sectors-1 {
+		return nil, nil, fmt.Errorf("%s: its blocklist says %d sectors follow, the file has %d: not a grub-mkimage i386-pc core image", iso.DiskBIOSCore, got, sectors-1)
+	}
+	core = append(core, make([]byte, sectors*512-len(core))...)
+	binary.LittleEndian.PutUint64(core[coreBlocklist:], biosBootLBA+1)
+	mbrCode = append([]byte(nil), boot...)
+	binary.LittleEndian.PutUint64(mbrCode[bootKernelSector:], biosBootLBA)
+	mbrCode[bootDriveCheck], mbrCode[bootDriveCheck+1] = 0x90, 0x90
+	return mbrCode, core, nil
+}
 
 func payload(opts InstallOptions) ([]fatimg.File, int64, error) {
 	if opts.Source == nil {

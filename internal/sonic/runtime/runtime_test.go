@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -201,10 +202,16 @@ func TestLoadModules(t *testing.T) {
 }
 
 func installSource() fstest.MapFS {
+	boot := bytes.Repeat([]byte{0xB0}, 512)
+	// A core image of 3.5 sectors whose first sector says 3 follow.
+	core := bytes.Repeat([]byte{0xC0}, 1800)
+	binary.LittleEndian.PutUint16(core[0x1fc:], 3)
 	return fstest.MapFS{
-		iso.KernelPath:  {Data: bytes.Repeat([]byte("K"), 3<<20)},
-		iso.InitrdPath:  {Data: bytes.Repeat([]byte("I"), 5<<20+123)},
-		iso.DiskEFIPath: {Data: []byte("MZ-grub")},
+		iso.KernelPath:   {Data: bytes.Repeat([]byte("K"), 3<<20)},
+		iso.InitrdPath:   {Data: bytes.Repeat([]byte("I"), 5<<20+123)},
+		iso.DiskEFIPath:  {Data: []byte("MZ-grub")},
+		iso.DiskBIOSBoot: {Data: boot},
+		iso.DiskBIOSCore: {Data: core},
 	}
 }
 
@@ -230,8 +237,24 @@ func TestInstall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading the GPT back: %v", err)
 	}
-	if len(table.Partitions) != 1 || table.Partitions[0].Type != gpt.EFISystemPartition || table.Partitions[0].Start != 2048 {
-		t.Fatalf("partitions %+v", table.Partitions)
+	if len(table.Partitions) != 2 || table.Partitions[0].Type != gpt.EFISystemPartition || table.Partitions[0].Start != 2048 ||
+		table.Partitions[1].Type != gpt.BIOSBoot || table.Partitions[1].Start != 1024 || table.Partitions[1].End != 2047 {
+		t.Fatalf("partitions %+v %+v", table.Partitions[0], table.Partitions[1])
+	}
+	// GRUB's boot code, patched to find core.img at LBA 1024, in front of
+	// the protective MBR's partition table.
+	mbr := make([]byte, 512)
+	f.ReadAt(mbr, 0)
+	if binary.LittleEndian.Uint64(mbr[0x5c:]) != 1024 || mbr[0x66] != 0x90 || mbr[0x10] != 0xB0 {
+		t.Errorf("MBR boot code not patched: % x", mbr[0x58:0x68])
+	}
+	if mbr[0x1c2] != 0xEE || mbr[510] != 0x55 || mbr[511] != 0xAA {
+		t.Errorf("protective MBR lost: % x", mbr[0x1be:])
+	}
+	core := make([]byte, 2048)
+	f.ReadAt(core, 1024*512)
+	if binary.LittleEndian.Uint64(core[0x1f4:]) != 1025 || core[0x200] != 0xC0 || core[1800] != 0 {
+		t.Errorf("core image not placed and patched: % x", core[0x1f0:0x200])
 	}
 	mcopy, err := exec.LookPath("mcopy")
 	if err != nil {
@@ -270,6 +293,12 @@ func TestInstallRefuses(t *testing.T) {
 	}{
 		{"disk too small", 24 << 20, installSource(), "too small"},
 		{"source without kernel", 300 << 20, fstest.MapFS{iso.InitrdPath: {}, iso.DiskEFIPath: {}}, iso.KernelPath},
+		{"source without BIOS core", 300 << 20, func() fstest.MapFS { m := installSource(); delete(m, iso.DiskBIOSCore); return m }(), iso.DiskBIOSCore},
+		{"foreign core image", 300 << 20, func() fstest.MapFS {
+			m := installSource()
+			m[iso.DiskBIOSCore] = &fstest.MapFile{Data: make([]byte, 4096)}
+			return m
+		}(), "not a grub-mkimage"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
