@@ -28,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-github/v89/github"
 
 	"github.com/fredbook/udos-dist/internal/catalog"
@@ -385,17 +386,23 @@ func writeIndexes(dir string, files map[string][]byte) error {
 	return nil
 }
 
-// splitPackageName parses "<id>-v<version>.udos-package".
+// splitPackageName parses "<id>-v<version>.udos-package". The version is
+// the first "-v" split whose remainder is a valid semantic version, so both
+// "lib-x-v1.0.0-vendor" and "lib-dev-v2-v1.0.0" split right.
 func splitPackageName(name string) (id, version string, ok bool) {
 	base, isPkg := strings.CutSuffix(name, udospkg.Extension)
 	if !isPkg {
 		return "", "", false
 	}
-	i := strings.LastIndex(base, "-v")
-	if i <= 0 || i+2 >= len(base) {
-		return "", "", false
+	for i := 0; i+2 < len(base); i++ {
+		if i == 0 || base[i] != '-' || base[i+1] != 'v' {
+			continue
+		}
+		if _, err := semver.StrictNewVersion(base[i+2:]); err == nil {
+			return base[:i], base[i+2:], true
+		}
 	}
-	return base[:i], base[i+2:], true
+	return "", "", false
 }
 
 func yankedRelease(rel *github.RepositoryRelease) bool {
