@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fredbook/udos-dist/internal/catalog"
+	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/internal/ghreplica"
+	"github.com/fredbook/udos-dist/internal/publish"
+)
+
+func TestGitHubModeUsage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no config", []string{"--github", "--out", "x"}, 2, "--config is required"},
+		{"no out", []string{"--github", "--config", "c.json"}, 2, "--out is required"},
+		{"stray argument", []string{"--github", "extra"}, 2, `unexpected argument "extra"`},
+		{"site built without site", []string{"--github", "--config", "c", "--out", "o", "--no-site", "--build-site", "d"}, 2, "--build-site needs the site"},
+		{"missing config file", []string{"--github", "--config", "/nonexistent.json", "--out", "o"}, 1, "reading registry config"},
+		{"help", []string{"--github", "--help"}, 0, "-config string"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			code := runGitHub(context.Background(), tc.args, &stdout, &stderr, func(string) string { return "" })
+			if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("exit %d (want %d), stderr:\n%s", code, tc.code, stderr.String())
+			}
+		})
+	}
+	if !isGitHubMode([]string{"--out", "x", "--github"}) || isGitHubMode([]string{"--from-dir", "d", "--", "--github"}) {
+		t.Error("isGitHubMode")
+	}
+}
+
+func TestGitHubModeGenerates(t *testing.T) {
+	t.Parallel()
+	r := ghreplica.New(ghreplica.Config{ContentCreationPerMinute: -1})
+	r.AddToken("tok", ghreplica.Token{Login: "ci", Push: []string{"*"}})
+	if err := r.AddRepo("fredbook", "udos-grid-math", ghreplica.RepoSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	key, err := os.ReadFile("../../examples/keys/demo-signing-key.asc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh, _ := ghrelease.New(ghrelease.Config{APIURL: srv.URL, Token: "tok"})
+	if _, err := publish.Run(context.Background(), publish.Request{Dir: "../../examples/libraries/grid-math", SigningKey: key,
+		Repository: "fredbook/udos-grid-math", OutDir: t.TempDir()}, publish.NewGitHub(gh), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "registry.json")
+	pub, _ := filepath.Abs("../../examples/keys/demo-signing-key.pub.asc")
+	os.WriteFile(cfg, []byte(`{"repositories": ["fredbook/udos-grid-math"], "publisher_keys": "`+pub+`"}`), 0o644)
+	out := filepath.Join(dir, "out")
+	summary := filepath.Join(dir, "summary.md")
+	env := map[string]string{"GITHUB_TOKEN": "tok", "GITHUB_API_URL": srv.URL, "UDOS_SIGN_KEY": string(key), "GITHUB_STEP_SUMMARY": summary}
+	var stdout, stderr bytes.Buffer
+	if code := runGitHub(context.Background(), []string{"--github", "--config", cfg, "--out", out, "--json"}, &stdout, &stderr, func(k string) string { return env[k] }); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr.String())
+	}
+	var res struct {
+		Serial     int64 `json:"serial"`
+		Versions   int   `json:"versions"`
+		Downloaded int   `json:"downloaded"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || res.Versions != 1 || res.Downloaded != 1 || res.Serial == 0 {
+		t.Errorf("result %+v (%v):\n%s", res, err, stdout.String())
+	}
+	data, _ := os.ReadFile(filepath.Join(out, "catalog.json"))
+	if c, err := catalog.Parse(data); err != nil || len(c.Libraries) != 1 || c.Libraries[0].ID != "lib-grid-math" {
+		t.Errorf("catalog: %v", err)
+	}
+	if s, _ := os.ReadFile(summary); !strings.Contains(string(s), "| versions | 1 |") {
+		t.Errorf("summary:\n%s", s)
+	}
+	for _, f := range []string{"catalog.json.asc", "site/_data/catalog.json", "index/lib-grid-math.json", ".registry-cache.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
