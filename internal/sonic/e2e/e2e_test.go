@@ -480,8 +480,8 @@ func TestReproducible(t *testing.T) {
 }
 
 // TestRecoveryShell boots an ISO without sonic.poweroff: the console must
-// offer a shell in which `sonic report` prints the hardware report, and
-// busybox can power the machine off.
+// offer a shell in which `sonic report` prints the hardware report, the
+// boot-time report file is there, and busybox can power the machine off.
 func TestRecoveryShell(t *testing.T) {
 	t.Parallel()
 	vmlinuz, modules := kernel(t)
@@ -530,8 +530,9 @@ func TestRecoveryShell(t *testing.T) {
 			if !sent {
 				t.Fatalf("QEMU exited before the readiness line:\n%s", tail(s))
 			}
-			if !strings.Contains(s, `"firmware": "bios"`) || !strings.Contains(s, `"memory_mb"`) {
-				t.Errorf("sonic report output missing; console:\n%s", tail(s))
+			// Once from `sonic report`, once from the report file.
+			if strings.Count(s, `"firmware": "bios"`) != 2 || !strings.Contains(s, `"memory_mb"`) {
+				t.Errorf("sonic report or /run/sonic/hardware.json missing; console:\n%s", tail(s))
 			}
 			return
 		case <-time.After(200 * time.Millisecond):
@@ -540,6 +541,8 @@ func TestRecoveryShell(t *testing.T) {
 				time.Sleep(2 * time.Second)
 				io.WriteString(stdin, "sonic report\n")
 				time.Sleep(2 * time.Second)
+				io.WriteString(stdin, "cat /run/sonic/hardware.json\n")
+				time.Sleep(time.Second)
 				io.WriteString(stdin, "poweroff -f\n")
 				sent = true
 			}
