@@ -126,3 +126,36 @@ func TestGitHubSurvivesFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestGitHubPagination: a repository with more releases than a page holds
+// is read completely, and a no-change run asks for every page once, each
+// answered 304.
+func TestGitHubPagination(t *testing.T) {
+	t.Parallel()
+	f := newGHFixture(t, ghreplica.Config{RateLimit: 1 << 20})
+	f.addRepo(t, "fredbook/udos-many")
+	src := libSource(t, f.srcDir, "many", nil)
+	for v := 0; v < 130; v++ {
+		version := fmt.Sprintf("0.%d.0", v)
+		f.release(t, "fredbook/udos-many", "v"+version, t0.Add(time.Duration(v)*time.Minute), libAssets(t, src, version)...)
+	}
+	f.cfg = &GitHubConfig{Repositories: []string{"fredbook/udos-many"}}
+	res, err := f.run(t, t0.Add(240*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Versions != 130 || f.catalog(t).Libraries[0].Version != "0.129.0" {
+		t.Fatalf("%d versions", res.Versions)
+	}
+	if _, err := f.run(t, t0.Add(241*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.r.ResetLog()
+	if _, err := f.run(t, t0.Add(242*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	reqs := f.r.Requests()
+	if len(reqs) != 2 || countNotModified(reqs) != 2 {
+		t.Errorf("no-change run over two pages: %d requests, %d answered 304", len(reqs), countNotModified(reqs))
+	}
+}
