@@ -466,7 +466,7 @@ func readRelease(ctx context.Context, gh GitHubClient, cache *ghCache, kr *pgpsi
 			Yanked:       yankedRelease(rel),
 		}
 		cp, hit := cache.pkg(key)
-		if hit && cp.PackageDigest != "" && cp.PackageDigest == pa.GetDigest() && cp.SignatureDigest == sa.GetDigest() && cp.ManifestDigest == ma.GetDigest() {
+		if hit && cp.PackageDigest != "" && cp.PackageDigest == assetIdentity(pa) && cp.SignatureDigest == assetIdentity(sa) && cp.ManifestDigest == assetIdentity(ma) {
 			if cp.Problem != "" {
 				problem(name, "%s; left out", cp.Problem)
 				cache.keep(key, cp)
@@ -487,7 +487,7 @@ func readRelease(ctx context.Context, gh GitHubClient, cache *ghCache, kr *pgpsi
 		if errors.As(derr, &ce) {
 			problem(name, "%v; left out", derr)
 			// Remember the verdict: the same assets are not fetched again.
-			cache.keep(key, cachedPackage{PackageDigest: pa.GetDigest(), SignatureDigest: sa.GetDigest(), ManifestDigest: ma.GetDigest(), Problem: ce.msg})
+			cache.keep(key, cachedPackage{PackageDigest: assetIdentity(pa), SignatureDigest: assetIdentity(sa), ManifestDigest: assetIdentity(ma), Problem: ce.msg})
 			continue
 		}
 		if derr != nil {
@@ -501,6 +501,16 @@ func readRelease(ctx context.Context, gh GitHubClient, cache *ghCache, kr *pgpsi
 		cache.keep(key, cp)
 	}
 	return out, probs, downloaded, cached, nil
+}
+
+// assetIdentity is what says an asset has not changed: GitHub's digest
+// ("sha256:…"), or, for assets uploaded before GitHub computed digests, its
+// id, size and update time (a replaced asset gets a new id).
+func assetIdentity(a *github.ReleaseAsset) string {
+	if d := a.GetDigest(); d != "" {
+		return d
+	}
+	return fmt.Sprintf("id:%d size:%d updated:%s", a.GetID(), a.GetSize(), a.GetUpdatedAt().UTC().Format(time.RFC3339))
 }
 
 // fillRepository names the repository the release came from when the
@@ -557,7 +567,7 @@ func fetchPackage(ctx context.Context, gh GitHubClient, kr *pgpsign.Keyring, pa,
 		return cachedPackage{}, contentErr("the manifest asset differs from the package's manifest.json")
 	}
 	return cachedPackage{
-		PackageDigest: pa.GetDigest(), SignatureDigest: sa.GetDigest(), ManifestDigest: ma.GetDigest(),
+		PackageDigest: assetIdentity(pa), SignatureDigest: assetIdentity(sa), ManifestDigest: assetIdentity(ma),
 		Size: pkg.Size, SHA256: pkg.SHA256, SHA512: pkg.SHA512,
 		Manifest: json.RawMessage(pkg.ManifestJSON), Signer: who.Fingerprint,
 	}, nil

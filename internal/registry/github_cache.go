@@ -38,7 +38,8 @@ type cacheFile struct {
 }
 
 // cachedPackage is what a verified package asset taught us. It is reused
-// only while GitHub lists the same digests for the three assets.
+// only while GitHub lists the same identities (digests, see assetIdentity)
+// for the three assets.
 type cachedPackage struct {
 	PackageDigest   string          `json:"package_digest"`
 	SignatureDigest string          `json:"signature_digest"`
