@@ -244,6 +244,9 @@ func TestActReleaseRegistryAndClient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deployed catalog: %v", err)
 	}
+	if !strings.Contains(out, fmt.Sprintf("::set-output:: serial=%d", cat.Serial)) {
+		t.Errorf("the root action's serial output is not the catalog's %d", cat.Serial)
+	}
 	var ids []string
 	for _, l := range cat.Libraries {
 		ids = append(ids, l.ID+"@"+l.Version)
