@@ -148,6 +148,13 @@ func write(w io.Writer, t tree, opts Options) error {
 	// Sorted order puts every directory before its contents.
 	sort.Strings(names)
 	for _, n := range names {
+		// A layer may have put a file where another needs a directory
+		// (a symlink to a directory is fine: the kernel follows it).
+		if d := path.Dir(n); d != "." {
+			if p := t[d]; p.kind != 'd' && p.kind != 'l' {
+				return fmt.Errorf("initramfs: %q needs %q to be a directory, but a layer put a file there", n, d)
+			}
+		}
 		e := t[n]
 		switch e.kind {
 		case 'd':

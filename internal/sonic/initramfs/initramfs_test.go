@@ -178,6 +178,7 @@ func TestBuildRefuses(t *testing.T) {
 		{"rootfs hard link out", []tarEntry{{name: "bin/x", typ: tar.TypeLink, link: "../etc/passwd"}}, nil, "leaves the tree"},
 		{"hard link to nothing", []tarEntry{{name: "bin/x", typ: tar.TypeLink, link: "bin/y"}}, nil, "not an earlier regular file"},
 		{"fifo", []tarEntry{{name: "run/fifo", typ: tar.TypeFifo}}, nil, "unsupported type"},
+		{"file where a directory goes", []tarEntry{{name: "opt", typ: tar.TypeReg, body: "x"}}, []tarEntry{{name: "version.json", typ: tar.TypeReg, body: "{}"}}, "needs \"opt\" to be a directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
