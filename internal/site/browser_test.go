@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -194,6 +196,35 @@ func TestChromiumSearchAndLibraryPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	saveShot(t, "library.png", libShot)
+	// The same catalog with JavaScript switched off: the full list, no
+	// search form (it would not work).
+	noJS, cancelNoJS := chromedp.NewContext(ctx)
+	defer cancelNoJS()
+	do2 := func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(noJS, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do2(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	}), chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("library-list")), chromedp.WaitNotVisible(chromedp.ID("catalog-search")))
+	listText, err := chromedp.Run(noJS, chromedp.Text(chromedp.ID("library-list")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Grid Extensions", "Home Assistant Bridge", "NetHack", "Pathfinding", "udos-lib install grid-extensions"} {
+		if !strings.Contains(listText, name) {
+			t.Errorf("without JavaScript the list lacks %q:\n%s", name, listText)
+		}
+	}
+	noJSShot, err := chromedp.Run(noJS, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveShot(t, "nojs.png", noJSShot)
+
 	if strings.TrimSpace(install) != "udos-lib install nethack" {
 		t.Errorf("install command %q, want %q", install, "udos-lib install nethack")
 	}
