@@ -14,10 +14,13 @@ if [ ! -s "$sonic_kernel_dir/vmlinuz" ]; then
   rm -rf "$sonic_kernel_dir" && mkdir -p "$sonic_kernel_dir"
   sonic_ver=${sonic_pkg#linux-image-}
   cp "$sonic_tmp/root/boot/vmlinuz-$sonic_ver" "$sonic_kernel_dir/vmlinuz"
-  # Modules the installer may need (disk controllers, USB storage, FAT);
+  # Drivers the image loads at boot (disk controllers, USB storage, NICs);
   # the tests pass this tree to the initramfs builder.
   mkdir -p "$sonic_kernel_dir/lib"
-  cp -a "$sonic_tmp/root/lib/modules" "$sonic_kernel_dir/lib/"
+  # Debian 12 ships lib/modules; merged-/usr packages ship usr/lib/modules.
+  for d in lib usr/lib; do
+    if [ -d "$sonic_tmp/root/$d/modules" ]; then cp -a "$sonic_tmp/root/$d/modules" "$sonic_kernel_dir/lib/"; break; fi
+  done
   echo "$sonic_ver" > "$sonic_kernel_dir/version"
   rm -rf "$sonic_tmp"
 fi
