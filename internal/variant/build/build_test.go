@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
@@ -573,5 +574,69 @@ func TestPublishRefusesBadFragment(t *testing.T) {
 	cfg.ExpectVariants = nil
 	if _, err := Publish(ctx, cfg); err == nil || !strings.Contains(err.Error(), "does not match its manifest") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestPublishWithSonicISO shows how another job (sonic-iso) joins the
+// release: it uploads its image, signature and manifest fragment to the
+// draft, and the release job merges it with the tar.gz variants.
+func TestPublishWithSonicISO(t *testing.T) {
+	t.Parallel()
+	e := newGH(t)
+	ctx := context.Background()
+	priv, _ := testKey(t)
+	if _, err := Build(ctx, e.upload(buildCfg(t, "core-slim", fixture, t.TempDir()))); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	iso := filepath.Join(dir, "udos-sonic-iso-v1.4.6.iso")
+	if err := os.WriteFile(iso, bytes.Repeat([]byte("CD001"), 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := pgpsign.LoadSigner(priv, []byte("s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := checksum.File(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frag := relmanifest.New("1.4.6")
+	if err := frag.Set("sonic-iso", relmanifest.Variant{Filename: filepath.Base(iso), Size: d.Size, SHA256: d.SHA256, SHA512: d.SHA512,
+		Signature: filepath.Base(iso) + ".asc", Platforms: []string{"x86_64"}, URL: "https://github.com/fredbook/uDOS/releases/download/v1.4.6/" + filepath.Base(iso),
+		Bootable: relmanifest.Bool(true), UEFISupported: relmanifest.Bool(true), BIOSFallback: relmanifest.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	fragPath := filepath.Join(dir, relmanifest.FragmentName("sonic-iso", "1.4.6"))
+	if err := frag.Write(fragPath); err != nil {
+		t.Fatal(err)
+	}
+	var assets []ghrelease.AssetFile
+	for _, p := range []string{iso, fragPath} {
+		sig, err := pgpsign.SignFile(signer, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assets = append(assets, ghrelease.AssetFile{Path: p}, ghrelease.AssetFile{Path: sig})
+	}
+	if _, err := e.gh.Publish(ctx, ghrelease.PublishRequest{Owner: "fredbook", Repo: "uDOS", Tag: "v1.4.6", KeepDraft: true, Assets: assets}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.publishCfg(t, t.TempDir())
+	cfg.ExpectVariants = []string{"core-slim", "sonic-iso"}
+	res, err := Publish(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Manifest.Variants["sonic-iso"]
+	if s.Bootable == nil || !*s.Bootable || s.UEFISupported == nil || s.BIOSFallback == nil || s.SHA256 != d.SHA256 {
+		t.Errorf("sonic-iso entry %+v", s)
+	}
+	if rel, _ := e.rep.ReleaseByTag("fredbook", "uDOS", "v1.4.6"); rel.Draft {
+		t.Error("not published")
+	}
+	sums, _ := os.ReadFile(filepath.Join(cfg.Output, "SHA256SUMS"))
+	if !strings.Contains(string(sums), d.SHA256+"  udos-sonic-iso-v1.4.6.iso") {
+		t.Errorf("SHA256SUMS lacks the ISO:\n%s", sums)
 	}
 }

@@ -230,15 +230,16 @@ func (pubVerify) Run(ctx context.Context, c *pipe.Context) error {
 	m := s.res.Manifest
 	for _, name := range m.Names() {
 		v := m.Variants[name]
-		files := []string{v.Filename}
+		type file struct{ name, kind string }
+		files := []file{{v.Filename, "archive"}}
 		if v.SBOM != nil && v.SBOM.Filename != "" {
-			files = append(files, v.SBOM.Filename)
+			files = append(files, file{v.SBOM.Filename, "sbom"})
 		}
 		if f := "udos-" + name + ".rb"; s.assets[f] != nil {
-			files = append(files, f)
+			files = append(files, file{f, "formula"})
 		}
-		for i, f := range files {
-			path, err := s.fetch(ctx, f)
+		for _, f := range files {
+			path, err := s.fetch(ctx, f.name)
 			if err != nil {
 				return err
 			}
@@ -246,27 +247,23 @@ func (pubVerify) Run(ctx context.Context, c *pipe.Context) error {
 			if err != nil {
 				return err
 			}
-			if i == 0 && (d.SHA256 != v.SHA256 || d.SHA512 != v.SHA512 || d.Size != v.Size) {
-				return fmt.Errorf("variant %s: %s on the release does not match its manifest (sha256 %s, manifest %s)", name, f, d.SHA256, v.SHA256)
+			if f.kind == "archive" && (d.SHA256 != v.SHA256 || d.SHA512 != v.SHA512 || d.Size != v.Size) {
+				return fmt.Errorf("variant %s: %s on the release does not match its manifest (sha256 %s, manifest %s)", name, f.name, d.SHA256, v.SHA256)
 			}
-			if i == 1 && v.SBOM.SHA256 != "" && d.SHA256 != v.SBOM.SHA256 {
-				return fmt.Errorf("variant %s: SBOM %s does not match its manifest", name, f)
+			if f.kind == "sbom" && v.SBOM.SHA256 != "" && d.SHA256 != v.SBOM.SHA256 {
+				return fmt.Errorf("variant %s: SBOM %s does not match its manifest", name, f.name)
 			}
-			if err := s.verifySig(ctx, path, f); err != nil {
+			if err := s.verifySig(ctx, path, f.name); err != nil {
 				return err
 			}
 			s.download = append(s.download, path)
-			if i == 1 {
+			if f.kind == "sbom" {
 				s.sboms[name] = path
 			}
-			s.res.Artifacts = append(s.res.Artifacts, Artifact{Kind: kindOf(i), Path: path, Name: f, Size: d.Size, SHA256: d.SHA256, SHA512: d.SHA512})
+			s.res.Artifacts = append(s.res.Artifacts, Artifact{Kind: f.kind, Path: path, Name: f.name, Size: d.Size, SHA256: d.SHA256, SHA512: d.SHA512})
 		}
 	}
 	return nil
-}
-
-func kindOf(i int) string {
-	return []string{"archive", "sbom", "formula"}[i]
 }
 
 // pubPrevious finds the previous release's manifest for the upgrade path:
@@ -313,6 +310,10 @@ func (s *pubState) previousFromGitHub(ctx context.Context, cur *semver.Version) 
 		}
 		v, err := semver.NewVersion(r.GetTagName())
 		if err != nil || !v.LessThan(cur) {
+			continue
+		}
+		// A stable release upgrades from the previous stable one.
+		if cur.Prerelease() == "" && (v.Prerelease() != "" || r.GetPrerelease()) {
 			continue
 		}
 		cands = append(cands, cand{v, r})
