@@ -25,6 +25,7 @@ const (
 	ModuleListPath  = "lib/modules/sonic-load.list"
 	UdhcpcScript    = "usr/share/udhcpc/default.script"
 	maxEntryBytes   = 1 << 30
+	maxTarballBytes = 2 << 30 // tarball contents are held in memory while merging
 	maxArchiveFiles = 200000
 )
 
@@ -216,6 +217,7 @@ func addTarball(t tree, file, prefix string, absTargets bool) error {
 	}
 	tr := tar.NewReader(r)
 	count := 0
+	var total int64
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -245,6 +247,9 @@ func addTarball(t tree, file, prefix string, absTargets bool) error {
 		case tar.TypeReg:
 			if h.Size > maxEntryBytes {
 				return fmt.Errorf("tarball %q: %q is %d bytes, over the %d limit", file, h.Name, h.Size, maxEntryBytes)
+			}
+			if total += h.Size; total > maxTarballBytes {
+				return fmt.Errorf("tarball %q unpacks to more than %d bytes", file, int64(maxTarballBytes))
 			}
 			data, err := io.ReadAll(tr)
 			if err != nil {
