@@ -200,6 +200,10 @@ func GenerateFromGitHub(ctx context.Context, gh GitHubClient, cache ghrelease.ET
 	if workers <= 0 {
 		workers = 4
 	}
+	// The first failure stops the other repositories' work: the run fails
+	// anyway.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
 	for i, full := range repos {
@@ -209,8 +213,17 @@ func GenerateFromGitHub(ctx context.Context, gh GitHubClient, cache ghrelease.ET
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			o := &outs[i]
+			defer func() {
+				if o.err != nil {
+					cancel()
+				}
+			}()
+			if rctx.Err() != nil {
+				o.err = rctx.Err()
+				return
+			}
 			owner, name, _ := strings.Cut(full, "/")
-			rels, err := gh.ListReleases(ctx, owner, name)
+			rels, err := gh.ListReleases(rctx, owner, name)
 			if err != nil {
 				o.err = err
 				return
@@ -220,7 +233,7 @@ func GenerateFromGitHub(ctx context.Context, gh GitHubClient, cache ghrelease.ET
 					continue
 				}
 				o.releases++
-				f, probs, down, cached, err := readRelease(ctx, gh, gc, opts.Keyring, full, rel)
+				f, probs, down, cached, err := readRelease(rctx, gh, gc, opts.Keyring, full, rel)
 				if err != nil {
 					o.err = err
 					return
@@ -233,11 +246,17 @@ func GenerateFromGitHub(ctx context.Context, gh GitHubClient, cache ghrelease.ET
 		}()
 	}
 	wg.Wait()
+	var firstErr error
+	for _, o := range outs {
+		if o.err != nil && (firstErr == nil || errors.Is(firstErr, context.Canceled)) {
+			firstErr = o.err
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
 	var all []found
 	for _, o := range outs {
-		if o.err != nil {
-			return nil, o.err
-		}
 		all = append(all, o.found...)
 		res.Problems = append(res.Problems, o.problems...)
 		res.Releases += o.releases

@@ -114,3 +114,21 @@ func TestGitHubYankedAndOwners(t *testing.T) {
 		t.Errorf("library %s, versions %+v", l.Version, l.Versions)
 	}
 }
+
+// TestGitHubMissingRepositoryFails: a configured repository GitHub does not
+// know fails the run (leaving the registry alone) rather than silently
+// dropping its libraries.
+func TestGitHubMissingRepositoryFails(t *testing.T) {
+	t.Parallel()
+	f := newGHFixture(t, ghreplica.Config{})
+	f.addRepo(t, "libs/udos-one")
+	f.release(t, "libs/udos-one", "v1.0.0", t0, libAssets(t, libSource(t, f.srcDir, "one", nil), "1.0.0")...)
+	f.cfg = &GitHubConfig{Repositories: []string{"libs/udos-one", "libs/gone"}}
+	_, err := f.run(t, t0)
+	if err == nil || !strings.Contains(err.Error(), "libs/gone") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.out, "catalog.json")); !os.IsNotExist(err) {
+		t.Errorf("a failed run wrote a catalog: %v", err)
+	}
+}
