@@ -25,3 +25,8 @@ if [ ! -s "$sonic_kernel_dir/vmlinuz" ]; then
   rm -rf "$sonic_tmp"
 fi
 export UDOS_TEST_KERNEL="$sonic_kernel_dir/vmlinuz"
+
+# The sonic-iso action's test runs action.yml under act.
+if ! command -v act >/dev/null 2>&1; then
+  go install github.com/nektos/act@v0.2.89
+fi
