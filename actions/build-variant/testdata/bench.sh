@@ -35,4 +35,4 @@ b=$(sha256sum out2/udos-core-slim-v1.4.6.tar.gz | cut -d' ' -f1)
 echo "sizes: ours $(stat -c %s out/udos-core-slim-v1.4.6.tar.gz) B, tar+gzip $(stat -c %s ref.tar.gz) B"
 echo "sha256 build 1: $a"
 echo "sha256 build 2: $b"
-[ "$a" = "$b" ] && echo "reproducible: yes" || { echo "reproducible: NO"; exit 1; }
+if [ "$a" = "$b" ]; then echo "reproducible: yes"; else echo "reproducible: NO"; exit 1; fi
