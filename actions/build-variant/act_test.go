@@ -107,7 +107,7 @@ func runAct(t *testing.T, act, repo, apiURL, secrets, event string) actRun {
 		"--secret-file", secrets,
 		"-W", ".github/workflows/release.yml")
 	cmd.Dir = repo
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	cmd.Env = os.Environ()
 	out, err := cmd.CombinedOutput()
 	r := actRun{out: string(out), err: err, outputs: map[string][]string{}}
 	sc := bufio.NewScanner(bytes.NewReader(out))
