@@ -21,6 +21,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
+	"github.com/fredbook/udos-dist/internal/sbom"
 )
 
 // repoRoot is this checkout, which act substitutes for
@@ -150,7 +151,8 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := rep.AddRelease("fredbook", "uDOS", ghreplica.ReleaseSpec{Tag: "v1.4.3", CreatedAt: time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC),
-		Assets: []ghreplica.AssetSpec{{Name: "v1.4.3-manifest.json", ContentType: "application/json", Data: prev}}}); err != nil {
+		Assets: []ghreplica.AssetSpec{{Name: "v1.4.3-manifest.json", ContentType: "application/json", Data: prev},
+			{Name: "udos-wizard-full-v1.4.3.cdx.json", ContentType: "application/json", Data: oldSBOM(t)}}}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(rep)
@@ -315,7 +317,8 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 			}
 		}
 	}
-	for _, want := range []string{"Upgrade path from v1.4.3", "dev-complete: new variant", "minimum_python 3.8 → 3.9"} {
+	for _, want := range []string{"Upgrade path from v1.4.3", "dev-complete: new variant", "minimum_python 3.8 → 3.9",
+		"wizard-full, since v1.4.3: fastapi 0.109.2 → 0.110.0"} {
 		if !strings.Contains(rel.Body, want) {
 			t.Errorf("release notes lack %q:\n%s", want, rel.Body)
 		}
@@ -330,4 +333,21 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 	if got := r.outputs["publish the release|release-url"]; len(got) == 0 || !strings.HasSuffix(got[0], "/fredbook/uDOS/releases/tag/v1.4.6") {
 		t.Errorf("release-url outputs %v", got)
 	}
+}
+
+// oldSBOM is a wizard-full SBOM of the previous release, with fastapi at
+// 0.109.2, so that the notes show a package upgrade.
+func oldSBOM(t *testing.T) []byte {
+	t.Helper()
+	reqs, err := sbom.ParseRequirements(strings.NewReader("rich==13.7.1\nprompt-toolkit==3.0.43\nPyYAML==6.0.1\nrequests==2.31.0\n"+
+		"python-dateutil==2.9.0.post0\nfastapi==0.109.2\nuvicorn[standard]==0.29.0\npydantic==2.6.4\nJinja2==3.1.3\nhttpx>=0.27.0\n"), "requirements.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := sbom.Generate(sbom.Input{Variant: "wizard-full", Version: "1.4.3", Archive: "udos-wizard-full-v1.4.3.tar.gz",
+		ArchiveSHA256: strings.Repeat("0", 64), Requirements: reqs, Time: time.Unix(1757808000, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
+	"github.com/fredbook/udos-dist/internal/sbom"
 )
 
 const fixture = "../../../examples/udos"
@@ -437,7 +438,8 @@ func TestReleaseThroughReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := e.rep.AddRelease("fredbook", "uDOS", ghreplica.ReleaseSpec{Tag: "v1.4.3",
-		Assets: []ghreplica.AssetSpec{{Name: "v1.4.3-manifest.json", Data: prev, ContentType: "application/json"}}}); err != nil {
+		Assets: []ghreplica.AssetSpec{{Name: "v1.4.3-manifest.json", Data: prev, ContentType: "application/json"},
+			{Name: "udos-wizard-full-v1.4.3.cdx.json", Data: OldSBOM(t), ContentType: "application/json"}}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, leg := range []string{"linux", "macos"} {
@@ -515,7 +517,8 @@ func TestReleaseThroughReplica(t *testing.T) {
 	if res.Manifest.PreviousVersion != "1.4.3" {
 		t.Errorf("previous_version %q", res.Manifest.PreviousVersion)
 	}
-	for _, want := range []string{"Upgrade path from v1.4.3", "dev-complete: new variant", "core-slim: minimum_python 3.8 → 3.9", "fastapi 0.110.0"} {
+	for _, want := range []string{"Upgrade path from v1.4.3", "dev-complete: new variant", "core-slim: minimum_python 3.8 → 3.9",
+		"- wizard-full, since v1.4.3: aiofiles (removed), fastapi 0.109.2 → 0.110.0, pyyaml 6.0.1 (new)", "- core-slim: prompt-toolkit 3.0.43"} {
 		if !strings.Contains(rel.Body, want) {
 			t.Errorf("release notes lack %q:\n%s", want, rel.Body)
 		}
@@ -639,4 +642,21 @@ func TestPublishWithSonicISO(t *testing.T) {
 	if !strings.Contains(string(sums), d.SHA256+"  udos-sonic-iso-v1.4.6.iso") {
 		t.Errorf("SHA256SUMS lacks the ISO:\n%s", sums)
 	}
+}
+
+// OldSBOM is the wizard-full SBOM of the fixture's previous release
+// (v1.4.3), with older pins, for the upgrade notes.
+func OldSBOM(t *testing.T) []byte {
+	t.Helper()
+	reqs, err := sbom.ParseRequirements(strings.NewReader("rich==13.7.1\nprompt-toolkit==3.0.43\nrequests==2.31.0\n"+
+		"python-dateutil==2.9.0.post0\nfastapi==0.109.2\nuvicorn[standard]==0.29.0\npydantic==2.6.4\nJinja2==3.1.3\nhttpx>=0.27.0\naiofiles==23.2.1\n"), "requirements.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := sbom.Generate(sbom.Input{Variant: "wizard-full", Version: "1.4.3", Archive: "udos-wizard-full-v1.4.3.tar.gz",
+		ArchiveSHA256: strings.Repeat("0", 64), Requirements: reqs, Time: epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
 }

@@ -1,11 +1,13 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -59,6 +61,8 @@ type pubState struct {
 	sums     []string
 	download []string // downloaded artifact paths, for the SUMS lists
 	sboms    map[string]string
+	// prevAssets are the previous release's assets, when it came from GitHub.
+	prevAssets []*github.ReleaseAsset
 }
 
 // Publish merges the variants' manifests from the draft release, verifies
@@ -333,6 +337,7 @@ func (s *pubState) previousFromGitHub(ctx context.Context, cur *semver.Version) 
 			if err != nil {
 				return nil, fmt.Errorf("previous release %s: %w", cd.rel.GetTagName(), err)
 			}
+			s.prevAssets = cd.rel.Assets
 			return m, nil
 		}
 	}
@@ -373,7 +378,7 @@ func previousFromDir(dir string, cur *semver.Version) (*relmanifest.Manifest, er
 type pubWrite struct{}
 
 func (pubWrite) String() string { return "manifest" }
-func (pubWrite) Run(_ context.Context, c *pipe.Context) error {
+func (pubWrite) Run(ctx context.Context, c *pipe.Context) error {
 	s := pubOf(c)
 	m := s.res.Manifest
 	if t := s.rel.GetCreatedAt(); m.ReleaseDate == "" && !t.IsZero() {
@@ -395,7 +400,7 @@ func (pubWrite) Run(_ context.Context, c *pipe.Context) error {
 	s.res.Artifacts = append(s.res.Artifacts, a)
 
 	notes := relmanifest.Notes(s.res.Previous, m)
-	notes += s.packageNotes()
+	notes += s.packageNotes(ctx)
 	notes += "\n### Verify\n\n```\nsha256sum -c SHA256SUMS --ignore-missing\ngpg --verify SHA256SUMS.asc SHA256SUMS\n```\n\nSigned by " + s.signer.Fingerprint() + ".\n"
 	s.res.Notes = notes
 
@@ -420,9 +425,10 @@ func (pubWrite) Run(_ context.Context, c *pipe.Context) error {
 	return nil
 }
 
-// packageNotes lists the Python packages of each variant, the part of an
-// upgrade a user acts on (the SBOM is the source).
-func (s *pubState) packageNotes() string {
+// packageNotes lists, per variant, how its Python packages changed since
+// the previous release (when that release's SBOM can be read) or else
+// which packages it has: the part of an upgrade a user acts on.
+func (s *pubState) packageNotes(ctx context.Context) string {
 	var b strings.Builder
 	for _, name := range s.res.Manifest.Names() {
 		p := s.sboms[name]
@@ -433,15 +439,35 @@ func (s *pubState) packageNotes() string {
 		if err != nil {
 			continue
 		}
-		pk, err := sbom.Packages(data)
-		if err != nil || len(pk) == 0 {
+		cur, err := sbom.Packages(data)
+		if err != nil || len(cur) == 0 {
 			continue
 		}
 		if b.Len() == 0 {
 			b.WriteString("\n### Python packages\n\n")
 		}
+		if prev, ok := s.previousPackages(ctx, name); ok {
+			changes := sbom.DiffPackages(prev, cur)
+			if len(changes) == 0 {
+				fmt.Fprintf(&b, "- %s: unchanged since v%s\n", name, s.res.Previous.Version)
+				continue
+			}
+			var list []string
+			for _, c := range changes {
+				switch {
+				case c.From == "":
+					list = append(list, c.Name+" "+c.To+" (new)")
+				case c.To == "":
+					list = append(list, c.Name+" (removed)")
+				default:
+					list = append(list, c.Name+" "+c.From+" → "+c.To)
+				}
+			}
+			fmt.Fprintf(&b, "- %s, since v%s: %s\n", name, s.res.Previous.Version, strings.Join(list, ", "))
+			continue
+		}
 		var list []string
-		for _, x := range pk {
+		for _, x := range cur {
 			v := x.Version
 			if v == "" {
 				v = "unpinned"
@@ -451,6 +477,35 @@ func (s *pubState) packageNotes() string {
 		fmt.Fprintf(&b, "- %s: %s\n", name, strings.Join(list, ", "))
 	}
 	return b.String()
+}
+
+// previousPackages reads the Python packages of a variant from the
+// previous release's SBOM, when that release is on GitHub and has one.
+func (s *pubState) previousPackages(ctx context.Context, variant string) ([]sbom.Package, bool) {
+	prev := s.res.Previous
+	if prev == nil || len(s.prevAssets) == 0 {
+		return nil, false
+	}
+	v, ok := prev.Variants[variant]
+	if !ok || v.SBOM == nil {
+		return nil, false
+	}
+	name := v.SBOM.Filename
+	if name == "" {
+		name = path.Base(v.SBOM.URL)
+	}
+	for _, a := range s.prevAssets {
+		if a.GetName() != name {
+			continue
+		}
+		var buf bytes.Buffer
+		if _, err := s.cfg.GitHub.DownloadAsset(ctx, a, &buf); err != nil {
+			return nil, false
+		}
+		pk, err := sbom.Packages(buf.Bytes())
+		return pk, err == nil
+	}
+	return nil, false
 }
 
 type pubSign struct{}
