@@ -281,7 +281,11 @@ func CheckVersion(src, version string) error {
 	if err != nil {
 		return err
 	}
-	if want := strings.TrimPrefix(version, "v"); have != want {
+	want := strings.TrimPrefix(version, "v")
+	// A pre-release tag (v1.4.6-rc.1) of the version in version.json is fine:
+	// version.json names the version being prepared.
+	core, _, _ := strings.Cut(strings.SplitN(want, "+", 2)[0], "-")
+	if have != want && have != core {
 		return fmt.Errorf("%w: releasing %s but version.json says %s", ErrVersionMismatch, want, have)
 	}
 	return nil

@@ -270,8 +270,13 @@ func TestReadVersion(t *testing.T) {
 	if err := CheckVersion(fixture, "v1.4.7"); !errors.Is(err, ErrVersionMismatch) {
 		t.Errorf("CheckVersion = %v", err)
 	}
-	if err := CheckVersion(fixture, "v1.4.6"); err != nil {
-		t.Errorf("CheckVersion fixture: %v", err)
+	for _, ok := range []string{"v1.4.6", "1.4.6-rc.1", "v1.4.6+build.5"} {
+		if err := CheckVersion(fixture, ok); err != nil {
+			t.Errorf("CheckVersion(%s): %v", ok, err)
+		}
+	}
+	if err := CheckVersion(fixture, "v1.4.60"); !errors.Is(err, ErrVersionMismatch) {
+		t.Errorf("CheckVersion(v1.4.60) = %v", err)
 	}
 }
 

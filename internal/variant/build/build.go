@@ -598,7 +598,7 @@ func (uploadStep) Run(ctx context.Context, c *pipe.Context) error {
 	}
 	res, err := s.cfg.GitHub.Publish(ctx, ghrelease.PublishRequest{
 		Owner: s.cfg.Owner, Repo: s.cfg.Repo, Tag: s.cfg.Tag, Name: "uDOS " + s.cfg.Tag,
-		Assets: assets, KeepDraft: true,
+		Assets: assets, KeepDraft: true, Prerelease: strings.Contains(s.cfg.Version, "-"),
 	})
 	if err != nil {
 		return err

@@ -545,7 +545,7 @@ func (pubRelease) Run(ctx context.Context, c *pipe.Context) error {
 	}
 	res, err := s.cfg.GitHub.Publish(ctx, ghrelease.PublishRequest{
 		Owner: s.cfg.Owner, Repo: s.cfg.Repo, Tag: s.cfg.Tag, Name: "uDOS " + s.cfg.Tag,
-		Body: s.res.Notes, Assets: assets,
+		Body: s.res.Notes, Assets: assets, Prerelease: semver.MustParse(s.cfg.Version).Prerelease() != "",
 	})
 	if err != nil {
 		return err
