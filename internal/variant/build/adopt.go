@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -62,7 +63,7 @@ func adoptSignatures(ctx context.Context, gh *ghrelease.Client, owner, repo, tag
 		if verr != nil {
 			continue // stale or foreign: ours replaces it on the draft
 		}
-		if err := writeAtomic(a.Path, func(w interface{ Write([]byte) (int, error) }) error {
+		if err := writeAtomic(a.Path, func(w io.Writer) error {
 			_, err := w.Write(sig.Bytes())
 			return err
 		}); err != nil {

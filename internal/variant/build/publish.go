@@ -203,7 +203,7 @@ func (s *pubState) fetch(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("asset %s of release %s is %q, not uploaded: re-run the build job", name, s.cfg.Tag, a.GetState())
 	}
 	path := filepath.Join(s.cfg.Output, name)
-	err := writeAtomic(path, func(w interface{ Write([]byte) (int, error) }) error {
+	err := writeAtomic(path, func(w io.Writer) error {
 		_, err := s.cfg.GitHub.DownloadAsset(ctx, a, w)
 		return err
 	})
