@@ -3,14 +3,19 @@ package initramfs
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"debug/elf"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
 )
 
 // Modules selects kernel modules from an unpacked kernel package's
@@ -18,6 +23,12 @@ import (
 // no modules.dep in a package that was never installed), so the builder
 // resolves dependencies itself from each module's .modinfo "depends=" and
 // writes the load order to ModuleListPath.
+//
+// Distribution kernels often ship compressed modules (Ubuntu: .ko.zst,
+// Fedora and others: .ko.xz, some: .ko.gz). The runtime loads with
+// finit_module(2) without MODULE_INIT_COMPRESSED_FILE, which only kernels
+// built with in-kernel decompression accept, so compressed modules are
+// decompressed here and stored as plain .ko in the initramfs.
 type Modules struct {
 	Dir   string   // .../lib/modules/6.1.0-NN-amd64
 	Names []string // module names (dashes and underscores are the same)
@@ -34,31 +45,135 @@ var DefaultModules = []string{
 	"e1000", "e1000e",
 }
 
+// compressions are the module file suffixes the builder reads, with their
+// decompressors. A plain .ko is listed first: when a directory holds both
+// foo.ko and foo.ko.zst, the plain one is used.
+var compressions = []struct {
+	suffix string
+	open   func(io.Reader) (io.Reader, func(), error)
+}{
+	{".ko", func(r io.Reader) (io.Reader, func(), error) { return r, func() {}, nil }},
+	{".ko.zst", func(r io.Reader) (io.Reader, func(), error) {
+		// One decoder goroutine and a bounded window: modules are small.
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, d.Close, nil
+	}},
+	{".ko.xz", func(r io.Reader) (io.Reader, func(), error) {
+		x, err := xz.NewReader(r)
+		return x, func() {}, err
+	}},
+	{".ko.gz", func(r io.Reader) (io.Reader, func(), error) {
+		z, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		return z, func() { z.Close() }, nil
+	}},
+}
+
+// maxModuleBytes bounds a decompressed module: the largest in-tree modules
+// are a few tens of MiB, and a corrupt or hostile file must not fill memory.
+const maxModuleBytes = 256 << 20
+
+// moduleSuffix returns the module suffix of a file name (".ko", ".ko.zst",
+// …) and its index in compressions, or -1.
+func moduleSuffix(name string) (string, int) {
+	for i, c := range compressions {
+		if strings.HasSuffix(name, c.suffix) {
+			return c.suffix, i
+		}
+	}
+	return "", -1
+}
+
+// plainName is a module file name as stored in the initramfs: the
+// compression suffix removed ("kernel/x/ahci.ko.zst" → "kernel/x/ahci.ko").
+func plainName(rel string) string {
+	if suf, i := moduleSuffix(rel); i > 0 {
+		return strings.TrimSuffix(rel, suf) + ".ko"
+	}
+	return rel
+}
+
 func modName(s string) string {
-	s = strings.TrimSuffix(path.Base(s), ".ko")
+	s = path.Base(s)
+	if suf, i := moduleSuffix(s); i >= 0 {
+		s = strings.TrimSuffix(s, suf)
+	}
 	return strings.ReplaceAll(s, "-", "_")
 }
 
-// Resolve returns the module files (relative to Dir) in load order:
-// dependencies before their users. Modules built into the kernel are left
-// out; a name that is neither a module nor built in is an error.
+// readModule returns a module's ELF bytes, decompressing .ko.zst, .ko.xz
+// and .ko.gz.
+func readModule(file string) ([]byte, error) {
+	_, i := moduleSuffix(file)
+	if i < 0 {
+		return nil, fmt.Errorf("kernel module %q: not a .ko, .ko.zst, .ko.xz or .ko.gz file", file)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading kernel module %q: %w", file, err)
+	}
+	defer f.Close()
+	r, done, err := compressions[i].open(f)
+	if err != nil {
+		return nil, fmt.Errorf("decompressing kernel module %q: %w", file, err)
+	}
+	defer done()
+	data, err := io.ReadAll(io.LimitReader(r, maxModuleBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("decompressing kernel module %q: %w", file, err)
+	}
+	if len(data) > maxModuleBytes {
+		return nil, fmt.Errorf("kernel module %q decompresses to more than %d MiB", file, maxModuleBytes>>20)
+	}
+	if !bytes.HasPrefix(data, []byte(elf.ELFMAG)) {
+		return nil, fmt.Errorf("kernel module %q is not an ELF file once decompressed", file)
+	}
+	return data, nil
+}
+
+// Resolve returns the module files (relative to Dir, as found there:
+// compressed ones keep their suffix) in load order: dependencies before
+// their users. Modules built into the kernel are left out; a name that is
+// neither a module nor built in is an error.
 func (m *Modules) Resolve() ([]string, error) {
+	order, _, err := m.resolve()
+	return order, err
+}
+
+// resolve also returns the decompressed bytes of every module in order,
+// read once for .modinfo and kept for the initramfs.
+func (m *Modules) resolve() ([]string, map[string][]byte, error) {
 	files := map[string]string{}
+	rank := map[string]int{}
 	err := filepath.WalkDir(m.Dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && strings.HasSuffix(p, ".ko") {
-			rel, _ := filepath.Rel(m.Dir, p)
-			files[modName(p)] = filepath.ToSlash(rel)
+		if d.IsDir() {
+			return nil
 		}
+		_, i := moduleSuffix(p)
+		if i < 0 {
+			return nil
+		}
+		name := modName(p)
+		if prev, ok := rank[name]; ok && prev <= i {
+			return nil
+		}
+		rel, _ := filepath.Rel(m.Dir, p)
+		files[name], rank[name] = filepath.ToSlash(rel), i
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("indexing kernel modules in %q: %w", m.Dir, err)
+		return nil, nil, fmt.Errorf("indexing kernel modules in %q: %w", m.Dir, err)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no uncompressed kernel modules (*.ko) under %q", m.Dir)
+		return nil, nil, fmt.Errorf("no kernel modules (*.ko, *.ko.zst, *.ko.xz, *.ko.gz) under %q", m.Dir)
 	}
 	builtin := map[string]bool{}
 	if b, err := os.ReadFile(filepath.Join(m.Dir, "modules.builtin")); err == nil {
@@ -68,6 +183,7 @@ func (m *Modules) Resolve() ([]string, error) {
 		}
 	}
 	var order []string
+	data := map[string][]byte{}
 	state := map[string]int{} // 1 visiting, 2 done
 	var visit func(name string, chain []string) error
 	visit = func(name string, chain []string) error {
@@ -86,7 +202,12 @@ func (m *Modules) Resolve() ([]string, error) {
 			return fmt.Errorf("kernel module %q is neither in %q nor built in (needed by %s)", name, m.Dir, strings.Join(chain, " -> "))
 		}
 		state[name] = 1
-		deps, err := moduleDepends(filepath.Join(m.Dir, filepath.FromSlash(rel)))
+		file := filepath.Join(m.Dir, filepath.FromSlash(rel))
+		elfData, err := readModule(file)
+		if err != nil {
+			return err
+		}
+		deps, err := moduleDepends(file, elfData)
 		if err != nil {
 			return err
 		}
@@ -97,21 +218,23 @@ func (m *Modules) Resolve() ([]string, error) {
 		}
 		state[name] = 2
 		order = append(order, rel)
+		data[rel] = elfData
 		return nil
 	}
 	names := append([]string(nil), m.Names...)
 	sort.Strings(names)
 	for _, n := range names {
 		if err := visit(modName(n), []string{"(requested)"}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return order, nil
+	return order, data, nil
 }
 
-// moduleDepends reads "depends=" from a module's .modinfo section.
-func moduleDepends(file string) ([]string, error) {
-	f, err := elf.Open(file)
+// moduleDepends reads "depends=" from the .modinfo section of a module's
+// (decompressed) ELF bytes; file names it in errors.
+func moduleDepends(file string, data []byte) ([]string, error) {
+	f, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("reading kernel module %q: %w", file, err)
 	}
@@ -120,11 +243,11 @@ func moduleDepends(file string) ([]string, error) {
 	if sec == nil {
 		return nil, fmt.Errorf("kernel module %q has no .modinfo section", file)
 	}
-	data, err := sec.Data()
+	info, err := sec.Data()
 	if err != nil {
 		return nil, fmt.Errorf("reading .modinfo of %q: %w", file, err)
 	}
-	for _, kv := range bytes.Split(data, []byte{0}) {
+	for _, kv := range bytes.Split(info, []byte{0}) {
 		if v, ok := bytes.CutPrefix(kv, []byte("depends=")); ok {
 			var deps []string
 			for _, d := range strings.Split(string(v), ",") {
@@ -140,17 +263,23 @@ func moduleDepends(file string) ([]string, error) {
 }
 
 func (m *Modules) add(t tree) error {
-	order, err := m.Resolve()
+	order, data, err := m.resolve()
 	if err != nil {
 		return err
 	}
 	base := path.Join("lib/modules", filepath.Base(m.Dir))
 	var list strings.Builder
 	for _, rel := range order {
-		if err := t.hostFile(path.Join(base, rel), filepath.Join(m.Dir, filepath.FromSlash(rel)), 0o644); err != nil {
-			return err
+		// Every module goes in as plain ELF (.ko), whatever it came as.
+		name := path.Join(base, plainName(rel))
+		if _, i := moduleSuffix(rel); i == 0 {
+			if err := t.hostFile(name, filepath.Join(m.Dir, filepath.FromSlash(rel)), 0o644); err != nil {
+				return err
+			}
+		} else {
+			t.put(name, &entry{kind: 'f', mode: 0o644, data: data[rel], size: int64(len(data[rel]))})
 		}
-		list.WriteString("/" + path.Join(base, rel) + "\n")
+		list.WriteString("/" + name + "\n")
 	}
 	t.put(ModuleListPath, &entry{kind: 'f', mode: 0o644, data: []byte(list.String()), size: int64(list.Len())})
 	return nil
