@@ -128,6 +128,24 @@ func TestActionBuildsSignsUploads(t *testing.T) {
 	if !strings.Contains(string(sum), "| publish | ok |") {
 		t.Errorf("summary:\n%s", sum)
 	}
+
+	// A re-run (the release workflow re-run after an interruption) builds
+	// the same ISO and keeps the signatures already on the draft, which
+	// verify against the same bytes: it uploads nothing.
+	posts := r.Count("POST", "")
+	stdout.Reset()
+	if err := run(context.Background(), func(k string) string { return env[k] }, &stdout); err != nil {
+		t.Fatalf("re-run: %v\n%s", err, stdout.String())
+	}
+	if n := r.Count("POST", "") - posts; n != 0 {
+		t.Errorf("the re-run made %d POST requests (uploads), want 0\n%s", n, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "kept 2 signature(s)") {
+		t.Errorf("the re-run did not keep the release's signatures:\n%s", stdout.String())
+	}
+	if _, err := kr.VerifyFile(isoPath, isoPath+".asc"); err != nil {
+		t.Errorf("kept signature does not verify: %v", err)
+	}
 }
 
 func TestActionRefusesBadInput(t *testing.T) {

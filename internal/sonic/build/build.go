@@ -333,6 +333,15 @@ func (st publishStep) Run(ctx context.Context, _ *pipe.Context) error {
 	if s.res.Signature != "" {
 		assets = append(assets, ghrelease.AssetFile{Path: s.res.Fragment + ".asc", ContentType: "application/pgp-signature"})
 	}
+	if s.res.Signature != "" {
+		kept, err := adoptSignatures(ctx, p.Client, p.Owner, p.Repo, s.tag(), s.opts.Signer, []string{s.res.Signature, s.res.Fragment + ".asc"})
+		if err != nil {
+			return err
+		}
+		if kept > 0 && s.opts.Log != nil {
+			fmt.Fprintf(s.opts.Log, "  kept %d signature(s) already on the release (they verify against these bytes)\n", kept)
+		}
+	}
 	res, err := p.Client.Publish(ctx, ghrelease.PublishRequest{
 		Owner: p.Owner, Repo: p.Repo, Tag: s.tag(), Name: "uDOS " + s.tag(), Assets: assets,
 		KeepDraft: !p.Release,
