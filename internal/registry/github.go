@@ -271,6 +271,9 @@ func GenerateFromGitHub(ctx context.Context, gh GitHubClient, cache ghrelease.ET
 	if prev != nil && prev.Serial >= cat.Serial {
 		cat.Serial = prev.Serial + 1
 	}
+	// Versions are gathered one library at a time (AddVersion re-sorts the
+	// whole catalog it is given), then the libraries are joined.
+	perLib := map[string]*catalog.Catalog{}
 	seen := map[string]found{}
 	for _, f := range all {
 		key := f.man.ID + "@" + f.man.Version
@@ -290,7 +293,12 @@ func GenerateFromGitHub(ctx context.Context, gh GitHubClient, cache ghrelease.ET
 			}
 		}
 		seen[key] = f
-		if err := cat.AddVersion(f.man, f.version); err != nil {
+		lc := perLib[f.man.ID]
+		if lc == nil {
+			lc = &catalog.Catalog{}
+			perLib[f.man.ID] = lc
+		}
+		if err := lc.AddVersion(f.man, f.version); err != nil {
 			res.Problems = append(res.Problems, GitHubProblem{Repository: f.repo, Tag: f.release.GetTagName(), Message: err.Error()})
 			delete(seen, key)
 			continue
@@ -303,6 +311,14 @@ func GenerateFromGitHub(ctx context.Context, gh GitHubClient, cache ghrelease.ET
 	sort.SliceStable(res.Problems, func(i, j int) bool { return res.Problems[i].String() < res.Problems[j].String() })
 	for _, p := range res.Problems {
 		logf("registry-gen: left out: %s", p)
+	}
+	ids := make([]string, 0, len(perLib))
+	for id := range perLib {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		cat.Libraries = append(cat.Libraries, perLib[id].Libraries...)
 	}
 	res.Libraries = len(cat.Libraries)
 
@@ -391,6 +407,9 @@ func writeIndexes(dir string, files map[string][]byte) error {
 	for name, data := range files {
 		p := filepath.Join(dir, filepath.Base(name))
 		keep[p] = true
+		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, data) {
+			continue // unchanged: no rewrite (and no fsync)
+		}
 		if err := writeFile(p, data); err != nil {
 			return err
 		}
