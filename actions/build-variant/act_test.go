@@ -97,7 +97,7 @@ type actRun struct {
 
 var setOutputRe = regexp.MustCompile(`^\[release/([^\]]+?)\s*\].*::set-output:: ([a-z0-9-]+)=(.*)$`)
 
-func runAct(t *testing.T, act, repo, apiURL, secrets, event string) actRun {
+func runAct(t *testing.T, act, repo, apiURL, secrets, event, kernel string) actRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -105,6 +105,9 @@ func runAct(t *testing.T, act, repo, apiURL, secrets, event string) actRun {
 		"-P", "ubuntu-latest=-self-hosted", "-P", "macos-latest=-self-hosted",
 		"--local-repository", "fredbook/udos-dist@v1="+repoRoot(t),
 		"--env", "GITHUB_API_URL="+apiURL,
+		// The sonic job's pinned kernel (its modules are found beside it),
+		// as a workflow would restore one from actions/cache: no download.
+		"--env", "UDOS_SONIC_KERNEL="+kernel,
 		"--secret-file", secrets,
 		"-W", ".github/workflows/release.yml")
 	cmd.Dir = repo
@@ -122,22 +125,56 @@ func runAct(t *testing.T, act, repo, apiURL, secrets, event string) actRun {
 	return r
 }
 
+// testKernel is the unpacked Debian kernel of .ci/setup.d/50-sonic.sh
+// (UDOS_TEST_KERNEL, else /var/cache/udos-test/kernel/vmlinuz), with its
+// modules under lib/modules/<release> beside it.
+func testKernel(t *testing.T) string {
+	t.Helper()
+	k := os.Getenv("UDOS_TEST_KERNEL")
+	if k == "" {
+		k = "/var/cache/udos-test/kernel/vmlinuz"
+	}
+	mods, _ := filepath.Glob(filepath.Join(filepath.Dir(k), "lib", "modules", "*"))
+	if _, err := os.Stat(k); err != nil || len(mods) != 1 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no test kernel with modules at %s (.ci/setup.d/50-sonic.sh)", k)
+		}
+		t.Skipf("no test kernel with modules at %s", k)
+	}
+	return k
+}
+
 // TestReleaseWorkflowWithAct runs .github/workflows/release.yml end to end
 // with act against the GitHub replica: six build legs (Linux and macOS x
-// three variants) and the release job. The first run is interrupted at the
-// final publish (and survives a broken upload on the way); the re-run
-// completes the release.
+// three variants), the Sonic ISO job and the release job. The first run is
+// interrupted at the final publish (and survives a broken upload on the
+// way); the re-run completes the release.
 func TestReleaseWorkflowWithAct(t *testing.T) {
 	act := needTool(t, "act", "/root/go/bin/act")
 	needTool(t, "git")
 	needTool(t, "go")
+	needTool(t, "sha256sum")
+	// What the sonic-iso action would otherwise apt-get install.
+	needTool(t, "grub-mkimage")
+	for _, f := range []string{"/usr/lib/ISOLINUX/isolinux.bin", "/usr/lib/syslinux/modules/bios/ldlinux.c32",
+		"/usr/lib/grub/x86_64-efi/linux.mod", "/usr/lib/grub/i386-pc/boot.img", "/bin/busybox"} {
+		needTool(t, filepath.Base(f), f)
+	}
+	kernel := testKernel(t)
 	root := repoRoot(t)
 
-	// Compile the action's program once so the six legs share the cache.
-	warm := exec.Command("go", "build", "-trimpath", "-o", os.DevNull, "./actions/build-variant")
-	warm.Dir = root
-	if out, err := warm.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	// Compile the actions' programs once (with the actions' flags) so the
+	// jobs share the cache.
+	for _, b := range [][]string{
+		{"go", "build", "-trimpath", "-o", os.DevNull, "./actions/build-variant"},
+		{"env", "CGO_ENABLED=0", "go", "build", "-trimpath", "-o", os.DevNull, "./actions/sonic-iso"},
+		{"env", "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", os.DevNull, "./cmd/sonic-runtime"},
+	} {
+		warm := exec.Command(b[0], b[1:]...)
+		warm.Dir = root
+		if out, err := warm.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", b, err, out)
+		}
 	}
 
 	rep := ghreplica.New(ghreplica.Config{})
@@ -182,7 +219,7 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 	rep.Inject(ghreplica.Fault{Method: "POST", PathPrefix: "/repos/fredbook/uDOS/releases/", Kind: ghreplica.HalfUpload502})
 	rep.Inject(ghreplica.Fault{Method: "PATCH", PathPrefix: "/repos/fredbook/uDOS/releases/", Kind: ghreplica.PrimaryRateLimit, RetryAfter: 2 * time.Hour})
 	start := time.Now()
-	r1 := runAct(t, act, repo, srv.URL, secrets, event)
+	r1 := runAct(t, act, repo, srv.URL, secrets, event, kernel)
 	t.Logf("act run 1: %s", time.Since(start).Round(time.Second))
 	if r1.err == nil {
 		t.Fatalf("run 1 succeeded despite the refused publish:\n%s", tail(r1.out, 60))
@@ -199,6 +236,11 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 	if os.Getenv("ACT_TEST_LOG") != "" {
 		t.Logf("run 1:\n%s", tail(r1.out, 40))
 	}
+	// The sonic job took the pinned kernel and found its modules beside it.
+	mods, _ := filepath.Glob(filepath.Join(filepath.Dir(kernel), "lib", "modules", "*"))
+	if want := "pinned kernel " + kernel + ", modules " + mods[0]; !strings.Contains(r1.out, want) {
+		t.Errorf("the sonic job did not report %q", want)
+	}
 	if strings.Contains(r1.out, passphrase) || strings.Contains(r1.out, strings.Split(string(priv), "\n")[3]) {
 		t.Error("a secret appears in the log")
 	}
@@ -208,7 +250,7 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 	// are kept), so it uploads nothing and only publishes.
 	posts := rep.Count("POST", "")
 	start = time.Now()
-	r2 := runAct(t, act, repo, srv.URL, secrets, event)
+	r2 := runAct(t, act, repo, srv.URL, secrets, event, kernel)
 	t.Logf("act run 2: %s", time.Since(start).Round(time.Second))
 	if r2.err != nil {
 		t.Fatalf("run 2: %v\n%s", r2.err, tail(r2.out, 80))
@@ -244,16 +286,21 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 		}
 		assets[a.Name] = a
 	}
-	if len(assets) != 48 {
-		t.Errorf("%d assets, want 48", len(assets))
+	// 3 variants x (archive, SBOM, formula, fragment: 4 files with
+	// .sha256/.sha512/.asc but fragments only .asc = 14) = 42, the
+	// manifest, SUMS lists and their signatures = 6, and the ISO with
+	// .sha256, .sha512, .asc and its signed fragment = 6.
+	if len(assets) != 54 {
+		t.Errorf("%d assets, want 54", len(assets))
 	}
 	m, err := relmanifest.Parse(assets["v1.4.6-manifest.json"].Data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(m.Names(), ","); got != "core-slim,dev-complete,wizard-full" || m.PreviousVersion != "1.4.3" {
+	if got := strings.Join(m.Names(), ","); got != "core-slim,dev-complete,sonic-iso,wizard-full" || m.PreviousVersion != "1.4.3" {
 		t.Fatalf("manifest: variants %s, previous %q", got, m.PreviousVersion)
 	}
+	checkSonic(t, assets, m, r)
 	kr, err := pgpsign.LoadKeyring(pub)
 	if err != nil {
 		t.Fatal(err)
@@ -267,6 +314,9 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 		want := "https://github.com/fredbook/uDOS/releases/download/v1.4.6/" + v.Filename
 		if v.URL != want || v.Signature != want+".asc" {
 			t.Errorf("%s: url %s signature %s", name, v.URL, v.Signature)
+		}
+		if name == "sonic-iso" {
+			continue // one job, checked in checkSonic
 		}
 		// Both legs of the variant reported the same sha256 (the build is
 		// reproducible across the runners), equal to GitHub's digest.
@@ -307,8 +357,8 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(lines) != 10 {
-			t.Errorf("%s has %d lines, want 10", algo.SumsName(), len(lines))
+		if len(lines) != 11 {
+			t.Errorf("%s has %d lines, want 11 (3 x archive, SBOM, formula; the ISO; the manifest)", algo.SumsName(), len(lines))
 		}
 		for _, l := range lines {
 			d, err := checksum.Sum(bytes.NewReader(assets[l.Name].Data))
@@ -332,6 +382,74 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 	}
 	if got := r.outputs["publish the release|release-url"]; len(got) == 0 || !strings.HasSuffix(got[0], "/fredbook/uDOS/releases/tag/v1.4.6") {
 		t.Errorf("release-url outputs %v", got)
+	}
+}
+
+// checkSonic checks what the sonic job added to the release: the ISO with
+// its signature and sidecars, its entry in the merged manifest, the SUMS
+// lists covering it (with sha256sum/sha512sum -c over the downloaded
+// release), and that it was built from the same core-slim bytes as the
+// build job's.
+func checkSonic(t *testing.T, assets map[string]ghreplica.Asset, m *relmanifest.Manifest, r actRun) {
+	t.Helper()
+	const isoName = "udos-sonic-v1.4.6.iso"
+	v, ok := m.Variants["sonic-iso"]
+	if !ok {
+		t.Fatal("the merged manifest has no sonic-iso variant")
+	}
+	iso, ok := assets[isoName]
+	if !ok {
+		t.Fatalf("the release has no %s", isoName)
+	}
+	for _, want := range []string{isoName + ".asc", isoName + ".sha256", isoName + ".sha512", "udos-sonic-iso-v1.4.6.manifest.json", "udos-sonic-iso-v1.4.6.manifest.json.asc"} {
+		if _, ok := assets[want]; !ok {
+			t.Errorf("the release lacks %s", want)
+		}
+	}
+	sum := sha256.Sum256(iso.Data)
+	if v.Filename != isoName || v.SHA256 != hex.EncodeToString(sum[:]) || v.Size != int64(len(iso.Data)) {
+		t.Errorf("sonic-iso entry: %s sha256 %s size %d; the asset has sha256 %x size %d", v.Filename, v.SHA256, v.Size, sum, len(iso.Data))
+	}
+	for flag, p := range map[string]*bool{"bootable": v.Bootable, "uefi_supported": v.UEFISupported, "bios_fallback": v.BIOSFallback} {
+		if p == nil || !*p {
+			t.Errorf("sonic-iso entry: %s is %v, want true", flag, p)
+		}
+	}
+	want := "https://github.com/fredbook/uDOS/releases/download/v1.4.6/" + isoName
+	if v.URL != want || v.Signature != want+".asc" {
+		t.Errorf("sonic-iso: url %s signature %s", v.URL, v.Signature)
+	}
+	// An ISO9660 volume: "CD001" at 32769, an isohybrid MBR signature.
+	if len(iso.Data) < 34816 || string(iso.Data[32769:32774]) != "CD001" || iso.Data[510] != 0x55 || iso.Data[511] != 0xaa {
+		t.Error("the ISO asset is not a hybrid ISO9660 image")
+	}
+	// The sonic job reported the ISO's sha256, and a core-slim sha256 equal
+	// to the build job's (the image holds the released core-slim bytes).
+	got := strings.Join(r.outputs["build the Sonic ISO|sha256"], " ")
+	if !strings.Contains(got, v.SHA256) || !strings.Contains(got, m.Variants["core-slim"].SHA256) {
+		t.Errorf("sonic job sha256 outputs %q lack the ISO's %s or core-slim's %s", got, v.SHA256, m.Variants["core-slim"].SHA256)
+	}
+	// What a user does after downloading the release.
+	dir := t.TempDir()
+	for name, a := range assets {
+		if err := os.WriteFile(filepath.Join(dir, name), a.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range [][]string{
+		{"sha256sum", "-c", "--strict", "SHA256SUMS"},
+		{"sha512sum", "-c", "--strict", "SHA512SUMS"},
+		{"sha256sum", "-c", "--strict", isoName + ".sha256"},
+		{"sha512sum", "-c", "--strict", isoName + ".sha512"},
+	} {
+		cmd := exec.Command(c[0], c[1:]...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("%v: %v\n%s", c, err, out)
+		} else if strings.HasSuffix(c[3], "SUMS") && !strings.Contains(string(out), isoName+": OK") {
+			t.Errorf("%v does not cover the ISO:\n%s", c, out)
+		}
 	}
 }
 
