@@ -97,21 +97,21 @@ type actRun struct {
 
 var setOutputRe = regexp.MustCompile(`^\[release/([^\]]+?)\s*\].*::set-output:: ([a-z0-9-]+)=(.*)$`)
 
-func runAct(t *testing.T, act, repo, apiURL, secrets, event, kernel string) actRun {
+// runAct runs release.yml under act; hostEnv is added to act's own
+// environment (the host runner's), extra to its arguments.
+func runAct(t *testing.T, act, repo, apiURL, secrets, event string, hostEnv []string, extra ...string) actRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, act, "push", "-e", event,
+	args := []string{"push", "-e", event,
 		"-P", "ubuntu-latest=-self-hosted", "-P", "macos-latest=-self-hosted",
-		"--local-repository", "fredbook/udos-dist@v1="+repoRoot(t),
-		"--env", "GITHUB_API_URL="+apiURL,
-		// The sonic job's pinned kernel (its modules are found beside it),
-		// as a workflow would restore one from actions/cache: no download.
-		"--env", "UDOS_SONIC_KERNEL="+kernel,
+		"--local-repository", "fredbook/udos-dist@v1=" + repoRoot(t),
+		"--env", "GITHUB_API_URL=" + apiURL,
 		"--secret-file", secrets,
-		"-W", ".github/workflows/release.yml")
+		"-W", ".github/workflows/release.yml"}
+	cmd := exec.CommandContext(ctx, act, append(args, extra...)...)
 	cmd.Dir = repo
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), hostEnv...)
 	out, err := cmd.CombinedOutput()
 	r := actRun{out: string(out), err: err, outputs: map[string][]string{}}
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -219,7 +219,10 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 	rep.Inject(ghreplica.Fault{Method: "POST", PathPrefix: "/repos/fredbook/uDOS/releases/", Kind: ghreplica.HalfUpload502})
 	rep.Inject(ghreplica.Fault{Method: "PATCH", PathPrefix: "/repos/fredbook/uDOS/releases/", Kind: ghreplica.PrimaryRateLimit, RetryAfter: 2 * time.Hour})
 	start := time.Now()
-	r1 := runAct(t, act, repo, srv.URL, secrets, event, kernel)
+	// The sonic job's pinned kernel (its modules are found beside it), as
+	// a workflow would restore one from actions/cache: no download.
+	pinned := []string{"--env", "UDOS_SONIC_KERNEL=" + kernel}
+	r1 := runAct(t, act, repo, srv.URL, secrets, event, nil, pinned...)
 	t.Logf("act run 1: %s", time.Since(start).Round(time.Second))
 	if r1.err == nil {
 		t.Fatalf("run 1 succeeded despite the refused publish:\n%s", tail(r1.out, 60))
@@ -250,7 +253,7 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 	// are kept), so it uploads nothing and only publishes.
 	posts := rep.Count("POST", "")
 	start = time.Now()
-	r2 := runAct(t, act, repo, srv.URL, secrets, event, kernel)
+	r2 := runAct(t, act, repo, srv.URL, secrets, event, nil, pinned...)
 	t.Logf("act run 2: %s", time.Since(start).Round(time.Second))
 	if r2.err != nil {
 		t.Fatalf("run 2: %v\n%s", r2.err, tail(r2.out, 80))
