@@ -1,20 +1,29 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/fredbook/udos-dist/internal/ghreplica"
@@ -115,18 +124,23 @@ func writeFileT(t *testing.T, p string, data []byte, mode os.FileMode) {
 }
 
 // TestSonicJobDownloadsKernelWithAct runs the sonic job of release.yml
-// alone, without a pinned kernel: it must find the current kernel through
-// the linux-image-generic metapackage, download and unpack it with its
-// .ko.zst modules, build, sign and upload the ISO to the draft. The ISO is
-// then booted: SONIC-READY with the CD and the e1000 card found proves the
-// drivers decompressed from .ko.zst load.
+// alone, without a pinned kernel or rootfs: it must find the current kernel
+// through the linux-image-generic metapackage, download and unpack it with
+// its .ko.zst modules, download the base root file system named by the
+// repository variables (an Alpine-shaped tarball on loopback) and check its
+// digest, build, sign and upload the ISO to the draft. The ISO's initramfs
+// must hold the rootfs, and the ISO is booted: SONIC-READY with the CD and
+// the e1000 card found proves the drivers decompressed from .ko.zst load
+// (and that Alpine's absolute applet links do not get in the way).
 func TestSonicJobDownloadsKernelWithAct(t *testing.T) {
 	act := needTool(t, "act", "/root/go/bin/act")
-	for _, tool := range []string{"git", "go", "dpkg-deb", "dpkg", "grub-mkimage", "qemu-system-x86_64"} {
+	for _, tool := range []string{"git", "go", "dpkg-deb", "dpkg", "grub-mkimage", "qemu-system-x86_64", "curl", "cpio"} {
 		needTool(t, tool)
 	}
 	kernel := testKernel(t)
 	bin, aptLog := fakeUbuntuArchive(t, kernel)
+	rootfs, rootfsSum := alpineRootfs(t)
+	rootfsURL, rootfsHits := rootfsServer(t, rootfs)
 
 	rep := ghreplica.New(ghreplica.Config{})
 	rep.AddOwner("fredbook", true)
@@ -149,10 +163,17 @@ func TestSonicJobDownloadsKernelWithAct(t *testing.T) {
 	repo := udosRepo(t)
 
 	start := time.Now()
-	r := runAct(t, act, repo, srv.URL, secrets, event, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "-j", "sonic")
+	r := runAct(t, act, repo, srv.URL, secrets, event, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "-j", "sonic",
+		"--var", "UDOS_SONIC_ROOTFS_URL="+rootfsURL, "--var", "UDOS_SONIC_ROOTFS_SHA256="+rootfsSum)
 	t.Logf("act (sonic job): %s", time.Since(start).Round(time.Second))
 	if r.err != nil {
 		t.Fatalf("act: %v\n%s", r.err, tail(r.out, 60))
+	}
+	if n := rootfsHits.Load(); n != 1 {
+		t.Errorf("the rootfs server saw %d downloads, want 1", n)
+	}
+	if want := "downloaded rootfs " + rootfsURL + " sha256 " + rootfsSum; !strings.Contains(r.out, want) {
+		t.Errorf("the job did not report %q:\n%s", want, tail(r.out, 40))
 	}
 	calls, _ := os.ReadFile(aptLog)
 	for _, want := range []string{"apt-get update", "apt-cache depends linux-image-generic",
@@ -192,6 +213,13 @@ func TestSonicJobDownloadsKernelWithAct(t *testing.T) {
 
 	iso := filepath.Join(work, isoName)
 	writeFileT(t, iso, assets[isoName].Data, 0o644)
+	// The downloaded rootfs is the base of the initramfs.
+	files := initramfsFiles(t, iso)
+	for _, want := range []string{"etc/alpine-release", "etc/os-release", "lib/ld-musl-x86_64.so.1", "usr/bin/env", "var/run", "init", "bin/busybox", "opt/udos"} {
+		if !slices.Contains(files, want) {
+			t.Errorf("the ISO's initramfs lacks %s (%d members)", want, len(files))
+		}
+	}
 	out := bootUntilReady(t, "-cdrom", iso, "-nic", "user,model=e1000")
 	line := regexp.MustCompile(`SONIC-READY [^\r\n]*`).FindString(out)
 	if line == "" {
@@ -252,4 +280,212 @@ func bootUntilReady(t *testing.T, args ...string) string {
 	mu.Lock()
 	defer mu.Unlock()
 	return buf.String()
+}
+
+// alpineRootfs writes a small tarball shaped like Alpine's minirootfs
+// (etc/alpine-release, etc/os-release, a dynamic busybox in /bin with its
+// applets as ABSOLUTE symlinks to /bin/busybox, musl in /lib, usr/bin
+// applets, var/run -> /run, etc/mtab -> ../proc/mounts, root at 0700, tmp
+// at 1777) and returns its path and sha256.
+func alpineRootfs(t *testing.T) (string, string) {
+	t.Helper()
+	type member struct {
+		name, link, body string
+		typ              byte
+		mode             int64
+	}
+	members := []member{
+		{name: "./", typ: tar.TypeDir, mode: 0o755},
+		{name: "./bin/", typ: tar.TypeDir, mode: 0o755},
+		{name: "./bin/busybox", typ: tar.TypeReg, mode: 0o755, body: "\x7fELF dynamic busybox linked to musl\n"},
+		{name: "./bin/ls", typ: tar.TypeSymlink, link: "/bin/busybox"},
+		{name: "./bin/sh", typ: tar.TypeSymlink, link: "/bin/busybox"},
+		{name: "./etc/", typ: tar.TypeDir, mode: 0o755},
+		{name: "./etc/alpine-release", typ: tar.TypeReg, mode: 0o644, body: "3.20.3\n"},
+		{name: "./etc/hostname", typ: tar.TypeReg, mode: 0o644, body: "localhost\n"},
+		{name: "./etc/mtab", typ: tar.TypeSymlink, link: "../proc/mounts"},
+		{name: "./etc/os-release", typ: tar.TypeReg, mode: 0o644, body: "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\n"},
+		{name: "./lib/", typ: tar.TypeDir, mode: 0o755},
+		{name: "./lib/ld-musl-x86_64.so.1", typ: tar.TypeReg, mode: 0o755, body: "\x7fELF musl\n"},
+		{name: "./lib/libc.musl-x86_64.so.1", typ: tar.TypeSymlink, link: "ld-musl-x86_64.so.1"},
+		{name: "./proc/", typ: tar.TypeDir, mode: 0o555},
+		{name: "./root/", typ: tar.TypeDir, mode: 0o700},
+		{name: "./run/", typ: tar.TypeDir, mode: 0o755},
+		{name: "./sbin/", typ: tar.TypeDir, mode: 0o755},
+		{name: "./sbin/init", typ: tar.TypeSymlink, link: "/bin/busybox"},
+		{name: "./tmp/", typ: tar.TypeDir, mode: 0o1777},
+		{name: "./usr/", typ: tar.TypeDir, mode: 0o755},
+		{name: "./usr/bin/", typ: tar.TypeDir, mode: 0o755},
+		{name: "./usr/bin/env", typ: tar.TypeSymlink, link: "/bin/busybox"},
+		{name: "./var/", typ: tar.TypeDir, mode: 0o755},
+		{name: "./var/run", typ: tar.TypeSymlink, link: "/run"},
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, m := range members {
+		h := &tar.Header{Name: m.name, Typeflag: m.typ, Linkname: m.link, Mode: m.mode, Size: int64(len(m.body)),
+			ModTime: time.Unix(1725000000, 0), Format: tar.FormatUSTAR}
+		if m.typ == tar.TypeSymlink {
+			h.Mode = 0o777
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, m.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "alpine-minirootfs-3.20.3-x86_64.tar.gz")
+	writeFileT(t, p, buf.Bytes(), 0o644)
+	sum := sha256.Sum256(buf.Bytes())
+	return p, hex.EncodeToString(sum[:])
+}
+
+// rootfsServer serves file at /alpine-minirootfs.tar.gz on loopback and
+// counts the requests for it.
+func rootfsServer(t *testing.T, file string) (url string, hits *atomic.Int32) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits = new(atomic.Int32)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/alpine-minirootfs.tar.gz" {
+			http.NotFound(w, r)
+			return
+		}
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/gzip")
+		w.Write(data)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/alpine-minirootfs.tar.gz", hits
+}
+
+// initramfsFiles lists the members of the ISO's /boot/initrd.gz, read with
+// go-diskfs and listed with cpio (not with the project's own writer).
+func initramfsFiles(t *testing.T, isoPath string) []string {
+	t.Helper()
+	cpio := needTool(t, "cpio")
+	f, err := os.Open(isoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	isofs, err := iso9660.Read(file.New(f, true), st.Size(), 0, 2048)
+	if err != nil {
+		t.Fatalf("reading the ISO: %v", err)
+	}
+	initrd, err := isofs.OpenFile("/boot/initrd.gz", os.O_RDONLY)
+	if err != nil {
+		t.Fatalf("opening /boot/initrd.gz in the ISO: %v", err)
+	}
+	zr, err := gzip.NewReader(initrd)
+	if err != nil {
+		t.Fatalf("the ISO's initrd.gz: %v", err)
+	}
+	cmd := exec.Command(cpio, "-it", "--quiet")
+	cmd.Stdin = zr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("cpio -it: %v", err)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestSonicJobRefusesRootfsWithAct runs the sonic job with a base root file
+// system that does not match its pinned digest, and with a URL override
+// that has no digest: the job stops at the download step with a message
+// that says why, before building anything, and uploads nothing.
+func TestSonicJobRefusesRootfsWithAct(t *testing.T) {
+	act := needTool(t, "act", "/root/go/bin/act")
+	needTool(t, "git")
+	needTool(t, "curl")
+	rootfs, rootfsSum := alpineRootfs(t)
+	wrong := strings.Repeat("0", 64)
+	repo := udosRepo(t)
+	work := t.TempDir()
+	secrets := filepath.Join(work, "secrets.env")
+	writeFileT(t, secrets, []byte("GITHUB_TOKEN=test-token\n"), 0o600)
+	event := filepath.Join(work, "event.json")
+	writeFileT(t, event, []byte(`{"ref": "refs/tags/v1.4.6", "ref_name": "v1.4.6", "repository": {"full_name": "fredbook/uDOS", "name": "uDOS", "owner": {"login": "fredbook"}}}`), 0o644)
+
+	tests := []struct {
+		name     string
+		vars     func(url string) []string
+		want     func(url string) string
+		download int32
+	}{
+		{
+			name: "wrong digest",
+			vars: func(url string) []string {
+				return []string{"UDOS_SONIC_ROOTFS_URL=" + url, "UDOS_SONIC_ROOTFS_SHA256=" + wrong}
+			},
+			want: func(url string) string {
+				return "::error::the base root file system " + url + " has sha256 " + rootfsSum + ", expected " + wrong
+			},
+			download: 1,
+		},
+		{
+			name: "URL without digest",
+			vars: func(url string) []string { return []string{"UDOS_SONIC_ROOTFS_URL=" + url} },
+			want: func(url string) string {
+				return "::error::set both repository variables UDOS_SONIC_ROOTFS_URL and UDOS_SONIC_ROOTFS_SHA256, or neither"
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := ghreplica.New(ghreplica.Config{})
+			rep.AddOwner("fredbook", true)
+			rep.AddToken("test-token", ghreplica.Token{Login: "github-actions", Push: []string{"fredbook/*"}})
+			if err := rep.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(rep)
+			defer srv.Close()
+			url, hits := rootfsServer(t, rootfs)
+			args := []string{"-j", "sonic"}
+			for _, v := range tc.vars(url) {
+				args = append(args, "--var", v)
+			}
+			start := time.Now()
+			r := runAct(t, act, repo, srv.URL, secrets, event, nil, args...)
+			t.Logf("act (sonic job): %s", time.Since(start).Round(time.Second))
+			if r.err == nil {
+				t.Fatalf("the sonic job succeeded:\n%s", tail(r.out, 40))
+			}
+			if os.Getenv("ACT_TEST_LOG") != "" {
+				t.Logf("act:\n%s", tail(r.out, 30))
+			}
+			if want := tc.want(url); !strings.Contains(r.out, want) {
+				t.Errorf("the job did not say %q:\n%s", want, tail(r.out, 40))
+			}
+			if n := hits.Load(); n != tc.download {
+				t.Errorf("%d downloads, want %d", n, tc.download)
+			}
+			// Stopped before building: no core-slim build, no ISO.
+			if strings.Contains(r.out, "Run Main Build core-slim for the image") {
+				t.Errorf("the job built core-slim after the rootfs step failed:\n%s", tail(r.out, 40))
+			}
+			if n := rep.Count("POST", ""); n != 0 {
+				t.Errorf("%d POST requests to the replica, want none", n)
+			}
+			if len(rep.Releases("fredbook", "uDOS")) != 0 {
+				t.Error("a release was created")
+			}
+		})
+	}
 }

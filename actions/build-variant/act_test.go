@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,9 +220,11 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 	rep.Inject(ghreplica.Fault{Method: "POST", PathPrefix: "/repos/fredbook/uDOS/releases/", Kind: ghreplica.HalfUpload502})
 	rep.Inject(ghreplica.Fault{Method: "PATCH", PathPrefix: "/repos/fredbook/uDOS/releases/", Kind: ghreplica.PrimaryRateLimit, RetryAfter: 2 * time.Hour})
 	start := time.Now()
-	// The sonic job's pinned kernel (its modules are found beside it), as
-	// a workflow would restore one from actions/cache: no download.
-	pinned := []string{"--env", "UDOS_SONIC_KERNEL=" + kernel}
+	// The sonic job's pinned kernel (its modules are found beside it) and
+	// base root file system (an Alpine-shaped tarball), as a workflow would
+	// restore them from actions/cache: no download.
+	rootfs, _ := alpineRootfs(t)
+	pinned := []string{"--env", "UDOS_SONIC_KERNEL=" + kernel, "--env", "UDOS_SONIC_ROOTFS=" + rootfs}
 	r1 := runAct(t, act, repo, srv.URL, secrets, event, nil, pinned...)
 	t.Logf("act run 1: %s", time.Since(start).Round(time.Second))
 	if r1.err == nil {
@@ -241,8 +244,10 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 	}
 	// The sonic job took the pinned kernel and found its modules beside it.
 	mods, _ := filepath.Glob(filepath.Join(filepath.Dir(kernel), "lib", "modules", "*"))
-	if want := "pinned kernel " + kernel + ", modules " + mods[0]; !strings.Contains(r1.out, want) {
-		t.Errorf("the sonic job did not report %q", want)
+	for _, want := range []string{"pinned kernel " + kernel + ", modules " + mods[0], "pinned rootfs " + rootfs} {
+		if !strings.Contains(r1.out, want) {
+			t.Errorf("the sonic job did not report %q", want)
+		}
 	}
 	if strings.Contains(r1.out, passphrase) || strings.Contains(r1.out, strings.Split(string(priv), "\n")[3]) {
 		t.Error("a secret appears in the log")
@@ -438,6 +443,10 @@ func checkSonic(t *testing.T, assets map[string]ghreplica.Asset, m *relmanifest.
 		if err := os.WriteFile(filepath.Join(dir, name), a.Data, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The pinned base root file system is in the image's initramfs.
+	if files := initramfsFiles(t, filepath.Join(dir, isoName)); !slices.Contains(files, "etc/alpine-release") || !slices.Contains(files, "etc/os-release") {
+		t.Errorf("the ISO's initramfs lacks the rootfs's etc/alpine-release or etc/os-release (%d members)", len(files))
 	}
 	for _, c := range [][]string{
 		{"sha256sum", "-c", "--strict", "SHA256SUMS"},
