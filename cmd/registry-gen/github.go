@@ -34,17 +34,11 @@ import (
 	"github.com/fredbook/udos-dist/internal/site"
 )
 
-// init routes `registry-gen --github …` to the GitHub mode before main
-// parses the local mode's flags. (A one-line dispatch in generate() would
-// do the same; this keeps the two modes in separate files.)
-func init() {
-	if !isGitHubMode(os.Args[1:]) {
-		return
-	}
+// runGitHubMode runs `registry-gen --github …` with an interruptible context.
+func runGitHubMode(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := runGitHub(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return runGitHub(ctx, args, stdout, stderr, getenv)
 }
 
 func isGitHubMode(args []string) bool {

@@ -28,6 +28,9 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
 type usageError struct{ error }
 
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if isGitHubMode(args) {
+		return runGitHubMode(args, stdout, stderr, getenv)
+	}
 	err := generate(args, stdout, stderr, getenv)
 	var ue usageError
 	switch {
