@@ -2,63 +2,36 @@ package library
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 )
 
-// Catalog is the client's view of catalog.json (docs/FORMATS.md).
+// Catalog is a verified catalog.json (internal/catalog) together with what
+// the client needs to use it: where relative URLs resolve from, and who
+// signed it.
 type Catalog struct {
-	CatalogVersion string       `json:"catalog_version"`
-	Serial         int64        `json:"serial"`
-	LastUpdated    time.Time    `json:"last_updated"`
-	Expires        time.Time    `json:"expires"`
-	Libraries      []CatalogLib `json:"libraries"`
+	*catalog.Catalog
 
 	// Base is where relative URLs in the catalog are resolved from.
-	Base string `json:"-"`
+	Base string
 	// Signer is the fingerprint of the key that signed it ("" unsigned).
-	Signer string `json:"-"`
+	Signer string
 }
 
 // CatalogLib is one library of the catalog.
-type CatalogLib struct {
-	ID           string            `json:"id"`
-	Namespace    string            `json:"namespace"`
-	Name         string            `json:"name"`
-	Version      string            `json:"version"`
-	Description  string            `json:"description,omitempty"`
-	Author       string            `json:"author,omitempty"`
-	License      string            `json:"license,omitempty"`
-	Tags         []string          `json:"tags,omitempty"`
-	Homepage     string            `json:"homepage,omitempty"`
-	Repository   string            `json:"repository,omitempty"`
-	EntryPoint   string            `json:"entry_point,omitempty"`
-	InstallPath  string            `json:"install_path"`
-	Dependencies map[string]string `json:"dependencies,omitempty"`
-	Versions     []CatalogVersion  `json:"versions"`
-}
+type CatalogLib = catalog.Library
 
 // CatalogVersion is one published version.
-type CatalogVersion struct {
-	Version      string            `json:"version"`
-	URL          string            `json:"url"`
-	Size         int64             `json:"size"`
-	SHA256       string            `json:"sha256"`
-	SHA512       string            `json:"sha512"`
-	SignatureURL string            `json:"signature_url,omitempty"`
-	ManifestURL  string            `json:"manifest_url,omitempty"`
-	Dependencies map[string]string `json:"dependencies,omitempty"`
-	PublishedAt  time.Time         `json:"published_at"`
-	Yanked       bool              `json:"yanked"`
-}
+type CatalogVersion = catalog.Version
+
+// emptyCatalog is used where no registry is configured.
+func emptyCatalog() *Catalog { return &Catalog{Catalog: &catalog.Catalog{}} }
 
 // Trust carries what decides whether a signed file is accepted.
 type Trust struct {
@@ -275,10 +248,7 @@ func (c *Client) verifyCatalog(loc string, body, sig []byte, state RegistryState
 	default:
 		return nil, fmt.Errorf("catalog %s: refused: %w", loc, err)
 	}
-	cat, err := ParseCatalog(body)
-	if err != nil {
-		return nil, fmt.Errorf("catalog %s: %w", loc, err)
-	}
+	cat := &Catalog{Catalog: checked}
 	if IsRemote(loc) {
 		cat.Base = loc
 	} else {
@@ -288,29 +258,4 @@ func (c *Client) verifyCatalog(loc string, body, sig []byte, state RegistryState
 		cat.Signer = checked.Signer.Fingerprint
 	}
 	return cat, nil
-}
-
-// ParseCatalog decodes and sanity-checks catalog.json.
-func ParseCatalog(b []byte) (*Catalog, error) {
-	var cat Catalog
-	if err := json.Unmarshal(b, &cat); err != nil {
-		return nil, fmt.Errorf("not a valid catalog: %w", err)
-	}
-	if cat.CatalogVersion == "" {
-		return nil, fmt.Errorf("not a valid catalog: no catalog_version")
-	}
-	for _, l := range cat.Libraries {
-		if l.ID == "" || l.InstallPath == "" {
-			return nil, fmt.Errorf("not a valid catalog: a library lacks id or install_path")
-		}
-		if err := CheckInstallPath(l.InstallPath); err != nil {
-			return nil, fmt.Errorf("not a valid catalog: library %s: %w", l.ID, err)
-		}
-		for _, v := range l.Versions {
-			if v.URL == "" || len(v.SHA256) != 64 {
-				return nil, fmt.Errorf("not a valid catalog: library %s version %s lacks url or sha256", l.ID, v.Version)
-			}
-		}
-	}
-	return &cat, nil
 }

@@ -59,8 +59,8 @@ func (c *Client) sourceFor(cat *Catalog, id, version string) (source, error) {
 	if lib == nil {
 		return source{}, fmt.Errorf("library %s is not in the catalog", id)
 	}
-	v := lib.FindVersion(version)
-	if v == nil {
+	v, ok := lib.FindVersion(version)
+	if !ok {
 		return source{}, fmt.Errorf("%s has no version %s in the catalog", id, version)
 	}
 	u, err := Resolve(cat.Base, v.URL)
@@ -259,7 +259,7 @@ func (c *Client) InstallFile(ctx context.Context, path string) ([]Change, error)
 	if err != nil {
 		return nil, err
 	}
-	cat := &Catalog{}
+	cat := emptyCatalog()
 	if c.Registry != "" {
 		sr, err := c.LoadCatalog(ctx, true)
 		if err != nil {

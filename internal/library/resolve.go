@@ -147,12 +147,3 @@ func (c *Catalog) Find(name string) (*CatalogLib, error) {
 	return nil, fmt.Errorf("library %q is not in the catalog (try 'udos-lib search %s')", name, ref.Short)
 }
 
-// FindVersion returns the catalog entry of one version.
-func (l *CatalogLib) FindVersion(v string) *CatalogVersion {
-	for i := range l.Versions {
-		if l.Versions[i].Version == v {
-			return &l.Versions[i]
-		}
-	}
-	return nil
-}

@@ -76,8 +76,8 @@ func run(opts *Options) error {
 	}
 	d := Details{CatalogLib: *lib, Selected: lib.Version, SelectedDeps: lib.Dependencies, Stored: c.StoredVersions(lib.ID)}
 	if opts.Version != "" {
-		v := lib.FindVersion(opts.Version)
-		if v == nil {
+		v, ok := lib.FindVersion(opts.Version)
+		if !ok {
 			var all []string
 			for _, x := range lib.Versions {
 				all = append(all, x.Version)
