@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -369,19 +368,11 @@ func GenerateFromGitHub(ctx context.Context, gh GitHubClient, cache ghrelease.ET
 			return nil, err
 		}
 	}
-	catPath := filepath.Join(opts.OutDir, catalog.FileName)
-	sigPath := filepath.Join(opts.OutDir, catalog.SignatureName)
-	if catSig != nil {
-		if err := writeFile(sigPath, catSig); err != nil {
-			return nil, err
-		}
-		res.Signature = sigPath
-	} else if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("removing stale %q: %w", sigPath, err)
-	}
-	if err := writeFile(catPath, catJSON); err != nil {
+	catPath, sigPath, err := writeCatalog(opts.OutDir, catJSON, catSig)
+	if err != nil {
 		return nil, err
 	}
+	res.Signature = sigPath
 	res.Catalog, res.Serial, res.Expires = catPath, cat.Serial, cat.Expires
 	res.Stats = gh.Stats()
 	return res, nil

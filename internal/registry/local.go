@@ -211,25 +211,36 @@ func Generate(opts Options) (*Result, error) {
 	if err := writeOutput(opts.OutDir, inputs, cat); err != nil {
 		return nil, err
 	}
-	catPath := filepath.Join(opts.OutDir, catalog.FileName)
-	sigPath := filepath.Join(opts.OutDir, catalog.SignatureName)
-	if catSig != nil {
-		// The signature goes first: a reader that sees the new catalog then
-		// finds its signature (the reverse would briefly pair the new
-		// signature with the old catalog, which is refused either way).
-		if err := writeFile(sigPath, catSig); err != nil {
-			return nil, err
-		}
-		res.Signature = sigPath
-	} else if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		// A stale signature would make clients refuse the new catalog.
-		return nil, fmt.Errorf("removing stale %q: %w", sigPath, err)
-	}
-	if err := writeFile(catPath, catJSON); err != nil {
+	catPath, sigPath, err := writeCatalog(opts.OutDir, catJSON, catSig)
+	if err != nil {
 		return nil, err
 	}
+	res.Signature = sigPath
 	res.Catalog, res.Serial, res.Expires = catPath, cat.Serial, cat.Expires
 	return res, nil
+}
+
+// writeCatalog publishes catalog.json and its signature in OUT. The
+// signature goes first: a reader that sees the new catalog then finds its
+// signature (the reverse would briefly pair the new signature with the old
+// catalog, which is refused either way). Without a signature a stale one is
+// removed, since it would make clients refuse the new catalog. sigPath is
+// empty when the catalog is unsigned.
+func writeCatalog(outDir string, catJSON, catSig []byte) (catPath, sigPath string, err error) {
+	catPath = filepath.Join(outDir, catalog.FileName)
+	ascPath := filepath.Join(outDir, catalog.SignatureName)
+	if catSig != nil {
+		if err := writeFile(ascPath, catSig); err != nil {
+			return "", "", err
+		}
+		sigPath = ascPath
+	} else if err := os.Remove(ascPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", "", fmt.Errorf("removing stale %q: %w", ascPath, err)
+	}
+	if err := writeFile(catPath, catJSON); err != nil {
+		return "", "", err
+	}
+	return catPath, sigPath, nil
 }
 
 func manifestName(m *udospkg.Manifest) string {
