@@ -5,10 +5,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
-
-	githubactions "github.com/sethvargo/go-githubactions"
 
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 )
@@ -37,8 +36,7 @@ func TestRunOutsideActions(t *testing.T) {
 		"GITHUB_REF":               "refs/tags/v1.4.6",
 	}
 	var stdout bytes.Buffer
-	a := githubactions.New(githubactions.WithGetenv(envFunc(env)), githubactions.WithWriter(&stdout))
-	if err := run(context.Background(), a, envFunc(env), &stdout); err != nil {
+	if err := run(context.Background(), envFunc(env), &stdout); err != nil {
 		t.Fatalf("run: %v\n%s", err, stdout.String())
 	}
 	s := stdout.String()
@@ -66,8 +64,7 @@ func TestRunWithRunnerFiles(t *testing.T) {
 		"GITHUB_OUTPUT": outFile, "GITHUB_STEP_SUMMARY": summary,
 	}
 	var stdout bytes.Buffer
-	a := githubactions.New(githubactions.WithGetenv(envFunc(env)), githubactions.WithWriter(&stdout))
-	if err := run(context.Background(), a, envFunc(env), &stdout); err != nil {
+	if err := run(context.Background(), envFunc(env), &stdout); err != nil {
 		t.Fatalf("run: %v\n%s", err, stdout.String())
 	}
 	o, _ := os.ReadFile(outFile)
@@ -100,8 +97,7 @@ func TestRunInputErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout bytes.Buffer
-			a := githubactions.New(githubactions.WithGetenv(envFunc(tt.env)), githubactions.WithWriter(&stdout))
-			err := run(context.Background(), a, envFunc(tt.env), &stdout)
+			err := run(context.Background(), envFunc(tt.env), &stdout)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
@@ -138,7 +134,7 @@ func TestActionMetadataMatchesMain(t *testing.T) {
 	}
 	for _, name := range []string{"mode", "variant", "variants", "source", "version", "output", "signing-key", "signing-passphrase",
 		"source-date-epoch", "strict", "variants-file", "upload", "token", "repository"} {
-		if !strings.Contains(string(src), `in("`+name+`"`) {
+		if !regexp.MustCompile(`(\bin|kit\.[A-Za-z]+)\("` + regexp.QuoteMeta(name) + `"`).Match(src) {
 			t.Errorf("main.go does not read input %s", name)
 		}
 		if !strings.Contains(string(yml), "\n  "+name+":\n") {
@@ -150,7 +146,7 @@ func TestActionMetadataMatchesMain(t *testing.T) {
 		}
 	}
 	for _, out := range []string{"archive", "sha256", "manifest"} {
-		if !strings.Contains(string(yml), "${{ steps.run.outputs."+out+" }}") || !strings.Contains(string(src), `out.set("`+out+`"`) {
+		if !strings.Contains(string(yml), "${{ steps.run.outputs."+out+" }}") || !strings.Contains(string(src), `kit.SetOutput("`+out+`"`) {
 			t.Errorf("output %s is not wired", out)
 		}
 	}

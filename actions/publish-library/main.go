@@ -1,7 +1,8 @@
 // Command publish-library is the program behind the publish-library action:
 // it maps the action's inputs onto internal/publish (validate, pack, sign,
 // publish to the release of the tag, optionally notify the registry) and
-// writes the outputs and the step summary. Nothing else lives here.
+// writes the outputs and the step summary through actions/internal/actionkit.
+// Nothing else lives here.
 package main
 
 import (
@@ -9,110 +10,63 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/sethvargo/go-githubactions"
-
-	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/actions/internal/actionkit"
 	"github.com/fredbook/udos-dist/internal/publish"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintf(os.Stdout, "::error title=publish-library::%s\n", escape(err.Error()))
-		os.Exit(1)
-	}
-}
-
-// escape keeps a message on one workflow-command line.
-func escape(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+	ctx, stop := actionkit.SignalContext()
+	code := actionkit.ExitCode(os.Stdout, "publish-library", run(ctx, os.Getenv, os.Stdout))
+	stop()
+	os.Exit(code)
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	gha := githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(stdout))
-	in := func(name string) string { return gha.GetInput(name) }
+	kit := actionkit.New(getenv, stdout)
+	// Masked before anything can print them. The passphrase is taken as
+	// given: trimming might change it.
+	key := kit.ArmoredKey("signing-key")
+	passphrase := kit.RawSecret("signing-passphrase")
+	token := kit.Secret("token")
 
-	// Raw values: GetInput trims, which an armored key survives but a
-	// passphrase might not.
-	key := getenv("INPUT_SIGNING-KEY")
-	passphrase := getenv("INPUT_SIGNING-PASSPHRASE")
-	token := in("token")
-	// Mask secrets before anything could print them.
-	for _, line := range strings.Split(key, "\n") {
-		if l := strings.TrimSpace(line); len(l) > 8 && !strings.HasPrefix(l, "-----") {
-			gha.AddMask(l)
-		}
-	}
-	if passphrase != "" {
-		gha.AddMask(passphrase)
-	}
-	if token != "" {
-		gha.AddMask(token)
-	}
-
-	dir := in("path")
-	if dir == "" {
-		dir = "."
-	}
-	if ws := getenv("GITHUB_WORKSPACE"); ws != "" && !filepath.IsAbs(dir) {
-		dir = filepath.Join(ws, dir)
-	}
 	req := publish.Request{
-		Dir:                dir,
-		Version:            in("version"),
+		Dir:                kit.Path(kit.InputOr("path", ".")),
+		Version:            kit.Input("version"),
 		SigningKey:         []byte(key),
 		Passphrase:         []byte(passphrase),
-		Repository:         in("repository"),
-		DispatchRepository: in("dispatch-repository"),
-		EventType:          in("event-type"),
+		Repository:         kit.InputOr("repository", getenv("GITHUB_REPOSITORY")),
+		DispatchRepository: kit.Input("dispatch-repository"),
+		EventType:          kit.Input("event-type"),
 	}
-	if req.Repository == "" {
-		req.Repository = getenv("GITHUB_REPOSITORY")
+	// The version defaults to the pushed tag; an explicit version that
+	// differs from it wins, and publishes under its own tag.
+	if tag := kit.Tag(); tag != "" && (req.Version == "" || strings.TrimPrefix(req.Version, "v") == strings.TrimPrefix(tag, "v")) {
+		req.Tag = tag
 	}
-	// The version defaults to the pushed tag.
-	if ref := getenv("GITHUB_REF"); strings.HasPrefix(ref, "refs/tags/") {
-		req.Tag = strings.TrimPrefix(ref, "refs/tags/")
-		if req.Version != "" && strings.TrimPrefix(req.Version, "v") != strings.TrimPrefix(req.Tag, "v") {
-			// An explicit version wins over the tag; its own tag is used.
-			req.Tag = ""
-		}
+	// Only SOURCE_DATE_EPOCH counts here; without it the archive carries
+	// internal/publish's default mtime.
+	mtime, err := kit.SourceDateEpoch(ctx, "", "", time.Unix(0, 0))
+	if err != nil {
+		return err
 	}
-	if sde := getenv("SOURCE_DATE_EPOCH"); sde != "" {
-		secs, err := strconv.ParseInt(sde, 10, 64)
-		if err != nil {
-			return fmt.Errorf("SOURCE_DATE_EPOCH %q is not a number of seconds", sde)
-		}
-		req.MTime = time.Unix(secs, 0)
-	}
+	req.MTime = mtime
 	tmp := getenv("RUNNER_TEMP")
 	if tmp == "" {
 		tmp = os.TempDir()
 	}
-	out, err := os.MkdirTemp(tmp, "publish-library-")
-	if err != nil {
+	if req.OutDir, err = os.MkdirTemp(tmp, "publish-library-"); err != nil {
 		return fmt.Errorf("creating a work folder: %w", err)
 	}
-	req.OutDir = out
 
 	var gh publish.GitHub
 	if req.Repository != "" {
 		if token == "" {
 			return fmt.Errorf("no token: set the action's token input (default: github.token)")
 		}
-		c, err := ghrelease.New(ghrelease.Config{
-			APIURL:    getenv("GITHUB_API_URL"),
-			Token:     token,
-			UserAgent: "udos-dist-publish-library",
-			Logf:      func(f string, a ...any) { gha.Infof(f, a...) },
-		})
+		c, err := kit.GitHub(token, "udos-dist-publish-library")
 		if err != nil {
 			return err
 		}
@@ -123,23 +77,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if runErr != nil {
 		summary += "\n**Failed:** " + runErr.Error() + "\n"
 	}
-	if getenv("GITHUB_STEP_SUMMARY") != "" {
-		gha.AddStepSummary(summary)
-	}
+	kit.Summary(summary)
 	if runErr != nil {
 		return runErr
 	}
-	outputs := map[string]string{
-		"package":     res.Package,
-		"sha256":      res.SHA256,
-		"release-url": res.Release.URL,
-		"path":        res.PackagePath,
-	}
-	for _, k := range []string{"package", "sha256", "release-url", "path"} {
-		if getenv("GITHUB_OUTPUT") != "" {
-			gha.SetOutput(k, outputs[k])
-		}
-		fmt.Fprintf(stdout, "%s=%s\n", k, outputs[k])
-	}
+	kit.SetOutput("package", res.Package)
+	kit.SetOutput("sha256", res.SHA256)
+	kit.SetOutput("release-url", res.Release.URL)
+	kit.SetOutput("path", res.PackagePath)
 	return nil
 }

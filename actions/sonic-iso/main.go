@@ -6,90 +6,54 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
-	"github.com/sethvargo/go-githubactions"
-
-	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/actions/internal/actionkit"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/sonic/build"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintf(os.Stdout, "::error title=sonic-iso::%s\n", escape(err.Error()))
-		os.Exit(1)
-	}
-}
-
-// escape keeps a message on one workflow-command line.
-func escape(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+	ctx, stop := actionkit.SignalContext()
+	code := actionkit.ExitCode(os.Stdout, "sonic-iso", run(ctx, os.Getenv, os.Stdout))
+	stop()
+	os.Exit(code)
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	gha := githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(stdout))
-	in := func(name string) string { return gha.GetInput(name) }
+	kit := actionkit.New(getenv, stdout)
+	in := kit.Input
+	// Masked before anything can print them.
+	key := kit.ArmoredKey("signing-key")
+	passphrase := kit.RawSecret("signing-passphrase")
+	token := kit.Secret("token")
 
-	key := getenv("INPUT_SIGNING-KEY")
-	passphrase := getenv("INPUT_SIGNING-PASSPHRASE")
-	token := in("token")
-	// Mask secrets before anything could print them.
-	for _, line := range strings.Split(key, "\n") {
-		if l := strings.TrimSpace(line); len(l) > 8 && !strings.HasPrefix(l, "-----") {
-			gha.AddMask(l)
-		}
-	}
-	if passphrase != "" {
-		gha.AddMask(passphrase)
-	}
-	if token != "" {
-		gha.AddMask(token)
-	}
-
-	ws := getenv("GITHUB_WORKSPACE")
-	abs := func(p string) string {
-		if p == "" || filepath.IsAbs(p) || ws == "" {
-			return p
-		}
-		return filepath.Join(ws, p)
-	}
-	version := strings.TrimPrefix(in("version"), "v")
-	if ref := getenv("GITHUB_REF"); version == "" && strings.HasPrefix(ref, "refs/tags/") {
-		version = strings.TrimPrefix(strings.TrimPrefix(ref, "refs/tags/"), "v")
-	}
+	abs := kit.Path
+	version := kit.Version(in("version"))
 	if version == "" {
 		return fmt.Errorf("no version: set the version input or run on a tag push")
 	}
-	when, err := sourceDate(in("source-date-epoch"), getenv("SOURCE_DATE_EPOCH"), ws)
+	// The image time: the input, else SOURCE_DATE_EPOCH, else the
+	// workspace's last commit. The EFI partition is FAT: nothing before 1980.
+	when, err := kit.SourceDateEpoch(ctx, in("source-date-epoch"), getenv("GITHUB_WORKSPACE"), actionkit.Year1980)
 	if err != nil {
 		return err
 	}
-	out := in("output")
-	if out == "" {
-		out = "dist"
-	}
-	busybox := in("busybox")
-	if busybox == "" {
-		busybox = "/bin/busybox"
+	if when.IsZero() {
+		return errors.New("no build time: set source-date-epoch or SOURCE_DATE_EPOCH (seconds since 1970)")
 	}
 	opts := build.Options{
 		Version: version, Kernel: abs(in("kernel")), Modules: abs(in("modules")),
-		Rootfs: abs(in("rootfs")), Core: abs(in("core")), Busybox: abs(busybox),
+		Rootfs: abs(in("rootfs")), Core: abs(in("core")), Busybox: abs(kit.InputOr("busybox", "/bin/busybox")),
 		Runtime: getenv("UDOS_SONIC_RUNTIME"), Cmdline: in("cmdline"),
-		OutputDir: abs(out), Manifest: abs(in("manifest")), Time: when,
+		OutputDir: abs(kit.InputOr("output", "dist")), Manifest: abs(in("manifest")), Time: when,
 		Log: stdout, TempDir: getenv("RUNNER_TEMP"),
 	}
 	for _, b := range strings.Split(in("binaries"), "\n") {
@@ -110,67 +74,47 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if opts.Tools, err = iso.FindTools(exec.LookPath); err != nil {
 		return err
 	}
-	if in("upload") == "true" {
-		owner, repo, ok := strings.Cut(in("repository"), "/")
-		if !ok || owner == "" || repo == "" {
-			return fmt.Errorf("upload needs repository as OWNER/NAME, got %q", in("repository"))
+	upload, err := kit.Bool("upload", false)
+	if err != nil {
+		return err
+	}
+	publishRelease, err := kit.Bool("publish-release", false)
+	if err != nil {
+		return err
+	}
+	if upload {
+		owner, repo, err := actionkit.SplitRepository(in("repository"))
+		if err != nil {
+			return fmt.Errorf("upload needs repository as OWNER/NAME: %w", err)
 		}
 		if token == "" {
 			return fmt.Errorf("upload needs a token (the action's token input, default github.token)")
 		}
-		c, err := ghrelease.New(ghrelease.Config{
-			APIURL: getenv("GITHUB_API_URL"), Token: token, UserAgent: "udos-dist-sonic-iso",
-			Logf: func(f string, a ...any) { gha.Infof(f, a...) },
-		})
+		c, err := kit.GitHub(token, "udos-dist-sonic-iso")
 		if err != nil {
 			return err
 		}
 		opts.Publish = &build.Publish{
 			Client: c, Owner: owner, Repo: repo, ServerURL: getenv("GITHUB_SERVER_URL"),
-			Tag: "v" + version, Release: in("publish-release") == "true",
+			Tag: "v" + version, Release: publishRelease,
 		}
-		if ref := getenv("GITHUB_REF"); strings.HasPrefix(ref, "refs/tags/") && strings.TrimPrefix(strings.TrimPrefix(ref, "refs/tags/"), "v") == version {
-			opts.Publish.Tag = strings.TrimPrefix(ref, "refs/tags/")
+		// Upload to the pushed tag's release when it names this version,
+		// whether it is spelt v1.4.6 or 1.4.6.
+		if kit.TagVersion() == version {
+			opts.Publish.Tag = kit.Tag()
 		}
 	}
 
 	res, runErr := build.Build(ctx, opts)
-	if getenv("GITHUB_STEP_SUMMARY") != "" {
-		gha.AddStepSummary(summary(res, runErr))
-	}
+	kit.Summary(summary(res, runErr))
 	if runErr != nil {
 		return runErr
 	}
-	outputs := [][2]string{{"iso", res.ISO}, {"sha256", res.SHA256}, {"manifest", res.Manifest}, {"signature", res.Signature}}
-	for _, o := range outputs {
-		if getenv("GITHUB_OUTPUT") != "" {
-			gha.SetOutput(o[0], o[1])
-		}
-		fmt.Fprintf(stdout, "%s=%s\n", o[0], o[1])
-	}
+	kit.SetOutput("iso", res.ISO)
+	kit.SetOutput("sha256", res.SHA256)
+	kit.SetOutput("manifest", res.Manifest)
+	kit.SetOutput("signature", res.Signature)
 	return nil
-}
-
-// sourceDate picks the image time: the input, else SOURCE_DATE_EPOCH, else
-// the workspace's last commit.
-func sourceDate(input, env, workspace string) (time.Time, error) {
-	s := input
-	if s == "" {
-		s = env
-	}
-	if s == "" && workspace != "" {
-		if b, err := exec.Command("git", "-C", workspace, "log", "-1", "--format=%ct").Output(); err == nil {
-			s = strings.TrimSpace(string(b))
-		}
-	}
-	if s == "" {
-		return time.Time{}, fmt.Errorf("no build time: set source-date-epoch or SOURCE_DATE_EPOCH (seconds since 1970)")
-	}
-	secs, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || secs < 315532800 {
-		return time.Time{}, fmt.Errorf("source date epoch %q is not a number of seconds after 1980", s)
-	}
-	return time.Unix(secs, 0).UTC(), nil
 }
 
 func summary(res build.Result, err error) string {
