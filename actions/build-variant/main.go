@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/fredbook/udos-dist/actions/internal/actionkit"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
@@ -23,20 +22,16 @@ import (
 // toolVersion is set at link time (-X main.toolVersion=...).
 var toolVersion = "dev"
 
-func main() {
-	ctx, stop := actionkit.SignalContext()
-	code := actionkit.ExitCode(os.Stdout, "", run(ctx, os.Getenv, os.Stdout))
-	stop()
-	os.Exit(code)
-}
+func main() { os.Exit(actionkit.Main("", os.Getenv, os.Stdout, run)) }
 
+// run maps the inputs onto build.Build (mode build) or build.Publish
+// (mode publish), and their results onto the outputs and the summary.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	kit := actionkit.New(getenv, stdout)
 	in := kit.InputOr
-	// Masked before anything can print them.
-	key := strings.TrimSpace(kit.ArmoredKey("signing-key"))
-	pass := kit.Secret("signing-passphrase")
-	token := kit.Secret("token")
+	sec := kit.Secrets() // masked before anything can print them
+	// This action has always trimmed the key and the passphrase.
+	key, pass, token := strings.TrimSpace(sec.Key), strings.TrimSpace(sec.Passphrase), sec.Token
 
 	mode := in("mode", "build")
 	version, err := resolveVersion(in("version", ""), getenv, in("source", "."))
@@ -65,7 +60,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 	switch mode {
 	case "build":
-		epoch, err := kit.SourceDateEpoch(ctx, in("source-date-epoch", ""), in("source", "."), time.Unix(0, 0))
+		epoch, err := kit.SourceDateEpoch(ctx, in("source-date-epoch", ""), in("source", "."), actionkit.Year1970)
 		if err != nil {
 			return err
 		}

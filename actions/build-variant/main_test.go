@@ -134,7 +134,9 @@ func TestActionMetadataMatchesMain(t *testing.T) {
 	}
 	for _, name := range []string{"mode", "variant", "variants", "source", "version", "output", "signing-key", "signing-passphrase",
 		"source-date-epoch", "strict", "variants-file", "upload", "token", "repository"} {
-		if !regexp.MustCompile(`(\bin|kit\.[A-Za-z]+)\("` + regexp.QuoteMeta(name) + `"`).Match(src) {
+		// kit.Secrets() reads the inputs signing-key, signing-passphrase and token.
+		bySecrets := (name == "signing-key" || name == "signing-passphrase" || name == "token") && strings.Contains(string(src), "kit.Secrets()")
+		if !bySecrets && !regexp.MustCompile(`(\bin|kit\.[A-Za-z]+)\("`+regexp.QuoteMeta(name)+`"`).Match(src) {
 			t.Errorf("main.go does not read input %s", name)
 		}
 		if !strings.Contains(string(yml), "\n  "+name+":\n") {

@@ -10,45 +10,36 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/fredbook/udos-dist/actions/internal/actionkit"
 	"github.com/fredbook/udos-dist/internal/publish"
 )
 
-func main() {
-	ctx, stop := actionkit.SignalContext()
-	code := actionkit.ExitCode(os.Stdout, "publish-library", run(ctx, os.Getenv, os.Stdout))
-	stop()
-	os.Exit(code)
-}
+func main() { os.Exit(actionkit.Main("publish-library", os.Getenv, os.Stdout, run)) }
 
+// run maps the inputs onto a publish.Request, and the result of
+// publish.Run onto the outputs and the summary.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	kit := actionkit.New(getenv, stdout)
 	// Masked before anything can print them. The passphrase is taken as
 	// given: trimming might change it.
-	key := kit.ArmoredKey("signing-key")
-	passphrase := kit.RawSecret("signing-passphrase")
-	token := kit.Secret("token")
+	sec := kit.Secrets()
 
 	req := publish.Request{
 		Dir:                kit.Path(kit.InputOr("path", ".")),
 		Version:            kit.Input("version"),
-		SigningKey:         []byte(key),
-		Passphrase:         []byte(passphrase),
+		SigningKey:         []byte(sec.Key),
+		Passphrase:         []byte(sec.Passphrase),
 		Repository:         kit.InputOr("repository", getenv("GITHUB_REPOSITORY")),
 		DispatchRepository: kit.Input("dispatch-repository"),
 		EventType:          kit.Input("event-type"),
 	}
 	// The version defaults to the pushed tag; an explicit version that
 	// differs from it wins, and publishes under its own tag.
-	if tag := kit.Tag(); tag != "" && (req.Version == "" || strings.TrimPrefix(req.Version, "v") == strings.TrimPrefix(tag, "v")) {
-		req.Tag = tag
-	}
+	req.Tag = kit.TagOf(req.Version)
 	// Only SOURCE_DATE_EPOCH counts here; without it the archive carries
 	// internal/publish's default mtime.
-	mtime, err := kit.SourceDateEpoch(ctx, "", "", time.Unix(0, 0))
+	mtime, err := kit.SourceDateEpoch(ctx, "", "", actionkit.Year1970)
 	if err != nil {
 		return err
 	}
@@ -63,10 +54,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 	var gh publish.GitHub
 	if req.Repository != "" {
-		if token == "" {
+		if sec.Token == "" {
 			return fmt.Errorf("no token: set the action's token input (default: github.token)")
 		}
-		c, err := kit.GitHub(token, "udos-dist-publish-library")
+		c, err := kit.GitHub(sec.Token, "udos-dist-publish-library")
 		if err != nil {
 			return err
 		}

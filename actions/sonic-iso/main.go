@@ -20,20 +20,14 @@ import (
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
 )
 
-func main() {
-	ctx, stop := actionkit.SignalContext()
-	code := actionkit.ExitCode(os.Stdout, "sonic-iso", run(ctx, os.Getenv, os.Stdout))
-	stop()
-	os.Exit(code)
-}
+func main() { os.Exit(actionkit.Main("sonic-iso", os.Getenv, os.Stdout, run)) }
 
+// run maps the inputs onto build.Options, and the result of build.Build
+// onto the outputs and the summary.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	kit := actionkit.New(getenv, stdout)
 	in := kit.Input
-	// Masked before anything can print them.
-	key := kit.ArmoredKey("signing-key")
-	passphrase := kit.RawSecret("signing-passphrase")
-	token := kit.Secret("token")
+	sec := kit.Secrets() // masked before anything can print them
 
 	abs := kit.Path
 	version := kit.Version(in("version"))
@@ -64,8 +58,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if opts.Runtime == "" {
 		return fmt.Errorf("UDOS_SONIC_RUNTIME is not set: the action's build step provides the static sonic-runtime")
 	}
-	if key != "" {
-		s, err := pgpsign.LoadSigner([]byte(key), []byte(passphrase))
+	if sec.Key != "" {
+		s, err := pgpsign.LoadSigner([]byte(sec.Key), []byte(sec.Passphrase))
 		if err != nil {
 			return fmt.Errorf("loading the signing key: %w", err)
 		}
@@ -87,10 +81,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("upload needs repository as OWNER/NAME: %w", err)
 		}
-		if token == "" {
+		if sec.Token == "" {
 			return fmt.Errorf("upload needs a token (the action's token input, default github.token)")
 		}
-		c, err := kit.GitHub(token, "udos-dist-sonic-iso")
+		c, err := kit.GitHub(sec.Token, "udos-dist-sonic-iso")
 		if err != nil {
 			return err
 		}
@@ -100,8 +94,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		}
 		// Upload to the pushed tag's release when it names this version,
 		// whether it is spelt v1.4.6 or 1.4.6.
-		if kit.TagVersion() == version {
-			opts.Publish.Tag = kit.Tag()
+		if tag := kit.TagOf(version); tag != "" {
+			opts.Publish.Tag = tag
 		}
 	}
 

@@ -49,10 +49,14 @@ func New(getenv func(string) string, w io.Writer) *Kit {
 	}
 }
 
-// SignalContext is the context of a run: cancelled when the runner cancels
-// the job (SIGTERM) or on Ctrl-C, so uploads stop cleanly.
-func SignalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// Main runs an action's program and returns its exit status: run gets a
+// context cancelled when the runner cancels the job (SIGTERM) or on Ctrl-C,
+// so uploads stop cleanly; its error becomes an ::error line titled title
+// (none when empty) on w, and status 1.
+func Main(title string, getenv func(string) string, w io.Writer, run func(context.Context, func(string) string, io.Writer) error) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return ExitCode(w, title, run(ctx, getenv, w))
 }
 
 // ExitCode ends a run: nil is 0; an error becomes an ::error line titled
@@ -149,6 +153,31 @@ func (e Env) Path(p string) string {
 	return filepath.Join(ws, p)
 }
 
+// Secrets are the signing key, its passphrase and the token, the secret
+// inputs every action of this repository takes.
+type Secrets struct {
+	// Key is the armored private key as given ("" for none).
+	Key string
+	// Passphrase is the key's passphrase as given: trimming might change it.
+	Passphrase string
+	// Token is the GitHub token, trimmed.
+	Token string
+}
+
+// Secrets reads the inputs signing-key, signing-passphrase and token and
+// masks them before returning them, so nothing can print them first. The
+// passphrase is masked as given and trimmed, whichever the caller uses.
+func (k *Kit) Secrets() Secrets {
+	var s Secrets
+	s.Key = k.ArmoredKey("signing-key")
+	s.Passphrase = k.RawSecret("signing-passphrase")
+	if t := strings.TrimSpace(s.Passphrase); t != s.Passphrase {
+		k.Mask(t)
+	}
+	s.Token = k.Secret("token")
+	return s
+}
+
 // Secret reads a secret input, trimmed, and masks it before returning it.
 func (k *Kit) Secret(name string) string {
 	v := k.Input(name)
@@ -222,9 +251,6 @@ func (k *Kit) Warning(msg string) { k.gha.Warningf("%s", msg) }
 
 // Logf prints a plain line to the log.
 func (k *Kit) Logf(format string, args ...any) { k.gha.Infof(format, args...) }
-
-// Log is the run's log, for internal packages that write progress.
-func (k *Kit) Log() io.Writer { return k.log }
 
 // GitHub is a release client for GITHUB_API_URL (GitHub Enterprise and the
 // test replica set it) whose retry notices go to the log.

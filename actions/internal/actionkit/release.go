@@ -45,6 +45,22 @@ func (e Env) Version(input string) string {
 	return e.TagVersion()
 }
 
+// TagOf is the pushed tag when it is the tag of version (v1.4.6 or 1.4.6
+// for 1.4.6), or any pushed tag when version is ""; else "", and the caller
+// names the tag itself: an explicit version that differs from the pushed
+// tag wins.
+func (e Env) TagOf(version string) string {
+	tag := e.Tag()
+	if version == "" || strings.TrimPrefix(version, "v") == strings.TrimPrefix(tag, "v") {
+		return tag
+	}
+	return ""
+}
+
+// Year1970 is the Unix epoch: the floor for outputs that can store any
+// Unix time (tar).
+var Year1970 = time.Unix(0, 0).UTC()
+
 // Year1980 is the earliest time FAT and zip can store: the floor for
 // outputs that hold FAT images (the Sonic ISO's EFI partition).
 var Year1980 = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
