@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/checksum"
+
 	"github.com/Masterminds/semver/v3"
 	"github.com/fredbook/udos-dist/internal/constraint"
 	"github.com/fredbook/udos-dist/internal/libid"
@@ -199,19 +201,6 @@ func (c *Catalog) sort() {
 	}
 }
 
-func isHex(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // Validate checks the whole catalog; the error wraps ErrInvalid and lists
 // every problem, one per line.
 func (c *Catalog) Validate() error {
@@ -286,10 +275,10 @@ func (c *Catalog) Validate() error {
 			if v.Size <= 0 {
 				add("%s: size %d must be positive", vw, v.Size)
 			}
-			if !isHex(v.SHA256, 64) {
+			if !checksum.SHA256.Valid(v.SHA256) {
 				add("%s: sha256 %q is not 64 lower-case hex digits", vw, v.SHA256)
 			}
-			if !isHex(v.SHA512, 128) {
+			if !checksum.SHA512.Valid(v.SHA512) {
 				add("%s: sha512 %q is not 128 lower-case hex digits", vw, v.SHA512)
 			}
 			for _, name := range sortedKeys(v.Dependencies) {

@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/fredbook/udos-dist/internal/atomicfile"
 )
 
 // Algorithm names a supported digest.
@@ -46,6 +48,21 @@ func (a Algorithm) hexLen() int {
 		return 128
 	}
 	return 0
+}
+
+// Valid reports whether s is a digest of this algorithm as udos-dist writes
+// them everywhere: lower-case hex of the right length.
+func (a Algorithm) Valid(s string) bool {
+	if n := a.hexLen(); n == 0 || len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (a Algorithm) valid() error {
@@ -244,7 +261,7 @@ func Sidecar(path string, a Algorithm, digest string) (string, error) {
 		return "", err
 	}
 	out := path + a.Ext()
-	if err := writeFileAtomic(out, []byte(l.Format())); err != nil {
+	if err := atomicfile.WriteFile(out, []byte(l.Format()), 0o644); err != nil {
 		return "", fmt.Errorf("writing %q: %w", out, err)
 	}
 	return out, nil
@@ -296,7 +313,7 @@ func MergeFile(path string, a Algorithm, lines ...Line) error {
 	if err := Write(&buf, Merge(base, lines)); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
 	return nil
@@ -350,27 +367,4 @@ func Verify(dir string, a Algorithm, lines []Line) []Mismatch {
 		}
 	}
 	return bad
-}
-
-// writeFileAtomic writes through a temporary file in the same directory and
-// renames it into place, so that an interrupted run never leaves a truncated
-// list behind.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -8,41 +8,14 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/atomicfile"
 )
 
 // WriteFileAtomic writes data to path so that a reader (or a crash) sees the
-// old content or the new one, never a mix: temp file in the same directory,
-// fsync, rename, fsync of the directory.
+// old content or the new one, never a mix (internal/atomicfile).
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return syncDir(dir)
+	return atomicfile.WriteFile(path, data, perm)
 }
 
 // writeFileRename writes data to path through a temp file and a rename,

@@ -146,4 +146,3 @@ func (c *Catalog) Find(name string) (*CatalogLib, error) {
 	}
 	return nil, fmt.Errorf("library %q is not in the catalog (try 'udos-lib search %s')", name, ref.Short)
 }
-

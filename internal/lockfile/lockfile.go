@@ -16,6 +16,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fredbook/udos-dist/internal/checksum"
+
+	"github.com/fredbook/udos-dist/internal/atomicfile"
+
 	"github.com/Masterminds/semver/v3"
 	"github.com/fredbook/udos-dist/internal/libid"
 	"github.com/fredbook/udos-dist/internal/udospkg"
@@ -97,19 +101,6 @@ func Parse(data []byte) (*Lock, error) {
 	return l, nil
 }
 
-func isHex(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // Validate checks every entry; the error lists all problems.
 func (l *Lock) Validate() error {
 	var probs []string
@@ -145,10 +136,10 @@ func (l *Lock) Validate() error {
 		if e.Source == "" {
 			add("%s: source is missing", id)
 		}
-		if !isHex(e.SHA256, 64) {
+		if !checksum.SHA256.Valid(e.SHA256) {
 			add("%s: sha256 %q is not 64 lower-case hex digits", id, e.SHA256)
 		}
-		if e.SHA512 != "" && !isHex(e.SHA512, 128) {
+		if e.SHA512 != "" && !checksum.SHA512.Valid(e.SHA512) {
 			add("%s: sha512 %q is not 128 lower-case hex digits", id, e.SHA512)
 		}
 		for dep := range e.Dependencies {
@@ -244,7 +235,7 @@ func (l *Lock) Write(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("writing lockfile: %w", err)
 	}
-	return udospkg.WriteFileAtomic(path, 0o644, func(w io.Writer) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})

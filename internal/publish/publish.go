@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/atomicfile"
+
 	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/pipe"
@@ -271,7 +273,7 @@ func (st *state) writeManifest(_ context.Context, _ *pipe.Context) error {
 		return fmt.Errorf("reopening %q: %w", st.res.PackagePath, err)
 	}
 	path := filepath.Join(st.req.OutDir, ManifestAssetName(st.res.ID, st.res.Version))
-	if err := udospkg.WriteFileAtomic(path, 0o644, func(w io.Writer) error {
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		_, err := w.Write(pkg.ManifestJSON)
 		return err
 	}); err != nil {

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/atomicfile"
+
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/udospkg"
@@ -333,10 +335,7 @@ func readInputs(opts Options) ([]*input, []string, error) {
 }
 
 func writeFile(path string, data []byte) error {
-	return udospkg.WriteFileAtomic(path, 0o644, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
+	return atomicfile.WriteFile(path, data, 0o644)
 }
 
 func sameFile(a, b string) bool {

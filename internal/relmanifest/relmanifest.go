@@ -19,10 +19,11 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/fredbook/udos-dist/internal/atomicfile"
 )
 
 // Manifest is the whole release manifest.
@@ -271,27 +272,8 @@ func (m *Manifest) Write(path string) error {
 	if err != nil {
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		return fmt.Errorf("writing %q: %w", path, werr)
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+		return err
 	}
 	return nil
 }

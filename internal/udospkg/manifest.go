@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fredbook/udos-dist/internal/checksum"
+
 	"github.com/Masterminds/semver/v3"
 	"github.com/fredbook/udos-dist/internal/constraint"
 	"github.com/fredbook/udos-dist/internal/libid"
@@ -183,19 +185,6 @@ func (m *Manifest) SemVer() (*semver.Version, error) {
 	return semver.StrictNewVersion(m.Version)
 }
 
-func isHex(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // IsPayloadPath reports whether p (slash-separated, no trailing slash) may be
 // a payload file: clean, relative, under lib/, docs/ or examples/, or
 // requirements.txt.
@@ -303,14 +292,14 @@ func (m *Manifest) validate(packaged bool) []Problem {
 		if !IsPayloadPath(p) {
 			add("files", "%q is not a payload path (lib/, docs/, examples/ or requirements.txt)", p)
 		}
-		if !isHex(m.Files[p], 64) {
+		if !checksum.SHA256.Valid(m.Files[p]) {
 			add("files", "%q: %q is not a lower-case hex sha256", p, m.Files[p])
 		}
 	}
 	switch {
 	case m.Checksums.SHA256 == "":
 		add("checksums", "missing sha256 (the payload digest)")
-	case !isHex(m.Checksums.SHA256, 64):
+	case !checksum.SHA256.Valid(m.Checksums.SHA256):
 		add("checksums", "sha256 %q is not a lower-case hex sha256", m.Checksums.SHA256)
 	case len(m.Files) > 0:
 		if want := PayloadDigest(m.Files); m.Checksums.SHA256 != want {

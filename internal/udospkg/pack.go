@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/atomicfile"
+
 	"github.com/fredbook/udos-dist/internal/tarball"
 )
 
@@ -206,7 +208,7 @@ func PackFile(srcDir, outPath string, opts PackOptions) (*PackResult, error) {
 		outPath = filepath.Join(outPath, m.FileName())
 	}
 	var res *PackResult
-	err := WriteFileAtomic(outPath, 0o644, func(w io.Writer) error {
+	err := atomicfile.Write(outPath, 0o644, func(w io.Writer) error {
 		var err error
 		res, err = Pack(srcDir, w, opts)
 		return err
@@ -215,41 +217,4 @@ func PackFile(srcDir, outPath string, opts PackOptions) (*PackResult, error) {
 		return nil, err
 	}
 	return res, nil
-}
-
-// WriteFileAtomic writes path through a temporary file in the same
-// directory, synced and renamed over path only when write succeeded.
-func WriteFileAtomic(path string, perm fs.FileMode, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	// Make the rename itself durable; not every system can sync a directory.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

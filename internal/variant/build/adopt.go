@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/fredbook/udos-dist/internal/atomicfile"
+
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 )
@@ -63,7 +65,7 @@ func adoptSignatures(ctx context.Context, gh *ghrelease.Client, owner, repo, tag
 		if verr != nil {
 			continue // stale or foreign: ours replaces it on the draft
 		}
-		if err := writeAtomic(a.Path, func(w io.Writer) error {
+		if err := atomicfile.Write(a.Path, 0o644, func(w io.Writer) error {
 			_, err := w.Write(sig.Bytes())
 			return err
 		}); err != nil {

@@ -27,6 +27,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/atomicfile"
+
 	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/homebrew"
@@ -257,7 +259,7 @@ func (archiveStep) Run(_ context.Context, c *pipe.Context) error {
 	// The archive's own digests are taken as it is written, in the same pass.
 	h256, h512 := sha256.New(), sha512.New()
 	var size int64
-	err := writeAtomic(path, func(w io.Writer) error {
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		cw := &countingWriter{w: io.MultiWriter(w, h256, h512)}
 		err := tarball.Write(cw, entries, tarball.Options{MTime: s.cfg.SourceDateEpoch, Level: s.cfg.Level, Parallel: !s.cfg.Serial})
 		size = cw.n
@@ -642,34 +644,11 @@ func artifact(kind, path string) (Artifact, error) {
 }
 
 func writeArtifact(kind, path string, data []byte) (Artifact, error) {
-	if err := writeAtomic(path, func(w io.Writer) error {
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		_, err := io.Copy(w, bytes.NewReader(data))
 		return err
 	}); err != nil {
 		return Artifact{}, fmt.Errorf("writing %s: %w", filepath.Base(path), err)
 	}
 	return artifact(kind, path)
-}
-
-// writeAtomic writes through a temporary file renamed into place, so that
-// an interrupted build never leaves a truncated artifact under its final
-// name (which a re-run or an upload could mistake for a good one).
-func writeAtomic(path string, write func(w io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fredbook/udos-dist/internal/atomicfile"
+
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-github/v89/github"
 
@@ -203,7 +205,7 @@ func (s *pubState) fetch(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("asset %s of release %s is %q, not uploaded: re-run the build job", name, s.cfg.Tag, a.GetState())
 	}
 	path := filepath.Join(s.cfg.Output, name)
-	err := writeAtomic(path, func(w io.Writer) error {
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		_, err := s.cfg.GitHub.DownloadAsset(ctx, a, w)
 		return err
 	})
