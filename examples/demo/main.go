@@ -137,7 +137,9 @@ func run(ctx context.Context, dir string, keepServing bool, stdout, stderr io.Wr
 	}
 	d.say("")
 	d.say("done. The uDOS root is %s (lockfile: %s)", root, filepath.Join(root, "library", "lock.json"))
-	d.say("try: %s %s search grid", d.tool("udos-lib"), strings.Join(global, " "))
+	// The loopback server ends with the demo; the registry folder stays, and
+	// udos-lib reads a folder registry as well as an http one.
+	d.say("try: %s --root %s --registry %s --keyring %s search grid", d.tool("udos-lib"), root, registry, pub)
 	if keepServing {
 		d.say("serving %s until interrupted (Ctrl-C)", url)
 		<-ctx.Done()
