@@ -1,10 +1,13 @@
-// Command registry-gen turns a folder of .udos-package files (and their
-// .asc signatures) into a registry folder: catalog.json (+ .asc when a key
-// is given), packages/ and index/. See internal/registry and docs/FORMATS.md.
+// Command registry-gen turns .udos-package files into a registry folder:
+// catalog.json (+ .asc when a key is given), packages/ and index/, from a
+// local folder or (--github, github.go) from the GitHub Releases a
+// registry.json names, with the Jekyll site. See internal/registry,
+// docs/FORMATS.md and docs/REGISTRY.md.
 //
 //	registry-gen --from-dir DIR --out OUT [--base-url URL] [--sign-key FILE]
 //	             [--keyring FILE] [--require-signatures] [--expires 720h]
 //	             [--time RFC3339] [--json]
+//	registry-gen --github --config registry.json --out OUT [...]
 //
 // The signing key's passphrase, if any, comes from UDOS_SIGN_PASSPHRASE.
 // Exit status: 0 done, 1 failed, 2 bad usage.
@@ -72,7 +75,7 @@ func generate(args []string, stdout, stderr io.Writer, getenv func(string) strin
 	case fs.NArg() > 0:
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	case opts.FromDir == "":
-		return usageError{errors.New("--from-dir is required")}
+		return usageError{errors.New("--from-dir is required (or --github --config FILE to build from GitHub Releases)")}
 	case opts.OutDir == "":
 		return usageError{errors.New("--out is required")}
 	case opts.Expires <= 0:
