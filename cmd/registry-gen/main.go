@@ -53,6 +53,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 func generate(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("registry-gen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: registry-gen --from-dir DIR --out OUT [flags]\n       registry-gen --github --config registry.json --out OUT [flags]  (see: registry-gen --github --help)\n\nFlags of the local mode:\n")
+		fs.PrintDefaults()
+	}
 	var opts registry.Options
 	var signKey, keyring, at string
 	var asJSON bool
