@@ -843,3 +843,22 @@ func TestPublishEnterpriseLayout(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRepo(t *testing.T) {
+	t.Parallel()
+	tests := map[string]bool{
+		"fredbook/uDOS": true, " fredporter/uDOS ": true, "a-b/c.d_e": true,
+		"fredbook": false, "/x": false, "x/": false, "a/b/c": false, "": false,
+		"o/..": false, "o/.": false, "bad owner/x": false, "o/na me": false,
+		strings.Repeat("a", 40) + "/x": false, "-x/y": false,
+	}
+	for in, ok := range tests {
+		r, err := ParseRepo(in)
+		if (err == nil) != ok {
+			t.Errorf("ParseRepo(%q) = %v, %v; want ok=%v", in, r, err, ok)
+		}
+		if ok && r.String() != strings.TrimSpace(in) {
+			t.Errorf("ParseRepo(%q).String() = %q", in, r)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package assetname
+
+import "testing"
+
+func TestParsePackage(t *testing.T) {
+	tests := []struct {
+		name, id, version string
+		ok                bool
+	}{
+		{"lib-grid-extensions-v1.2.3.udos-package", "lib-grid-extensions", "1.2.3", true},
+		{"lib-x-v1.0.0-vendor.udos-package", "lib-x", "1.0.0-vendor", true},
+		{"lib-dev-v2-v1.0.0.udos-package", "lib-dev-v2", "1.0.0", true},
+		{"-v1.0.0.udos-package", "", "", false},
+		{"lib-x-v1.0.udos-package", "", "", false},
+		{"lib-x-v1.0.0.tar.gz", "", "", false},
+	}
+	for _, tt := range tests {
+		id, v, ok := ParsePackage(tt.name)
+		if id != tt.id || v != tt.version || ok != tt.ok {
+			t.Errorf("ParsePackage(%q) = %q %q %v", tt.name, id, v, ok)
+		}
+		if ok && Package(id, v) != tt.name {
+			t.Errorf("Package(%q, %q) does not round-trip", id, v)
+		}
+	}
+}
+
+func TestReleaseManifest(t *testing.T) {
+	if got := ReleaseManifest("v1.4.6"); got != "v1.4.6-manifest.json" {
+		t.Fatal(got)
+	}
+	if got := ReleaseManifestPath("1.5.0"); got != "releases/v1.5.0-manifest.json" {
+		t.Fatal(got)
+	}
+	if v, ok := ParseReleaseManifest("v1.5.0-rc.1-manifest.json"); !ok || v != "1.5.0-rc.1" {
+		t.Fatal(v, ok)
+	}
+	for _, bad := range []string{"1.5.0-manifest.json", "v1.5-manifest.json", "vx-manifest.json", "v1.5.0.json"} {
+		if _, ok := ParseReleaseManifest(bad); ok {
+			t.Errorf("ParseReleaseManifest(%q) accepted", bad)
+		}
+	}
+}
+
+func TestFragment(t *testing.T) {
+	name := Fragment("sonic-iso", "v1.4.6")
+	if name != "udos-sonic-iso-v1.4.6.manifest.json" {
+		t.Fatal(name)
+	}
+	if v, ok := IsFragment(name, "1.4.6"); !ok || v != "sonic-iso" {
+		t.Fatal(v, ok)
+	}
+	if _, ok := IsFragment(name, "1.4.7"); ok {
+		t.Fatal("fragment of another version accepted")
+	}
+	if _, ok := IsFragment("udos-Bad_Name-v1.4.6.manifest.json", "1.4.6"); ok {
+		t.Fatal("bad variant name accepted")
+	}
+}
+
+func TestSignatureAndSums(t *testing.T) {
+	if Signature("a.tar.gz") != "a.tar.gz.asc" {
+		t.Fatal()
+	}
+	if target, ok := IsSignature("a.tar.gz.asc"); !ok || target != "a.tar.gz" {
+		t.Fatal(target, ok)
+	}
+	for name, want := range map[string]bool{"SHA256SUMS": true, "SHA512SUMS.asc": true, "SHA1SUMS": false, "x.SHA256SUMS": false} {
+		if IsChecksumList(name) != want {
+			t.Errorf("IsChecksumList(%q) != %v", name, want)
+		}
+	}
+}
