@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
 const (
@@ -174,12 +176,7 @@ func TestMergeFileRefusesCorruptList(t *testing.T) {
 func TestCoreutilsAccepts(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"sha256sum", "sha512sum"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not on PATH", tool)
-			}
-			t.Skipf("%s not on PATH", tool)
-		}
+		testenv.Tool(t, tool)
 	}
 	dir := t.TempDir()
 	var files []string

@@ -8,19 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not on PATH (required in CI)", name)
-		}
-		t.Skipf("%s not on PATH", name)
-	}
-	return p
-}
+	"github.com/fredbook/udos-dist/internal/testenv"
+)
 
 func TestSignVerifyRoundTrip(t *testing.T) {
 	t.Parallel()
@@ -144,7 +134,7 @@ func TestKeyringConcatenated(t *testing.T) {
 
 // gpgHome makes a throwaway GNUPGHOME.
 func gpgHome(t *testing.T) (run func(args ...string) ([]byte, error)) {
-	gpg := needTool(t, "gpg")
+	gpg := testenv.Tool(t, "gpg")
 	home, err := os.MkdirTemp("", "gpg")
 	if err != nil {
 		t.Fatal(err)

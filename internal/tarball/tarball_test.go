@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
 func makeTree(t *testing.T, dir string, mtime time.Time, perm os.FileMode) {
@@ -130,14 +132,12 @@ func TestWriteRefusesBadNames(t *testing.T) {
 // GNU tar reads what we write, and lists it in our order.
 func TestGNUTarReads(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("tar"); err != nil {
-		t.Skip("no tar")
-	}
+	tar := testenv.Tool(t, "tar")
 	d := t.TempDir()
 	makeTree(t, d, time.Now(), 0o644)
 	out := filepath.Join(t.TempDir(), "a.tar.gz")
 	os.WriteFile(out, build(t, d, true), 0o644)
-	b, err := exec.Command("tar", "-tzvf", out).CombinedOutput()
+	b, err := exec.Command(tar, "-tzvf", out).CombinedOutput()
 	if err != nil {
 		t.Fatalf("tar: %v\n%s", err, b)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/sonic/build"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
 	"github.com/fredbook/udos-dist/internal/tarball"
+	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
 const (
@@ -37,12 +38,18 @@ func need(t testing.TB, what, path, pkg string) string {
 	} else if _, err := os.Stat(path); err == nil {
 		return path
 	}
-	msg := fmt.Sprintf("%s %s not found (install %s; .ci/setup.d/50-sonic.sh does)", what, path, pkg)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testenv.Missing(t, fmt.Sprintf("%s %s not found (install %s; .ci/setup.d/50-sonic.sh does)", what, path, pkg))
 	return ""
+}
+
+// isoTools returns the ISO build's host tools or skips (fails in CI).
+func isoTools(t testing.TB) iso.Tools {
+	t.Helper()
+	tools, err := iso.FindTools(exec.LookPath)
+	if err != nil {
+		testenv.Missing(t, err.Error())
+	}
+	return tools
 }
 
 // kernel finds the test kernel and its modules directory.
@@ -117,13 +124,7 @@ func buildISO(t testing.TB, dir string) build.Result {
 	t.Helper()
 	vmlinuz, modules := kernel(t)
 	need(t, "qemu", "qemu-system-x86_64", "qemu-system-x86")
-	tools, err := iso.FindTools(exec.LookPath)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	tools := isoTools(t)
 	res, err := build.Build(context.Background(), build.Options{
 		Version: version, Kernel: vmlinuz, Modules: modules,
 		Busybox: need(t, "busybox", "/bin/busybox", "busybox-static"),
@@ -358,13 +359,7 @@ func TestInstall(t *testing.T) {
 	t.Parallel()
 	need(t, "OVMF", ovmf, "ovmf")
 	vmlinuz, modules := kernel(t)
-	tools, err := iso.FindTools(exec.LookPath)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	tools := isoTools(t)
 	dir := t.TempDir()
 	res, err := build.Build(context.Background(), build.Options{
 		Version: version, Kernel: vmlinuz, Modules: modules,
@@ -486,13 +481,7 @@ func TestRecoveryShell(t *testing.T) {
 	t.Parallel()
 	vmlinuz, modules := kernel(t)
 	need(t, "qemu", "qemu-system-x86_64", "qemu-system-x86")
-	tools, err := iso.FindTools(exec.LookPath)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	tools := isoTools(t)
 	dir := t.TempDir()
 	res, err := build.Build(context.Background(), build.Options{
 		Version: version, Kernel: vmlinuz, Modules: modules,

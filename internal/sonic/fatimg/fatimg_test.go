@@ -9,19 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not on PATH (Debian package mtools)", name)
-		}
-		t.Skipf("%s not on PATH", name)
-	}
-	return p
-}
+	"github.com/fredbook/udos-dist/internal/testenv"
+)
 
 func writeImage(t *testing.T, size int64, files []File) string {
 	t.Helper()
@@ -74,7 +64,7 @@ func TestLayout(t *testing.T) {
 
 func TestMtoolsReadsImage(t *testing.T) {
 	t.Parallel()
-	mcopy := requireTool(t, "mcopy")
+	mcopy := testenv.Tool(t, "mcopy")
 	big := bytes.Repeat([]byte("0123456789abcdef"), 70000) // > 1 MiB, many clusters
 	for _, size := range []int64{2 << 20, 40 << 20} {
 		files := []File{
@@ -96,7 +86,7 @@ func TestMtoolsReadsImage(t *testing.T) {
 				t.Errorf("size %d: %s: read back %d bytes, want %d", size, f.Path, len(out), want.Len())
 			}
 		}
-		info, err := exec.Command(requireTool(t, "minfo"), "-i", img, "::").CombinedOutput()
+		info, err := exec.Command(testenv.Tool(t, "minfo"), "-i", img, "::").CombinedOutput()
 		if err != nil {
 			t.Fatalf("minfo: %v\n%s", err, info)
 		}

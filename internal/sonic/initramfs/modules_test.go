@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"debug/elf"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
 // fakeModule is a minimal relocatable x86-64 ELF with a .modinfo section,
@@ -90,13 +93,7 @@ func writeFile(t *testing.T, p string, data []byte) {
 // unpackInitramfs extracts an initramfs with cpio(1) into a directory.
 func unpackInitramfs(t *testing.T, archive []byte) string {
 	t.Helper()
-	cpio, err := exec.LookPath("cpio")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("cpio not on PATH (Debian package cpio)")
-		}
-		t.Skip("cpio not on PATH")
-	}
+	cpio := testenv.Tool(t, "cpio")
 	zr, err := gzip.NewReader(bytes.NewReader(archive))
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +233,7 @@ func TestRealModulesCompressed(t *testing.T) {
 	} {
 		data, err := os.ReadFile(filepath.Join(src, rel))
 		if err != nil {
-			t.Skipf("test kernel lacks %s: %v", rel, err)
+			testenv.Missing(t, fmt.Sprintf("test kernel lacks %s: %v", rel, err))
 		}
 		writeFile(t, filepath.Join(dir, strings.TrimSuffix(rel, ".ko")+suffix), compress(t, suffix, data))
 	}

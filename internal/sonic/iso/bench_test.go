@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
 // benchTree stages the ISO tree once: the test kernel when present (else
@@ -17,7 +19,7 @@ func benchTree(b *testing.B) (string, Tools) {
 	b.Helper()
 	tools, err := FindTools(exec.LookPath)
 	if err != nil {
-		b.Skip(err)
+		testenv.Missing(b, err.Error())
 	}
 	dir := b.TempDir()
 	kernel := os.Getenv("UDOS_TEST_KERNEL")
@@ -91,10 +93,7 @@ func linkTree(b *testing.B, from, to string) {
 // isohybrid MBR (+ the EFI partition, -isohybrid-gpt-basdat).
 func BenchmarkXorriso(b *testing.B) {
 	tree, tools := benchTree(b)
-	xorriso, err := exec.LookPath("xorriso")
-	if err != nil {
-		b.Skip("xorriso not on PATH")
-	}
+	xorriso := testenv.Tool(b, "xorriso")
 	out := filepath.Join(b.TempDir(), "xorriso.iso")
 	args := []string{"-as", "mkisofs", "-quiet", "-o", out, "-R", "-V", volumeID,
 		"-isohybrid-mbr", tools.IsoHdpfx,
