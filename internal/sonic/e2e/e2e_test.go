@@ -235,8 +235,8 @@ func qemuOnce(t *testing.T, args ...string) (boot, bool) {
 	defer cancel()
 	base := []string{"-accel", "tcg", "-m", "512", "-nographic", "-no-reboot", "-monitor", "none"}
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", append(base, args...)...)
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := newConsoleBuffer()
+	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -272,23 +272,6 @@ func qemuOnce(t *testing.T, args ...string) (boot, bool) {
 			}
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func tail(s string) string {
@@ -477,6 +460,9 @@ func TestReproducible(t *testing.T) {
 // TestRecoveryShell boots an ISO without sonic.poweroff: the console must
 // offer a shell in which `sonic report` prints the hardware report, the
 // boot-time report file is there, and busybox can power the machine off.
+// Each command is typed only once the shell has printed its prompt on the
+// serial console: input typed earlier can be lost while the shell sets up
+// its terminal.
 func TestRecoveryShell(t *testing.T) {
 	t.Parallel()
 	vmlinuz, modules := kernel(t)
@@ -497,8 +483,8 @@ func TestRecoveryShell(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-nographic", "-no-reboot",
 		"-monitor", "none", "-net", "none", "-drive", "file="+res.ISO+",format=raw,snapshot=on")
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := newConsoleBuffer()
+	cmd.Stdout, cmd.Stderr = out, out
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -508,33 +494,117 @@ func TestRecoveryShell(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	sent := false
-	for {
-		select {
-		case <-done:
-			s := out.String()
-			if ctx.Err() != nil {
-				t.Fatalf("no power off; output:\n%s", tail(s))
-			}
-			if !sent {
-				t.Fatalf("QEMU exited before the readiness line:\n%s", tail(s))
-			}
-			// Once from `sonic report`, once from the report file.
-			if strings.Count(s, `"firmware": "bios"`) != 2 || !strings.Contains(s, `"memory_mb"`) {
-				t.Errorf("sonic report or /run/sonic/hardware.json missing; console:\n%s", tail(s))
-			}
-			return
-		case <-time.After(200 * time.Millisecond):
-			if !sent && readyRE.MatchString(out.String()) {
-				// Give the shell a moment to start reading.
-				time.Sleep(2 * time.Second)
-				io.WriteString(stdin, "sonic report\n")
-				time.Sleep(2 * time.Second)
-				io.WriteString(stdin, "cat /run/sonic/hardware.json\n")
-				time.Sleep(time.Second)
-				io.WriteString(stdin, "poweroff -f\n")
-				sent = true
-			}
+	con := &console{out: out, in: stdin, exited: done}
+
+	if err := con.expect(ctx, "the readiness line", readyRE); err != nil {
+		t.Fatal(err)
+	}
+	if err := con.expect(ctx, "the first shell prompt", rootPromptRE); err != nil {
+		t.Fatal(err)
+	}
+	// A prompt of our own, so that no other output can pass for it; the
+	// quotes keep the echoed command line from matching.
+	if err := con.run(ctx, `PS1='SONIC''-PROMPT# '`); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"sonic report", "cat /run/sonic/hardware.json"} {
+		if err := con.run(ctx, line); err != nil {
+			t.Fatal(err)
 		}
 	}
+	if err := con.send("poweroff -f"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatalf("no power off; output:\n%s", tail(out.String()))
+	}
+	s := out.String()
+	if os.Getenv("SONIC_E2E_LOG") != "" {
+		t.Log(s)
+	}
+	// Once from `sonic report`, once from the report file.
+	if strings.Count(s, `"firmware": "bios"`) != 2 || !strings.Contains(s, `"memory_mb"`) {
+		t.Errorf("sonic report or /run/sonic/hardware.json missing; console:\n%s", tail(s))
+	}
+}
+
+// rootPromptRE is busybox ash's prompt for root; ourPromptRE the one
+// TestRecoveryShell sets.
+var (
+	rootPromptRE = regexp.MustCompile(`# `)
+	ourPromptRE  = regexp.MustCompile(`SONIC-PROMPT# `)
+)
+
+// console drives a guest's shell over the serial console.
+type console struct {
+	out    *consoleBuffer
+	in     io.Writer
+	exited <-chan error
+	seen   int // output up to here has been matched already
+}
+
+// expect waits until re matches serial output that arrived after the last
+// match, the guest exits, or ctx ends.
+func (c *console) expect(ctx context.Context, what string, re *regexp.Regexp) error {
+	for {
+		s, changed := c.out.snapshot()
+		if loc := re.FindStringIndex(s[c.seen:]); loc != nil {
+			c.seen += loc[1]
+			return nil
+		}
+		select {
+		case <-changed:
+		case err := <-c.exited:
+			return fmt.Errorf("QEMU exited (%v) while waiting for %s; output:\n%s", err, what, tail(c.out.String()))
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w; output:\n%s", what, ctx.Err(), tail(c.out.String()))
+		}
+	}
+}
+
+func (c *console) send(line string) error {
+	if _, err := io.WriteString(c.in, line+"\n"); err != nil {
+		return fmt.Errorf("typing %q: %w", line, err)
+	}
+	return nil
+}
+
+// run types line and waits for the shell's next prompt.
+func (c *console) run(ctx context.Context, line string) error {
+	if err := c.send(line); err != nil {
+		return err
+	}
+	return c.expect(ctx, fmt.Sprintf("the prompt after %q", line), ourPromptRE)
+}
+
+// consoleBuffer collects serial output and tells waiters when more came.
+type consoleBuffer struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed and replaced on every write
+}
+
+func newConsoleBuffer() *consoleBuffer { return &consoleBuffer{changed: make(chan struct{})} }
+
+func (c *consoleBuffer) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.b.Write(p)
+	close(c.changed)
+	c.changed = make(chan struct{})
+	return n, err
+}
+
+// snapshot returns the output so far and a channel closed by the next write.
+func (c *consoleBuffer) snapshot() (string, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.b.String(), c.changed
+}
+
+func (c *consoleBuffer) String() string {
+	s, _ := c.snapshot()
+	return s
 }
