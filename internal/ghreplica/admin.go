@@ -84,31 +84,50 @@ type faultRequest struct {
 	DelayMS           int       `json:"delay_ms"`
 }
 
+// serveAdmin serves the control endpoints. They are not GitHub's, but
+// answer GitHub's way: JSON, and 404 for anything else.
 func (r *Replica) serveAdmin(w http.ResponseWriter, req *http.Request) {
-	switch what := strings.TrimPrefix(req.URL.Path, adminPrefix); {
-	case what == "state" && req.Method == http.MethodGet:
+	if !isClean(req.URL.Path) {
+		adminNotFound(w, req)
+		return
+	}
+	r.hosts.admin.ServeHTTP(w, req)
+}
+
+func (r *Replica) adminRoutes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+adminPrefix+"state", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, nil, r.Snapshot())
-	case what == "requests" && req.Method == http.MethodGet:
+	})
+	mux.HandleFunc("GET "+adminPrefix+"requests", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, nil, r.Requests())
-	case what == "faults" && req.Method == http.MethodDelete:
+	})
+	mux.HandleFunc("DELETE "+adminPrefix+"faults", func(w http.ResponseWriter, _ *http.Request) {
 		r.ClearFaults()
 		w.WriteHeader(http.StatusNoContent)
-	case what == "faults" && req.Method == http.MethodPost:
-		var in faultRequest
-		dec := json.NewDecoder(req.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil || in.Kind == NoFault {
-			msg := "a fault needs a kind"
-			if err != nil {
-				msg = err.Error()
-			}
-			writeJSON(w, http.StatusBadRequest, nil, errBody(msg, ""))
-			return
+	})
+	mux.HandleFunc("POST "+adminPrefix+"faults", r.injectOverHTTP)
+	mux.HandleFunc(adminPrefix, adminNotFound)
+	return mux
+}
+
+func adminNotFound(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusNotFound, nil, errBody("Not Found", ""))
+}
+
+func (r *Replica) injectOverHTTP(w http.ResponseWriter, req *http.Request) {
+	var in faultRequest
+	dec := json.NewDecoder(req.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil || in.Kind == NoFault {
+		msg := "a fault needs a kind"
+		if err != nil {
+			msg = err.Error()
 		}
-		r.Inject(Fault{Kind: in.Kind, Method: in.Method, PathPrefix: in.PathPrefix, Times: in.Times, Status: in.Status,
-			RetryAfter: time.Duration(in.RetryAfterSeconds * float64(time.Second)), Delay: time.Duration(in.DelayMS) * time.Millisecond})
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		writeJSON(w, http.StatusNotFound, nil, errBody("Not Found", ""))
+		writeJSON(w, http.StatusBadRequest, nil, errBody(msg, ""))
+		return
 	}
+	r.Inject(Fault{Kind: in.Kind, Method: in.Method, PathPrefix: in.PathPrefix, Times: in.Times, Status: in.Status,
+		RetryAfter: time.Duration(in.RetryAfterSeconds * float64(time.Second)), Delay: time.Duration(in.DelayMS) * time.Millisecond})
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -1,7 +1,9 @@
 package ghreplica
 
 import (
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -132,4 +134,41 @@ func (r *Replica) takeFault(req *http.Request) *Fault {
 		return &out
 	}
 	return nil
+}
+
+// writeFault answers a request with an injected fault's status, with the
+// rate-limit headers and body GitHub sends for that kind.
+func (r *Replica) writeFault(w http.ResponseWriter, req *http.Request, f *Fault, def int) {
+	status := f.Status
+	if status == 0 {
+		status = def
+	}
+	wait := f.RetryAfter
+	if wait <= 0 {
+		wait = time.Second
+	}
+	r.mu.Lock()
+	now := r.now()
+	login := r.loginFor(req)
+	limit := r.limitFor(login)
+	win := r.windowLocked(identity(login), now)
+	used := win.used
+	reset := win.reset
+	r.mu.Unlock()
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	var body map[string]string
+	switch f.Kind {
+	case Status429:
+		setRateHeaders(h, limit, used, reset)
+		h.Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		body = map[string]string{"message": secondaryMessage, "documentation_url": docSecondary}
+	case PrimaryRateLimit:
+		setRateHeaders(h, limit, limit, now.Add(wait))
+		body = map[string]string{"message": primaryMessage(login), "documentation_url": docPrimaryLimit}
+	default:
+		body = map[string]string{"message": http.StatusText(status)}
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
 }

@@ -226,6 +226,7 @@ type Replica struct {
 	creations  map[string][]time.Time
 	dispatches []Dispatch
 	sigKey     []byte
+	hosts      hosts
 }
 
 // New returns an empty replica.
@@ -250,7 +251,7 @@ func New(cfg Config) *Replica {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	return &Replica{
+	r := &Replica{
 		cfg:       cfg,
 		owners:    map[string]*owner{},
 		repos:     map[string]*repo{},
@@ -262,6 +263,8 @@ func New(cfg Config) *Replica {
 		creations: map[string][]time.Time{},
 		sigKey:    key,
 	}
+	r.hosts = r.buildHosts()
+	return r
 }
 
 func (r *Replica) now() time.Time { return r.cfg.Now().UTC().Truncate(time.Second) }

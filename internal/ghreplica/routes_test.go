@@ -146,7 +146,9 @@ func TestRoutes(t *testing.T) {
 }
 
 func describe(rec *httptest.ResponseRecorder, log []LoggedRequest) string {
-	mask := func(s string) string { return sigRE.ReplaceAllString(untaggedRE.ReplaceAllString(s, "untagged-X"), "sig=X") }
+	mask := func(s string) string {
+		return sigRE.ReplaceAllString(untaggedRE.ReplaceAllString(s, "untagged-X"), "sig=X")
+	}
 	h := rec.Header()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d", rec.Code)

@@ -1,25 +1,29 @@
 package ghreplica
 
 import (
-	"bytes"
-	"crypto/hmac"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/canonjson"
 )
+
+// This file is the path every request takes: the request log and injected
+// faults (ServeHTTP), then, for the API and upload hosts, authentication,
+// rate limits and conditional requests around one endpoint (serveAPI).
+// Which endpoint answers is declared in routes.go; the endpoints live in
+// the file of their resource.
 
 const docsBase = "https://docs.github.com/rest"
 
-// reply is a handler's answer before the common headers (rate limit, ETag)
-// are added.
+// reply is an endpoint's answer before the common headers (rate limit,
+// ETag) are added.
 type reply struct {
 	status int
 	body   any    // JSON-encoded when non-nil
@@ -27,9 +31,13 @@ type reply struct {
 	header http.Header
 }
 
-// call carries what every handler needs about one request.
+// endpoint answers one API request. It runs with r.mu held.
+type endpoint func(c *call) reply
+
+// call carries what every endpoint needs about one request.
 type call struct {
-	req    *http.Request
+	req    *http.Request // as routed: PathValue works
+	path   string        // the path as sent, for Link headers
 	login  string
 	token  *Token
 	host   string // scheme://host
@@ -38,11 +46,31 @@ type call struct {
 	upload bool
 	fault  *Fault
 	rep    *Replica
+	now    time.Time
 	// truncated marks an upload body that broke off before its end.
 	truncated bool
 }
 
 func (c *call) replica() *Replica { return c.rep }
+
+// exchange is what ServeHTTP hands down to the endpoint through the
+// request's context: the log entry to fill, the fault it drew, and where
+// the routing put it.
+type exchange struct {
+	entry *LoggedRequest
+	fault *Fault
+	w     http.ResponseWriter // the connection's own writer, to drop it
+	path  string              // the path as sent
+	// apiPrefix is "/api/v3" for GitHub Enterprise Server's layout.
+	apiPrefix string
+}
+
+type exchangeKey struct{}
+
+func exchangeOf(req *http.Request) *exchange {
+	x, _ := req.Context().Value(exchangeKey{}).(*exchange)
+	return x
+}
 
 type statusRecorder struct {
 	http.ResponseWriter
@@ -70,7 +98,7 @@ func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	rec := &statusRecorder{ResponseWriter: w}
 	entry := LoggedRequest{Method: req.Method, Path: req.URL.Path, Query: req.URL.RawQuery,
-		Upload: strings.HasPrefix(req.URL.Path, "/api/uploads/")}
+		Upload: strings.HasPrefix(req.URL.Path, uploadPrefix)}
 	r.mu.Lock()
 	entry.Time = r.now()
 	fault := r.takeFault(req)
@@ -118,25 +146,8 @@ func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			}
 		}
 	}
-
-	p := req.URL.Path
-	switch {
-	case strings.HasPrefix(p, "/_objects/"):
-		r.serveObject(rec, req)
-		return
-	case !entry.Upload && !strings.HasPrefix(p, "/api/v3/") && isBrowserDownload(p):
-		r.serveBrowserDownload(rec, req)
-		return
-	}
-	if fault != nil && fault.Kind == LostResponse {
-		// Do the work, throw the answer away, break the connection.
-		discard := &statusRecorder{ResponseWriter: &discardWriter{h: http.Header{}}}
-		r.serveAPI(discard, req, &entry, nil)
-		dropConnection(w) // the log records status 0: no answer arrived
-
-		return
-	}
-	r.serveAPI(rec, req, &entry, fault)
+	x := &exchange{entry: &entry, fault: fault, w: w, path: req.URL.Path}
+	r.route(rec, req.WithContext(context.WithValue(req.Context(), exchangeKey{}, x)))
 }
 
 // discardWriter is a ResponseWriter that keeps nothing.
@@ -158,73 +169,12 @@ func dropConnection(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-func isBrowserDownload(p string) bool {
-	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	return len(seg) == 6 && seg[2] == "releases" && seg[3] == "download"
-}
-
 func schemeHost(req *http.Request) string {
 	scheme := "http"
 	if req.TLS != nil {
 		scheme = "https"
 	}
 	return scheme + "://" + req.Host
-}
-
-func (r *Replica) writeFault(w http.ResponseWriter, req *http.Request, f *Fault, def int) {
-	status := f.Status
-	if status == 0 {
-		status = def
-	}
-	wait := f.RetryAfter
-	if wait <= 0 {
-		wait = time.Second
-	}
-	r.mu.Lock()
-	now := r.now()
-	login := r.loginFor(req)
-	limit := r.limitFor(login)
-	win := r.windowLocked(identity(login), now)
-	used := win.used
-	reset := win.reset
-	r.mu.Unlock()
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	var body map[string]string
-	switch f.Kind {
-	case Status429:
-		setRateHeaders(h, limit, used, reset)
-		h.Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-		body = map[string]string{"message": secondaryMessage, "documentation_url": docsBase + "/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}
-	case PrimaryRateLimit:
-		setRateHeaders(h, limit, limit, now.Add(wait))
-		body = map[string]string{"message": primaryMessage(login), "documentation_url": docsBase + "/overview/rate-limits-for-the-rest-api#about-primary-rate-limits"}
-	default:
-		body = map[string]string{"message": http.StatusText(status)}
-	}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
-}
-
-const secondaryMessage = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
-
-func primaryMessage(login string) string {
-	if login == "" {
-		return "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)"
-	}
-	return "API rate limit exceeded for user " + login + "."
-}
-
-func setRateHeaders(h http.Header, limit, used int, reset time.Time) {
-	remaining := limit - used
-	if remaining < 0 {
-		remaining = 0
-	}
-	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
-	h.Set("X-RateLimit-Used", strconv.Itoa(used))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
-	h.Set("X-RateLimit-Resource", "core")
 }
 
 // loginFor resolves the request's token; unknown tokens resolve to "".
@@ -246,22 +196,6 @@ func bearer(req *http.Request) string {
 	return ""
 }
 
-func (r *Replica) limitFor(login string) int {
-	if login == "" {
-		return r.cfg.AnonymousRateLimit
-	}
-	return r.cfg.RateLimit
-}
-
-func (r *Replica) windowLocked(id string, now time.Time) *rateWindow {
-	w := r.windows[id]
-	if w == nil || !now.Before(w.reset) {
-		w = &rateWindow{reset: now.Add(time.Hour)}
-		r.windows[id] = w
-	}
-	return w
-}
-
 func isWrite(method string) bool {
 	switch method {
 	case http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete:
@@ -270,12 +204,26 @@ func isWrite(method string) bool {
 	return false
 }
 
-func (r *Replica) serveAPI(w *statusRecorder, req *http.Request, entry *LoggedRequest, fault *Fault) {
-	c := &call{req: req, host: schemeHost(req), upload: entry.Upload, fault: fault, rep: r}
-	c.base = c.host
-	if strings.HasPrefix(req.URL.Path, "/api/v3/") {
-		c.base = c.host + "/api/v3"
-	}
+// api makes an endpoint a handler of the API or upload host.
+func (r *Replica) api(e endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		x := exchangeOf(req)
+		if x.fault != nil && x.fault.Kind == LostResponse {
+			// Do the work, throw the answer away, break the connection:
+			// the log records status 0, no answer arrived.
+			discard := &statusRecorder{ResponseWriter: &discardWriter{h: http.Header{}}}
+			r.serveAPI(discard, req, x, nil, e)
+			dropConnection(x.w)
+			return
+		}
+		r.serveAPI(w, req, x, x.fault, e)
+	})
+}
+
+func (r *Replica) serveAPI(w http.ResponseWriter, req *http.Request, x *exchange, fault *Fault, e endpoint) {
+	entry := x.entry
+	c := &call{req: req, path: x.path, host: schemeHost(req), upload: entry.Upload, fault: fault, rep: r}
+	c.base = c.host + x.apiPrefix
 	tokenText := bearer(req)
 	r.mu.Lock()
 	if tokenText != "" {
@@ -315,43 +263,25 @@ func (r *Replica) serveAPI(w *statusRecorder, req *http.Request, entry *LoggedRe
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
-	id := identity(c.login)
-	limit := r.limitFor(c.login)
-	win := r.windowLocked(id, now)
-	if win.used >= limit {
-		win.used++ // GitHub keeps counting rejected requests in x-ratelimit-used
-		h := w.Header()
-		setRateHeaders(h, limit, win.used, win.reset)
-		writeJSON(w, r.cfg.RateLimitStatus, nil, errBody(primaryMessage(c.login), docsBase+"/overview/rate-limits-for-the-rest-api#about-primary-rate-limits"))
+	c.now = now
+	win, limited := r.admit(w, c, now)
+	if limited {
 		return
 	}
-	if isWrite(req.Method) && r.cfg.ContentCreationPerMinute > 0 {
-		recent := r.creations[id][:0]
-		for _, t := range r.creations[id] {
-			if now.Sub(t) < time.Minute {
-				recent = append(recent, t)
-			}
-		}
-		r.creations[id] = recent
-		if len(recent) >= r.cfg.ContentCreationPerMinute {
-			win.used++
-			h := w.Header()
-			setRateHeaders(h, limit, win.used, win.reset)
-			h.Set("Retry-After", strconv.Itoa(int((r.cfg.SecondaryRetryAfter+time.Second-1)/time.Second)))
-			writeJSON(w, r.cfg.RateLimitStatus, nil, errBody(secondaryMessage, docsBase+"/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"))
-			return
-		}
-		r.creations[id] = append(r.creations[id], now)
-	}
+	limit := r.limitFor(c.login)
 
-	rep := r.route(c, now)
+	rep := e(c)
 	h := w.Header()
 	for k, v := range rep.header {
 		h[k] = v
 	}
 	var payload []byte
 	if rep.body != nil {
-		payload = marshal(rep.body)
+		var err error
+		if payload, err = canonjson.Compact(rep.body); err != nil {
+			rep = fail(http.StatusInternalServerError, fmt.Sprintf("encoding the answer: %v", err), docsBase)
+			payload, _ = canonjson.Compact(rep.body)
+		}
 		h.Set("Content-Type", "application/json; charset=utf-8")
 	} else {
 		payload = rep.raw
@@ -398,21 +328,16 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-func marshal(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-	return bytes.TrimRight(buf.Bytes(), "\n")
-}
-
+// writeJSON answers a document that is not an endpoint's reply (errors
+// before routing, the control endpoints).
 func writeJSON(w http.ResponseWriter, status int, h http.Header, body any) {
 	for k, v := range h {
 		w.Header()[k] = v
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write(marshal(body))
+	b, _ := canonjson.Compact(body) // every document here is plain data
+	_, _ = w.Write(b)
 }
 
 // errorBody is GitHub's error document; field order matches GitHub's.
@@ -438,503 +363,23 @@ func notFound() reply {
 	return fail(http.StatusNotFound, "Not Found", docsBase)
 }
 
+func requiresAuth() reply {
+	return fail(http.StatusUnauthorized, "Requires authentication", docsBase)
+}
+
+// hidden answers a request for something the caller cannot see: an
+// anonymous write is asked for a token first, as GitHub does; anything
+// else is not found.
+func hidden(c *call) reply {
+	if c.token == nil && isWrite(c.req.Method) {
+		return requiresAuth()
+	}
+	return notFound()
+}
+
 func validation(resource, code, field, doc string) reply {
 	return reply{status: http.StatusUnprocessableEntity, body: errorBody{
 		Message: "Validation Failed", Errors: []fieldError{{Resource: resource, Code: code, Field: field}}, DocumentationURL: doc}}
-}
-
-const (
-	docCreateRelease = docsBase + "/releases/releases#create-a-release"
-	docUpdateRelease = docsBase + "/releases/releases#update-a-release"
-	docUploadAsset   = docsBase + "/releases/assets#upload-a-release-asset"
-	docAsset         = docsBase + "/releases/assets"
-	docDispatch      = docsBase + "/repos/repos#create-a-repository-dispatch-event"
-)
-
-// canPush reports whether the caller's token may write to rp. Callers hold r.mu.
-func (c *call) canPush(rp *repo) bool {
-	if c.token == nil {
-		return false
-	}
-	full := strings.ToLower(rp.owner.login + "/" + rp.name)
-	for _, p := range c.token.Push {
-		p = strings.ToLower(p)
-		if p == "*" || p == full || p == strings.ToLower(rp.owner.login)+"/*" {
-			return true
-		}
-	}
-	return false
-}
-
-// needPush answers like GitHub when a write lacks rights: 401 without a
-// token, 404 for a token that cannot see the repository's write side.
-func (c *call) needPush(rp *repo) (reply, bool) {
-	if c.token == nil {
-		return fail(http.StatusUnauthorized, "Requires authentication", docsBase), false
-	}
-	if !c.canPush(rp) {
-		return notFound(), false
-	}
-	return reply{}, true
-}
-
-func (r *Replica) route(c *call, now time.Time) reply {
-	p := apiPath(c.req.URL.Path)
-	seg := strings.Split(strings.Trim(p, "/"), "/")
-	m := c.req.Method
-	if m == http.MethodHead {
-		m = http.MethodGet
-	}
-	if c.upload {
-		// The upload host serves only asset uploads.
-		if len(seg) == 6 && seg[0] == "repos" && seg[3] == "releases" && seg[5] == "assets" && m == http.MethodPost {
-			rp := r.visibleRepo(c, seg[1], seg[2])
-			if rp == nil {
-				return notFound()
-			}
-			return r.uploadAsset(c, rp, seg[4], now)
-		}
-		return notFound()
-	}
-	switch {
-	case len(seg) == 1 && seg[0] == "rate_limit" && m == http.MethodGet:
-		return r.rateLimitDoc(c, now)
-	case len(seg) == 3 && (seg[0] == "users" || seg[0] == "orgs") && seg[2] == "repos" && m == http.MethodGet:
-		return r.listOwnerRepos(c, seg[0] == "orgs", seg[1])
-	case len(seg) >= 3 && seg[0] == "repos":
-	default:
-		return notFound()
-	}
-	rp := r.visibleRepo(c, seg[1], seg[2])
-	if rp == nil {
-		if c.token == nil && isWrite(m) {
-			return fail(http.StatusUnauthorized, "Requires authentication", docsBase)
-		}
-		return notFound()
-	}
-	rest := seg[3:]
-	switch {
-	case len(rest) == 0 && m == http.MethodGet:
-		return reply{status: http.StatusOK, body: repoJSON(c, rp)}
-	case len(rest) == 1 && rest[0] == "dispatches" && m == http.MethodPost:
-		return r.dispatch(c, rp, now)
-	case len(rest) == 0 || rest[0] != "releases":
-		return notFound()
-	}
-	rest = rest[1:]
-	switch {
-	case len(rest) == 0 && m == http.MethodGet:
-		return r.listReleases(c, rp)
-	case len(rest) == 0 && m == http.MethodPost:
-		return r.createRelease(c, rp, now)
-	case len(rest) == 1 && rest[0] == "latest" && m == http.MethodGet:
-		return r.latestRelease(c, rp)
-	case len(rest) == 2 && rest[0] == "tags" && m == http.MethodGet:
-		tag, _ := url.PathUnescape(rest[1])
-		for _, rel := range rp.releases {
-			if rel.tag == tag && !rel.draft {
-				return reply{status: http.StatusOK, body: releaseJSON(c, rel)}
-			}
-		}
-		return notFound()
-	case len(rest) == 2 && rest[0] == "assets":
-		return r.assetByID(c, rp, rest[1], m, now)
-	case len(rest) == 1 || (len(rest) == 2 && rest[1] == "assets"):
-		rel := r.releaseByID(c, rp, rest[0])
-		if rel == nil {
-			if c.token == nil && isWrite(m) {
-				return fail(http.StatusUnauthorized, "Requires authentication", docsBase)
-			}
-			return notFound()
-		}
-		if len(rest) == 2 {
-			if m == http.MethodPost {
-				// Uploads go to the upload host, as on GitHub.
-				return notFound()
-			}
-			if m != http.MethodGet {
-				return notFound()
-			}
-			list := make([]any, 0, len(rel.assets))
-			for _, a := range rel.assets {
-				list = append(list, assetJSON(c, a))
-			}
-			return paginate(c, list)
-		}
-		switch m {
-		case http.MethodGet:
-			return reply{status: http.StatusOK, body: releaseJSON(c, rel)}
-		case http.MethodPatch:
-			return r.updateRelease(c, rel, now)
-		case http.MethodDelete:
-			if rep, ok := c.needPush(rp); !ok {
-				return rep
-			}
-			r.deleteRelease(rel)
-			return reply{status: http.StatusNoContent}
-		}
-	}
-	return notFound()
-}
-
-// visibleRepo finds a repository the caller may see. Callers hold r.mu.
-func (r *Replica) visibleRepo(c *call, o, n string) *repo {
-	rp := r.repos[strings.ToLower(o+"/"+n)]
-	if rp == nil || (rp.spec.Private && !c.canPush(rp)) {
-		return nil
-	}
-	return rp
-}
-
-func (r *Replica) releaseByID(c *call, rp *repo, idText string) *release {
-	id, err := strconv.ParseInt(idText, 10, 64)
-	if err != nil {
-		return nil
-	}
-	rel := r.releases[id]
-	if rel == nil || rel.repo != rp || (rel.draft && !c.canPush(rp)) {
-		return nil
-	}
-	return rel
-}
-
-func sortedReleases(in []*release) []*release {
-	out := append([]*release(nil), in...)
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].created.Equal(out[j].created) {
-			return out[i].created.After(out[j].created)
-		}
-		return out[i].id > out[j].id
-	})
-	return out
-}
-
-func (r *Replica) listReleases(c *call, rp *repo) reply {
-	var list []any
-	push := c.canPush(rp)
-	for _, rel := range sortedReleases(rp.releases) {
-		if rel.draft && !push {
-			continue
-		}
-		list = append(list, releaseJSON(c, rel))
-	}
-	return paginate(c, list)
-}
-
-func (r *Replica) latestRelease(c *call, rp *repo) reply {
-	var best *release
-	for _, rel := range rp.releases {
-		if rel.draft || rel.prerelease {
-			continue
-		}
-		if best == nil || rel.published.After(best.published) || (rel.published.Equal(best.published) && rel.id > best.id) {
-			best = rel
-		}
-	}
-	if best == nil {
-		return notFound()
-	}
-	return reply{status: http.StatusOK, body: releaseJSON(c, best)}
-}
-
-type releaseInput struct {
-	TagName         *string `json:"tag_name"`
-	TargetCommitish *string `json:"target_commitish"`
-	Name            *string `json:"name"`
-	Body            *string `json:"body"`
-	Draft           *bool   `json:"draft"`
-	Prerelease      *bool   `json:"prerelease"`
-}
-
-func (r *Replica) createRelease(c *call, rp *repo, now time.Time) reply {
-	if rep, ok := c.needPush(rp); !ok {
-		return rep
-	}
-	var in releaseInput
-	if err := json.Unmarshal(c.body, &in); err != nil {
-		return fail(http.StatusBadRequest, "Problems parsing JSON", docCreateRelease)
-	}
-	if in.TagName == nil || *in.TagName == "" {
-		return validation("Release", "missing_field", "tag_name", docCreateRelease)
-	}
-	if rp.publishedTag(*in.TagName, nil) != nil {
-		return validation("Release", "already_exists", "tag_name", docCreateRelease)
-	}
-	rel := &release{repo: rp, id: r.newID(), tag: *in.TagName, target: rp.spec.DefaultBranch,
-		author: c.login, created: now, updated: now, untagged: r.untaggedSlug()}
-	if in.TargetCommitish != nil && *in.TargetCommitish != "" {
-		rel.target = *in.TargetCommitish
-	}
-	if in.Name != nil {
-		rel.name = *in.Name
-	}
-	if in.Body != nil {
-		rel.body = *in.Body
-	}
-	if in.Prerelease != nil {
-		rel.prerelease = *in.Prerelease
-	}
-	rel.draft = in.Draft != nil && *in.Draft
-	if !rel.draft {
-		rel.published = now
-		rel.immutable = r.immutableRepo(rp)
-	}
-	rp.releases = append(rp.releases, rel)
-	r.releases[rel.id] = rel
-	body := releaseJSON(c, rel)
-	return reply{status: http.StatusCreated, body: body, header: http.Header{"Location": {body.URL}}}
-}
-
-func (r *Replica) updateRelease(c *call, rel *release, now time.Time) reply {
-	if rep, ok := c.needPush(rel.repo); !ok {
-		return rep
-	}
-	var in releaseInput
-	if err := json.Unmarshal(c.body, &in); err != nil {
-		return fail(http.StatusBadRequest, "Problems parsing JSON", docUpdateRelease)
-	}
-	// Validate everything before changing anything.
-	tag := rel.tag
-	if in.TagName != nil && *in.TagName != rel.tag {
-		if *in.TagName == "" {
-			return validation("Release", "missing_field", "tag_name", docUpdateRelease)
-		}
-		if rel.immutable {
-			return fail(http.StatusUnprocessableEntity, "Cannot change the tag of an immutable release.", docUpdateRelease)
-		}
-		tag = *in.TagName
-	}
-	willBePublished := !rel.draft || (in.Draft != nil && !*in.Draft)
-	if in.Draft != nil && *in.Draft {
-		willBePublished = false
-	}
-	if willBePublished && rel.repo.publishedTag(tag, rel) != nil {
-		return validation("Release", "already_exists", "tag_name", docUpdateRelease)
-	}
-	if in.Draft != nil && *in.Draft && !rel.draft && rel.immutable {
-		return fail(http.StatusUnprocessableEntity, "Cannot convert an immutable release back to a draft.", docUpdateRelease)
-	}
-	rel.tag = tag
-	if in.TargetCommitish != nil && *in.TargetCommitish != "" {
-		rel.target = *in.TargetCommitish
-	}
-	if in.Name != nil {
-		rel.name = *in.Name
-	}
-	if in.Body != nil {
-		rel.body = *in.Body
-	}
-	if in.Prerelease != nil {
-		rel.prerelease = *in.Prerelease
-	}
-	if in.Draft != nil {
-		switch {
-		case rel.draft && !*in.Draft:
-			rel.draft = false
-			rel.published = now
-			rel.immutable = r.immutableRepo(rel.repo)
-		case !rel.draft && *in.Draft:
-			rel.draft = true
-			rel.published = time.Time{}
-		}
-	}
-	rel.updated = now
-	return reply{status: http.StatusOK, body: releaseJSON(c, rel)}
-}
-
-func (r *Replica) deleteRelease(rel *release) {
-	rp := rel.repo
-	for i, x := range rp.releases {
-		if x == rel {
-			rp.releases = append(rp.releases[:i:i], rp.releases[i+1:]...)
-			break
-		}
-	}
-	for _, a := range rel.assets {
-		delete(r.assets, a.id)
-	}
-	delete(r.releases, rel.id)
-}
-
-func (r *Replica) assetByID(c *call, rp *repo, idText string, m string, now time.Time) reply {
-	id, err := strconv.ParseInt(idText, 10, 64)
-	if err != nil {
-		return notFound()
-	}
-	a := r.assets[id]
-	if a == nil || a.rel.repo != rp || (a.rel.draft && !c.canPush(rp)) {
-		if c.token == nil && isWrite(m) {
-			return fail(http.StatusUnauthorized, "Requires authentication", docsBase)
-		}
-		return notFound()
-	}
-	switch m {
-	case http.MethodGet:
-		if strings.Contains(c.req.Header.Get("Accept"), "application/octet-stream") {
-			if a.state != "uploaded" {
-				return notFound()
-			}
-			// GitHub redirects to a signed storage URL.
-			return reply{status: http.StatusFound, header: http.Header{"Location": {r.objectURL(c, a)}}}
-		}
-		return reply{status: http.StatusOK, body: assetJSON(c, a)}
-	case http.MethodPatch:
-		if rep, ok := c.needPush(rp); !ok {
-			return rep
-		}
-		if a.rel.immutable {
-			return fail(http.StatusUnprocessableEntity, "Cannot modify an asset of an immutable release.", docAsset)
-		}
-		var in struct {
-			Name  *string `json:"name"`
-			Label *string `json:"label"`
-		}
-		if err := json.Unmarshal(c.body, &in); err != nil {
-			return fail(http.StatusBadRequest, "Problems parsing JSON", docAsset)
-		}
-		if in.Name != nil {
-			name := NormalizeAssetName(*in.Name)
-			if name == "" {
-				return validation("ReleaseAsset", "missing_field", "name", docAsset)
-			}
-			for _, o := range a.rel.assets {
-				if o != a && o.name == name {
-					return validation("ReleaseAsset", "already_exists", "name", docAsset)
-				}
-			}
-			a.name = name
-		}
-		if in.Label != nil {
-			a.label = *in.Label
-		}
-		a.updated = now
-		return reply{status: http.StatusOK, body: assetJSON(c, a)}
-	case http.MethodDelete:
-		if rep, ok := c.needPush(rp); !ok {
-			return rep
-		}
-		if a.rel.immutable {
-			return fail(http.StatusUnprocessableEntity, "Cannot delete an asset of an immutable release.", docAsset)
-		}
-		rel := a.rel
-		for i, x := range rel.assets {
-			if x == a {
-				rel.assets = append(rel.assets[:i:i], rel.assets[i+1:]...)
-				break
-			}
-		}
-		delete(r.assets, a.id)
-		return reply{status: http.StatusNoContent}
-	}
-	return notFound()
-}
-
-func (r *Replica) uploadAsset(c *call, rp *repo, idText string, now time.Time) reply {
-	if rep, ok := c.needPush(rp); !ok {
-		return rep
-	}
-	rel := r.releaseByID(c, rp, idText)
-	if rel == nil {
-		return notFound()
-	}
-	q := c.req.URL.Query()
-	name := NormalizeAssetName(q.Get("name"))
-	if name == "" {
-		return validation("ReleaseAsset", "missing_field", "name", docUploadAsset)
-	}
-	ct := c.req.Header.Get("Content-Type")
-	if ct == "" {
-		return validation("ReleaseAsset", "missing_field", "content_type", docUploadAsset)
-	}
-	if rel.immutable {
-		return fail(http.StatusUnprocessableEntity, "Cannot upload assets to an immutable release.", docUploadAsset)
-	}
-	for _, o := range rel.assets {
-		if o.name == name {
-			return validation("ReleaseAsset", "already_exists", "name", docUploadAsset)
-		}
-	}
-	a := &asset{rel: rel, id: r.newID(), name: name, label: q.Get("label"), contentType: ct,
-		state: "uploaded", data: c.body, uploader: c.login, created: now, updated: now}
-	rel.assets = append(rel.assets, a)
-	r.assets[a.id] = a
-	if c.fault != nil && c.fault.Kind == HalfUpload502 {
-		// The connection broke mid-upload: GitHub keeps a "starter" asset.
-		a.state = "starter"
-		status := c.fault.Status
-		if status == 0 {
-			status = http.StatusBadGateway
-		}
-		return fail(status, "Server Error", docsBase)
-	}
-	if c.truncated || (int64(len(c.body)) != c.req.ContentLength && c.req.ContentLength >= 0) {
-		a.state = "starter"
-		return fail(http.StatusBadRequest, "Upload incomplete", docUploadAsset)
-	}
-	a.digest = digestOf(c.body)
-	return reply{status: http.StatusCreated, body: assetJSON(c, a)}
-}
-
-func (r *Replica) dispatch(c *call, rp *repo, now time.Time) reply {
-	if rep, ok := c.needPush(rp); !ok {
-		return rep
-	}
-	var in struct {
-		EventType     *string         `json:"event_type"`
-		ClientPayload json.RawMessage `json:"client_payload"`
-	}
-	if err := json.Unmarshal(c.body, &in); err != nil {
-		return fail(http.StatusBadRequest, "Problems parsing JSON", docDispatch)
-	}
-	if in.EventType == nil || *in.EventType == "" || len(*in.EventType) > 100 {
-		return validation("Repository", "invalid", "event_type", docDispatch)
-	}
-	if len(in.ClientPayload) > 0 && string(in.ClientPayload) != "null" {
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(in.ClientPayload, &obj); err != nil || len(obj) > 10 {
-			return validation("Repository", "invalid", "client_payload", docDispatch)
-		}
-	}
-	r.dispatches = append(r.dispatches, Dispatch{Owner: rp.owner.login, Repo: rp.name, EventType: *in.EventType,
-		ClientPayload: append(json.RawMessage(nil), in.ClientPayload...), Token: c.login, Time: now})
-	return reply{status: http.StatusNoContent}
-}
-
-func (r *Replica) listOwnerRepos(c *call, org bool, login string) reply {
-	o := r.owners[strings.ToLower(login)]
-	if o == nil || (org && !o.org) {
-		return notFound()
-	}
-	var repos []*repo
-	for _, rp := range r.repos {
-		if rp.owner == o && (!rp.spec.Private || c.canPush(rp)) {
-			repos = append(repos, rp)
-		}
-	}
-	sort.Slice(repos, func(i, j int) bool {
-		if org { // /orgs/{org}/repos sorts by creation by default
-			if !repos[i].created.Equal(repos[j].created) {
-				return repos[i].created.Before(repos[j].created)
-			}
-			return repos[i].id < repos[j].id
-		}
-		return strings.ToLower(repos[i].name) < strings.ToLower(repos[j].name)
-	})
-	list := make([]any, 0, len(repos))
-	for _, rp := range repos {
-		list = append(list, repoJSON(c, rp))
-	}
-	return paginate(c, list)
-}
-
-func (r *Replica) rateLimitDoc(c *call, now time.Time) reply {
-	limit := r.limitFor(c.login)
-	win := r.windowLocked(identity(c.login), now)
-	// /rate_limit itself is free: undo the increment serveAPI will add.
-	win.used--
-	core := map[string]any{"limit": limit, "used": win.used + 1, "remaining": max(limit-win.used-1, 0),
-		"reset": win.reset.Unix(), "resource": "core"}
-	return reply{status: http.StatusOK, body: map[string]any{"resources": map[string]any{"core": core}, "rate": core}}
 }
 
 // paginate answers one page of list with GitHub's per_page/page rules and
@@ -966,7 +411,7 @@ func paginate(c *call, list []any) reply {
 		if qq.Get("per_page") != "" {
 			qq.Set("per_page", strconv.Itoa(perPage))
 		}
-		return fmt.Sprintf(`<%s%s?%s>; rel="%s"`, c.host, c.req.URL.Path, qq.Encode(), rel)
+		return fmt.Sprintf(`<%s%s?%s>; rel="%s"`, c.host, c.path, qq.Encode(), rel)
 	}
 	var links []string
 	if page > 1 {
@@ -982,67 +427,4 @@ func paginate(c *call, list []any) reply {
 		rep.header.Set("Link", strings.Join(links, ", "))
 	}
 	return rep
-}
-
-func (r *Replica) objectURL(c *call, a *asset) string {
-	return fmt.Sprintf("%s/_objects/%d?sig=%s", c.host, a.id, r.objectSig(a.id))
-}
-
-// serveObject plays the signed storage host GitHub redirects downloads to.
-func (r *Replica) serveObject(w http.ResponseWriter, req *http.Request) {
-	id, err := strconv.ParseInt(strings.TrimPrefix(req.URL.Path, "/_objects/"), 10, 64)
-	r.mu.Lock()
-	var a *asset
-	if err == nil && hmacEqual(req.URL.Query().Get("sig"), r.objectSig(id)) {
-		a = r.assets[id]
-	}
-	if a == nil || a.state != "uploaded" {
-		r.mu.Unlock()
-		http.Error(w, "Not Found", http.StatusNotFound)
-		return
-	}
-	if req.Method == http.MethodGet && req.Header.Get("Range") == "" {
-		a.downloads++
-	}
-	data, name, mod := a.data, a.name, a.updated
-	r.mu.Unlock()
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", "attachment; filename="+name)
-	http.ServeContent(w, req, "", mod, bytes.NewReader(data))
-}
-
-func hmacEqual(a, b string) bool {
-	return a != "" && hmac.Equal([]byte(a), []byte(b))
-}
-
-// serveBrowserDownload answers github.com/O/R/releases/download/TAG/NAME
-// with a redirect to storage. Drafts are reachable only with push access.
-func (r *Replica) serveBrowserDownload(w http.ResponseWriter, req *http.Request) {
-	seg := strings.Split(strings.TrimPrefix(req.URL.Path, "/"), "/")
-	c := &call{req: req, host: schemeHost(req), rep: r}
-	r.mu.Lock()
-	if tok, ok := r.tokens[bearer(req)]; ok {
-		c.token, c.login = &tok, tok.Login
-	}
-	rp := r.visibleRepo(c, seg[0], seg[1])
-	var target string
-	if rp != nil {
-		tag, _ := url.PathUnescape(seg[4])
-		name, _ := url.PathUnescape(seg[5])
-		for _, rel := range rp.releases {
-			if (!rel.draft && rel.tag == tag) || (rel.draft && rel.untagged == tag && c.canPush(rp)) {
-				for _, a := range rel.assets {
-					if a.name == name && a.state == "uploaded" {
-						target = r.objectURL(c, a)
-					}
-				}
-			}
-		}
-	}
-	r.mu.Unlock()
-	if target == "" {
-		http.Error(w, "Not Found", http.StatusNotFound)
-		return
-	}
-	http.Redirect(w, req, target, http.StatusFound)
 }
