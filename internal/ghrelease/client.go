@@ -11,7 +11,6 @@
 package ghrelease
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,37 +19,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/retry"
 	"github.com/google/go-github/v89/github"
 )
 
 // DefaultAPIURL is used when Config.APIURL is empty.
 const DefaultAPIURL = "https://api.github.com/"
-
-// Clock is the client's notion of time. Tests inject one whose Sleep
-// advances instantly so retries and rate-limit waits cost nothing.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d or until ctx is done, returning ctx.Err() in that case.
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// SystemClock is the real clock.
-func SystemClock() Clock { return systemClock{} }
 
 // Config configures a Client. Only Token is needed for github.com.
 type Config struct {
@@ -70,8 +44,9 @@ type Config struct {
 	UserAgent  string
 	// Logf receives retry and wait notices; nil discards them.
 	Logf func(format string, args ...any)
-	// Clock defaults to SystemClock.
-	Clock Clock
+	// Clock defaults to retry.SystemClock(); tests pass one whose Sleep
+	// returns at once.
+	Clock retry.Clock
 	// MaxRetries bounds retries of one request (and of one asset upload in
 	// Publish). 0 means the default, 5; negative means none.
 	MaxRetries int
@@ -101,12 +76,11 @@ type Stats struct {
 
 // Client is a GitHub client for releases, assets and dispatches.
 type Client struct {
-	gh    *github.Client
-	http  *http.Client
-	tr    *transport
-	cfg   Config
-	clock Clock
-	logf  func(string, ...any)
+	gh   *github.Client
+	http *http.Client
+	tr   *transport
+	cfg  Config
+	logf func(string, ...any)
 }
 
 // New builds a Client. It does not contact GitHub.
@@ -116,7 +90,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = SystemClock()
+		cfg.Clock = retry.SystemClock()
 	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 5
@@ -152,7 +126,8 @@ func New(cfg Config) (*Client, error) {
 	uu, _ := url.Parse(upload)
 	tr := &transport{
 		base: base, token: cfg.Token, authHosts: map[string]bool{au.Host: true, uu.Host: true},
-		clock: cfg.Clock, maxRetries: cfg.MaxRetries, baseBackoff: cfg.BaseBackoff, maxBackoff: cfg.MaxBackoff,
+		clock: cfg.Clock, maxRetries: cfg.MaxRetries,
+		backoff: retry.Backoff{Base: cfg.BaseBackoff, Max: cfg.MaxBackoff, Jitter: true},
 		maxWait: cfg.MaxWait, timeout: cfg.RequestTimeout, etags: cfg.ETags, logf: logf, stats: &statsBox{},
 	}
 	hc.Transport = tr
@@ -167,7 +142,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating GitHub client: %w", err)
 	}
-	return &Client{gh: gh, http: hc, tr: tr, cfg: cfg, clock: cfg.Clock, logf: logf}, nil
+	return &Client{gh: gh, http: hc, tr: tr, cfg: cfg, logf: logf}, nil
 }
 
 // resolveURLs normalises the API base and derives the upload base.

@@ -301,7 +301,7 @@ func (c *Client) converge(ctx context.Context, req PublishRequest, mine *github.
 }
 
 func (c *Client) pause(ctx context.Context, n int, why string) error {
-	d := c.tr.backoff(n)
+	d := c.tr.backoff.Delay(n)
 	c.logf("github: %s; retry %d/%d in %s", why, n+1, c.cfg.MaxRetries, d)
 	return c.tr.sleep(ctx, d)
 }

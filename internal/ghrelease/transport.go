@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/retry"
 )
 
 // RateLimitError reports a rate limit whose wait exceeds Config.MaxWait (or
@@ -49,18 +50,17 @@ func withIdempotent(ctx context.Context) context.Context {
 }
 
 type transport struct {
-	base        http.RoundTripper
-	token       string
-	authHosts   map[string]bool
-	clock       Clock
-	maxRetries  int
-	baseBackoff time.Duration
-	maxBackoff  time.Duration
-	maxWait     time.Duration
-	timeout     time.Duration
-	etags       ETagStore
-	logf        func(string, ...any)
-	stats       *statsBox
+	base       http.RoundTripper
+	token      string
+	authHosts  map[string]bool
+	clock      retry.Clock
+	maxRetries int
+	backoff    retry.Backoff
+	maxWait    time.Duration
+	timeout    time.Duration
+	etags      ETagStore
+	logf       func(string, ...any)
+	stats      *statsBox
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -149,15 +149,6 @@ func redact(req *http.Request) string {
 	return req.Method + " " + u.String()
 }
 
-func (t *transport) backoff(attempt int) time.Duration {
-	d := t.baseBackoff << min(attempt, 20)
-	if d > t.maxBackoff || d <= 0 {
-		d = t.maxBackoff
-	}
-	// Jitter in [d/2, d] keeps parallel jobs from retrying in lockstep.
-	return d/2 + rand.N(d/2+1)
-}
-
 func (t *transport) sleep(ctx context.Context, d time.Duration) error {
 	t.stats.add(func(s *Stats) { s.Waited += d })
 	return t.clock.Sleep(ctx, d)
@@ -214,7 +205,7 @@ func (t *transport) retrying(req *http.Request) (*http.Response, error) {
 			if ctx.Err() != nil || !canRepeat || !replayable || n >= t.maxRetries {
 				return nil, err
 			}
-			d := t.backoff(n)
+			d := t.backoff.Delay(n)
 			t.logf("github: %s: %v; retry %d/%d in %s", redact(req), err, n+1, t.maxRetries, d.Round(time.Millisecond))
 			if err := t.sleep(ctx, d); err != nil {
 				return nil, err
@@ -240,7 +231,7 @@ func (t *transport) retrying(req *http.Request) (*http.Response, error) {
 		}
 		if resp.StatusCode >= 500 && canRepeat && replayable && n < t.maxRetries {
 			drain(resp)
-			d := t.backoff(n)
+			d := t.backoff.Delay(n)
 			t.logf("github: %s: HTTP %d; retry %d/%d in %s", redact(req), resp.StatusCode, n+1, t.maxRetries, d.Round(time.Millisecond))
 			if err := t.sleep(ctx, d); err != nil {
 				return nil, err
