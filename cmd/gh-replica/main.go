@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 )
 
@@ -74,11 +75,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		r.AddToken(t, ghreplica.Token{Login: *login, Push: []string{"*"}})
 	}
 	for _, full := range repos {
-		o, n, ok := strings.Cut(full, "/")
-		if !ok {
-			return fmt.Errorf("-repo %q: want OWNER/NAME", full)
+		repo, err := ghrelease.ParseRepo(full)
+		if err != nil {
+			return fmt.Errorf("-repo: %w", err)
 		}
-		if err := r.AddRepo(o, n, ghreplica.RepoSpec{}); err != nil {
+		if err := r.AddRepo(repo.Owner, repo.Name, ghreplica.RepoSpec{}); err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,25 @@ func TestRejectsNonLoopback(t *testing.T) {
 	}
 }
 
+func TestRejectsBadFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-repo", "uDOS"}, `invalid repository "uDOS": want OWNER/NAME`},
+		{[]string{"-repo", "fredbook/u/DOS"}, `invalid repository "fredbook/u/DOS"`},
+		{[]string{"-repo", "fredbook/.."}, `invalid repository "fredbook/.."`},
+		{[]string{"-repo", "fredbook/uDOS", "-repo", "FREDBOOK/udos"}, "already exists"},
+		{[]string{"-rate-limit-status", "500"}, "want 403 or 429"},
+	} {
+		err := run(context.Background(), append([]string{"-addr", "127.0.0.1:0"}, tc.args...), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
 func TestServesSeededRepo(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())

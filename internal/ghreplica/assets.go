@@ -53,13 +53,21 @@ func (r *Replica) getAsset(c *call, a *asset) reply {
 	return reply{status: http.StatusOK, body: assetJSON(c, a)}
 }
 
-// updateAsset answers PATCH /repos/{owner}/{repo}/releases/assets/{id}.
-func (r *Replica) updateAsset(c *call, a *asset) reply {
+// changeAsset checks that the caller may verb ("modify", "delete") a.
+func (c *call) changeAsset(a *asset, verb string) (reply, bool) {
 	if rep, ok := c.needPush(a.rel.repo); !ok {
-		return rep
+		return rep, false
 	}
 	if a.rel.immutable {
-		return fail(http.StatusUnprocessableEntity, "Cannot modify an asset of an immutable release.", docAsset)
+		return fail(http.StatusUnprocessableEntity, "Cannot "+verb+" an asset of an immutable release.", docAsset), false
+	}
+	return reply{}, true
+}
+
+// updateAsset answers PATCH /repos/{owner}/{repo}/releases/assets/{id}.
+func (r *Replica) updateAsset(c *call, a *asset) reply {
+	if rep, ok := c.changeAsset(a, "modify"); !ok {
+		return rep
 	}
 	var in struct {
 		Name  *string `json:"name"`
@@ -89,19 +97,10 @@ func (r *Replica) updateAsset(c *call, a *asset) reply {
 
 // deleteAsset answers DELETE /repos/{owner}/{repo}/releases/assets/{id}.
 func (r *Replica) deleteAsset(c *call, a *asset) reply {
-	if rep, ok := c.needPush(a.rel.repo); !ok {
+	if rep, ok := c.changeAsset(a, "delete"); !ok {
 		return rep
 	}
-	if a.rel.immutable {
-		return fail(http.StatusUnprocessableEntity, "Cannot delete an asset of an immutable release.", docAsset)
-	}
-	rel := a.rel
-	for i, x := range rel.assets {
-		if x == a {
-			rel.assets = append(rel.assets[:i:i], rel.assets[i+1:]...)
-			break
-		}
-	}
+	a.rel.assets = without(a.rel.assets, a)
 	delete(r.assets, a.id)
 	return reply{status: http.StatusNoContent}
 }

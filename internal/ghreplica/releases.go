@@ -3,6 +3,7 @@ package ghreplica
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -106,6 +107,22 @@ type releaseInput struct {
 	Prerelease      *bool   `json:"prerelease"`
 }
 
+// apply sets the fields that create and update treat alike.
+func (in releaseInput) apply(rel *release) {
+	if in.TargetCommitish != nil && *in.TargetCommitish != "" {
+		rel.target = *in.TargetCommitish
+	}
+	if in.Name != nil {
+		rel.name = *in.Name
+	}
+	if in.Body != nil {
+		rel.body = *in.Body
+	}
+	if in.Prerelease != nil {
+		rel.prerelease = *in.Prerelease
+	}
+}
+
 // createRelease answers POST /repos/{owner}/{repo}/releases.
 func (r *Replica) createRelease(c *call, rp *repo) reply {
 	if rep, ok := c.needPush(rp); !ok {
@@ -124,18 +141,7 @@ func (r *Replica) createRelease(c *call, rp *repo) reply {
 	now := c.now
 	rel := &release{repo: rp, id: r.newID(), tag: *in.TagName, target: rp.spec.DefaultBranch,
 		author: c.login, created: now, updated: now, untagged: r.untaggedSlug()}
-	if in.TargetCommitish != nil && *in.TargetCommitish != "" {
-		rel.target = *in.TargetCommitish
-	}
-	if in.Name != nil {
-		rel.name = *in.Name
-	}
-	if in.Body != nil {
-		rel.body = *in.Body
-	}
-	if in.Prerelease != nil {
-		rel.prerelease = *in.Prerelease
-	}
+	in.apply(rel)
 	rel.draft = in.Draft != nil && *in.Draft
 	if !rel.draft {
 		rel.published = now
@@ -178,18 +184,7 @@ func (r *Replica) updateRelease(c *call, rel *release) reply {
 		return fail(http.StatusUnprocessableEntity, "Cannot convert an immutable release back to a draft.", docUpdateRelease)
 	}
 	rel.tag = tag
-	if in.TargetCommitish != nil && *in.TargetCommitish != "" {
-		rel.target = *in.TargetCommitish
-	}
-	if in.Name != nil {
-		rel.name = *in.Name
-	}
-	if in.Body != nil {
-		rel.body = *in.Body
-	}
-	if in.Prerelease != nil {
-		rel.prerelease = *in.Prerelease
-	}
+	in.apply(rel)
 	if in.Draft != nil {
 		switch {
 		case rel.draft && !*in.Draft:
@@ -210,16 +205,20 @@ func (r *Replica) deleteRelease(c *call, rel *release) reply {
 	if rep, ok := c.needPush(rel.repo); !ok {
 		return rep
 	}
-	rp := rel.repo
-	for i, x := range rp.releases {
-		if x == rel {
-			rp.releases = append(rp.releases[:i:i], rp.releases[i+1:]...)
-			break
-		}
-	}
+	rel.repo.releases = without(rel.repo.releases, rel)
 	for _, a := range rel.assets {
 		delete(r.assets, a.id)
 	}
 	delete(r.releases, rel.id)
 	return reply{status: http.StatusNoContent}
+}
+
+// without returns list less x, in a new array: slices handed out earlier
+// keep their contents.
+func without[T comparable](list []T, x T) []T {
+	i := slices.Index(list, x)
+	if i < 0 {
+		return list
+	}
+	return append(list[:i:i], list[i+1:]...)
 }

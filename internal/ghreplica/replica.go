@@ -521,6 +521,10 @@ func (r *Replica) RateUsed(login string) int {
 // NormalizeAssetName renames an asset file name the way GitHub does: every
 // character outside letters, digits and "._-+" becomes ".", and leading or
 // trailing dots are dropped.
+//
+// ghrelease applies the same rule before uploading; the replica keeps its
+// own copy on purpose, as GitHub's stand-in: were both to share one
+// function, a wrong rule would agree with itself and no test could see it.
 func NormalizeAssetName(name string) string {
 	var b strings.Builder
 	for _, c := range name {
