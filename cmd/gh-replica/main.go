@@ -49,9 +49,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	rateLimit := fs.Int("rate-limit", 5000, "primary rate limit per token and hour")
 	perMinute := fs.Int("secondary-per-minute", 80, "content-creating requests per minute before the secondary limit (negative: off)")
 	limitStatus := fs.Int("rate-limit-status", 403, "status of rate-limit answers: 403 or 429")
-	var tokens, repos, orgs listFlag
+	direct := fs.Bool("direct-downloads", false, "answer asset downloads with the bytes (200) instead of a redirect to storage")
+	var tokens, readTokens, repos, archived, orgs listFlag
 	fs.Var(&tokens, "token", "token with push access to every repository (repeatable)")
+	fs.Var(&readTokens, "integration-read-token", "installation token without contents: write: writes answer 403 (repeatable)")
 	fs.Var(&repos, "repo", "OWNER/NAME repository to create (repeatable)")
+	fs.Var(&archived, "archived-repo", "OWNER/NAME archived (read-only) repository to create (repeatable)")
 	fs.Var(&orgs, "org", "owner to create as an organization (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,20 +70,29 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("-rate-limit-status %d: want 403 or 429", *limitStatus)
 	}
 	r := ghreplica.New(ghreplica.Config{ImmutableReleases: *immutable, RateLimit: *rateLimit,
-		ContentCreationPerMinute: *perMinute, RateLimitStatus: *limitStatus})
+		ContentCreationPerMinute: *perMinute, RateLimitStatus: *limitStatus, DirectDownloads: *direct})
 	for _, o := range orgs {
 		r.AddOwner(o, true)
 	}
 	for _, t := range tokens {
 		r.AddToken(t, ghreplica.Token{Login: *login, Push: []string{"*"}})
 	}
-	for _, full := range repos {
-		repo, err := ghrelease.ParseRepo(full)
-		if err != nil {
-			return fmt.Errorf("-repo: %w", err)
-		}
-		if err := r.AddRepo(repo.Owner, repo.Name, ghreplica.RepoSpec{}); err != nil {
-			return err
+	for _, t := range readTokens {
+		r.AddToken(t, ghreplica.Token{Login: *login, Integration: true})
+	}
+	for _, set := range []struct {
+		flag  string
+		repos []string
+		spec  ghreplica.RepoSpec
+	}{{"-repo", repos, ghreplica.RepoSpec{}}, {"-archived-repo", archived, ghreplica.RepoSpec{Archived: true}}} {
+		for _, full := range set.repos {
+			repo, err := ghrelease.ParseRepo(full)
+			if err != nil {
+				return fmt.Errorf("%s: %w", set.flag, err)
+			}
+			if err := r.AddRepo(repo.Owner, repo.Name, set.spec); err != nil {
+				return err
+			}
 		}
 	}
 	l, err := net.Listen("tcp", *addr)

@@ -30,6 +30,8 @@ func TestRejectsBadFlags(t *testing.T) {
 		{[]string{"-repo", "fredbook/.."}, `invalid repository "fredbook/.."`},
 		{[]string{"-repo", "fredbook/uDOS", "-repo", "FREDBOOK/udos"}, "already exists"},
 		{[]string{"-rate-limit-status", "500"}, "want 403 or 429"},
+		{[]string{"-archived-repo", "nope"}, `-archived-repo: invalid repository "nope"`},
+		{[]string{"-repo", "fredbook/lib", "-archived-repo", "fredbook/lib"}, "already exists"},
 	} {
 		err := run(context.Background(), append([]string{"-addr", "127.0.0.1:0"}, tc.args...), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -43,7 +45,10 @@ func TestServesSeededRepo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-token", "tok", "-org", "fredbook", "-repo", "fredbook/uDOS"}, pw) }()
+	go func() {
+		done <- run(ctx, []string{"-token", "tok", "-integration-read-token", "ro", "-org", "fredbook", "-repo", "fredbook/uDOS",
+			"-archived-repo", "fredbook/old"}, pw)
+	}()
 	base, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
 		t.Fatal(err)
@@ -58,8 +63,24 @@ func TestServesSeededRepo(t *testing.T) {
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 || !strings.Contains(string(body), `"full_name":"fredbook/uDOS"`) {
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"full_name":"fredbook/uDOS"`) ||
+		!strings.Contains(string(body), `"full_name":"fredbook/old","private":false`) || !strings.Contains(string(body), `"archived":true`) {
 		t.Errorf("%d %s", res.StatusCode, body)
+	}
+	for _, tc := range []struct {
+		token, repo string
+		status      int
+	}{{"ro", "uDOS", 403}, {"tok", "old", 403}, {"tok", "uDOS", 201}} {
+		req, _ := http.NewRequest("POST", base+"/repos/fredbook/"+tc.repo+"/releases", strings.NewReader(`{"tag_name":"v1","draft":true}`))
+		req.Header.Set("Authorization", "Bearer "+tc.token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.status {
+			t.Errorf("create release in %s with %s: %d, want %d", tc.repo, tc.token, res.StatusCode, tc.status)
+		}
 	}
 	cancel()
 	select {

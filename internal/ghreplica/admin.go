@@ -31,6 +31,7 @@ type RepoState struct {
 	Owner    string    `json:"owner"`
 	Name     string    `json:"name"`
 	Private  bool      `json:"private"`
+	Archived bool      `json:"archived,omitempty"`
 	Releases []Release `json:"releases"`
 }
 
@@ -40,7 +41,7 @@ func (r *Replica) Snapshot() State {
 	defer r.mu.Unlock()
 	st := State{Dispatches: append([]Dispatch{}, r.dispatches...)}
 	for _, rp := range r.repos {
-		rs := RepoState{Owner: rp.owner.login, Name: rp.name, Private: rp.spec.Private, Releases: []Release{}}
+		rs := RepoState{Owner: rp.owner.login, Name: rp.name, Private: rp.spec.Private, Archived: rp.spec.Archived, Releases: []Release{}}
 		for _, rel := range sortedReleases(rp.releases) {
 			rs.Releases = append(rs.Releases, rel.snapshot())
 		}

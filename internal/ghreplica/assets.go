@@ -47,6 +47,10 @@ func (r *Replica) getAsset(c *call, a *asset) reply {
 		if a.state != "uploaded" {
 			return notFound()
 		}
+		if r.cfg.DirectDownloads {
+			countDownload(c.req, a)
+			return reply{status: http.StatusOK, raw: a.data, header: downloadHeader(a.name)}
+		}
 		// GitHub redirects to a signed storage URL.
 		return reply{status: http.StatusFound, header: http.Header{"Location": {r.objectURL(c, a)}}}
 	}
@@ -123,14 +127,32 @@ func (r *Replica) serveObject(w http.ResponseWriter, req *http.Request) {
 		textNotFound(w, req)
 		return
 	}
+	r.sendAssetLocked(w, req, a)
+}
+
+// sendAssetLocked serves an asset's bytes (with Range and conditional
+// requests), counting the download. It is called with r.mu held and
+// releases it before sending.
+func (r *Replica) sendAssetLocked(w http.ResponseWriter, req *http.Request, a *asset) {
+	countDownload(req, a)
+	data, name, mod := a.data, a.name, a.updated
+	r.mu.Unlock()
+	for k, v := range downloadHeader(name) {
+		w.Header()[k] = v
+	}
+	http.ServeContent(w, req, "", mod, bytes.NewReader(data))
+}
+
+// countDownload counts a whole download, as download_count does (a Range
+// request resumes one).
+func countDownload(req *http.Request, a *asset) {
 	if req.Method == http.MethodGet && req.Header.Get("Range") == "" {
 		a.downloads++
 	}
-	data, name, mod := a.data, a.name, a.updated
-	r.mu.Unlock()
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", "attachment; filename="+name)
-	http.ServeContent(w, req, "", mod, bytes.NewReader(data))
+}
+
+func downloadHeader(name string) http.Header {
+	return http.Header{"Content-Type": {"application/octet-stream"}, "Content-Disposition": {"attachment; filename=" + name}}
 }
 
 func hmacEqual(a, b string) bool {
@@ -144,33 +166,52 @@ func textNotFound(w http.ResponseWriter, _ *http.Request) {
 }
 
 // serveBrowserDownload answers github.com's
-// /{owner}/{repo}/releases/download/{tag}/{name} with a redirect to
-// storage. Drafts are reachable (by their untagged-… name) only with push
-// access.
+// /{owner}/{repo}/releases/download/{tag...}/{name} with a redirect to
+// storage (or, with Config.DirectDownloads, the bytes). A tag may hold
+// slashes, as such or escaped. Drafts are reachable (by their untagged-…
+// name) only with push access.
 func (r *Replica) serveBrowserDownload(w http.ResponseWriter, req *http.Request) {
 	c := &call{req: req, host: schemeHost(req), rep: r}
-	tag, name := req.PathValue("tag"), req.PathValue("name")
+	tag, name, ok := cutLast(req.PathValue("path"), "/")
+	if !ok {
+		textNotFound(w, req)
+		return
+	}
 	r.mu.Lock()
 	if tok, ok := r.tokens[bearer(req)]; ok {
 		c.token, c.login = &tok, tok.Login
 	}
 	rp := r.visibleRepo(c, req.PathValue("owner"), req.PathValue("repo"))
-	var target string
+	var found *asset
 	if rp != nil {
 		for _, rel := range rp.releases {
 			if (!rel.draft && rel.tag == tag) || (rel.draft && rel.untagged == tag && c.canPush(rp)) {
 				for _, a := range rel.assets {
 					if a.name == name && a.state == "uploaded" {
-						target = r.objectURL(c, a)
+						found = a
 					}
 				}
 			}
 		}
 	}
-	r.mu.Unlock()
-	if target == "" {
+	switch {
+	case found == nil:
+		r.mu.Unlock()
 		textNotFound(w, req)
-		return
+	case r.cfg.DirectDownloads:
+		r.sendAssetLocked(w, req, found)
+	default:
+		target := r.objectURL(c, found)
+		r.mu.Unlock()
+		http.Redirect(w, req, target, http.StatusFound)
 	}
-	http.Redirect(w, req, target, http.StatusFound)
+}
+
+// cutLast splits s around its last sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return "", s, false
+	}
+	return s[:i], s[i+len(sep):], true
 }

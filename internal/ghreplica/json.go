@@ -150,9 +150,19 @@ func repoJSON(c *call, rp *repo) repoDoc {
 		HTMLURL: c.host + "/" + full, Description: desc, URL: api,
 		ReleasesURL: api + "/releases{/id}", TagsURL: api + "/tags",
 		CreatedAt: ts(rp.created), UpdatedAt: ts(rp.created), PushedAt: ts(rp.created),
-		CloneURL: c.host + "/" + full + ".git", Visibility: vis, Topics: topics,
+		CloneURL: c.host + "/" + full + ".git", Archived: rp.spec.Archived, Visibility: vis, Topics: topics,
 		DefaultBranch: rp.spec.DefaultBranch,
 	}
+}
+
+// escapeTag escapes a tag for a URL path as GitHub does: each part, the
+// slashes between them kept ("release/v1" stays two segments).
+func escapeTag(tag string) string {
+	parts := strings.Split(tag, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
 }
 
 // tagRef is the tag a release's web URLs use: drafts have no tag yet.
@@ -170,7 +180,7 @@ func releaseJSON(c *call, rel *release) releaseDoc {
 	d := releaseDoc{
 		URL: api, AssetsURL: api + "/assets",
 		UploadURL: fmt.Sprintf("%s/api/uploads/repos/%s/releases/%d/assets{?name,label}", c.host, full, rel.id),
-		HTMLURL:   c.host + "/" + full + "/releases/tag/" + url.PathEscape(rel.tagRef()),
+		HTMLURL:   c.host + "/" + full + "/releases/tag/" + escapeTag(rel.tagRef()),
 		ID:        rel.id, NodeID: nodeID("RE", rel.id), TagName: rel.tag, TargetCommitish: rel.target,
 		Draft: rel.draft, Immutable: rel.immutable, Prerelease: rel.prerelease,
 		CreatedAt: ts(rel.created), UpdatedAt: ts(rel.updated), Assets: []assetDoc{},
@@ -186,8 +196,8 @@ func releaseJSON(c *call, rel *release) releaseDoc {
 	}
 	if !rel.draft {
 		d.PublishedAt = strPtr(ts(rel.published))
-		d.TarballURL = strPtr(c.base + "/repos/" + full + "/tarball/" + url.PathEscape(rel.tag))
-		d.ZipballURL = strPtr(c.base + "/repos/" + full + "/zipball/" + url.PathEscape(rel.tag))
+		d.TarballURL = strPtr(c.base + "/repos/" + full + "/tarball/" + escapeTag(rel.tag))
+		d.ZipballURL = strPtr(c.base + "/repos/" + full + "/zipball/" + escapeTag(rel.tag))
 	}
 	for _, a := range rel.assets {
 		d.Assets = append(d.Assets, assetJSON(c, a))
@@ -203,7 +213,7 @@ func assetJSON(c *call, a *asset) assetDoc {
 		ID:  a.id, NodeID: nodeID("RA", a.id), Name: a.name, Label: a.label,
 		ContentType: a.contentType, State: a.state, Size: len(a.data), DownloadCount: a.downloads,
 		CreatedAt: ts(a.created), UpdatedAt: ts(a.updated),
-		BrowserDownloadURL: c.host + "/" + full + "/releases/download/" + url.PathEscape(rel.tagRef()) + "/" + url.PathEscape(a.name),
+		BrowserDownloadURL: c.host + "/" + full + "/releases/download/" + escapeTag(rel.tagRef()) + "/" + url.PathEscape(a.name),
 	}
 	if r := c.replica(); r != nil {
 		d.Uploader = c.user(r, a.uploader)
@@ -211,6 +221,8 @@ func assetJSON(c *call, a *asset) assetDoc {
 	if a.state == "starter" {
 		d.Size = 0
 	}
+	// An open upload has its declared size and no digest yet; a starter
+	// never gets one.
 	if a.digest != "" && !c.rep.cfg.OmitDigests {
 		d.Digest = strPtr(a.digest)
 	}

@@ -94,5 +94,14 @@ func (r *Replica) rateLimitDoc(c *call) reply {
 	win.used--
 	core := map[string]any{"limit": limit, "used": win.used + 1, "remaining": max(limit-win.used-1, 0),
 		"reset": win.reset.Unix(), "resource": "core"}
-	return reply{status: http.StatusOK, body: map[string]any{"resources": map[string]any{"core": core}, "rate": core}}
+	// The search API has its own per-minute limit (30 with a token, 10
+	// without). The replica serves no search endpoint, so none of it is
+	// ever used; the window starts now.
+	searchLimit := 30
+	if c.login == "" {
+		searchLimit = 10
+	}
+	search := map[string]any{"limit": searchLimit, "used": 0, "remaining": searchLimit,
+		"reset": c.now.Add(time.Minute).Unix(), "resource": "search"}
+	return reply{status: http.StatusOK, body: map[string]any{"resources": map[string]any{"core": core, "search": search}, "rate": core}}
 }

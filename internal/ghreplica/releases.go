@@ -1,12 +1,15 @@
 package ghreplica
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/Masterminds/semver/v3"
 )
 
 // Releases: list, latest, by tag, by id, create, update (publish) and
@@ -64,21 +67,67 @@ func (r *Replica) listReleases(c *call, rp *repo) reply {
 	return paginate(c, list)
 }
 
-// latestRelease answers GET /repos/{owner}/{repo}/releases/latest.
+// latestRelease answers GET /repos/{owner}/{repo}/releases/latest: the
+// release make_latest chose while it is still a published full release,
+// else GitHub's legacy rule.
 func (r *Replica) latestRelease(c *call, rp *repo) reply {
-	var best *release
-	for _, rel := range rp.releases {
-		if rel.draft || rel.prerelease {
-			continue
-		}
-		if best == nil || rel.published.After(best.published) || (rel.published.Equal(best.published) && rel.id > best.id) {
-			best = rel
-		}
+	best := rp.latest
+	if best == nil || best.draft || best.prerelease {
+		best = rp.legacyLatest()
 	}
 	if best == nil {
 		return notFound()
 	}
 	return reply{status: http.StatusOK, body: releaseJSON(c, best)}
+}
+
+// legacyLatest is GitHub's rule from before make_latest: the newest
+// non-draft, non-prerelease release by created_at, then the higher
+// semantic version.
+func (rp *repo) legacyLatest() *release {
+	var best *release
+	for _, rel := range rp.releases {
+		if rel.draft || rel.prerelease {
+			continue
+		}
+		if best == nil || rel.created.After(best.created) || (rel.created.Equal(best.created) && laterVersion(rel, best)) {
+			best = rel
+		}
+	}
+	return best
+}
+
+// laterVersion orders two releases created in the same second: by
+// version when both tags are versions, else by id.
+func laterVersion(a, b *release) bool {
+	va, errA := semver.NewVersion(a.tag)
+	vb, errB := semver.NewVersion(b.tag)
+	if errA == nil && errB == nil && !va.Equal(vb) {
+		return va.GreaterThan(vb)
+	}
+	return a.id > b.id
+}
+
+func validMakeLatest(v string) bool {
+	switch v {
+	case "", "true", "false", "legacy":
+		return true
+	}
+	return false
+}
+
+// makeLatest applies make_latest to a release that is published.
+// "true" (GitHub's default) makes a full release the latest; prereleases
+// cannot be.
+func (rp *repo) makeLatest(rel *release, v string) {
+	switch v {
+	case "true":
+		if !rel.draft && !rel.prerelease {
+			rp.latest = rel
+		}
+	case "legacy":
+		rp.latest = nil
+	}
 }
 
 // releaseByTag answers GET /repos/{owner}/{repo}/releases/tags/{tag}; it
@@ -105,6 +154,15 @@ type releaseInput struct {
 	Body            *string `json:"body"`
 	Draft           *bool   `json:"draft"`
 	Prerelease      *bool   `json:"prerelease"`
+	MakeLatest      *string `json:"make_latest"`
+}
+
+// makeLatestOr returns the request's make_latest, else def.
+func (in releaseInput) makeLatestOr(def string) string {
+	if in.MakeLatest != nil {
+		return *in.MakeLatest
+	}
+	return def
 }
 
 // apply sets the fields that create and update treat alike.
@@ -135,6 +193,9 @@ func (r *Replica) createRelease(c *call, rp *repo) reply {
 	if in.TagName == nil || *in.TagName == "" {
 		return validation("Release", "missing_field", "tag_name", docCreateRelease)
 	}
+	if in.MakeLatest != nil && (*in.MakeLatest == "" || !validMakeLatest(*in.MakeLatest)) {
+		return validation("Release", "invalid", "make_latest", docCreateRelease)
+	}
 	if rp.publishedTag(*in.TagName, nil) != nil {
 		return validation("Release", "already_exists", "tag_name", docCreateRelease)
 	}
@@ -149,6 +210,11 @@ func (r *Replica) createRelease(c *call, rp *repo) reply {
 	}
 	rp.releases = append(rp.releases, rel)
 	r.releases[rel.id] = rel
+	if rel.draft {
+		rel.makeLatest = in.makeLatestOr("")
+	} else {
+		rp.makeLatest(rel, in.makeLatestOr("true"))
+	}
 	body := releaseJSON(c, rel)
 	return reply{status: http.StatusCreated, body: body, header: http.Header{"Location": {body.URL}}}
 }
@@ -163,6 +229,9 @@ func (r *Replica) updateRelease(c *call, rel *release) reply {
 		return fail(http.StatusBadRequest, "Problems parsing JSON", docUpdateRelease)
 	}
 	// Validate everything before changing anything.
+	if in.MakeLatest != nil && (*in.MakeLatest == "" || !validMakeLatest(*in.MakeLatest)) {
+		return validation("Release", "invalid", "make_latest", docUpdateRelease)
+	}
 	tag := rel.tag
 	if in.TagName != nil && *in.TagName != rel.tag {
 		if *in.TagName == "" {
@@ -185,6 +254,7 @@ func (r *Replica) updateRelease(c *call, rel *release) reply {
 	}
 	rel.tag = tag
 	in.apply(rel)
+	wasDraft := rel.draft
 	if in.Draft != nil {
 		switch {
 		case rel.draft && !*in.Draft:
@@ -196,6 +266,14 @@ func (r *Replica) updateRelease(c *call, rel *release) reply {
 			rel.published = time.Time{}
 		}
 	}
+	switch {
+	case rel.draft:
+		rel.makeLatest = in.makeLatestOr(rel.makeLatest)
+	case wasDraft: // published now: make_latest defaults to true
+		rel.repo.makeLatest(rel, in.makeLatestOr(cmp.Or(rel.makeLatest, "true")))
+	case in.MakeLatest != nil:
+		rel.repo.makeLatest(rel, *in.MakeLatest)
+	}
 	rel.updated = c.now
 	return reply{status: http.StatusOK, body: releaseJSON(c, rel)}
 }
@@ -206,6 +284,9 @@ func (r *Replica) deleteRelease(c *call, rel *release) reply {
 		return rep
 	}
 	rel.repo.releases = without(rel.repo.releases, rel)
+	if rel.repo.latest == rel {
+		rel.repo.latest = nil
+	}
 	for _, a := range rel.assets {
 		delete(r.assets, a.id)
 	}

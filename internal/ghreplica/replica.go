@@ -16,6 +16,13 @@
 // Faults (5xx, 429, dropped connections, stalls, an upload that dies half way
 // and leaves a "starter" asset) are injected with Inject; every request is
 // logged (Requests) so tests and benchmarks can count calls and 304 hits.
+//
+// Less common answers GitHub gives are there too, so the clients' paths for
+// them run: archived (read-only) repositories, installation tokens without
+// write permission (403 "Resource not accessible by integration"), assets
+// still being uploaded (state "open"), downloads answered directly instead
+// of redirected (Config.DirectDownloads), tags with slashes, and the
+// latest release as make_latest chooses it.
 package ghreplica
 
 import (
@@ -57,6 +64,11 @@ type Config struct {
 	// ImmutableReleases makes releases of every repository immutable once
 	// published (RepoSpec can override per repository).
 	ImmutableReleases bool
+	// DirectDownloads answers asset downloads (the API URL with Accept:
+	// application/octet-stream, and browser_download_url) with the bytes,
+	// 200, instead of GitHub's 302 to a storage host, as some GitHub
+	// Enterprise Server setups and proxies do.
+	DirectDownloads bool
 }
 
 // Token describes an access token the replica accepts.
@@ -66,6 +78,11 @@ type Token struct {
 	// Push lists the repositories the token may write to and whose drafts
 	// and private contents it may see: "owner/repo", "owner/*" or "*".
 	Push []string
+	// Integration marks an installation token, such as a workflow's
+	// GITHUB_TOKEN: a write to a repository outside Push answers 403
+	// "Resource not accessible by integration" (a workflow without
+	// `permissions: contents: write`) where a user's token gets 404.
+	Integration bool
 }
 
 // RepoSpec describes a repository to create with AddRepo.
@@ -76,6 +93,10 @@ type RepoSpec struct {
 	Topics        []string
 	// Immutable overrides Config.ImmutableReleases for this repository.
 	Immutable *bool
+	// Archived makes the repository read-only: listed with "archived":
+	// true, and every write answers 403 "Repository was archived so is
+	// read-only."
+	Archived  bool
 	CreatedAt time.Time // default: the replica's clock
 }
 
@@ -90,7 +111,12 @@ type ReleaseSpec struct {
 	Author          string    // login; default "octocat"
 	CreatedAt       time.Time // default: the replica's clock
 	PublishedAt     time.Time // default: CreatedAt (ignored for drafts)
-	Assets          []AssetSpec
+	// MakeLatest is GitHub's make_latest: "true" makes this (published,
+	// non-prerelease) release the repository's latest, "legacy" lets
+	// GitHub's legacy rule (newest created_at, then higher version) pick
+	// it, "false" or "" leave the choice as it is.
+	MakeLatest string
+	Assets     []AssetSpec
 }
 
 // AssetSpec describes a release asset to seed.
@@ -101,6 +127,10 @@ type AssetSpec struct {
 	Data        []byte
 	// Starter seeds a broken upload: state "starter", no digest.
 	Starter bool
+	// State seeds the asset in this state: "uploaded" (the default),
+	// "starter" (as Starter) or "open", an upload still in progress, with
+	// no digest and no download until CompleteUpload.
+	State string
 }
 
 // Release is a snapshot of a release for assertions.
@@ -126,7 +156,7 @@ type Asset struct {
 	Name          string `json:"name"`
 	Label         string `json:"label"`
 	ContentType   string `json:"content_type"`
-	State         string `json:"state"` // "uploaded" or "starter"
+	State         string `json:"state"` // "uploaded", "open" or "starter"
 	Size          int    `json:"size"`
 	Digest        string `json:"digest"` // "sha256:<hex>", empty for starter assets
 	DownloadCount int    `json:"download_count"`
@@ -170,6 +200,9 @@ type repo struct {
 	spec     RepoSpec
 	created  time.Time
 	releases []*release
+	// latest is the release make_latest chose; nil leaves the choice to
+	// the legacy rule.
+	latest *release
 }
 
 type release struct {
@@ -187,6 +220,7 @@ type release struct {
 	updated    time.Time
 	published  time.Time
 	untagged   string // slug used for a draft's URLs, like GitHub's untagged-<hex>
+	makeLatest string // make_latest given while a draft, applied on publication
 	assets     []*asset
 }
 
@@ -335,6 +369,9 @@ func (r *Replica) AddRelease(ownerLogin, repoName string, spec ReleaseSpec) (Rel
 	if spec.Tag == "" {
 		return Release{}, fmt.Errorf("seeding release in %s/%s: empty tag", ownerLogin, repoName)
 	}
+	if !validMakeLatest(spec.MakeLatest) {
+		return Release{}, fmt.Errorf("seeding release %q: make_latest %q: want true, false or legacy", spec.Tag, spec.MakeLatest)
+	}
 	if !spec.Draft && rp.publishedTag(spec.Tag, nil) != nil {
 		return Release{}, fmt.Errorf("seeding release %q in %s/%s: a published release for that tag exists", spec.Tag, ownerLogin, repoName)
 	}
@@ -364,6 +401,16 @@ func (r *Replica) AddRelease(ownerLogin, repoName string, spec ReleaseSpec) (Rel
 	}
 	seen := map[string]bool{}
 	for _, as := range spec.Assets {
+		state := as.State
+		if state == "" {
+			state = "uploaded"
+			if as.Starter {
+				state = "starter"
+			}
+		}
+		if (state != "uploaded" && state != "open" && state != "starter") || (as.Starter && state != "starter") {
+			return Release{}, fmt.Errorf("seeding release %q: asset %q: state %q (starter %v): want uploaded, open or starter", spec.Tag, as.Name, as.State, as.Starter)
+		}
 		name := NormalizeAssetName(as.Name)
 		if name == "" || seen[name] {
 			return Release{}, fmt.Errorf("seeding release %q: invalid or duplicate asset name %q", spec.Tag, as.Name)
@@ -374,9 +421,8 @@ func (r *Replica) AddRelease(ownerLogin, repoName string, spec ReleaseSpec) (Rel
 		if a.contentType == "" {
 			a.contentType = "application/octet-stream"
 		}
-		if as.Starter {
-			a.state = "starter"
-		} else {
+		a.state = state
+		if state == "uploaded" {
 			a.digest = digestOf(a.data)
 		}
 		rel.assets = append(rel.assets, a)
@@ -384,7 +430,29 @@ func (r *Replica) AddRelease(ownerLogin, repoName string, spec ReleaseSpec) (Rel
 	}
 	rp.releases = append(rp.releases, rel)
 	r.releases[rel.id] = rel
+	if rel.draft {
+		rel.makeLatest = spec.MakeLatest
+	} else {
+		rp.makeLatest(rel, spec.MakeLatest)
+	}
 	return rel.snapshot(), nil
+}
+
+// CompleteUpload finishes the upload of an asset seeded in state "open":
+// it becomes "uploaded", with its digest, as when GitHub receives the last
+// byte.
+func (r *Replica) CompleteUpload(assetID int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.assets[assetID]
+	if a == nil {
+		return fmt.Errorf("completing upload of asset %d: no such asset", assetID)
+	}
+	if a.state != "open" {
+		return fmt.Errorf("completing upload of asset %d (%s): its state is %q, not open", assetID, a.name, a.state)
+	}
+	a.state, a.digest, a.updated = "uploaded", digestOf(a.data), r.now()
+	return nil
 }
 
 func (r *Replica) untaggedSlug() string {

@@ -28,13 +28,22 @@ func (c *call) canPush(rp *repo) bool {
 }
 
 // needPush answers like GitHub when a write lacks rights: 401 without a
-// token, 404 for a token that cannot see the repository's write side.
+// token; for a token that cannot write, 403 "Resource not accessible by
+// integration" if it is an installation token and 404 otherwise (the
+// repository's write side is not visible to it); 403 for an archived
+// repository.
 func (c *call) needPush(rp *repo) (reply, bool) {
 	if c.token == nil {
 		return requiresAuth(), false
 	}
 	if !c.canPush(rp) {
+		if c.token.Integration {
+			return fail(http.StatusForbidden, "Resource not accessible by integration", docsBase), false
+		}
 		return notFound(), false
+	}
+	if rp.spec.Archived {
+		return fail(http.StatusForbidden, "Repository was archived so is read-only.", docsBase), false
 	}
 	return reply{}, true
 }

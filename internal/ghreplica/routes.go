@@ -45,7 +45,7 @@ func (r *Replica) buildHosts() hosts {
 	}
 	h.storage.HandleFunc(objectPrefix+"{id}", r.serveObject)
 	h.storage.HandleFunc("/", textNotFound)
-	h.web.HandleFunc("/{owner}/{repo}/releases/download/{tag}/{name}", r.serveBrowserDownload)
+	h.web.HandleFunc("/{owner}/{repo}/releases/download/{path...}", r.serveBrowserDownload) // {tag...}/{name}
 	h.web.Handle("/", r.apiHost(h.rootAPI))
 	return h
 }
