@@ -19,7 +19,8 @@ type Builder struct {
 	buf bytes.Buffer
 }
 
-// Header writes one ustar header block.
+// Header writes one ustar header block. name is cut to the field's 100
+// bytes: write a PAX "path" record before a longer one.
 func (b *Builder) Header(name string, typeflag byte, size int64) {
 	h := make([]byte, block)
 	copy(h[0:100], name)
