@@ -98,7 +98,17 @@ func TestHostileMore(t *testing.T) {
 		{"sparse PAX 0.1", sparsePackage(tartest.PAX01, digest), tarball.ErrSpecialFile},
 		{"sparse PAX 1.0", sparsePackage(tartest.PAX10, digest), tarball.ErrSpecialFile},
 		{"file after its implied directory", tarPackage(nil, ok, [2]string{"lib/h/i/x.py", "x"}, [2]string{"lib/h/i", "y"}), tarball.ErrDuplicate},
-		{"sigma and final sigma", tarPackage(nil, ok, [2]string{"lib/demo/σ.py", "1"}, [2]string{"lib/demo/ς.py", "2"}), tarball.ErrCaseCollision},
+		// The manifest lists σ.py only: one listing both is refused as it
+		// is read (TestManifestDuplicateKeys).
+		{"sigma and final sigma", func() []byte {
+			var b tartest.Builder
+			b.File(ManifestName, manifestFor(map[string]string{ok[0]: ok[1], "lib/demo/σ.py": "1"}).body)
+			b.File(ok[0], []byte(ok[1]))
+			b.File("lib/demo/σ.py", []byte("1"))
+			b.File("lib/demo/ς.py", []byte("2"))
+			b.End()
+			return tartest.Gzip(b.Bytes())
+		}(), tarball.ErrCaseCollision},
 		{"file A and folder a", tarPackage(nil, ok, [2]string{"lib/demo/A", "1"}, [2]string{"lib/demo/a/x.py", "2"}), tarball.ErrCaseCollision},
 		{"entry after the end-of-archive marker", tarPackage(hidden, ok), tarball.ErrTrailingData},
 		{"second gzip member", append(tarPackage(nil, ok), tartest.Gzip(func() []byte {
@@ -179,5 +189,39 @@ func TestLongOperandsShortened(t *testing.T) {
 	}
 	if len(err.Error()) > 800 || !strings.Contains(err.Error(), "and 195 more") {
 		t.Errorf("a %d-byte error for 200 unlisted files: %.900s", len(err.Error()), err)
+	}
+}
+
+// encoding/json keeps the last of two equal keys (and folds case onto one
+// struct field): a manifest read that way by us and the other way by
+// another tool would describe two packages. Refused, naming the key.
+func TestManifestDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	good := manifestFor(map[string]string{entryPy: "print('hi')\n"}).body
+	if _, err := ParseManifest(good); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, from, to, want string }{
+		{"version twice", `"version": "1.0.0"`, `"version": "1.0.0", "version": "6.6.6"`, "duplicate key at version"},
+		{"Version in another case", `"version": "1.0.0"`, `"version": "1.0.0", "Version": "6.6.6"`, `duplicate key at Version (the same key as "version"`},
+		{"digest twice", `"files": {`, `"files": {"lib/demo/__init__.py": "00", `, `duplicate key at files["lib/demo/__init__.py"]`},
+		{"paths that fold together", `"files": {`, `"files": {"lib/demo/σ.py": "00", "lib/demo/ς.py": "00", `, `duplicate key at files["lib/demo/ς.py"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			doc := bytes.Replace(good, []byte(tt.from), []byte(tt.to), 1)
+			if bytes.Equal(doc, good) {
+				t.Fatalf("%q is not in the manifest", tt.from)
+			}
+			_, err := ParseManifest(doc)
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("err = %v, want a *ValidationError", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/clip"
 	"github.com/fredbook/udos-dist/internal/constraint"
 	"github.com/fredbook/udos-dist/internal/libid"
+	"github.com/fredbook/udos-dist/internal/strictjson"
 )
 
 // ManifestName is the archive's first entry and the source folder's manifest.
@@ -142,6 +143,11 @@ func decode(data []byte) (*Manifest, error) {
 	}
 	if dec.More() {
 		return nil, &ValidationError{Problems: []Problem{{Message: "not a valid manifest: data after the JSON object"}}}
+	}
+	// Two "files" objects (or two digests for one path): encoding/json keeps
+	// the last, another reader the first.
+	if err := strictjson.CheckKeys(data); err != nil {
+		return nil, &ValidationError{Problems: []Problem{{Message: "not a valid manifest: " + err.Error()}}}
 	}
 	return &m, nil
 }
