@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/fredbook/udos-dist/internal/checksum"
+	"github.com/fredbook/udos-dist/internal/clip"
+	"github.com/fredbook/udos-dist/internal/strictjson"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/fredbook/udos-dist/internal/constraint"
@@ -115,6 +117,11 @@ func Parse(data []byte) (*Catalog, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: data after the JSON object", ErrInvalid)
 	}
+	// encoding/json keeps the last of two equal keys; a signed catalog must
+	// not read one way here and another way elsewhere.
+	if err := strictjson.CheckKeys(data); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	c.sort()
 	// Times are kept as Marshal writes them, so Parse and Marshal agree.
 	c.LastUpdated, c.Expires = utc(c.LastUpdated), utc(c.Expires)
@@ -207,7 +214,7 @@ func (c *Catalog) Validate() error {
 	var probs []string
 	add := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
 	if !strings.HasPrefix(c.CatalogVersion, "1.") {
-		add("catalog_version %q is not supported (want %s)", c.CatalogVersion, FormatVersion)
+		add("catalog_version %s is not supported (want %s)", clip.Quote(c.CatalogVersion), FormatVersion)
 	}
 	if c.Serial < 1 {
 		add("serial %d: must be 1 or more", c.Serial)
@@ -223,17 +230,17 @@ func (c *Catalog) Validate() error {
 	seen := map[string]bool{}
 	for i := range c.Libraries {
 		l := &c.Libraries[i]
-		where := fmt.Sprintf("libraries[%d] (%s)", i, l.ID)
+		where := fmt.Sprintf("libraries[%d] (%s)", i, clip.String(l.ID))
 		ref, err := libid.Parse(l.ID)
 		switch {
 		case err != nil:
 			add("%s: id: %v", where, err)
 			continue
 		case ref.Core:
-			add("%s: id %q is uDOS itself, not a library", where, l.ID)
+			add("%s: id %s is uDOS itself, not a library", where, clip.Quote(l.ID))
 			continue
 		case ref.ID != l.ID:
-			add("%s: id %q is not in id form (want %q)", where, l.ID, ref.ID)
+			add("%s: id %s is not in id form (want %s)", where, clip.Quote(l.ID), clip.Quote(ref.ID))
 			continue
 		}
 		if seen[l.ID] {
@@ -241,10 +248,10 @@ func (c *Catalog) Validate() error {
 		}
 		seen[l.ID] = true
 		if l.Namespace != ref.Namespace {
-			add("%s: namespace %q does not match the id (want %q)", where, l.Namespace, ref.Namespace)
+			add("%s: namespace %s does not match the id (want %s)", where, clip.Quote(l.Namespace), ref.Namespace)
 		}
 		if l.InstallPath != ref.InstallPath {
-			add("%s: install_path %q must be %q", where, l.InstallPath, ref.InstallPath)
+			add("%s: install_path %s must be %q", where, clip.Quote(l.InstallPath), ref.InstallPath)
 		}
 		if strings.TrimSpace(l.Name) == "" {
 			add("%s: name is missing", where)
@@ -256,7 +263,7 @@ func (c *Catalog) Validate() error {
 		vseen := map[string]bool{}
 		for j := range l.Versions {
 			v := &l.Versions[j]
-			vw := fmt.Sprintf("%s version %q", where, v.Version)
+			vw := fmt.Sprintf("%s version %s", where, clip.Quote(v.Version))
 			sv, err := semver.StrictNewVersion(v.Version)
 			if err != nil {
 				add("%s: not a semantic version (want MAJOR.MINOR.PATCH)", vw)
@@ -270,31 +277,31 @@ func (c *Catalog) Validate() error {
 			if v.URL == "" {
 				add("%s: url is missing", vw)
 			} else if _, err := url.Parse(v.URL); err != nil {
-				add("%s: url: %v", vw, err)
+				add("%s: url %s: %v", vw, clip.Quote(v.URL), urlProblem(err))
 			}
 			if v.Size <= 0 {
 				add("%s: size %d must be positive", vw, v.Size)
 			}
 			if !checksum.SHA256.Valid(v.SHA256) {
-				add("%s: sha256 %q is not 64 lower-case hex digits", vw, v.SHA256)
+				add("%s: sha256 %s is not 64 lower-case hex digits", vw, clip.Quote(v.SHA256))
 			}
 			if !checksum.SHA512.Valid(v.SHA512) {
-				add("%s: sha512 %q is not 128 lower-case hex digits", vw, v.SHA512)
+				add("%s: sha512 %s is not 128 lower-case hex digits", vw, clip.Quote(v.SHA512))
 			}
 			for _, name := range sortedKeys(v.Dependencies) {
 				if _, err := libid.Parse(name); err != nil {
-					add("%s: dependencies: unknown dependency name %q: %v", vw, name, err)
+					add("%s: dependencies: unknown dependency name %s: %v", vw, clip.Quote(name), err)
 				}
 				if _, err := constraint.Parse(v.Dependencies[name]); err != nil {
-					add("%s: dependencies: %q: %v", vw, name, err)
+					add("%s: dependencies: %s: %v", vw, clip.Quote(name), err)
 				}
 			}
 		}
 		if cur, ok := l.Current(); ok {
 			if l.Version != cur.Version {
-				add("%s: version %q is not the newest stable version %q", where, l.Version, cur.Version)
+				add("%s: version %s is not the newest stable version %s", where, clip.Quote(l.Version), clip.Quote(cur.Version))
 			} else if l.URL != cur.URL || l.Size != cur.Size || l.SHA256 != cur.SHA256 || l.SHA512 != cur.SHA512 {
-				add("%s: url, size, sha256 and sha512 must be those of version %s", where, cur.Version)
+				add("%s: url, size, sha256 and sha512 must be those of version %s", where, clip.String(cur.Version))
 			}
 		}
 	}
@@ -305,6 +312,16 @@ func (c *Catalog) Validate() error {
 		return fmt.Errorf("%w: %s", ErrInvalid, probs[0])
 	}
 	return fmt.Errorf("%w: %d problems:\n  %s", ErrInvalid, len(probs), strings.Join(probs, "\n  "))
+}
+
+// urlProblem is url.Parse's reason without the URL, which the caller
+// quotes shortened.
+func urlProblem(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -444,11 +461,11 @@ func (l *Library) Current() (*Version, bool) {
 func ResolveURL(base *url.URL, ref string) (*url.URL, error) {
 	u, err := url.Parse(ref)
 	if err != nil {
-		return nil, fmt.Errorf("catalog url %q: %w", ref, err)
+		return nil, fmt.Errorf("catalog url %s: %w", clip.Quote(ref), urlProblem(err))
 	}
 	if u.IsAbs() || base == nil {
 		if !u.IsAbs() {
-			return nil, fmt.Errorf("catalog url %q is relative and the catalog's location is unknown", ref)
+			return nil, fmt.Errorf("catalog url %s is relative and the catalog's location is unknown", clip.Quote(ref))
 		}
 		return u, nil
 	}
@@ -509,7 +526,7 @@ type catalogSource struct{ c *Catalog }
 func (s catalogSource) Versions(name string) ([]resolve.Candidate, error) {
 	l, ok := s.c.Find(name)
 	if !ok {
-		return nil, fmt.Errorf("%w: %q is not in the catalog", resolve.ErrUnknown, name)
+		return nil, fmt.Errorf("%w: %s is not in the catalog", resolve.ErrUnknown, clip.Quote(name))
 	}
 	var out []resolve.Candidate
 	for _, v := range l.Versions {
@@ -518,13 +535,13 @@ func (s catalogSource) Versions(name string) ([]resolve.Candidate, error) {
 		}
 		sv, err := semver.StrictNewVersion(v.Version)
 		if err != nil {
-			return nil, fmt.Errorf("%s: version %q: %w", l.ID, v.Version, err)
+			return nil, fmt.Errorf("%s: version %s: %w", l.ID, clip.Quote(v.Version), err)
 		}
 		cand := resolve.Candidate{Version: sv}
 		for _, dep := range sortedKeys(v.Dependencies) {
 			ref, err := libid.Parse(dep)
 			if err != nil {
-				return nil, fmt.Errorf("%s %s: dependency %q: %w", l.ID, v.Version, dep, err)
+				return nil, fmt.Errorf("%s %s: dependency %s: %w", l.ID, clip.String(v.Version), clip.Quote(dep), err)
 			}
 			cand.Deps = append(cand.Deps, resolve.Requirement{ID: ref.ID, Constraint: v.Dependencies[dep]})
 		}

@@ -5,7 +5,10 @@ package tarball
 // ever writing outside it. Both refuse everything an archive of ours never
 // contains (links, devices, absolute or "../" names, duplicates, names that
 // collide on case-insensitive file systems), so a hostile archive fails with
-// a clear error instead of doing something surprising.
+// a clear error instead of doing something surprising. What Walk accepts,
+// Extract can write on every file system a user may have: no name is
+// both a file and a directory (implicit parents included), and no two
+// paths, or parents of paths, fold to the same name.
 
 import (
 	"archive/tar"
@@ -20,6 +23,10 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fredbook/udos-dist/internal/clip"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Sentinel errors wrapped by every refusal, so callers can tell the kinds
@@ -34,6 +41,7 @@ var (
 	ErrTooMany       = errors.New("too many entries")                        // over MaxFiles
 	ErrBomb          = errors.New("archive expands too much")                // total or ratio limit: a decompression bomb
 	ErrCorrupt       = errors.New("corrupt or truncated archive")            // bad gzip/tar framing or checksum
+	ErrTrailingData  = errors.New("data after the end of the archive")       // after the end-of-archive marker, or a second gzip member; always with ErrCorrupt
 	ErrExists        = errors.New("destination already holds this path")     // Extract never overwrites
 	errStopWalk      = errors.New("tarball: stop walking (internal marker)") // see SkipRest
 )
@@ -134,7 +142,7 @@ const (
 // checkName returns the clean name of an entry or why it is unsafe.
 func checkName(raw string) (string, error) {
 	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("entry %q: %w: %s", raw, ErrUnsafePath, why)
+		return "", fmt.Errorf("entry %s: %w: %s", clip.Quote(raw), ErrUnsafePath, why)
 	}
 	switch {
 	case raw == "" || raw == "/" || raw == "./":
@@ -174,19 +182,21 @@ func checkName(raw string) (string, error) {
 func Walk(r io.Reader, lim Limits, fn func(h Header, contents io.Reader) error) error {
 	lim = lim.withDefaults()
 	cr := &counter{r: r}
-	zr, err := gzip.NewReader(bufio.NewReader(cr))
+	br := bufio.NewReader(cr)
+	zr, err := gzip.NewReader(br)
 	if err != nil {
 		return fmt.Errorf("%w: reading gzip header: %v", ErrCorrupt, err)
 	}
 	defer zr.Close()
+	// One gzip member only: a second one is an archive hidden behind ours.
+	zr.Multistream(false)
 	// The tar stream carries 512-byte headers and padding on top of the
 	// files' bytes; a long name adds its own header and up to three blocks
 	// (maxNameLen), hence eight blocks an entry at most.
 	guard := &bombGuard{r: zr, compressed: cr, maxStream: lim.MaxTotal + (lim.MaxFiles+2)*8*512 + 64<<10, maxRatio: lim.MaxRatio}
 	tr := tar.NewReader(guard)
 
-	seen := map[string]bool{}     // clean name -> is a directory
-	folded := map[string]string{} // lower-case name -> name
+	paths := newPathSet()
 	var files, total int64
 	for {
 		hdr, err := tr.Next()
@@ -204,14 +214,23 @@ func Walk(r io.Reader, lim Limits, fn func(h Header, contents io.Reader) error) 
 		if err != nil {
 			return err
 		}
+		quoted := clip.Quote(hdr.Name)
 		h := Header{Name: name, Mode: 0o644}
 		switch hdr.Typeflag {
 		case tar.TypeReg, tar.TypeRegA:
+			// archive/tar expands GNU sparse files given in PAX records
+			// (formats 0.0, 0.1, 1.0) into regular entries whose holes
+			// read as zeros: a few bytes in the archive can become
+			// gigabytes on disk, past the guard, which counts what was
+			// decompressed, not what the holes add.
+			if key, ok := sparseRecord(hdr.PAXRecords); ok {
+				return fmt.Errorf("entry %s: %w (sparse file: PAX record %s)", quoted, ErrSpecialFile, clip.Quote(key))
+			}
 			if hdr.Size < 0 || hdr.Size > lim.MaxFileSize {
-				return fmt.Errorf("entry %q: %w: %d bytes (limit %d)", hdr.Name, ErrTooLarge, hdr.Size, lim.MaxFileSize)
+				return fmt.Errorf("entry %s: %w: %d bytes (limit %d)", quoted, ErrTooLarge, hdr.Size, lim.MaxFileSize)
 			}
 			if strings.HasSuffix(hdr.Name, "/") {
-				return fmt.Errorf("entry %q: %w: a regular file whose name ends in \"/\"", hdr.Name, ErrUnsafePath)
+				return fmt.Errorf("entry %s: %w: a regular file whose name ends in \"/\"", quoted, ErrUnsafePath)
 			}
 			total += hdr.Size
 			if total > lim.MaxTotal {
@@ -224,31 +243,21 @@ func Walk(r io.Reader, lim Limits, fn func(h Header, contents io.Reader) error) 
 		case tar.TypeDir:
 			h.IsDir, h.Mode, h.Name = true, 0o755, name+"/"
 		case tar.TypeSymlink:
-			return fmt.Errorf("entry %q: %w (symlink to %q)", hdr.Name, ErrLink, hdr.Linkname)
+			return fmt.Errorf("entry %s: %w (symlink to %s)", quoted, ErrLink, clip.Quote(hdr.Linkname))
 		case tar.TypeLink:
-			return fmt.Errorf("entry %q: %w (hardlink to %q)", hdr.Name, ErrLink, hdr.Linkname)
+			return fmt.Errorf("entry %s: %w (hardlink to %s)", quoted, ErrLink, clip.Quote(hdr.Linkname))
 		case tar.TypeChar, tar.TypeBlock:
-			return fmt.Errorf("entry %q: %w (device file)", hdr.Name, ErrSpecialFile)
+			return fmt.Errorf("entry %s: %w (device file)", quoted, ErrSpecialFile)
 		case tar.TypeFifo:
-			return fmt.Errorf("entry %q: %w (named pipe)", hdr.Name, ErrSpecialFile)
+			return fmt.Errorf("entry %s: %w (named pipe)", quoted, ErrSpecialFile)
+		case tar.TypeGNUSparse:
+			return fmt.Errorf("entry %s: %w (sparse file, old GNU format)", quoted, ErrSpecialFile)
 		default:
-			return fmt.Errorf("entry %q: %w (tar type %q)", hdr.Name, ErrSpecialFile, hdr.Typeflag)
+			return fmt.Errorf("entry %s: %w (tar type %q)", quoted, ErrSpecialFile, hdr.Typeflag)
 		}
-		if _, dup := seen[name]; dup {
-			return fmt.Errorf("entry %q: %w", hdr.Name, ErrDuplicate)
+		if err := paths.add(name, h.IsDir); err != nil {
+			return fmt.Errorf("entry %s: %w", quoted, err)
 		}
-		// A parent that is a regular file would make extraction fail
-		// half-way (or, on some systems, replace the file).
-		for p := path.Dir(name); p != "."; p = path.Dir(p) {
-			if isDir, ok := seen[p]; ok && !isDir {
-				return fmt.Errorf("entry %q: %w: its parent %q is a file", hdr.Name, ErrDuplicate, p)
-			}
-		}
-		if prev, ok := folded[strings.ToLower(name)]; ok {
-			return fmt.Errorf("entry %q: %w with %q (they would collide on macOS and Windows)", hdr.Name, ErrCaseCollision, prev)
-		}
-		seen[name] = h.IsDir
-		folded[strings.ToLower(name)] = name
 
 		var contents io.Reader
 		if !h.IsDir {
@@ -263,15 +272,132 @@ func Walk(r io.Reader, lim Limits, fn func(h Header, contents io.Reader) error) 
 		if !h.IsDir {
 			// Whatever fn left unread still has to pass through the checks.
 			if _, err := io.Copy(io.Discard, contents); err != nil {
-				return readErr(err, fmt.Sprintf("reading entry %q", hdr.Name))
+				return readErr(err, fmt.Sprintf("reading entry %s", quoted))
 			}
 		}
 	}
 	// Read to the gzip trailer so its CRC and length are checked: a tar
 	// reader stops at the end-of-archive blocks and would not notice.
-	if _, err := io.Copy(io.Discard, guard); err != nil {
+	// What follows the marker may only be the zero padding tar writes up
+	// to its record size: GNU tar (with --ignore-zeros) and Python's
+	// tarfile list entries hidden after it, which this reader would skip.
+	var z zeroWriter
+	if _, err := io.Copy(&z, guard); err != nil {
+		if errors.Is(err, ErrTrailingData) {
+			return err
+		}
 		return readErr(err, "reading the end of the archive")
 	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		if err != nil {
+			return readErr(err, "reading after the gzip stream")
+		}
+		return fmt.Errorf("%w: %w: bytes after the end of the gzip stream (a second gzip member or appended data)", ErrCorrupt, ErrTrailingData)
+	}
+	return nil
+}
+
+// sparseRecord returns a PAX record that makes an entry a sparse file:
+// GNU tar's GNU.sparse.* keys, or star's SCHILY.realsize and
+// SCHILY.filetype=sparse. Keys are matched without regard to case, since
+// a reader that does could be fooled by "gnu.SPARSE.map".
+func sparseRecord(records map[string]string) (string, bool) {
+	for k, v := range records {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "gnu.sparse.") || lk == "schily.realsize" ||
+			(lk == "schily.filetype" && strings.EqualFold(v, "sparse")) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// zeroWriter accepts only zero bytes: tar's padding after the
+// end-of-archive marker.
+type zeroWriter struct{ n int64 }
+
+func (z *zeroWriter) Write(p []byte) (int, error) {
+	for i, c := range p {
+		if c != 0 {
+			return i, fmt.Errorf("%w: %w: non-zero data %d bytes after the end-of-archive marker", ErrCorrupt, ErrTrailingData, z.n+int64(i))
+		}
+	}
+	z.n += int64(len(p))
+	return len(p), nil
+}
+
+// pathSet is what an archive's entries would create on disk, checked as
+// they come: every name and every parent folder it implies.
+type pathSet struct {
+	kind   map[string]pathKind // clean name -> what it is
+	folded map[string]string   // case-folded, normalised name -> the name
+	fold   cases.Caser
+}
+
+type pathKind uint8
+
+const (
+	implicitDir pathKind = iota + 1 // a parent of some entry, with no entry of its own (yet)
+	explicitDir
+	regularFile
+)
+
+func newPathSet() *pathSet {
+	return &pathSet{kind: map[string]pathKind{}, folded: map[string]string{}, fold: cases.Fold()}
+}
+
+// add records an entry. It refuses a second entry for a name, a file where
+// an earlier entry implied a directory (lib/h/i/x.py, then a file lib/h/i),
+// a directory under a file, and any name or parent that differs from an
+// earlier one only by case or Unicode normalisation.
+func (s *pathSet) add(name string, isDir bool) error {
+	switch k := s.kind[name]; {
+	case k == implicitDir && isDir:
+		// "lib/a/x.py" then "lib/a/": the directory was already on its way.
+	case k == implicitDir:
+		return fmt.Errorf("%w: a file where earlier entries put a directory", ErrDuplicate)
+	case k != 0:
+		return ErrDuplicate
+	}
+	// Every parent, outermost first: a file parent makes extraction fail
+	// half-way (or, on some systems, replace the file).
+	for i := 0; i < len(name); i++ {
+		if name[i] != '/' {
+			continue
+		}
+		p := name[:i]
+		switch s.kind[p] {
+		case regularFile:
+			return fmt.Errorf("%w: its parent %s is a file", ErrDuplicate, clip.Quote(p))
+		case 0:
+			s.kind[p] = implicitDir
+		}
+		if err := s.addFolded(p); err != nil {
+			return err
+		}
+	}
+	if err := s.addFolded(name); err != nil {
+		return err
+	}
+	if isDir {
+		s.kind[name] = explicitDir
+	} else {
+		s.kind[name] = regularFile
+	}
+	return nil
+}
+
+// addFolded refuses p when another path folds to the same key. macOS and
+// Windows compare names without regard to case (with Unicode's folding:
+// "σ" and "ς" are one letter there) and macOS without regard to
+// normalisation (NFC "é" and NFD "é"); comparing full case folding of the
+// canonical decomposition is stricter than any of them.
+func (s *pathSet) addFolded(p string) error {
+	key := norm.NFD.String(s.fold.String(norm.NFD.String(p)))
+	if prev, ok := s.folded[key]; ok && prev != p {
+		return fmt.Errorf("%w with %s (they would collide on macOS and Windows)", ErrCaseCollision, clip.Quote(prev))
+	}
+	s.folded[key] = p
 	return nil
 }
 
@@ -285,7 +411,7 @@ type entryReader struct {
 func (e *entryReader) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
 	if err != nil && err != io.EOF {
-		err = readErr(err, fmt.Sprintf("reading entry %q", e.name))
+		err = readErr(err, fmt.Sprintf("reading entry %s", clip.Quote(e.name)))
 	}
 	return n, err
 }

@@ -20,8 +20,10 @@ import (
 	"github.com/fredbook/udos-dist/internal/checksum"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/fredbook/udos-dist/internal/clip"
 	"github.com/fredbook/udos-dist/internal/constraint"
 	"github.com/fredbook/udos-dist/internal/libid"
+	"github.com/fredbook/udos-dist/internal/strictjson"
 )
 
 // ManifestName is the archive's first entry and the source folder's manifest.
@@ -142,6 +144,11 @@ func decode(data []byte) (*Manifest, error) {
 	if dec.More() {
 		return nil, &ValidationError{Problems: []Problem{{Message: "not a valid manifest: data after the JSON object"}}}
 	}
+	// Two "files" objects (or two digests for one path): encoding/json keeps
+	// the last, another reader the first.
+	if err := strictjson.CheckKeys(data); err != nil {
+		return nil, &ValidationError{Problems: []Problem{{Message: "not a valid manifest: " + err.Error()}}}
+	}
 	return &m, nil
 }
 
@@ -218,18 +225,18 @@ func (m *Manifest) validate(packaged bool) []Problem {
 	case err != nil:
 		add("id", "%v", err)
 	case ref.Core:
-		add("id", "%q is uDOS itself, not a library", m.ID)
+		add("id", "%s is uDOS itself, not a library", clip.Quote(m.ID))
 	case m.ID != ref.ID:
-		add("id", "%q is not an id (want %q)", m.ID, ref.ID)
+		add("id", "%s is not an id (want %s)", clip.Quote(m.ID), clip.Quote(ref.ID))
 	default:
 		short = ref.Short
 	}
 	if short != "" {
 		if want := libid.Scope + "/" + short; m.Namespace != want {
-			add("namespace", "%q does not match id %q (want %q)", m.Namespace, m.ID, want)
+			add("namespace", "%s does not match id %s (want %s)", clip.Quote(m.Namespace), clip.Quote(m.ID), clip.Quote(want))
 		}
 		if want := libid.InstallDir + "/" + short; m.InstallPath != want {
-			add("install_path", "%q must be %q", m.InstallPath, want)
+			add("install_path", "%s must be %s", clip.Quote(m.InstallPath), clip.Quote(want))
 		}
 	}
 	if strings.TrimSpace(m.Name) == "" {
@@ -238,7 +245,7 @@ func (m *Manifest) validate(packaged bool) []Problem {
 	if m.Version == "" {
 		add("version", "missing (want MAJOR.MINOR.PATCH)")
 	} else if _, err := semver.StrictNewVersion(m.Version); err != nil {
-		add("version", "%q is not a semantic version (want MAJOR.MINOR.PATCH)", m.Version)
+		add("version", "%s is not a semantic version (want MAJOR.MINOR.PATCH)", clip.Quote(m.Version))
 	}
 	if strings.TrimSpace(m.Author) == "" {
 		add("author", "missing")
@@ -250,9 +257,9 @@ func (m *Manifest) validate(packaged bool) []Problem {
 	case m.EntryPoint == "":
 		add("entry_point", "missing (the library's main module, e.g. lib/<package>/__init__.py)")
 	case !IsPayloadPath(m.EntryPoint) || !strings.HasPrefix(m.EntryPoint, "lib/"):
-		add("entry_point", "%q must be a clean relative path under lib/", m.EntryPoint)
+		add("entry_point", "%s must be a clean relative path under lib/", clip.Quote(m.EntryPoint))
 	case packaged && m.Files != nil && m.Files[m.EntryPoint] == "":
-		add("entry_point", "%q is not among the package's files", m.EntryPoint)
+		add("entry_point", "%s is not among the package's files", clip.Quote(m.EntryPoint))
 	}
 	deps := make([]string, 0, len(m.Dependencies))
 	for k := range m.Dependencies {
@@ -263,18 +270,18 @@ func (m *Manifest) validate(packaged bool) []Problem {
 	for _, name := range deps {
 		ref, err := libid.Parse(name)
 		if err != nil {
-			add("dependencies", "unknown dependency name %q: %v", name, err)
+			add("dependencies", "unknown dependency name %s: %v", clip.Quote(name), err)
 			continue
 		}
 		if ref.ID == m.ID {
-			add("dependencies", "%q is the library itself", name)
+			add("dependencies", "%s is the library itself", clip.Quote(name))
 		}
 		if prev, ok := seenDep[ref.ID]; ok {
-			add("dependencies", "%q and %q name the same library", prev, name)
+			add("dependencies", "%s and %s name the same library", clip.Quote(prev), clip.Quote(name))
 		}
 		seenDep[ref.ID] = name
 		if _, err := constraint.Parse(m.Dependencies[name]); err != nil {
-			add("dependencies", "%q: %v", name, err)
+			add("dependencies", "%s: %v", clip.Quote(name), err)
 		}
 	}
 	if !packaged {
@@ -290,20 +297,20 @@ func (m *Manifest) validate(packaged bool) []Problem {
 	sort.Strings(paths)
 	for _, p := range paths {
 		if !IsPayloadPath(p) {
-			add("files", "%q is not a payload path (lib/, docs/, examples/ or requirements.txt)", p)
+			add("files", "%s is not a payload path (lib/, docs/, examples/ or requirements.txt)", clip.Quote(p))
 		}
 		if !checksum.SHA256.Valid(m.Files[p]) {
-			add("files", "%q: %q is not a lower-case hex sha256", p, m.Files[p])
+			add("files", "%s: %s is not a lower-case hex sha256", clip.Quote(p), clip.Quote(m.Files[p]))
 		}
 	}
 	switch {
 	case m.Checksums.SHA256 == "":
 		add("checksums", "missing sha256 (the payload digest)")
 	case !checksum.SHA256.Valid(m.Checksums.SHA256):
-		add("checksums", "sha256 %q is not a lower-case hex sha256", m.Checksums.SHA256)
+		add("checksums", "sha256 %s is not a lower-case hex sha256", clip.Quote(m.Checksums.SHA256))
 	case len(m.Files) > 0:
 		if want := PayloadDigest(m.Files); m.Checksums.SHA256 != want {
-			add("checksums", "sha256 %s does not match the files listed (payload digest %s)", m.Checksums.SHA256, want)
+			add("checksums", "sha256 %s does not match the files listed (payload digest %s)", clip.String(m.Checksums.SHA256), want)
 		}
 	}
 	return probs

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fredbook/udos-dist/internal/clip"
 	"github.com/fredbook/udos-dist/internal/tarball"
 )
 
@@ -92,7 +93,7 @@ func Read(r io.Reader) (*Package, error) {
 		}
 		first = false
 		if h.Name != ManifestName || h.IsDir {
-			return fmt.Errorf("%w (found %q)", ErrNoManifest, h.Name)
+			return fmt.Errorf("%w (found %s)", ErrNoManifest, clip.Quote(h.Name))
 		}
 		if h.Size > 1<<20 {
 			return fmt.Errorf("manifest.json: %d bytes is too large", h.Size)
@@ -153,7 +154,7 @@ func (p *Package) Verify() error {
 		i++
 		if i == 1 {
 			if h.Name != ManifestName || h.IsDir {
-				return fmt.Errorf("%w (found %q)", ErrNoManifest, h.Name)
+				return fmt.Errorf("%w (found %s)", ErrNoManifest, clip.Quote(h.Name))
 			}
 			data, err := io.ReadAll(contents)
 			if err != nil {
@@ -167,12 +168,12 @@ func (p *Package) Verify() error {
 		if h.IsDir {
 			dir := strings.TrimSuffix(h.Name, "/")
 			if !IsPayloadPath(dir+"/x") && !isPayloadRoot(dir) {
-				return fmt.Errorf("%w: directory %q is outside lib/, docs/ and examples/", ErrContentMismatch, h.Name)
+				return fmt.Errorf("%w: directory %s is outside lib/, docs/ and examples/", ErrContentMismatch, clip.Quote(h.Name))
 			}
 			return nil
 		}
 		if !IsPayloadPath(h.Name) {
-			return fmt.Errorf("%w: %q is not a payload path", ErrContentMismatch, h.Name)
+			return fmt.Errorf("%w: %s is not a payload path", ErrContentMismatch, clip.Quote(h.Name))
 		}
 		want, listed := m.Files[h.Name]
 		if !listed {
@@ -184,7 +185,7 @@ func (p *Package) Verify() error {
 			return err
 		}
 		if got := hex.EncodeToString(hs.Sum(nil)); got != want {
-			return fmt.Errorf("%w: %q has sha256 %s, manifest says %s", ErrContentMismatch, h.Name, got, want)
+			return fmt.Errorf("%w: %s has sha256 %s, manifest says %s", ErrContentMismatch, clip.Quote(h.Name), got, want)
 		}
 		seen[h.Name] = true
 		return nil
@@ -193,7 +194,7 @@ func (p *Package) Verify() error {
 		return fmt.Errorf("verifying %s: %w", m.FileName(), err)
 	}
 	if len(extra) > 0 {
-		return fmt.Errorf("verifying %s: %w: not listed in manifest: %s", m.FileName(), ErrContentMismatch, strings.Join(extra, ", "))
+		return fmt.Errorf("verifying %s: %w: not listed in manifest: %s", m.FileName(), ErrContentMismatch, listSome(extra))
 	}
 	var missing []string
 	for f := range m.Files {
@@ -203,7 +204,7 @@ func (p *Package) Verify() error {
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return fmt.Errorf("verifying %s: %w: listed in manifest but missing: %s", m.FileName(), ErrContentMismatch, strings.Join(missing, ", "))
+		return fmt.Errorf("verifying %s: %w: listed in manifest but missing: %s", m.FileName(), ErrContentMismatch, listSome(missing))
 	}
 	// Every file matched its listed digest, so the payload digest of the
 	// listed files is the payload digest of the archive.
@@ -211,6 +212,21 @@ func (p *Package) Verify() error {
 		return fmt.Errorf("verifying %s: %w: payload digest %s, manifest says %s", m.FileName(), ErrContentMismatch, got, m.Checksums.SHA256)
 	}
 	return nil
+}
+
+// listSome names the first few of many paths: a hostile package may list
+// thousands, and one error line should stay readable.
+func listSome(paths []string) string {
+	const show = 5
+	out := make([]string, 0, show+1)
+	for i, p := range paths {
+		if i == show {
+			out = append(out, fmt.Sprintf("and %d more", len(paths)-show))
+			break
+		}
+		out = append(out, clip.String(p))
+	}
+	return strings.Join(out, ", ")
 }
 
 func isPayloadRoot(dir string) bool {
