@@ -111,3 +111,14 @@ func IsChecksumList(name string) bool {
 	name, _ = IsSignature(name)
 	return name == SHA256Sums || name == SHA512Sums
 }
+
+// ImageStatementExt ends the signed statement {image, digest, platform} of
+// a container image the release publishes.
+const ImageStatementExt = ".image.json"
+
+// ImageStatement is the release asset naming and pinning a variant's
+// container image: "udos-wizard-full-v1.4.6.image.json" (signed by
+// Signature(ImageStatement(...))).
+func ImageStatement(variant, version string) string {
+	return "udos-" + variant + "-v" + strings.TrimPrefix(version, "v") + ImageStatementExt
+}

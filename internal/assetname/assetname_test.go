@@ -71,3 +71,12 @@ func TestSignatureAndSums(t *testing.T) {
 		}
 	}
 }
+
+func TestImageStatement(t *testing.T) {
+	if got := ImageStatement("wizard-full", "v1.4.6"); got != "udos-wizard-full-v1.4.6.image.json" {
+		t.Errorf("ImageStatement = %q", got)
+	}
+	if got := Signature(ImageStatement("wizard-full", "1.4.6")); got != "udos-wizard-full-v1.4.6.image.json.asc" {
+		t.Errorf("signature name %q", got)
+	}
+}
