@@ -30,19 +30,22 @@ func TestGitHubModeUsage(t *testing.T) {
 		{"site built without site", []string{"--github", "--config", "c", "--out", "o", "--no-site", "--build-site", "d"}, 2, "--build-site needs the site"},
 		{"missing config file", []string{"--github", "--config", "/nonexistent.json", "--out", "o"}, 1, "reading registry config"},
 		{"help", []string{"--github", "--help"}, 0, "-config string"},
+		// --github is a flag like any other: anywhere before "--", and not after.
+		{"github flag last", []string{"--out", "x", "--github"}, 2, "--config is required in the GitHub mode"},
+		{"github after --", []string{"--from-dir", "d", "--", "--github"}, 2, `unexpected argument "--github"`},
+		{"local flag in the GitHub mode", []string{"--github", "--config", "c", "--out", "o", "--from-dir", "d"}, 2, "--from-dir belongs to the other mode (drop --github)"},
+		{"GitHub flag in the local mode", []string{"--from-dir", "d", "--out", "o", "--workers", "2"}, 2, "--workers belongs to the other mode (add --github)"},
+		{"zero workers", []string{"--github", "--config", "c", "--out", "o", "--workers", "0"}, 2, "--workers 0 must be at least 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			code := runGitHub(context.Background(), tc.args, &stdout, &stderr, func(string) string { return "" })
+			code := run(context.Background(), tc.args, &stdout, &stderr, func(string) string { return "" })
 			if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
 				t.Errorf("exit %d (want %d), stderr:\n%s", code, tc.code, stderr.String())
 			}
 		})
-	}
-	if !isGitHubMode([]string{"--out", "x", "--github"}) || isGitHubMode([]string{"--from-dir", "d", "--", "--github"}) {
-		t.Error("isGitHubMode")
 	}
 }
 
@@ -72,7 +75,7 @@ func TestGitHubModeGenerates(t *testing.T) {
 	summary := filepath.Join(dir, "summary.md")
 	env := map[string]string{"GITHUB_TOKEN": "tok", "GITHUB_API_URL": srv.URL, "UDOS_SIGN_KEY": string(key), "GITHUB_STEP_SUMMARY": summary}
 	var stdout, stderr bytes.Buffer
-	if code := runGitHub(context.Background(), []string{"--github", "--config", cfg, "--out", out, "--json"}, &stdout, &stderr, func(k string) string { return env[k] }); code != 0 {
+	if code := run(context.Background(), []string{"--github", "--config", cfg, "--out", out, "--json"}, &stdout, &stderr, func(k string) string { return env[k] }); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, stderr.String())
 	}
 	var res struct {

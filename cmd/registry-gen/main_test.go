@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/testenv"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
 
@@ -108,13 +110,14 @@ func TestExitCodes(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"ok", []string{"--from-dir", in, "--out", t.TempDir()}, 0, "serial 1, 1 libraries, 1 versions"},
+		{"ok", []string{"--from-dir", in, "--out", t.TempDir(), "--time", "2026-11-25T12:00:00Z"}, 0, "serial 1795608000, 1 libraries, 1 versions"},
 		{"help", []string{"--help"}, 0, "-from-dir"},
 		{"no flags", nil, 2, "--from-dir is required"},
 		{"no out", []string{"--from-dir", in}, 2, "--out is required"},
 		{"unknown flag", []string{"--frm-dir", in}, 2, "flag provided but not defined: -frm-dir"},
 		{"extra argument", []string{"--from-dir", in, "--out", "x", "y"}, 2, `unexpected argument "y"`},
 		{"bad expires", []string{"--from-dir", in, "--out", "x", "--expires", "-1h"}, 2, "must be positive"},
+		{"zero expires", []string{"--from-dir", in, "--out", "x", "--expires", "0s"}, 2, "--expires 0s must be positive"},
 		{"bad time", []string{"--from-dir", in, "--out", "x", "--time", "yesterday"}, 2, "--time"},
 		{"missing key", []string{"--from-dir", in, "--out", t.TempDir(), "--sign-key", "/nonexistent.asc"}, 1, "loading signing key"},
 		{"empty input", []string{"--from-dir", t.TempDir(), "--out", t.TempDir()}, 1, "no .udos-package files found"},
@@ -123,7 +126,7 @@ func TestExitCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			code := run(tt.args, &stdout, &stderr, noenv)
+			code := run(context.Background(), tt.args, &stdout, &stderr, noenv)
 			if code != tt.code || !strings.Contains(stderr.String(), tt.stderr) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr.String(), tt.code, tt.stderr)
 			}
@@ -131,5 +134,52 @@ func TestExitCodes(t *testing.T) {
 				t.Errorf("stdout without --json: %q", stdout.String())
 			}
 		})
+	}
+}
+
+// TestHelpNamesBothModes: one flag set, one usage text for both modes.
+func TestHelpNamesBothModes(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, &stdout, &stderr, func(string) string { return "" }); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"registry-gen --from-dir DIR --out OUT", "registry-gen --github --config registry.json --out OUT", "-from-dir", "-config", "-no-site", "-build-site"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("--help lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+// TestLocalModeSite: the local mode writes the site by default, builds it
+// with the real Jekyll on request, and leaves it out with --no-site.
+func TestLocalModeSite(t *testing.T) {
+	t.Parallel()
+	jekyll := testenv.Tool(t, "jekyll")
+	in := t.TempDir()
+	if _, err := udospkg.PackFile(filepath.Join(examples, "libraries", "grid-math"), in, udospkg.PackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	noenv := func(string) string { return "" }
+	out, built := filepath.Join(t.TempDir(), "out"), filepath.Join(t.TempDir(), "built")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--from-dir", in, "--out", out, "--build-site", built, "--baseurl", "/reg", "--jekyll", jekyll}, &stdout, &stderr, noenv); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr.String())
+	}
+	for _, f := range []string{"index.html", "libraries/lib-grid-math/index.html", "catalog.json", "index/lib-grid-math.json", "packages/lib-grid-math-v1.1.1.udos-package", "packages/lib-grid-math-v1.1.1.manifest.json"} {
+		if _, err := os.Stat(filepath.Join(built, f)); err != nil {
+			t.Errorf("built site: %v", err)
+		}
+	}
+	page, _ := os.ReadFile(filepath.Join(built, "libraries", "lib-grid-math", "index.html"))
+	if !strings.Contains(string(page), `href="/reg/packages/lib-grid-math-v1.1.1.udos-package"`) {
+		t.Errorf("library page does not link the package under the base URL:\n%s", page)
+	}
+	out2 := filepath.Join(t.TempDir(), "out")
+	if code := run(context.Background(), []string{"--from-dir", in, "--out", out2, "--no-site"}, &stdout, &stderr, noenv); code != 0 {
+		t.Fatalf("--no-site: exit %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(out2, "site")); !os.IsNotExist(err) {
+		t.Errorf("--no-site wrote the site: %v", err)
 	}
 }

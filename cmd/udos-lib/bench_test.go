@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/zip"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -92,7 +93,7 @@ func writeBenchFixtures(dir string) error {
 			return err
 		}
 	}
-	_, err = registry.Generate(registry.Options{FromDir: pk, OutDir: filepath.Join(dir, "registry"), Signer: signer})
+	_, err = registry.Assemble(context.Background(), &registry.DirSource{Dir: pk}, registry.Options{OutDir: filepath.Join(dir, "registry"), Signer: signer})
 	return err
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -98,7 +99,7 @@ func buildRegistry(out string, o regOptions) error {
 			}
 		}
 	}
-	opts := registry.Options{FromDir: in, OutDir: out}
+	opts := registry.Options{OutDir: out}
 	if !o.unsignedCatalog {
 		opts.Signer = signer
 	}
@@ -110,7 +111,7 @@ func buildRegistry(out string, o regOptions) error {
 		opts.Now = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 		opts.Expires = 100 * 365 * 24 * time.Hour
 	}
-	_, err = registry.Generate(opts)
+	_, err = registry.Assemble(context.Background(), &registry.DirSource{Dir: in}, opts)
 	return err
 }
 

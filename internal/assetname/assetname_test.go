@@ -13,6 +13,10 @@ func TestParsePackage(t *testing.T) {
 		{"-v1.0.0.udos-package", "", "", false},
 		{"lib-x-v1.0.udos-package", "", "", false},
 		{"lib-x-v1.0.0.tar.gz", "", "", false},
+		// Moved from the registry's own splitter (now gone).
+		{"lib-a-very-long-v2.0.0-rc.1.udos-package", "lib-a-very-long", "2.0.0-rc.1", true},
+		{"lib-x-v.udos-package", "", "", false},
+		{"notes.txt", "", "", false},
 	}
 	for _, tt := range tests {
 		id, v, ok := ParsePackage(tt.name)

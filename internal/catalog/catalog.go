@@ -69,7 +69,11 @@ type Library struct {
 	SignatureURL string            `json:"signature_url,omitempty"`
 	ManifestURL  string            `json:"manifest_url,omitempty"`
 	PublishedAt  time.Time         `json:"published_at"`
-	Versions     []Version         `json:"versions"`
+	// Downloads is the seed's field: how often the library's packages
+	// (every version) were downloaded, where the host counts it (GitHub
+	// Releases); omitted when unknown.
+	Downloads int64     `json:"downloads,omitempty"`
+	Versions  []Version `json:"versions"`
 }
 
 // Version is one published version of a library.
@@ -84,6 +88,9 @@ type Version struct {
 	Dependencies map[string]string `json:"dependencies"`
 	PublishedAt  time.Time         `json:"published_at"`
 	Yanked       bool              `json:"yanked"`
+	// Downloads counts this version's package downloads (omitted when
+	// unknown); Library.Downloads is their sum.
+	Downloads int64 `json:"downloads,omitempty"`
 }
 
 // Trust errors returned (wrapped) by Verify and ParseUnverified.
@@ -256,6 +263,9 @@ func (c *Catalog) Validate() error {
 		if strings.TrimSpace(l.Name) == "" {
 			add("%s: name is missing", where)
 		}
+		if l.Downloads < 0 {
+			add("%s: downloads %d must not be negative", where, l.Downloads)
+		}
 		if len(l.Versions) == 0 {
 			add("%s: versions is empty", where)
 			continue
@@ -281,6 +291,9 @@ func (c *Catalog) Validate() error {
 			}
 			if v.Size <= 0 {
 				add("%s: size %d must be positive", vw, v.Size)
+			}
+			if v.Downloads < 0 {
+				add("%s: downloads %d must not be negative", vw, v.Downloads)
 			}
 			if !checksum.SHA256.Valid(v.SHA256) {
 				add("%s: sha256 %s is not 64 lower-case hex digits", vw, clip.Quote(v.SHA256))

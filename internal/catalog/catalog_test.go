@@ -202,6 +202,11 @@ func TestParseInvalid(t *testing.T) {
 		{"bad constraint", r(`"@uDOS/pathfinding": "^1.0.0"
           }`, `"@uDOS/pathfinding": "^^1"
           }`), `invalid constraint "^^1"`},
+		{"negative downloads", r(`"published_at": "2026-11-01T12:00:00Z",
+          "sha256"`, `"published_at": "2026-11-01T12:00:00Z",
+          "downloads": -1,
+          "sha256"`), `downloads -1 must not be negative`},
+		{"negative library downloads", r(`"published_at": "2026-10-29T12:00:00Z",`, `"published_at": "2026-10-29T12:00:00Z", "downloads": -5,`), `downloads -5 must not be negative`},
 		{"stale current", r(`"version": "1.2.3",
       "versions"`, `"version": "1.0.0",
       "versions"`), `version "1.0.0" is not the newest stable version "1.2.3"`},

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-github/v89/github"
@@ -116,6 +117,23 @@ func (c *Client) FindRelease(ctx context.Context, owner, repo, tag string) (*git
 	return found, nil
 }
 
+// AssetMismatchError: the bytes downloaded for an asset are not what GitHub
+// lists for it (its size or its sha256 digest). The asset itself is at
+// fault, not the connection: a retry would fetch the same bytes.
+type AssetMismatchError struct {
+	Asset string // the asset's name
+	Field string // "size" or "sha256"
+	Got   string
+	Want  string // what GitHub lists
+}
+
+func (e *AssetMismatchError) Error() string {
+	if e.Field == "size" {
+		return fmt.Sprintf("downloading asset %q: got %s bytes, GitHub lists %s", e.Asset, e.Got, e.Want)
+	}
+	return fmt.Sprintf("downloading asset %q: sha256 %s does not match GitHub's digest %s", e.Asset, e.Got, e.Want)
+}
+
 // DownloadResult describes a downloaded asset.
 type DownloadResult struct {
 	Size   int64
@@ -125,8 +143,8 @@ type DownloadResult struct {
 // DownloadAsset streams an asset's bytes to w through the API URL (with
 // Accept: application/octet-stream, following GitHub's redirect to storage
 // without the token), verifying GitHub's digest and size when known. On a
-// mismatch the bytes have been written already: write to a temporary file
-// and discard it on error.
+// mismatch (an *AssetMismatchError) the bytes have been written already:
+// write to a temporary file and discard it on error.
 func (c *Client) DownloadAsset(ctx context.Context, asset *github.ReleaseAsset, w io.Writer) (DownloadResult, error) {
 	if asset == nil {
 		return DownloadResult{}, errors.New("downloading asset: nil asset")
@@ -163,10 +181,10 @@ func (c *Client) DownloadAsset(ctx context.Context, asset *github.ReleaseAsset, 
 	}
 	res := DownloadResult{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
 	if want := asset.GetSize(); want > 0 && int64(want) != n {
-		return res, fmt.Errorf("downloading asset %q: got %d bytes, GitHub lists %d", name, n, want)
+		return res, &AssetMismatchError{Asset: name, Field: "size", Got: strconv.FormatInt(n, 10), Want: strconv.Itoa(want)}
 	}
 	if d := asset.GetDigest(); strings.HasPrefix(d, "sha256:") && !strings.EqualFold(d[len("sha256:"):], res.SHA256) {
-		return res, fmt.Errorf("downloading asset %q: sha256 %s does not match GitHub's digest %s", name, res.SHA256, d)
+		return res, &AssetMismatchError{Asset: name, Field: "sha256", Got: res.SHA256, Want: d}
 	}
 	return res, nil
 }

@@ -596,6 +596,15 @@ func TestDownloadAsset(t *testing.T) {
 	bad.Digest = github.Ptr("sha256:" + strings.Repeat("0", 64))
 	if _, err := e.c.DownloadAsset(context.Background(), &bad, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "does not match GitHub's digest") {
 		t.Errorf("digest mismatch: %v", err)
+	} else if ame := (*AssetMismatchError)(nil); !errors.As(err, &ame) || ame.Field != "sha256" || ame.Asset != a.GetName() {
+		t.Errorf("digest mismatch is not an *AssetMismatchError: %#v", err)
+	}
+	short := *a
+	short.Size = github.Ptr(a.GetSize() + 1)
+	if _, err := e.c.DownloadAsset(context.Background(), &short, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "GitHub lists") {
+		t.Errorf("size mismatch: %v", err)
+	} else if ame := (*AssetMismatchError)(nil); !errors.As(err, &ame) || ame.Field != "size" {
+		t.Errorf("size mismatch is not an *AssetMismatchError: %#v", err)
 	}
 }
 

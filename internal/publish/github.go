@@ -24,10 +24,11 @@ func NewGitHub(c *ghrelease.Client) GitHub {
 }
 
 func (g *ghClient) PublishRelease(ctx context.Context, repo, tag string, assets []Asset, name, body string) (PublishedRelease, error) {
-	owner, rname, ok := strings.Cut(repo, "/")
-	if !ok {
-		return PublishedRelease{}, fmt.Errorf("%w: repository %q is not OWNER/NAME", ErrInput, repo)
+	r, err := ghrelease.ParseRepo(repo)
+	if err != nil {
+		return PublishedRelease{}, fmt.Errorf("%w: %w", ErrInput, err)
 	}
+	owner, rname := r.Owner, r.Name
 	// A published release that already holds this package (same digest)
 	// is left alone: the signature of a re-run differs (it carries its
 	// creation time), and a published release's assets are final.
@@ -86,9 +87,9 @@ func (g *ghClient) PublishRelease(ctx context.Context, repo, tag string, assets 
 }
 
 func (g *ghClient) Dispatch(ctx context.Context, repo, eventType string, payload map[string]any) error {
-	owner, rname, ok := strings.Cut(repo, "/")
-	if !ok {
-		return fmt.Errorf("%w: repository %q is not OWNER/NAME", ErrInput, repo)
+	r, err := ghrelease.ParseRepo(repo)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInput, err)
 	}
-	return g.c.Dispatch(ctx, owner, rname, eventType, payload)
+	return g.c.Dispatch(ctx, r.Owner, r.Name, eventType, payload)
 }

@@ -17,13 +17,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/atomicfile"
-
 	"github.com/fredbook/udos-dist/internal/checksum"
+	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/pipe"
 	"github.com/fredbook/udos-dist/internal/udospkg"
@@ -120,8 +120,6 @@ var ErrInput = errors.New("invalid publication request")
 // package of this version.
 var ErrConflict = errors.New("version already published with different contents")
 
-var repoPattern = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`)
-
 type state struct {
 	req      Request
 	gh       GitHub
@@ -161,10 +159,10 @@ func (st *state) validate(_ context.Context, _ *pipe.Context) error {
 	if len(bytes.TrimSpace(req.SigningKey)) == 0 {
 		return fmt.Errorf("%w: no signing key given", ErrInput)
 	}
-	if req.Repository != "" && !repoPattern.MatchString(req.Repository) {
+	if _, err := ghrelease.ParseRepo(req.Repository); req.Repository != "" && err != nil {
 		return fmt.Errorf("%w: repository %q is not OWNER/NAME", ErrInput, req.Repository)
 	}
-	if req.DispatchRepository != "" && !repoPattern.MatchString(req.DispatchRepository) {
+	if _, err := ghrelease.ParseRepo(req.DispatchRepository); req.DispatchRepository != "" && err != nil {
 		return fmt.Errorf("%w: dispatch repository %q is not OWNER/NAME", ErrInput, req.DispatchRepository)
 	}
 	if req.DispatchRepository != "" && req.Repository == "" {
@@ -212,7 +210,7 @@ func (st *state) validate(_ context.Context, _ *pipe.Context) error {
 	st.signer = signer
 	st.manifest = full
 	st.res.ID, st.res.Version, st.res.Tag = full.ID, full.Version, req.Tag
-	st.res.Package = full.FileName()
+	st.res.Package = assetname.Package(full.ID, full.Version)
 	st.res.Fingerprint = signer.Fingerprint()
 	return nil
 }
@@ -261,18 +259,14 @@ func (st *state) checksum(_ context.Context, _ *pipe.Context) error {
 	return nil
 }
 
-// ManifestAssetName is the release asset that carries a version's manifest,
-// so the registry can read it without downloading the package.
-func ManifestAssetName(id, version string) string {
-	return id + "-v" + version + ".manifest.json"
-}
-
 func (st *state) writeManifest(_ context.Context, _ *pipe.Context) error {
 	pkg, err := udospkg.Open(st.res.PackagePath)
 	if err != nil {
 		return fmt.Errorf("reopening %q: %w", st.res.PackagePath, err)
 	}
-	path := filepath.Join(st.req.OutDir, ManifestAssetName(st.res.ID, st.res.Version))
+	// The manifest travels as its own asset, so the registry can read it
+	// without downloading the package.
+	path := filepath.Join(st.req.OutDir, assetname.PackageManifest(st.res.ID, st.res.Version))
 	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		_, err := w.Write(pkg.ManifestJSON)
 		return err

@@ -22,28 +22,8 @@ import (
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/publish"
 	"github.com/fredbook/udos-dist/internal/site"
+	"github.com/fredbook/udos-dist/internal/testenv"
 )
-
-// needTool finds an external program on PATH (act also in $HOME/go/bin,
-// where `go install` puts it): missing, the test skips, or fails in CI.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		if p := filepath.Join(home, "go", "bin", name); fileExists(p) {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found on PATH (CI=true)", name)
-	}
-	t.Skipf("%s not found on PATH", name)
-	return ""
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func copyDir(t *testing.T, src, dst string) {
 	t.Helper()
@@ -71,7 +51,7 @@ func copyDir(t *testing.T, src, dst string) {
 // tag), as act needs to derive the github context.
 func gitRepo(t *testing.T, dir, name, tag string) {
 	t.Helper()
-	git := needTool(t, "git")
+	git := testenv.Tool(t, "git")
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main"},
 		{"add", "-A"},
@@ -130,8 +110,8 @@ func runAct(t *testing.T, act, dir string, args ...string) string {
 // Pages serves it, downloading the packages from the releases.
 func TestActReleaseRegistryAndClient(t *testing.T) {
 	t.Parallel()
-	act := needTool(t, "act")
-	needTool(t, "jekyll")
+	act := testenv.Tool(t, "act")
+	testenv.Tool(t, "jekyll")
 	repoRoot, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)

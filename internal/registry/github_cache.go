@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 
+	"github.com/fredbook/udos-dist/internal/canonjson"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 )
 
@@ -19,10 +21,10 @@ const CacheFileName = ".registry-cache.json"
 
 const cacheVersion = 1
 
-// ghCache is the content of CacheFileName. It implements
+// GitHubCache is the content of CacheFileName. It implements
 // ghrelease.ETagStore; only entries used during a run are written back, so
 // a repository that left the config does not keep its listing forever.
-type ghCache struct {
+type GitHubCache struct {
 	mu sync.Mutex
 
 	old      cacheFile
@@ -54,8 +56,25 @@ type cachedPackage struct {
 	Problem string `json:"problem,omitempty"`
 }
 
-func loadCache(path string) (*ghCache, error) {
-	c := &ghCache{etags: map[string]ghrelease.CachedResponse{}, packages: map[string]cachedPackage{}}
+// assetIDs are the identities (see assetIdentity) of a version's package,
+// signature and manifest assets.
+type assetIDs struct{ pa, sa, ma string }
+
+func (p *cachedPackage) identities() assetIDs {
+	return assetIDs{pa: p.PackageDigest, sa: p.SignatureDigest, ma: p.ManifestDigest}
+}
+
+func (p *cachedPackage) setIdentities(ids assetIDs) {
+	p.PackageDigest, p.SignatureDigest, p.ManifestDigest = ids.pa, ids.sa, ids.ma
+}
+
+// OpenGitHubCache opens the cache of outDir, to be given to the client as
+// its ghrelease.Config.ETags and to the GitHubSource; the assembler saves
+// it back into outDir. A missing cache, or one that does not parse, starts
+// empty (it only costs requests).
+func OpenGitHubCache(outDir string) (*GitHubCache, error) {
+	path := filepath.Join(outDir, CacheFileName)
+	c := &GitHubCache{etags: map[string]ghrelease.CachedResponse{}, packages: map[string]cachedPackage{}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
@@ -71,7 +90,7 @@ func loadCache(path string) (*ghCache, error) {
 }
 
 // Get implements ghrelease.ETagStore.
-func (c *ghCache) Get(key string) (ghrelease.CachedResponse, bool) {
+func (c *GitHubCache) Get(key string) (ghrelease.CachedResponse, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r, ok := c.etags[key]; ok {
@@ -86,34 +105,29 @@ func (c *ghCache) Get(key string) (ghrelease.CachedResponse, bool) {
 }
 
 // Put implements ghrelease.ETagStore.
-func (c *ghCache) Put(key string, r ghrelease.CachedResponse) error {
+func (c *GitHubCache) Put(key string, r ghrelease.CachedResponse) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.etags[key] = r
 	return nil
 }
 
-func (c *ghCache) pkg(url string) (cachedPackage, bool) {
+func (c *GitHubCache) pkg(url string) (cachedPackage, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p, ok := c.old.Packages[url]
 	return p, ok
 }
 
-func (c *ghCache) keep(url string, p cachedPackage) {
+func (c *GitHubCache) keep(url string, p cachedPackage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.packages[url] = p
 }
 
-func (c *ghCache) marshal() ([]byte, error) {
+func (c *GitHubCache) marshal() ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f := cacheFile{Version: cacheVersion, ETags: c.etags, Packages: c.packages}
-	// encoding/json sorts map keys: the file is deterministic.
-	data, err := json.MarshalIndent(f, "", " ")
-	if err != nil {
-		return nil, err
-	}
-	return append(data, '\n'), nil
+	return canonjson.Marshal(f)
 }

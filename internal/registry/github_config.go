@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/ghrelease"
 )
 
 // GitHubConfig is the registry config of the GitHub mode (registry.json in
@@ -37,9 +38,6 @@ type GitHubConfig struct {
 	// Expires is the catalog's lifetime as a Go duration ("720h").
 	Expires string `json:"expires,omitempty"`
 }
-
-var ownerPattern = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
-var repoPattern = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
 
 // LoadGitHubConfig reads and checks a registry config file. A relative
 // publisher_keys path is made relative to the config file's folder.
@@ -69,17 +67,17 @@ func ParseGitHubConfig(data []byte) (*GitHubConfig, error) {
 	}
 	var probs []string
 	for _, r := range cfg.Repositories {
-		if !repoPattern.MatchString(r) {
+		if _, err := ghrelease.ParseRepo(r); err != nil {
 			probs = append(probs, fmt.Sprintf("repository %q is not OWNER/NAME", r))
 		}
 	}
 	for _, r := range cfg.Exclude {
-		if !repoPattern.MatchString(r) {
+		if _, err := ghrelease.ParseRepo(r); err != nil {
 			probs = append(probs, fmt.Sprintf("excluded repository %q is not OWNER/NAME", r))
 		}
 	}
 	for _, o := range cfg.Owners {
-		if !ownerPattern.MatchString(o) {
+		if !ghrelease.ValidOwner(o) {
 			probs = append(probs, fmt.Sprintf("owner %q is not a GitHub login", o))
 		}
 	}

@@ -65,24 +65,6 @@ func TestDedupRepos(t *testing.T) {
 	}
 }
 
-func TestSplitPackageName(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ in, id, version string }{
-		{"lib-grid-v1.2.3.udos-package", "lib-grid", "1.2.3"},
-		{"lib-a-very-long-v2.0.0-rc.1.udos-package", "lib-a-very-long", "2.0.0-rc.1"},
-		{"lib-x-v.udos-package", "", ""},
-		{"lib-x-v1.0.0-vendor.udos-package", "lib-x", "1.0.0-vendor"},
-		{"lib-dev-v2-v1.0.0.udos-package", "lib-dev-v2", "1.0.0"},
-		{"notes.txt", "", ""},
-	}
-	for _, tc := range tests {
-		id, v, ok := splitPackageName(tc.in)
-		if id != tc.id || v != tc.version || ok != (tc.id != "") {
-			t.Errorf("%s: %q %q %v", tc.in, id, v, ok)
-		}
-	}
-}
-
 // TestGitHubYankedAndOwners: an owner listing brings repositories in
 // (minus the excluded ones), and "[yanked]" in a release's title marks its
 // version yanked: listed, but not the library's current version.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
@@ -97,8 +98,8 @@ func libAssets(t testing.TB, src, version string) []ghreplica.AssetSpec {
 	}
 	return []ghreplica.AssetSpec{
 		{Name: pr.FileName, ContentType: "application/gzip", Data: buf.Bytes()},
-		{Name: pr.FileName + ".asc", ContentType: "application/pgp-signature", Data: sig},
-		{Name: pr.Manifest.ID + "-v" + version + ".manifest.json", ContentType: "application/json", Data: mjson},
+		{Name: assetname.Signature(pr.FileName), ContentType: "application/pgp-signature", Data: sig},
+		{Name: assetname.PackageManifest(pr.Manifest.ID, version), ContentType: "application/json", Data: mjson},
 	}
 }
 
@@ -154,17 +155,23 @@ func (f *ghFixture) client(t testing.TB, cache ghrelease.ETagStore) *ghrelease.C
 	return c
 }
 
+// ghResult is a GitHub-mode generation's result with its source's report.
+type ghResult struct {
+	*Result
+	GitHubReport
+}
+
 // run generates the registry once with a fresh client over the persisted cache.
-func (f *ghFixture) run(t testing.TB, now time.Time) (*GitHubResult, error) {
+func (f *ghFixture) run(t testing.TB, now time.Time) (ghResult, error) {
 	t.Helper()
 	_, _, catSigner := ghKeys(t)
-	cache, err := NewGitHubCache(f.out)
+	cache, err := OpenGitHubCache(f.out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return GenerateFromGitHub(context.Background(), f.client(t, cache), cache, GitHubOptions{
-		Config: f.cfg, OutDir: f.out, Keyring: f.kr, Signer: catSigner, Now: now, Site: true,
-	})
+	src := &GitHubSource{Config: f.cfg, Client: f.client(t, cache), Cache: cache, Keyring: f.kr}
+	res, err := Assemble(context.Background(), src, Options{OutDir: f.out, Signer: catSigner, Now: now, Site: true, WarnUnsigned: true})
+	return ghResult{res, src.Report()}, err
 }
 
 func (f *ghFixture) catalog(t testing.TB) *catalog.Catalog {

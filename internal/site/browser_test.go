@@ -13,9 +13,12 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
-// need finds an external tool: missing, the test skips, or fails in CI.
+// need finds the first of names on PATH: none there, the test skips, or
+// fails in CI (testenv).
 func need(t *testing.T, names ...string) string {
 	t.Helper()
 	for _, n := range names {
@@ -23,10 +26,7 @@ func need(t *testing.T, names ...string) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found on PATH (CI=true)", strings.Join(names, " or "))
-	}
-	t.Skipf("%s not found on PATH", strings.Join(names, " or "))
+	testenv.Missing(t, strings.Join(names, " or ")+" not found on PATH")
 	return ""
 }
 
@@ -37,7 +37,7 @@ const baseURL = "/registry"
 // GitHub Pages does (a static file server under /registry/).
 func buildSite(t *testing.T) (dir, url string) {
 	t.Helper()
-	jekyll := need(t, "jekyll")
+	jekyll := testenv.Tool(t, "jekyll")
 	src := generate(t)
 	dst := filepath.Join(t.TempDir(), "_site")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fredbook/udos-dist/internal/canonjson"
 	"github.com/fredbook/udos-dist/internal/catalog"
 	tmpl "github.com/fredbook/udos-dist/site"
 )
@@ -210,11 +211,8 @@ func libraries(catalogJSON []byte) ([]library, error) {
 // yamlString quotes s as a YAML double-quoted scalar; JSON's string syntax
 // is a subset of it.
 func yamlString(s string) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return strings.TrimSuffix(b.String(), "\n")
+	b, _ := canonjson.Compact(s) // a string always encodes
+	return string(b)
 }
 
 func checkReplaceable(dir string) error {

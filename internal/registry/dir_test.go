@@ -2,9 +2,11 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/testenv"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
 
@@ -67,6 +70,17 @@ func demoKeyring(t *testing.T) *pgpsign.Keyring {
 	return kr
 }
 
+// dirRun is one local-mode generation: the folder source and the
+// assembler's options.
+type dirRun struct {
+	DirSource
+	Options
+}
+
+func (r dirRun) run() (*Result, error) {
+	return Assemble(context.Background(), &r.DirSource, r.Options)
+}
+
 func fileSHA256(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -81,11 +95,12 @@ func TestGenerate(t *testing.T) {
 	t.Parallel()
 	in := packExamples(t, demoSigner(t))
 	out := filepath.Join(t.TempDir(), "registry")
-	res, err := Generate(Options{FromDir: in, OutDir: out, Signer: demoSigner(t), Keyring: demoKeyring(t), Now: localT0, Expires: 48 * time.Hour})
+	res, err := dirRun{DirSource{Dir: in, Keyring: demoKeyring(t)}, Options{OutDir: out, Signer: demoSigner(t), Now: localT0, Expires: 48 * time.Hour}}.run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Serial != 1 || res.Libraries != 5 || res.Versions != 7 || len(res.Warnings) != 0 || res.Signature == "" {
+	// A new registry's serial is the generation time.
+	if res.Serial != localT0.Unix() || res.Libraries != 5 || res.Versions != 7 || len(res.Warnings) != 0 || res.Signature == "" {
 		t.Errorf("result %+v", res)
 	}
 	for _, p := range res.Packages {
@@ -142,12 +157,13 @@ func TestGenerate(t *testing.T) {
 		t.Errorf("pathfinding: %s %v", pf.Version, pf.Versions)
 	}
 
-	// A second run: serial grows, first publication dates stay.
-	res2, err := Generate(Options{FromDir: in, OutDir: out, Now: localT0.Add(24 * time.Hour)})
+	// A second run: serial grows (to the new generation time), first
+	// publication dates stay.
+	res2, err := dirRun{DirSource{Dir: in}, Options{OutDir: out, Now: localT0.Add(24 * time.Hour)}}.run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res2.Serial != 2 || res2.Signature != "" || res2.Packages[0].New {
+	if res2.Serial != localT0.Add(24*time.Hour).Unix() || res2.Signature != "" || res2.Packages[0].New {
 		t.Errorf("second run %+v", res2)
 	}
 	if _, err := os.Stat(filepath.Join(out, catalog.SignatureName)); !errors.Is(err, os.ErrNotExist) {
@@ -176,7 +192,7 @@ func TestGenerateBaseURL(t *testing.T) {
 	t.Parallel()
 	in := packExamples(t, nil)
 	out := t.TempDir()
-	res, err := Generate(Options{FromDir: in, OutDir: out, BaseURL: "https://fredbook.github.io/udos-registry/", Now: localT0})
+	res, err := dirRun{DirSource{Dir: in, BaseURL: "https://fredbook.github.io/udos-registry/"}, Options{OutDir: out, Now: localT0}}.run()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,14 +215,15 @@ func TestGenerateInPlace(t *testing.T) {
 	// Regenerating from the registry's own packages/ folder must work.
 	out := t.TempDir()
 	in := packExamples(t, nil)
-	if _, err := Generate(Options{FromDir: in, OutDir: out, Now: localT0}); err != nil {
+	if _, err := (dirRun{DirSource{Dir: in}, Options{OutDir: out, Now: localT0}}).run(); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Generate(Options{FromDir: filepath.Join(out, PackagesDir), OutDir: out, Now: localT0})
+	res, err := dirRun{DirSource{Dir: filepath.Join(out, PackagesDir)}, Options{OutDir: out, Now: localT0}}.run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Serial != 2 || res.Versions != 7 {
+	// Generated again at the same second: the serial still grows by one.
+	if res.Serial != localT0.Unix()+1 || res.Versions != 7 {
 		t.Errorf("%+v", res)
 	}
 }
@@ -220,60 +237,60 @@ func TestGenerateErrors(t *testing.T) {
 	otherKR, _ := pgpsign.LoadKeyring(otherPub)
 	tests := []struct {
 		name  string
-		setup func(t *testing.T, in, out string) Options
+		setup func(t *testing.T, in, out string) dirRun
 		want  string
 		is    error
 	}{
-		{"empty input", func(t *testing.T, in, out string) Options {
+		{"empty input", func(t *testing.T, in, out string) dirRun {
 			os.RemoveAll(in)
 			os.MkdirAll(in, 0o755)
-			return Options{}
+			return dirRun{}
 		}, "no .udos-package files found", ErrNoPackages},
-		{"missing input", func(t *testing.T, in, out string) Options {
+		{"missing input", func(t *testing.T, in, out string) dirRun {
 			os.RemoveAll(in)
-			return Options{}
+			return dirRun{}
 		}, "reading packages", nil},
-		{"corrupt package", func(t *testing.T, in, out string) Options {
+		{"corrupt package", func(t *testing.T, in, out string) dirRun {
 			p := filepath.Join(in, "lib-grid-math-v1.1.0.udos-package")
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, b[:len(b)/2], 0o644)
-			return Options{}
+			return dirRun{}
 		}, "lib-grid-math-v1.1.0.udos-package", nil},
-		{"hostile package", func(t *testing.T, in, out string) Options {
+		{"hostile package", func(t *testing.T, in, out string) dirRun {
 			b, err := os.ReadFile(filepath.Join(repoRoot, "internal", "udospkg", "testdata", "hostile", "digest-mismatch.udos-package"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			os.WriteFile(filepath.Join(in, "lib-demo-v1.0.0.udos-package"), b, 0o644)
-			return Options{}
+			return dirRun{}
 		}, "package contents do not match its manifest", udospkg.ErrContentMismatch},
-		{"misnamed package", func(t *testing.T, in, out string) Options {
+		{"misnamed package", func(t *testing.T, in, out string) dirRun {
 			os.Rename(filepath.Join(in, "lib-grid-math-v1.1.0.udos-package"), filepath.Join(in, "lib-grid-math-v9.9.9.udos-package"))
-			return Options{}
+			return dirRun{}
 		}, `must be named "lib-grid-math-v1.1.0.udos-package"`, nil},
-		{"missing signature with keyring", func(t *testing.T, in, out string) Options {
+		{"missing signature with keyring", func(t *testing.T, in, out string) dirRun {
 			os.Remove(filepath.Join(in, "lib-pathfinding-v1.0.0.udos-package.asc"))
-			return Options{Keyring: demoKeyring(t)}
+			return dirRun{DirSource: DirSource{Keyring: demoKeyring(t)}}
 		}, `has no signature "lib-pathfinding-v1.0.0.udos-package.asc", and signatures are required`, nil},
-		{"missing signature required", func(t *testing.T, in, out string) Options {
+		{"missing signature required", func(t *testing.T, in, out string) dirRun {
 			os.Remove(filepath.Join(in, "lib-pathfinding-v1.0.0.udos-package.asc"))
-			return Options{RequireSignatures: true}
+			return dirRun{DirSource: DirSource{RequireSignatures: true}}
 		}, "signatures are required", nil},
-		{"untrusted signature", func(t *testing.T, in, out string) Options {
-			return Options{Keyring: otherKR}
+		{"untrusted signature", func(t *testing.T, in, out string) dirRun {
+			return dirRun{DirSource: DirSource{Keyring: otherKR}}
 		}, "not in the trusted keyring", pgpsign.ErrUnknownSigner},
-		{"tampered signature", func(t *testing.T, in, out string) Options {
+		{"tampered signature", func(t *testing.T, in, out string) dirRun {
 			// The signature of another package.
 			b, _ := os.ReadFile(filepath.Join(in, "lib-grid-math-v1.1.0.udos-package.asc"))
 			os.WriteFile(filepath.Join(in, "lib-grid-math-v1.1.1.udos-package.asc"), b, 0o644)
-			return Options{Keyring: demoKeyring(t)}
+			return dirRun{DirSource: DirSource{Keyring: demoKeyring(t)}}
 		}, "signature does not match the data", pgpsign.ErrBadSignature},
-		{"invalid previous catalog", func(t *testing.T, in, out string) Options {
+		{"invalid previous catalog", func(t *testing.T, in, out string) dirRun {
 			os.WriteFile(filepath.Join(out, catalog.FileName), []byte(`{"serial": "x"}`), 0o644)
-			return Options{}
+			return dirRun{}
 		}, "so its serial is unknown", nil},
-		{"changed version", func(t *testing.T, in, out string) Options {
-			if _, err := Generate(Options{FromDir: in, OutDir: out, Now: localT0}); err != nil {
+		{"changed version", func(t *testing.T, in, out string) dirRun {
+			if _, err := (dirRun{DirSource{Dir: in}, Options{OutDir: out, Now: localT0}}).run(); err != nil {
 				t.Fatal(err)
 			}
 			// Same version, different bytes (another SOURCE_DATE_EPOCH).
@@ -282,19 +299,19 @@ func TestGenerateErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return Options{}
+			return dirRun{}
 		}, "lib-themes-retro 0.3.0 was published with sha256", ErrChangedVersion},
-		{"negative lifetime", func(t *testing.T, in, out string) Options { return Options{Expires: -time.Hour} }, "must be positive", nil},
+		{"negative lifetime", func(t *testing.T, in, out string) dirRun { return dirRun{Options: Options{Expires: -time.Hour}} }, "must be positive", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			in := packExamples(t, demoSigner(t))
 			out := t.TempDir()
-			opts := tt.setup(t, in, out)
-			opts.FromDir, opts.OutDir, opts.Now = in, out, localT0
+			r := tt.setup(t, in, out)
+			r.Dir, r.OutDir, r.Now, r.Site = in, out, localT0, true
 			before, _ := os.ReadFile(filepath.Join(out, catalog.FileName))
-			_, err := Generate(opts)
+			_, err := r.run()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v\nwant %q", err, tt.want)
 			}
@@ -306,6 +323,9 @@ func TestGenerateErrors(t *testing.T) {
 			if !bytes.Equal(before, after) {
 				t.Error("catalog.json changed by a failed run")
 			}
+			if _, err := os.Stat(filepath.Join(out, SiteDir)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a failed run wrote the site: %v", err)
+			}
 		})
 	}
 }
@@ -314,16 +334,11 @@ func TestGenerateErrors(t *testing.T) {
 // generated catalog signature.
 func TestCatalogSignatureWithGnuPG(t *testing.T) {
 	t.Parallel()
-	gpg, err := exec.LookPath("gpg")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("gpg not on PATH (needed in CI)")
-		}
-		t.Skip("gpg not on PATH")
-	}
+	gpg := testenv.Tool(t, "gpg")
 	in := packExamples(t, nil)
 	out := t.TempDir()
-	if _, err := Generate(Options{FromDir: in, OutDir: out, Signer: demoSigner(t), Now: time.Now()}); err != nil {
+	res, err := dirRun{DirSource{Dir: in}, Options{OutDir: out, Signer: demoSigner(t), Now: time.Now()}}.run()
+	if err != nil {
 		t.Fatal(err)
 	}
 	home := t.TempDir()
@@ -344,10 +359,123 @@ func TestCatalogSignatureWithGnuPG(t *testing.T) {
 	}
 	// And a changed catalog is refused by gpg too.
 	b, _ := os.ReadFile(cat)
-	os.WriteFile(cat, bytes.Replace(b, []byte(`"serial": 1`), []byte(`"serial": 9`), 1), 0o644)
+	serial := fmt.Sprintf(`"serial": %d`, res.Serial)
+	if !bytes.Contains(b, []byte(serial)) {
+		t.Fatalf("catalog lacks %s", serial)
+	}
+	os.WriteFile(cat, bytes.Replace(b, []byte(serial), []byte(fmt.Sprintf(`"serial": %d`, res.Serial+1)), 1), 0o644)
 	cmd := exec.Command(gpg, "--batch", "--no-tty", "--verify", asc, cat)
 	cmd.Env = append(os.Environ(), "GNUPGHOME="+home, "LC_ALL=C")
 	if out, err := cmd.CombinedOutput(); err == nil {
 		t.Errorf("gpg accepted a tampered catalog:\n%s", out)
+	}
+}
+
+// TestSerialNeverRollsBack: a generator that lost its output folder (a
+// fresh checkout, a cold cache) still publishes a serial no lower than the
+// one clients already saw, and no lower than the generation time.
+func TestSerialNeverRollsBack(t *testing.T) {
+	t.Parallel()
+	in := packExamples(t, demoSigner(t))
+	first := filepath.Join(t.TempDir(), "first")
+	res1, err := dirRun{DirSource{Dir: in}, Options{OutDir: first, Signer: demoSigner(t)}}.run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A client syncs the first publication.
+	data1, _ := os.ReadFile(filepath.Join(first, catalog.FileName))
+	sig1, _ := os.ReadFile(filepath.Join(first, catalog.SignatureName))
+	c1, err := catalog.Verify(data1, sig1, demoKeyring(t), catalog.TrustState{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := catalog.TrustState{Serial: c1.Serial}
+
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	before := time.Now().Unix()
+	res2, err := dirRun{DirSource{Dir: in}, Options{OutDir: fresh, Signer: demoSigner(t)}}.run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Serial < res1.Serial || res2.Serial < before {
+		t.Errorf("fresh output folder: serial %d, previous publication %d, generated at %d or later", res2.Serial, res1.Serial, before)
+	}
+	data2, _ := os.ReadFile(filepath.Join(fresh, catalog.FileName))
+	sig2, _ := os.ReadFile(filepath.Join(fresh, catalog.SignatureName))
+	if _, err := catalog.Verify(data2, sig2, demoKeyring(t), seen, time.Now()); err != nil {
+		t.Errorf("a client that synced the first publication refuses the fresh one: %v", err)
+	}
+
+	// A previous catalog with a serial ahead of the clock: one more.
+	ahead := filepath.Join(t.TempDir(), "ahead")
+	if _, err := (dirRun{DirSource{Dir: in}, Options{OutDir: ahead, Now: time.Now().Add(48 * time.Hour)}}).run(); err != nil {
+		t.Fatal(err)
+	}
+	prev, err := catalog.Parse(mustRead(t, filepath.Join(ahead, catalog.FileName)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res3, err := dirRun{DirSource{Dir: in}, Options{OutDir: ahead}}.run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res3.Serial != prev.Serial+1 {
+		t.Errorf("after serial %d: %d, want one more", prev.Serial, res3.Serial)
+	}
+}
+
+// TestLocalSite: the local mode writes the site too; it serves the catalog,
+// its signature, the index files and the packages at the paths the
+// catalog's relative URLs name, so the site alone is a working registry.
+func TestLocalSite(t *testing.T) {
+	t.Parallel()
+	in := packExamples(t, demoSigner(t))
+	out := t.TempDir()
+	res, err := dirRun{DirSource{Dir: in, Keyring: demoKeyring(t)}, Options{OutDir: out, Signer: demoSigner(t), Now: localT0, Site: true}}.run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Site != filepath.Join(out, SiteDir) {
+		t.Fatalf("site %q", res.Site)
+	}
+	data := mustRead(t, filepath.Join(res.Site, catalog.FileName))
+	if !bytes.Equal(data, mustRead(t, filepath.Join(out, catalog.FileName))) ||
+		!bytes.Equal(mustRead(t, filepath.Join(res.Site, catalog.SignatureName)), mustRead(t, filepath.Join(out, catalog.SignatureName))) {
+		t.Fatal("the site does not serve the catalog and its signature verbatim")
+	}
+	c, err := catalog.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := url.Parse("file://" + filepath.ToSlash(mustAbs(t, filepath.Join(res.Site, catalog.FileName))))
+	for _, l := range c.Libraries {
+		if _, err := os.Stat(filepath.Join(res.Site, IndexDir, l.ID+".json")); err != nil {
+			t.Error(err)
+		}
+		if _, err := os.Stat(filepath.Join(res.Site, "libraries", l.ID+".md")); err != nil {
+			t.Error(err)
+		}
+		for _, v := range l.Versions {
+			for _, ref := range []string{v.URL, v.SignatureURL, v.ManifestURL} {
+				u, err := catalog.ResolveURL(base, ref)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := os.Stat(u.Path); err != nil {
+					t.Errorf("%s: %v", ref, err)
+				}
+			}
+			if u, _ := catalog.ResolveURL(base, v.URL); fileSHA256(t, u.Path) != v.SHA256 {
+				t.Errorf("%s in the site has another sha256", v.URL)
+			}
+		}
+	}
+	// Without Site (registry-gen --no-site) there is none.
+	out2 := t.TempDir()
+	if res, err := (dirRun{DirSource{Dir: in}, Options{OutDir: out2, Now: localT0}}).run(); err != nil || res.Site != "" {
+		t.Fatalf("no site: %q %v", res.Site, err)
+	}
+	if _, err := os.Stat(filepath.Join(out2, SiteDir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("site written without Options.Site: %v", err)
 	}
 }
