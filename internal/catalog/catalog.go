@@ -14,15 +14,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/fredbook/udos-dist/internal/canonjson"
 	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/clip"
-	"github.com/fredbook/udos-dist/internal/strictjson"
-
-	"github.com/Masterminds/semver/v3"
 	"github.com/fredbook/udos-dist/internal/constraint"
 	"github.com/fredbook/udos-dist/internal/libid"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/resolve"
+	"github.com/fredbook/udos-dist/internal/strictjson"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
 
@@ -371,7 +372,7 @@ func (c *Catalog) Marshal() ([]byte, error) {
 		cp.Libraries = []Library{}
 	}
 	cp.sort()
-	return udospkg.CanonicalJSON(&cp)
+	return canonjson.Marshal(&cp)
 }
 
 // MarshalLibrary returns one library as deterministic JSON (the
@@ -388,7 +389,7 @@ func MarshalLibrary(l *Library) ([]byte, error) {
 	if err := json.Unmarshal(data, &wrapper); err != nil {
 		return nil, err
 	}
-	return udospkg.CanonicalJSON(wrapper.Libraries[0])
+	return canonjson.Marshal(wrapper.Libraries[0])
 }
 
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }

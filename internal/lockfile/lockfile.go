@@ -16,13 +16,12 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/fredbook/udos-dist/internal/checksum"
+	"github.com/Masterminds/semver/v3"
 
 	"github.com/fredbook/udos-dist/internal/atomicfile"
-
-	"github.com/Masterminds/semver/v3"
+	"github.com/fredbook/udos-dist/internal/canonjson"
+	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/libid"
-	"github.com/fredbook/udos-dist/internal/udospkg"
 )
 
 // Version is the lockfile_version written and the only one read.
@@ -219,7 +218,7 @@ func (l *Lock) Marshal() ([]byte, error) {
 		}
 		cp.Libraries[id] = e
 	}
-	return udospkg.CanonicalJSON(&cp)
+	return canonjson.Marshal(&cp)
 }
 
 // Write validates the lock and writes it to path atomically (temporary

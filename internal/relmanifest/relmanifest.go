@@ -12,7 +12,6 @@
 package relmanifest
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -24,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/fredbook/udos-dist/internal/atomicfile"
+	"github.com/fredbook/udos-dist/internal/canonjson"
 )
 
 // Manifest is the whole release manifest.
@@ -263,7 +263,7 @@ func (m *Manifest) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return canonical(raw)
+	return canonjson.Reformat(raw)
 }
 
 // Write writes the manifest to path atomically, creating its directory.
@@ -292,24 +292,6 @@ func MergeFile(path, version, name string, v Variant) (*Manifest, error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-// canonical re-encodes JSON with sorted keys and exact numbers.
-func canonical(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil { // maps encode with sorted keys
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // The JSON methods below keep unknown fields in Extra.

@@ -23,6 +23,8 @@ import (
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/uuid"
+
+	"github.com/fredbook/udos-dist/internal/canonjson"
 )
 
 // SpecVersion is the CycloneDX version written.
@@ -237,7 +239,7 @@ func Generate(in Input) ([]byte, error) {
 	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
 		return nil, fmt.Errorf("encoding sbom: %w", err)
 	}
-	return canonical(raw.Bytes())
+	return canonjson.Reformat(raw.Bytes())
 }
 
 type mergedReq struct {
@@ -287,24 +289,6 @@ func appendNew(list []string, s string) []string {
 		}
 	}
 	return append(list, s)
-}
-
-// canonical re-encodes JSON with sorted keys and exact numbers.
-func canonical(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // Package is a pypi component read back from an SBOM.

@@ -17,9 +17,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/fredbook/udos-dist/internal/checksum"
-
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/fredbook/udos-dist/internal/canonjson"
+	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/clip"
 	"github.com/fredbook/udos-dist/internal/constraint"
 	"github.com/fredbook/udos-dist/internal/libid"
@@ -334,29 +335,5 @@ func PayloadDigest(files map[string]string) string {
 // Marshal returns the manifest as deterministic JSON: keys sorted, two-space
 // indent, no HTML escaping (">=" stays readable), final newline.
 func (m *Manifest) Marshal() ([]byte, error) {
-	return CanonicalJSON(m)
-}
-
-// CanonicalJSON encodes v with sorted keys, two-space indentation, no HTML
-// escaping and a final newline, the form of every JSON file udos-dist writes.
-func CanonicalJSON(v any) ([]byte, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	// A round trip through generic values sorts struct fields too.
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var generic any
-	if err := dec.Decode(&generic); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(generic); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return canonjson.Marshal(m)
 }
