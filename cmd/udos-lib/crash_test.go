@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fredbook/udos-dist/internal/library"
+	"github.com/fredbook/udos-dist/internal/store"
 )
 
 // udosLib runs this test binary as udos-lib on root with the registry reg.
@@ -47,7 +47,7 @@ func newRoot(t *testing.T) string {
 // and returns "id@version" of everything installed, sorted.
 func installedState(t *testing.T, root string) []string {
 	t.Helper()
-	p := library.Paths{Root: root}
+	p := store.Paths{Root: root}
 	if _, err := os.Stat(p.Journal()); err == nil {
 		t.Fatalf("a journal is left after a command ran")
 	}
@@ -250,5 +250,84 @@ func TestLockWait(t *testing.T) {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
 		}
+	}
+}
+
+// TestInterruptWhileWaitingForLock: Ctrl-C (SIGINT) on a udos-lib that waits
+// for another one's lock ends it within a second, with exit code 130 and
+// "interrupted", and nothing of its install was done.
+func TestInterruptWhileWaitingForLock(t *testing.T) {
+	t.Parallel()
+	reg := t.TempDir()
+	mustNoErr(t, buildRegistry(reg, regOptions{}))
+	root := newRoot(t)
+	mustRun(t, udosLib(root, reg, nil, "install", "grid-math@1.1.0"))
+	before := installedState(t, root)
+
+	first := udosLib(root, reg, []string{"UDOS_LIB_TEST_PAUSE=after-download"}, "install", "themes-retro")
+	stderr, err := first.StderrPipe()
+	mustNoErr(t, err)
+	mustNoErr(t, first.Start())
+	defer func() {
+		first.Process.Signal(syscall.SIGKILL)
+		first.Wait()
+	}()
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "test pause") {
+	}
+
+	second := udosLib(root, reg, nil, "install", "pathfinding")
+	errPipe, err := second.StderrPipe()
+	mustNoErr(t, err)
+	mustNoErr(t, second.Start())
+	var errOut strings.Builder
+	waiting := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(errPipe)
+		for sc.Scan() {
+			errOut.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "waiting for another udos-lib") {
+				close(waiting)
+			}
+		}
+	}()
+	select {
+	case <-waiting:
+	case <-time.After(30 * time.Second):
+		second.Process.Kill()
+		t.Fatalf("the second udos-lib never said it was waiting")
+	}
+	mustNoErr(t, second.Process.Signal(syscall.SIGINT))
+	start := time.Now()
+	exited := make(chan error, 1)
+	go func() { <-done; exited <- second.Wait() }()
+	select {
+	case err = <-exited:
+	case <-time.After(5 * time.Second):
+		second.Process.Kill()
+		t.Fatalf("udos-lib did not end within 5s of SIGINT")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("udos-lib took %s to end after SIGINT, want under a second", d)
+	}
+	if code := second.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit code %d (%v), want 130\n%s", code, err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "udos-lib: interrupted") {
+		t.Errorf("stderr lacks \"interrupted\":\n%s", errOut.String())
+	}
+	if strings.Contains(errOut.String(), "context canceled") {
+		t.Errorf("stderr shows the Go error text:\n%s", errOut.String())
+	}
+	// Let the first finish its install; only it changed the tree.
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	if got := installedState(t, root); strings.Join(got, " ") != strings.Join(before, " ") {
+		t.Fatalf("state %v after the interrupted wait, want %v", got, before)
+	}
+	if _, err := os.Stat(filepath.Join(root, "library", ".udos-lib", "store", "lib-pathfinding")); !os.IsNotExist(err) {
+		t.Errorf("the interrupted install left something in the store: %v", err)
 	}
 }

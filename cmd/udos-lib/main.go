@@ -8,14 +8,19 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/root"
 	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/store"
 )
 
-func main() { os.Exit(run()) }
+func main() { os.Exit(run(nil)) }
 
-func run() int {
+// run runs udos-lib on the process's arguments. hook is called at the named
+// points of a transaction; the shipped binary passes nil, the test binary
+// (TestMain) a hook that pauses there so a test can kill the process.
+func run(hook store.Hook) int {
 	ctx, cancel := root.Context()
 	defer cancel()
 	f := factory.New(iostreams.System(os.Getenv("UDOS_LIB_FORCE_TTY")))
 	f.Ctx = ctx
+	f.Hook = hook
 	return root.Run(f, os.Args[1:])
 }

@@ -19,7 +19,7 @@ import (
 func TestMain(m *testing.M) {
 	// The crash and concurrency tests run this test binary as udos-lib.
 	if os.Getenv("UDOS_LIB_EXEC_MAIN") == "1" {
-		os.Exit(run())
+		os.Exit(run(testPause()))
 	}
 	// The BENCHMARKS.md figures serve a registry folder with the test
 	// server (ETags, request log on stderr) until killed.
@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 		os.Exit(serveForever(dir, os.Getenv("UDOS_LIB_BENCH_ADDR")))
 	}
 	testscript.Main(m, map[string]func(){
-		"udos-lib": func() { os.Exit(run()) },
+		"udos-lib": func() { os.Exit(run(testPause())) },
 	})
 }
 

@@ -551,16 +551,26 @@ func (s catalogSource) Versions(name string) ([]resolve.Candidate, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: version %s: %w", l.ID, clip.Quote(v.Version), err)
 		}
-		cand := resolve.Candidate{Version: sv}
-		for _, dep := range sortedKeys(v.Dependencies) {
-			ref, err := libid.Parse(dep)
-			if err != nil {
-				return nil, fmt.Errorf("%s %s: dependency %s: %w", l.ID, clip.String(v.Version), clip.Quote(dep), err)
-			}
-			cand.Deps = append(cand.Deps, resolve.Requirement{ID: ref.ID, Constraint: v.Dependencies[dep]})
+		cand, err := Candidate(l.ID, sv, v.Dependencies)
+		if err != nil {
+			return nil, err
 		}
-		sort.SliceStable(cand.Deps, func(i, j int) bool { return cand.Deps[i].ID < cand.Deps[j].ID })
 		out = append(out, cand)
 	}
 	return out, nil
+}
+
+// Candidate is one version with its dependencies as the resolver takes it:
+// names normalised to ids, sorted by id.
+func Candidate(id string, v *semver.Version, deps map[string]string) (resolve.Candidate, error) {
+	cand := resolve.Candidate{Version: v}
+	for _, dep := range sortedKeys(deps) {
+		ref, err := libid.Parse(dep)
+		if err != nil {
+			return resolve.Candidate{}, fmt.Errorf("%s %s: dependency %s: %w", id, clip.String(v.Original()), clip.Quote(dep), err)
+		}
+		cand.Deps = append(cand.Deps, resolve.Requirement{ID: ref.ID, Constraint: deps[dep]})
+	}
+	sort.SliceStable(cand.Deps, func(i, j int) bool { return cand.Deps[i].ID < cand.Deps[j].ID })
+	return cand, nil
 }

@@ -8,27 +8,34 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/fredbook/udos-dist/internal/atomicfile"
 	"github.com/fredbook/udos-dist/internal/catalog"
+	"github.com/fredbook/udos-dist/internal/fetch"
+	"github.com/fredbook/udos-dist/internal/libid"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 )
 
-// Catalog is a verified catalog.json (internal/catalog) together with what
-// the client needs to use it: where relative URLs resolve from, and who
-// signed it.
+// Catalog is a verified catalog.json (internal/catalog) together with where
+// its relative URLs resolve from.
 type Catalog struct {
 	*catalog.Catalog
 
 	// Base is where relative URLs in the catalog are resolved from.
 	Base string
-	// Signer is the fingerprint of the key that signed it ("" unsigned).
-	Signer string
 }
 
-// CatalogLib is one library of the catalog.
-type CatalogLib = catalog.Library
-
-// CatalogVersion is one published version.
-type CatalogVersion = catalog.Version
+// Lookup finds a library by id, namespace or short name, with an error
+// that tells the user what to do when it is not there.
+func (c *Catalog) Lookup(name string) (*catalog.Library, error) {
+	ref, err := libid.Parse(name)
+	if err != nil {
+		return nil, err
+	}
+	if l, ok := c.Find(ref.ID); ok {
+		return l, nil
+	}
+	return nil, fmt.Errorf("library %q is not in the catalog (try 'udos-lib search %s')", name, ref.Short)
+}
 
 // emptyCatalog is used where no registry is configured.
 func emptyCatalog() *Catalog { return &Catalog{Catalog: &catalog.Catalog{}} }
@@ -77,8 +84,8 @@ func CatalogLocation(registry string) (string, error) {
 	if strings.HasSuffix(registry, ".json") {
 		return registry, nil
 	}
-	if IsRemote(registry) {
-		return Resolve(strings.TrimSuffix(registry, "/")+"/", "catalog.json")
+	if fetch.IsRemote(registry) {
+		return fetch.Resolve(strings.TrimSuffix(registry, "/")+"/", "catalog.json")
 	}
 	fi, err := os.Stat(registry)
 	if err != nil {
@@ -111,7 +118,7 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 	if err != nil {
 		return nil, err
 	}
-	state, err := c.Paths.ReadState(c.Registry)
+	state, err := readState(c.Paths, c.Registry)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +131,7 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 
 	var body, sig []byte
 	switch {
-	case !IsRemote(loc):
+	case !fetch.IsRemote(loc):
 		body, err = os.ReadFile(loc)
 		if err != nil {
 			return nil, fmt.Errorf("reading catalog %s: %w", loc, err)
@@ -156,7 +163,7 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 			body = r.Body
 			state.ETag = r.ETag
 			sr, err := c.Fetcher.Get(ctx, loc+".asc", "", 1<<20)
-			var he *HTTPError
+			var he *fetch.HTTPError
 			switch {
 			case err == nil:
 				sig = sr.Body
@@ -170,7 +177,7 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 	res.Requests = c.Fetcher.Requests - before
 
 	cat, err := c.verifyCatalog(loc, body, sig, state)
-	if err != nil && res.Cached && IsRemote(loc) {
+	if err != nil && res.Cached && fetch.IsRemote(loc) {
 		// The cached copy no longer passes (a keyring given since, a
 		// signature published since without changing catalog.json, an
 		// expired copy): ask again without the ETag, once.
@@ -183,14 +190,14 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 		return nil, err
 	}
 	if !res.Cached {
-		res.Changed = cat.Serial != state.Serial || (IsRemote(loc) && !haveCache)
-		if IsRemote(loc) {
-			if err := WriteFileAtomic(filepath.Join(dir, "catalog.json"), body, 0o644); err != nil {
+		res.Changed = cat.Serial != state.Serial || (fetch.IsRemote(loc) && !haveCache)
+		if fetch.IsRemote(loc) {
+			if err := atomicfile.WriteFile(filepath.Join(dir, "catalog.json"), body, 0o644); err != nil {
 				return nil, err
 			}
 			ascPath := filepath.Join(dir, "catalog.json.asc")
 			if sig != nil {
-				if err := WriteFileAtomic(ascPath, sig, 0o644); err != nil {
+				if err := atomicfile.WriteFile(ascPath, sig, 0o644); err != nil {
 					return nil, err
 				}
 			} else {
@@ -200,9 +207,9 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 		if cat.Serial > state.Serial {
 			state.Serial = cat.Serial
 		}
-		state.Signed = cat.Signer != ""
+		state.Signed = cat.Signer != nil
 		if state != prev {
-			if err := c.Paths.WriteState(state); err != nil {
+			if err := writeState(c.Paths, state); err != nil {
 				return nil, err
 			}
 		}
@@ -249,13 +256,10 @@ func (c *Client) verifyCatalog(loc string, body, sig []byte, state RegistryState
 		return nil, fmt.Errorf("catalog %s: refused: %w", loc, err)
 	}
 	cat := &Catalog{Catalog: checked}
-	if IsRemote(loc) {
+	if fetch.IsRemote(loc) {
 		cat.Base = loc
 	} else {
 		cat.Base = filepath.Dir(loc)
-	}
-	if checked.Signer != nil {
-		cat.Signer = checked.Signer.Fingerprint
 	}
 	return cat, nil
 }

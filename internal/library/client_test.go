@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/fredbook/udos-dist/internal/catalog"
+	"github.com/fredbook/udos-dist/internal/fetch"
+	"github.com/fredbook/udos-dist/internal/store"
 	"github.com/fredbook/udos-dist/internal/tarball"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
@@ -113,8 +115,8 @@ func TestHostileArchivesRefused(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(root, "version.json"), []byte(`{"version":"1.5.0"}`), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			c := &Client{Paths: Paths{Root: root}, Registry: reg, Fetcher: NewFetcher(nil)}
-			if err := c.Begin(); err != nil {
+			c := &Client{Paths: store.Paths{Root: root}, Registry: reg, Fetcher: fetch.New(nil)}
+			if err := c.Begin(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			defer c.End()

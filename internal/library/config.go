@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
+
+	"github.com/fredbook/udos-dist/internal/atomicfile"
+	"github.com/fredbook/udos-dist/internal/jsonschema"
 )
 
 // Where a package may ship config defaults and a JSON schema. udospkg only
@@ -87,7 +87,7 @@ func (lc *LibraryConfig) Validate(b []byte) error {
 		return fmt.Errorf("a library config must be a JSON object")
 	}
 	if lc.Schema != nil {
-		if err := ValidateSchema(lc.Schema, b); err != nil {
+		if err := jsonschema.Validate(lc.Schema, b); err != nil {
 			return fmt.Errorf("does not match the library's config schema: %w", err)
 		}
 	}
@@ -99,7 +99,7 @@ func (lc *LibraryConfig) Save(b []byte) error {
 	if err := lc.Validate(b); err != nil {
 		return err
 	}
-	return WriteFileAtomic(lc.Path, b, 0o644)
+	return atomicfile.WriteFile(lc.Path, b, 0o644)
 }
 
 // ClientConfig is library/.udos-lib/config.json (or the user config).
@@ -122,13 +122,4 @@ func ReadClientConfig(path string) (ClientConfig, error) {
 		return cc, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return cc, nil
-}
-
-// ParseSourceDate reads SOURCE_DATE_EPOCH (seconds since 1970, UTC).
-func ParseSourceDate(s string) (time.Time, error) {
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n < 0 {
-		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q is not a number of seconds since 1970", s)
-	}
-	return time.Unix(n, 0).UTC(), nil
 }

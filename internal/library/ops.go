@@ -10,10 +10,14 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/constraint"
+	"github.com/fredbook/udos-dist/internal/fetch"
 	"github.com/fredbook/udos-dist/internal/libid"
 	"github.com/fredbook/udos-dist/internal/lockfile"
 	"github.com/fredbook/udos-dist/internal/resolve"
+	"github.com/fredbook/udos-dist/internal/store"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
 
@@ -54,16 +58,16 @@ func ParseSpec(s string) (Spec, error) {
 	return Spec{ID: ref.ID, Constraint: c}, nil
 }
 
-func (c *Client) sourceFor(cat *Catalog, id, version string) (source, error) {
-	lib := cat.find(id)
-	if lib == nil {
+func (c *Client) sourceFor(cat *Catalog, id string, version *semver.Version) (source, error) {
+	lib, ok := cat.Find(id)
+	if !ok {
 		return source{}, fmt.Errorf("library %s is not in the catalog", id)
 	}
-	v, ok := lib.FindVersion(version)
+	v, ok := lib.FindVersion(version.Original())
 	if !ok {
 		return source{}, fmt.Errorf("%s has no version %s in the catalog", id, version)
 	}
-	u, err := Resolve(cat.Base, v.URL)
+	u, err := fetch.Resolve(cat.Base, v.URL)
 	if err != nil {
 		return source{}, err
 	}
@@ -71,7 +75,7 @@ func (c *Client) sourceFor(cat *Catalog, id, version string) (source, error) {
 	if sigRef == "" {
 		sigRef = v.URL + ".asc"
 	}
-	su, err := Resolve(cat.Base, sigRef)
+	su, err := fetch.Resolve(cat.Base, sigRef)
 	if err != nil {
 		return source{}, err
 	}
@@ -82,7 +86,7 @@ func (c *Client) sourceFor(cat *Catalog, id, version string) (source, error) {
 // plan is an install being prepared.
 type plan struct {
 	op      string
-	old     *LockFile
+	old     *lockfile.Lock
 	cat     *Catalog
 	in      resolveInput
 	direct  map[string]string // id -> requested constraint of new direct roots
@@ -90,13 +94,17 @@ type plan struct {
 	targets map[string]bool   // libraries named by the user
 }
 
-func (c *Client) newPlan(op string, old *LockFile, cat *Catalog) *plan {
+func (c *Client) newPlan(op string, old *lockfile.Lock, cat *Catalog) *plan {
 	p := &plan{op: op, old: old, cat: cat, direct: map[string]string{}, local: map[string]source{}, targets: map[string]bool{}}
-	p.in = resolveInput{Catalog: cat, Core: c.coreVersion(), Prefer: map[string]string{}, Extra: map[string]extraVersion{}}
+	p.in = resolveInput{Catalog: cat, Core: c.coreVersion(), Prefer: map[string]*semver.Version{}, Extra: map[string]extraVersion{}}
 	for id, e := range old.Libraries {
-		p.in.Prefer[id] = e.Version
+		v, err := semver.NewVersion(e.Version)
+		if err != nil {
+			continue // lockfile.Read validated it; nothing to prefer otherwise
+		}
+		p.in.Prefer[id] = v
 		// Installed versions stay candidates even if the catalog dropped them.
-		p.in.Extra[id] = extraVersion{Version: e.Version, Dependencies: e.Dependencies}
+		p.in.Extra[id] = extraVersion{Version: v, Dependencies: e.Dependencies}
 	}
 	return p
 }
@@ -130,11 +138,11 @@ func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
 	}
 	for _, id := range res.Order {
 		v := res.Versions[id]
-		var meta *StoreMeta
-		if s, ok := p.local[id]; ok && s.Version == v {
+		var meta *store.Meta
+		if s, ok := p.local[id]; ok && s.Version.Equal(v) {
 			meta, err = c.ensureStored(ctx, s)
-		} else if o, ok := p.old.Libraries[id]; ok && o.Version == v {
-			if m, ok := c.HasVersion(id, v); ok {
+		} else if o, ok := p.old.Libraries[id]; ok && o.Version == v.Original() {
+			if m, ok := c.Paths.HasVersion(id, o.Version); ok {
 				meta = m
 				meta.Entry = o
 			} else {
@@ -161,7 +169,7 @@ func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
 			e.Direct = true
 			e.Requested = con
 			if con == "" {
-				e.Requested = "^" + v
+				e.Requested = "^" + v.Original()
 			}
 		}
 		next.Libraries[id] = e
@@ -172,7 +180,7 @@ func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
 	return diff(p.old, next), nil
 }
 
-func diff(old, next *LockFile) []Change {
+func diff(old, next *lockfile.Lock) []Change {
 	var out []Change
 	ids := map[string]bool{}
 	for id := range old.Libraries {
@@ -268,12 +276,16 @@ func (c *Client) InstallFile(ctx context.Context, path string) ([]Change, error)
 		cat = sr.Catalog
 	}
 	p := c.newPlan("install", old, cat)
-	s := source{ID: m.ID, Version: m.Version, URL: abs, Local: pkg, LocalSig: sig, InstallPath: m.InstallPath, Namespace: m.Namespace}
+	mv, err := semver.StrictNewVersion(m.Version)
+	if err != nil {
+		return nil, fmt.Errorf("reading package %s: version %q: %w", path, m.Version, err)
+	}
+	s := source{ID: m.ID, Version: mv, URL: abs, Local: pkg, LocalSig: sig, InstallPath: m.InstallPath, Namespace: m.Namespace}
 	if sig != nil {
 		s.SignatureURL = abs + ".asc"
 	}
 	p.local[m.ID] = s
-	p.in.Extra[m.ID] = extraVersion{Version: m.Version, Dependencies: m.Dependencies}
+	p.in.Extra[m.ID] = extraVersion{Version: mv, Dependencies: m.Dependencies}
 	p.direct[m.ID] = "=" + m.Version
 	delete(p.in.Prefer, m.ID)
 	changes, err := c.run(ctx, p)
@@ -302,14 +314,18 @@ func (c *Client) InstallLocked(ctx context.Context) ([]Change, error) {
 	for _, id := range ids {
 		e := lock.Libraries[id]
 		action := "unchanged"
-		if _, ok := c.HasVersion(id, e.Version); !ok {
+		if _, ok := c.Paths.HasVersion(id, e.Version); !ok {
 			action = "installed"
 		}
-		if _, err := c.ensureStored(ctx, source{ID: id, Version: e.Version, URL: e.Source, SignatureURL: e.Signature,
+		v, err := semver.NewVersion(e.Version)
+		if err != nil {
+			return nil, fmt.Errorf("%s: version %q in %s: %w", id, e.Version, c.Paths.LockFile(), err)
+		}
+		if _, err := c.ensureStored(ctx, source{ID: id, Version: v, URL: e.Source, SignatureURL: e.Signature,
 			SHA256: e.SHA256, SHA512: e.SHA512, InstallPath: e.InstallPath}); err != nil {
 			return nil, fmt.Errorf("%s@%s: %w", id, e.Version, err)
 		}
-		link, target, err := c.linkTarget(e.InstallPath, id, e.Version)
+		link, target, err := c.Paths.LinkTarget(e.InstallPath, id, e.Version)
 		if err != nil {
 			return nil, err
 		}
@@ -321,13 +337,13 @@ func (c *Client) InstallLocked(ctx context.Context) ([]Change, error) {
 	// Links into the store that the lock does not name (left from an
 	// earlier state of this machine) go, so the tree is exactly the lock.
 	current := lockfile.New()
-	stray, err := c.strayLinks(lock)
+	stray, err := c.Paths.StrayLinks(lock)
 	if err != nil {
 		return nil, err
 	}
 	for _, s := range stray {
-		current.Libraries[s.id] = LockEntry{InstallPath: s.installPath, Version: s.version, Namespace: s.namespace}
-		changes = append(changes, Change{ID: s.id, Namespace: s.namespace, Action: "removed", From: s.version, Path: s.installPath})
+		current.Libraries[s.ID] = lockfile.Entry{InstallPath: s.InstallPath, Version: s.Version, Namespace: s.Namespace}
+		changes = append(changes, Change{ID: s.ID, Namespace: s.Namespace, Action: "removed", From: s.Version, Path: s.InstallPath})
 	}
 	if cv := c.coreVersion(); cv != nil && lock.CoreVersion != "" && lock.CoreVersion != cv.String() {
 		c.warnOnce(fmt.Sprintf("%s was resolved against uDOS %s; this installation is %s", c.Paths.LockFile(), lock.CoreVersion, cv))
@@ -399,36 +415,37 @@ func (c *Client) CheckUpdates(ctx context.Context) ([]UpdateInfo, error) {
 		return nil, err
 	}
 	var out []UpdateInfo
+	src := resolveSource{&resolveInput{Catalog: sr.Catalog}}
 	for id, e := range lock.Libraries {
 		u := UpdateInfo{ID: id, Namespace: e.Namespace, Current: e.Version, Wanted: e.Version, Latest: e.Version, Requested: e.Requested}
-		in := resolveInput{Catalog: sr.Catalog}
-		vs, _, err := in.candidates(id)
-		if err == nil {
+		cur, _ := semver.NewVersion(e.Version)
+		if cands, err := src.Versions(id); err == nil {
 			var req *constraint.Constraint
 			if e.Requested != "" {
 				req, _ = constraint.Parse(e.Requested)
 			}
+			latest, wanted := cur, cur
 			latestSet := false
-			for _, v := range vs {
-				sv, err := semver.NewVersion(v)
-				if err != nil {
-					continue
+			for _, cand := range cands {
+				v := cand.Version
+				if !latestSet && v.Prerelease() == "" {
+					latest, latestSet = v, true
 				}
-				if !latestSet && sv.Prerelease() == "" {
-					u.Latest, latestSet = v, true
-				}
-				if req == nil || req.Check(sv) {
-					cur, _ := semver.NewVersion(u.Wanted)
-					if cur == nil || sv.GreaterThan(cur) {
-						u.Wanted = v
+				if req == nil || req.Check(v) {
+					if wanted == nil || v.GreaterThan(wanted) {
+						wanted = v
 					}
 					break
 				}
 			}
+			if latest != nil {
+				u.Latest = latest.Original()
+			}
+			if wanted != nil {
+				u.Wanted = wanted.Original()
+			}
+			u.Update = cur != nil && latest != nil && latest.GreaterThan(cur)
 		}
-		cur, _ := semver.NewVersion(e.Version)
-		lat, _ := semver.NewVersion(u.Latest)
-		u.Update = cur != nil && lat != nil && lat.GreaterThan(cur)
 		out = append(out, u)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -459,7 +476,7 @@ func (c *Client) Uninstall(name string, force bool) ([]Change, error) {
 	if len(users) > 0 && !force {
 		return nil, fmt.Errorf("%s is needed by %s: uninstall those first, or pass --force", id, strings.Join(users, ", "))
 	}
-	next := cloneLock(old)
+	next := old.Clone()
 	delete(next.Libraries, id)
 	// Prune dependencies that were only there for what was removed.
 	for changed := true; changed; {
@@ -503,16 +520,21 @@ func (c *Client) Rollback(ctx context.Context, name, version string) ([]Change, 
 	if cur.Version == version {
 		return nil, nil
 	}
-	meta, ok := c.HasVersion(id, version)
+	meta, ok := c.Paths.HasVersion(id, version)
 	if !ok {
+		kept := listOrNone(c.Paths.StoredVersions(id))
 		if c.Registry == "" {
-			return nil, fmt.Errorf("%s@%s was never installed here (kept versions: %s) and no registry is configured to fetch it", id, version, listOrNone(c.StoredVersions(id)))
+			return nil, fmt.Errorf("%s@%s was never installed here (kept versions: %s) and no registry is configured to fetch it", id, version, kept)
 		}
 		sr, err := c.LoadCatalog(ctx, true)
 		if err != nil {
-			return nil, fmt.Errorf("%s@%s is not in the local store (kept versions: %s) and the registry failed: %w", id, version, listOrNone(c.StoredVersions(id)), err)
+			return nil, fmt.Errorf("%s@%s is not in the local store (kept versions: %s) and the registry failed: %w", id, version, kept, err)
 		}
-		s, err := c.sourceFor(sr.Catalog, id, version)
+		v, err := semver.NewVersion(version)
+		if err != nil {
+			return nil, fmt.Errorf("%s@%s: %w", id, version, err)
+		}
+		s, err := c.sourceFor(sr.Catalog, id, v)
 		if err != nil {
 			return nil, err
 		}
@@ -540,7 +562,7 @@ func (c *Client) Rollback(ctx context.Context, name, version string) ([]Change, 
 			return nil, fmt.Errorf("%s@%s needs %s %s but %s is installed: use 'udos-lib install %s@%s' instead", id, version, dep, con, e.Version, id, version)
 		}
 	}
-	next := cloneLock(old)
+	next := old.Clone()
 	e := meta.Entry
 	e.Direct, e.Requested = cur.Direct, cur.Requested
 	next.Libraries[id] = e
@@ -550,18 +572,22 @@ func (c *Client) Rollback(ctx context.Context, name, version string) ([]Change, 
 	return diff(old, next), nil
 }
 
-func listOrNone(v []string) string {
-	if len(v) == 0 {
+func listOrNone(vs []*semver.Version) string {
+	if len(vs) == 0 {
 		return "none"
 	}
-	return strings.Join(v, ", ")
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.Original()
+	}
+	return strings.Join(out, ", ")
 }
 
 // Search returns the catalog libraries matching every word of query in
 // their id, namespace, name, description or tags (case-insensitive).
-func Search(cat *Catalog, query string) []CatalogLib {
+func Search(cat *Catalog, query string) []catalog.Library {
 	words := strings.Fields(strings.ToLower(query))
-	var out []CatalogLib
+	var out []catalog.Library
 	for _, l := range cat.Libraries {
 		hay := strings.ToLower(strings.Join(append([]string{l.ID, l.Namespace, l.Name, l.Description}, l.Tags...), "\n"))
 		ok := true
@@ -576,47 +602,4 @@ func Search(cat *Catalog, query string) []CatalogLib {
 		}
 	}
 	return out
-}
-
-type strayLink struct{ id, version, namespace, installPath string }
-
-// strayLinks finds symlinks under library/ that point into the store but
-// belong to no entry of lock.
-func (c *Client) strayLinks(lock *LockFile) ([]strayLink, error) {
-	ents, err := os.ReadDir(c.Paths.Library())
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("reading %s: %w", c.Paths.Library(), err)
-	}
-	named := map[string]bool{}
-	for _, e := range lock.Libraries {
-		named[e.InstallPath] = true
-	}
-	var out []strayLink
-	for _, e := range ents {
-		if e.Type()&os.ModeSymlink == 0 {
-			continue
-		}
-		ip := "library/" + e.Name()
-		if named[ip] {
-			continue
-		}
-		target, err := os.Readlink(filepath.Join(c.Paths.Library(), e.Name()))
-		if err != nil {
-			continue
-		}
-		// Our links are ".udos-lib/store/<id>/<version>".
-		parts := strings.Split(filepath.ToSlash(target), "/")
-		if len(parts) != 4 || parts[0] != ".udos-lib" || parts[1] != "store" {
-			continue
-		}
-		ref, err := libid.Parse(parts[2])
-		if err != nil {
-			continue
-		}
-		out = append(out, strayLink{id: ref.ID, version: parts[3], namespace: ref.Namespace, installPath: ip})
-	}
-	return out, nil
 }

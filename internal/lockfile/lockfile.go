@@ -63,6 +63,17 @@ func New() *Lock {
 	return &Lock{LockfileVersion: Version, Libraries: map[string]Entry{}}
 }
 
+// Clone returns a copy whose Libraries map can be changed without touching
+// l's (entries are values; their dependency maps are shared, never changed).
+func (l *Lock) Clone() *Lock {
+	n := *l
+	n.Libraries = make(map[string]Entry, len(l.Libraries))
+	for k, v := range l.Libraries {
+		n.Libraries[k] = v
+	}
+	return &n
+}
+
 // Read loads the lockfile at path. A missing file is an empty lock, not an
 // error: nothing has been installed yet.
 func Read(path string) (*Lock, error) {

@@ -12,9 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/fetch"
 	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/store"
 )
 
 // Global holds the flags accepted before or after any command.
@@ -36,7 +38,7 @@ type Factory struct {
 	Now        func() time.Time
 	Global     *Global
 	// Hook is passed to the library client (test pauses).
-	Hook library.Hook
+	Hook store.Hook
 	// UserConfigDir returns the user's config folder (os.UserConfigDir).
 	UserConfigDir func() (string, error)
 }
@@ -63,7 +65,7 @@ func (f *Factory) Client() (*library.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	paths := library.Paths{Root: root}
+	paths := store.Paths{Root: root}
 	cfg, err := library.ReadClientConfig(paths.ClientConfig())
 	if err != nil {
 		return nil, err
@@ -87,13 +89,13 @@ func (f *Factory) Client() (*library.Client, error) {
 		}
 		trust.Keyring = kr
 	}
-	fetcher := library.NewFetcher(f.HTTPClient)
+	fetcher := fetch.New(f.HTTPClient)
 	// Test and slow-network knobs; documented in docs/LIBRARY-MANAGEMENT.md.
 	if d, err := time.ParseDuration(f.Getenv("UDOS_LIB_HTTP_TIMEOUT")); err == nil && d > 0 {
 		fetcher.Timeout = d
 	}
 	if d, err := time.ParseDuration(f.Getenv("UDOS_LIB_RETRY_BACKOFF")); err == nil && d >= 0 {
-		fetcher.Backoff = d
+		fetcher.Backoff.Base = d
 	}
 	c := &library.Client{
 		Paths:    paths,
@@ -141,7 +143,7 @@ func (f *Factory) Begin() (*library.Client, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := c.Begin(); err != nil {
+	if err := c.Begin(f.Ctx); err != nil {
 		return nil, nil, err
 	}
 	return c, c.End, nil

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/iostreams"
@@ -26,7 +27,7 @@ type Options struct {
 
 // Details is the --json output.
 type Details struct {
-	library.CatalogLib
+	catalog.Library
 	// Selected is the version described by dependencies below (the one
 	// asked for, or the newest).
 	Selected     string            `json:"selected_version"`
@@ -70,11 +71,14 @@ func run(opts *Options) error {
 	if err != nil {
 		return err
 	}
-	lib, err := sr.Catalog.Find(opts.Name)
+	lib, err := sr.Catalog.Lookup(opts.Name)
 	if err != nil {
 		return err
 	}
-	d := Details{CatalogLib: *lib, Selected: lib.Version, SelectedDeps: lib.Dependencies, Stored: c.StoredVersions(lib.ID)}
+	d := Details{Library: *lib, Selected: lib.Version, SelectedDeps: lib.Dependencies}
+	for _, v := range c.Paths.StoredVersions(lib.ID) {
+		d.Stored = append(d.Stored, v.Original())
+	}
 	if opts.Version != "" {
 		v, ok := lib.FindVersion(opts.Version)
 		if !ok {

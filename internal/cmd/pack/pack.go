@@ -14,6 +14,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/sourcedate"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
 
@@ -97,11 +98,9 @@ func run(opts *Options) error {
 		}
 	}
 	po := udospkg.PackOptions{}
-	if sde := opts.Getenv("SOURCE_DATE_EPOCH"); sde != "" {
-		t, err := library.ParseSourceDate(sde)
-		if err != nil {
-			return err
-		}
+	if t, ok, err := sourcedate.Lookup(opts.Getenv); err != nil {
+		return err
+	} else if ok {
 		po.MTime = t
 	}
 	res, err := udospkg.PackFile(src, opts.Output, po)

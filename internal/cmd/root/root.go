@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/fredbook/udos-dist/internal/cmd/checkupdates"
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
@@ -35,6 +34,10 @@ const (
 	ExitOK    = 0
 	ExitError = 1
 	ExitUsage = 2
+	// ExitInterrupted is the shells' code for a command ended by SIGINT
+	// (128+2): Ctrl-C, or SIGTERM, stopped it before it changed anything,
+	// or after it finished a transaction it had started.
+	ExitInterrupted = 130
 )
 
 // Builder makes one command from the shared factory.
@@ -115,7 +118,7 @@ const globalHelp = `Global flags (before or after the command):
   --require-signatures  refuse to work without a keyring
   --json                machine-readable output on stdout
 
-Exit codes: 0 success, 1 failure, 2 usage error. See docs/LIBRARY-MANAGEMENT.md.
+Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C). See docs/LIBRARY-MANAGEMENT.md.
 `
 
 func usage(w io.Writer, cmds []*cmdutil.Command) {
@@ -129,9 +132,6 @@ func usage(w io.Writer, cmds []*cmdutil.Command) {
 // Run runs udos-lib with args (without the program name) and returns the
 // exit code.
 func Run(f *factory.Factory, args []string) int {
-	if f.Hook == nil {
-		f.Hook = testPause(f)
-	}
 	rest, err := splitGlobal(args, f.Global)
 	if err != nil {
 		fmt.Fprintf(f.IO.ErrOut, "udos-lib: %v\n", err)
@@ -174,6 +174,9 @@ func Run(f *factory.Factory, args []string) int {
 		return ExitOK
 	case errors.Is(err, cmdutil.ErrSilent):
 		return ExitError
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(f.IO.ErrOut, "udos-lib: interrupted")
+		return ExitInterrupted
 	case cmdutil.IsUsage(err):
 		fmt.Fprintf(f.IO.ErrOut, "udos-lib: %v\n", err)
 		return ExitUsage
@@ -189,24 +192,4 @@ func Run(f *factory.Factory, args []string) int {
 // completed by the next command's recovery).
 func Context() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-}
-
-// testPause returns the hook behind UDOS_LIB_TEST_PAUSE=point[,point...]:
-// at a named point the process announces itself on stderr and sleeps, so a
-// test can kill it there. It is a no-op when the variable is unset.
-func testPause(f *factory.Factory) func(string) {
-	spec := f.Getenv("UDOS_LIB_TEST_PAUSE")
-	if spec == "" {
-		return nil
-	}
-	points := map[string]bool{}
-	for _, p := range strings.Split(spec, ",") {
-		points[strings.TrimSpace(p)] = true
-	}
-	return func(point string) {
-		if points[point] {
-			fmt.Fprintf(f.IO.ErrOut, "udos-lib: test pause at %s (pid %d)\n", point, os.Getpid())
-			time.Sleep(10 * time.Minute)
-		}
-	}
 }

@@ -48,23 +48,38 @@ func TestExitCodes(t *testing.T) {
 		args []string
 		code int
 		err  string
+		out  []string // every one on stdout
 	}{
-		{"no command", nil, ExitUsage, "Usage:"},
-		{"unknown command", []string{"nope"}, ExitUsage, `unknown command "nope"`},
-		{"bad flag", []string{"list", "--nope"}, ExitUsage, "flag provided but not defined"},
-		{"help", []string{"help"}, ExitOK, ""},
-		{"failure", []string{"--root", "/nonexistent/udos", "list"}, ExitError, "uDOS root /nonexistent/udos"},
+		{"no command", nil, ExitUsage, "Usage:", nil},
+		{"unknown command", []string{"nope"}, ExitUsage, `unknown command "nope"`, nil},
+		{"bad flag", []string{"list", "--nope"}, ExitUsage, "flag provided but not defined", nil},
+		// help goes to stdout, names every command and the global flags,
+		// and prints nothing on stderr.
+		{"help", []string{"help"}, ExitOK, "", []string{"Usage: udos-lib [global flags] COMMAND", "  search QUERY", "  install ", "  uninstall ", "  sync ", "--registry URL|DIR", "Exit codes:"}},
+		{"help of a command", []string{"help", "uninstall"}, ExitOK, "", []string{"Usage: udos-lib uninstall", "--force"}},
+		{"failure", []string{"--root", "/nonexistent/udos", "list"}, ExitError, "uDOS root /nonexistent/udos", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			io, _, _, errOut := iostreams.Test()
+			io, _, out, errOut := iostreams.Test()
 			f := factory.New(io)
 			f.Getenv = func(string) string { return "" }
 			if code := Run(f, tc.args); code != tc.code {
 				t.Fatalf("exit %d, want %d (stderr %s)", code, tc.code, errOut)
 			}
+			if tc.err == "" && errOut.Len() > 0 {
+				t.Fatalf("stderr is not empty: %q", errOut)
+			}
 			if !strings.Contains(errOut.String(), tc.err) {
 				t.Fatalf("stderr %q lacks %q", errOut, tc.err)
+			}
+			for _, want := range tc.out {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("stdout lacks %q:\n%s", want, out)
+				}
+			}
+			if tc.out == nil && tc.code != ExitOK && out.Len() > 0 {
+				t.Errorf("stdout of a failure is not empty: %q", out)
 			}
 		})
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 	"github.com/fredbook/udos-dist/internal/publish"
+	"github.com/fredbook/udos-dist/internal/sourcedate"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
 
@@ -133,11 +134,9 @@ func Run(opts *Options) error {
 		}
 		req.Repository = strings.TrimPrefix(m.Repository, "https://github.com/")
 	}
-	if sde := opts.Getenv("SOURCE_DATE_EPOCH"); sde != "" {
-		t, err := library.ParseSourceDate(sde)
-		if err != nil {
-			return err
-		}
+	if t, ok, err := sourcedate.Lookup(opts.Getenv); err != nil {
+		return err
+	} else if ok {
 		req.MTime = t
 	}
 	if opts.Output != "" {

@@ -63,8 +63,10 @@ func run(opts *Options) error {
 		return err
 	}
 	cat := sr.Catalog
-	res := Result{Registry: c.Registry, Serial: cat.Serial, Libraries: len(cat.Libraries), Changed: sr.Changed,
-		Signed: cat.Signer != "", Signer: cat.Signer, Requests: sr.Requests}
+	res := Result{Registry: c.Registry, Serial: cat.Serial, Libraries: len(cat.Libraries), Changed: sr.Changed, Requests: sr.Requests}
+	if cat.Signer != nil {
+		res.Signed, res.Signer = true, cat.Signer.Fingerprint
+	}
 	if !cat.Expires.IsZero() {
 		res.Expires = cat.Expires.UTC().Format("2006-01-02T15:04:05Z")
 	}

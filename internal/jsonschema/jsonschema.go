@@ -1,4 +1,7 @@
-package library
+// Package jsonschema validates JSON documents against the subset of JSON
+// Schema that library configs use (a package's lib/config.schema.json);
+// anything else that checks a document against such a schema imports it.
+package jsonschema
 
 import (
 	"encoding/json"
@@ -8,12 +11,12 @@ import (
 	"strings"
 )
 
-// ValidateSchema checks a JSON document against the subset of JSON Schema
+// Validate checks a JSON document against the subset of JSON Schema
 // that library configs use: type, properties, required,
 // additionalProperties (boolean), items, enum, minimum, maximum, minLength,
 // maxLength. Unknown keywords are ignored, as JSON Schema prescribes. The
 // error names the JSON path of the first problem.
-func ValidateSchema(schema, doc []byte) error {
+func Validate(schema, doc []byte) error {
 	var s, d any
 	if err := json.Unmarshal(schema, &s); err != nil {
 		return fmt.Errorf("the schema is not valid JSON: %w", err)

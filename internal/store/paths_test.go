@@ -1,6 +1,7 @@
-package library
+package store
 
 import (
+	"github.com/fredbook/udos-dist/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,7 +142,7 @@ func TestRecoverRollsBackWhenStoreIncomplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldLock := []byte("old\n")
-	if err := WriteFileAtomic(p.LockFile(), []byte("half-new\n"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(p.LockFile(), []byte("half-new\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// The new version's store copy never reached the disk (no sidecar).

@@ -1,11 +1,11 @@
-package library
+package jsonschema
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestValidateSchema(t *testing.T) {
+func TestValidate(t *testing.T) {
 	t.Parallel()
 	schema := `{"type":"object","additionalProperties":false,"required":["name"],
 	 "properties":{"name":{"type":"string","minLength":1,"maxLength":5},
@@ -28,7 +28,7 @@ func TestValidateSchema(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := ValidateSchema([]byte(schema), []byte(tc.doc))
+			err := Validate([]byte(schema), []byte(tc.doc))
 			if tc.err == "" {
 				if err != nil {
 					t.Fatal(err)

@@ -1,9 +1,10 @@
-package library
+package store
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fredbook/udos-dist/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,7 +86,7 @@ func (p Paths) apply(j *Journal, hook Hook) error {
 		}
 	}
 	hook("before-lockfile")
-	if err := WriteFileAtomic(p.LockFile(), j.LockFile, 0o644); err != nil {
+	if err := atomicfile.WriteFile(p.LockFile(), j.LockFile, 0o644); err != nil {
 		return err
 	}
 	hook("after-lockfile")
@@ -116,7 +117,7 @@ func (p Paths) rollback(j *Journal) error {
 		}
 	}
 	if j.HadLock {
-		if err := WriteFileAtomic(p.LockFile(), j.OldLockFile, 0o644); err != nil {
+		if err := atomicfile.WriteFile(p.LockFile(), j.OldLockFile, 0o644); err != nil {
 			return err
 		}
 	} else if err := os.Remove(p.LockFile()); err != nil && !errors.Is(err, os.ErrNotExist) {

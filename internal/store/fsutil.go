@@ -1,4 +1,4 @@
-package library
+package store
 
 import (
 	"encoding/json"
@@ -6,17 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
-	"time"
 
 	"github.com/fredbook/udos-dist/internal/atomicfile"
 )
-
-// WriteFileAtomic writes data to path so that a reader (or a crash) sees the
-// old content or the new one, never a mix (internal/atomicfile).
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return atomicfile.WriteFile(path, data, perm)
-}
 
 // writeFileRename writes data to path through a temp file and a rename,
 // without fsync: for store sidecars, whose durability the transaction's
@@ -44,13 +36,14 @@ func writeFileRename(path string, data []byte) error {
 	return nil
 }
 
-// WriteJSONAtomic writes v as indented JSON with a final newline.
+// WriteJSONAtomic writes v as indented JSON with a final newline, atomically
+// and durably (internal/atomicfile).
 func WriteJSONAtomic(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}
-	return WriteFileAtomic(path, append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 func syncDir(dir string) error {
@@ -103,60 +96,4 @@ func RemoveSymlink(link string) error {
 		return fmt.Errorf("removing %s: %w", link, err)
 	}
 	return nil
-}
-
-// FileLock is an exclusive advisory lock (flock) held on a file.
-type FileLock struct{ f *os.File }
-
-// ErrLockTimeout: another udos-lib kept the root locked too long.
-var ErrLockTimeout = errors.New("timed out waiting for another udos-lib process")
-
-// Lock takes the exclusive lock on path, waiting up to timeout. waiting is
-// called once if the lock is busy, so the caller can tell the user.
-func Lock(path string, timeout time.Duration, waiting func(holder string)) (*FileLock, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("locking %s: %w", path, err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("locking %s: %w", path, err)
-	}
-	deadline := time.Now().Add(timeout)
-	told := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		if !told && waiting != nil {
-			b := make([]byte, 64)
-			n, _ := f.ReadAt(b, 0)
-			waiting(string(b[:n]))
-			told = true
-		}
-		if time.Now().After(deadline) {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w (waited %s)", path, ErrLockTimeout, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	// Record the holder for the "waiting" message; informative only.
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt([]byte(fmt.Sprintf("pid %d", os.Getpid())), 0)
-	return &FileLock{f: f}, nil
-}
-
-// Unlock releases the lock.
-func (l *FileLock) Unlock() error {
-	if l == nil || l.f == nil {
-		return nil
-	}
-	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
-	err := l.f.Close()
-	l.f = nil
-	return err
 }

@@ -1,9 +1,10 @@
-package library
+package fetch
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fredbook/udos-dist/internal/retry"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +14,11 @@ import (
 	"time"
 )
 
-func noSleep(context.Context, time.Duration) error { return nil }
+// noWait is a clock whose Sleep returns at once.
+type noWait struct{}
+
+func (noWait) Now() time.Time                                   { return time.Now() }
+func (noWait) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
 func TestFetcherRetries(t *testing.T) {
 	t.Parallel()
@@ -55,7 +60,7 @@ func TestFetcherRetries(t *testing.T) {
 				tc.handler(int(calls.Add(1)), w)
 			}))
 			defer srv.Close()
-			f := &Fetcher{Client: srv.Client(), Attempts: 3, Timeout: 5 * time.Second, Sleep: noSleep}
+			f := &Fetcher{Client: srv.Client(), Attempts: 3, Timeout: 5 * time.Second, Clock: noWait{}}
 			var got strings.Builder
 			err := f.Download(context.Background(), srv.URL+"/p", &got, func() error { got.Reset(); return nil })
 			if tc.wantErr == "" {
@@ -86,7 +91,7 @@ func TestFetcherStallTimesOut(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	f := &Fetcher{Client: srv.Client(), Attempts: 2, Timeout: 100 * time.Millisecond, Sleep: noSleep}
+	f := &Fetcher{Client: srv.Client(), Attempts: 2, Timeout: 100 * time.Millisecond, Clock: noWait{}}
 	start := time.Now()
 	_, err := f.Get(context.Background(), srv.URL+"/c", "", 0)
 	if err == nil || !strings.Contains(err.Error(), "timed out after 100ms") {
@@ -130,7 +135,7 @@ func TestFetcherContextCancelled(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	f := &Fetcher{Client: srv.Client(), Attempts: 5, Backoff: time.Hour}
+	f := &Fetcher{Client: srv.Client(), Attempts: 5, Backoff: retry.Backoff{Base: time.Hour}}
 	_, err := f.Get(ctx, srv.URL, "", 0)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)

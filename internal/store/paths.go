@@ -1,9 +1,9 @@
-// Package library is the core of the udos-lib client: the on-disk layout of
-// a uDOS root, the versioned store, catalog sync with trust checks,
-// verified downloads, atomic install transactions with crash recovery,
-// library configs and the client's own settings. It never prints and never
-// reads the environment: the command layer passes writers, clocks, HTTP
-// clients and settings in.
+// Package store is udos-lib's state on disk under a uDOS root: the layout,
+// the versioned store of extracted libraries, the symlinks that make one
+// version live, the journal that makes an install one transaction (crash
+// recovery rolls it forward or back), and the lock that lets one udos-lib
+// at a time change the root. It never prints and never reads the
+// environment.
 //
 // Layout under a uDOS root:
 //
@@ -17,9 +17,11 @@
 //	library/.udos-lib/config/<id>.json           the library's config
 //	library/.udos-lib/cache/                     catalogs, ETags, trust state, downloads
 //	library/.udos-lib/config.json                client settings (registry)
-package library
+package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +30,8 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/fredbook/udos-dist/internal/lockfile"
 )
 
 // Paths names the files of a uDOS root.
@@ -51,6 +55,13 @@ func (p Paths) StoreDir(id, version string) string {
 // StoreMeta is the sidecar describing StoreDir(id, version).
 func (p Paths) StoreMeta(id, version string) string {
 	return filepath.Join(p.Store(), id, version+".json")
+}
+
+// CacheDir is the cache folder of one registry, keyed by a digest of its
+// location so that several registries can be used from one root.
+func (p Paths) CacheDir(registry string) string {
+	sum := sha256.Sum256([]byte(registry))
+	return filepath.Join(p.Cache(), "registries", hex.EncodeToString(sum[:8]))
 }
 
 // ConfigFile is the library's JSON config, outside the versioned store so it
@@ -121,4 +132,13 @@ func CoreVersion(root string) (*semver.Version, error) {
 		patch = *nested.Patch
 	}
 	return semver.New(*nested.Major, *nested.Minor, patch, "", ""), nil
+}
+
+// ReadLock reads library/lock.json; a missing file is an empty lock.
+func (p Paths) ReadLock() (*lockfile.Lock, error) {
+	l, err := lockfile.Read(p.LockFile())
+	if err != nil {
+		return nil, fmt.Errorf("%w (restore it from a backup, or remove it and reinstall)", err)
+	}
+	return l, nil
 }

@@ -1,4 +1,8 @@
-package library
+// Package fetch reads registry files over HTTP(S) or from a local folder:
+// per-attempt timeouts, retries with internal/retry's backoff and clock on
+// 5xx answers, truncated bodies and connection errors (4xx answers are
+// final: retrying cannot change them), and conditional requests.
+package fetch
 
 import (
 	"context"
@@ -12,33 +16,33 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/retry"
 )
 
 // Fetcher reads registry files, over HTTP(S) or from a local directory.
-// HTTP requests have a per-attempt timeout and are retried with exponential
-// backoff on 5xx answers, truncated bodies and connection errors; 4xx answers
-// are final because retrying cannot change them.
 type Fetcher struct {
 	Client *http.Client
 	// Attempts is the number of tries for one file (>= 1).
 	Attempts int
-	// Backoff is the wait before the second try; it doubles each time.
-	Backoff time.Duration
+	// Backoff is the wait before each retry.
+	Backoff retry.Backoff
+	// Clock waits between attempts (tests give one that does not); nil is
+	// the system clock.
+	Clock retry.Clock
 	// Timeout bounds one attempt, body included.
 	Timeout time.Duration
-	// Sleep waits between attempts (tests replace it); nil means a timer
-	// that respects the context.
-	Sleep func(ctx context.Context, d time.Duration) error
 	// Requests counts HTTP requests sent (figures and tests).
 	Requests int
 }
 
-// NewFetcher returns a Fetcher with sensible defaults for end users.
-func NewFetcher(client *http.Client) *Fetcher {
+// New returns a Fetcher with sensible defaults for end users: 4 attempts,
+// 250 ms before the first retry, doubling; a minute per attempt.
+func New(client *http.Client) *Fetcher {
 	if client == nil {
 		client = &http.Client{}
 	}
-	return &Fetcher{Client: client, Attempts: 4, Backoff: 250 * time.Millisecond, Timeout: 60 * time.Second}
+	return &Fetcher{Client: client, Attempts: 4, Backoff: retry.Backoff{Base: 250 * time.Millisecond}, Timeout: 60 * time.Second}
 }
 
 // HTTPError is a final non-2xx answer.
@@ -166,14 +170,16 @@ func (f *Fetcher) do(ctx context.Context, loc, etag string, body func(*http.Resp
 	if attempts < 1 {
 		attempts = 1
 	}
-	wait := f.Backoff
+	clock := f.Clock
+	if clock == nil {
+		clock = retry.SystemClock()
+	}
 	var last error
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
-			if err := f.sleep(ctx, wait); err != nil {
+			if err := clock.Sleep(ctx, f.Backoff.Delay(i-1)); err != nil {
 				return fmt.Errorf("GET %s: %w (last error: %v)", loc, err, last)
 			}
-			wait *= 2
 		}
 		err := f.once(ctx, loc, etag, body)
 		if err == nil {
@@ -194,7 +200,8 @@ func (f *Fetcher) do(ctx context.Context, loc, etag string, body func(*http.Resp
 	return fmt.Errorf("%w (gave up after %d attempts)", last, attempts)
 }
 
-func (f *Fetcher) once(ctx context.Context, loc, etag string, body func(*http.Response) error) error {
+func (f *Fetcher) once(parent context.Context, loc, etag string, body func(*http.Response) error) error {
+	ctx := parent
 	if f.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, f.Timeout)
@@ -212,6 +219,9 @@ func (f *Fetcher) once(ctx context.Context, loc, etag string, body func(*http.Re
 	resp, err := f.Client.Do(req)
 	if err != nil {
 		var ne net.Error
+		if parent.Err() != nil {
+			return fmt.Errorf("GET %s: %w", loc, parent.Err())
+		}
 		if errors.As(err, &ne) && ne.Timeout() {
 			return fmt.Errorf("GET %s: timed out after %s", loc, f.Timeout)
 		}
@@ -227,6 +237,9 @@ func (f *Fetcher) once(ctx context.Context, loc, etag string, body func(*http.Re
 		if errors.As(err, &fe) {
 			return err
 		}
+		if parent.Err() != nil {
+			return fmt.Errorf("GET %s: %w", loc, parent.Err())
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("GET %s: timed out reading the body after %s", loc, f.Timeout)
 		}
@@ -236,18 +249,4 @@ func (f *Fetcher) once(ctx context.Context, loc, etag string, body func(*http.Re
 		return fmt.Errorf("GET %s: %w", loc, err)
 	}
 	return nil
-}
-
-func (f *Fetcher) sleep(ctx context.Context, d time.Duration) error {
-	if f.Sleep != nil {
-		return f.Sleep(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -1,13 +1,13 @@
 package library
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/fredbook/udos-dist/internal/store"
 )
 
 // RegistryState is what the client remembers about one registry: the
@@ -21,15 +21,8 @@ type RegistryState struct {
 	Signed bool `json:"signed"`
 }
 
-// CacheDir is the cache folder of one registry, keyed by a digest of its
-// location so that several registries can be used from one root.
-func (p Paths) CacheDir(registry string) string {
-	sum := sha256.Sum256([]byte(registry))
-	return filepath.Join(p.Cache(), "registries", hex.EncodeToString(sum[:8]))
-}
-
-// ReadState returns the remembered state of registry (zero when unknown).
-func (p Paths) ReadState(registry string) (RegistryState, error) {
+// readState returns the remembered state of registry (zero when unknown).
+func readState(p store.Paths, registry string) (RegistryState, error) {
 	path := filepath.Join(p.CacheDir(registry), "trust.json")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -45,7 +38,7 @@ func (p Paths) ReadState(registry string) (RegistryState, error) {
 	return s, nil
 }
 
-// WriteState records the state of a registry.
-func (p Paths) WriteState(s RegistryState) error {
-	return WriteJSONAtomic(filepath.Join(p.CacheDir(s.Registry), "trust.json"), s)
+// writeState records the state of a registry.
+func writeState(p store.Paths, s RegistryState) error {
+	return store.WriteJSONAtomic(filepath.Join(p.CacheDir(s.Registry), "trust.json"), s)
 }
