@@ -5,12 +5,14 @@ package iostreams
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
 )
 
 // IOStreams is what a command reads and writes. Data goes to Out, anything
@@ -21,6 +23,9 @@ type IOStreams struct {
 	ErrOut io.Writer
 
 	stderrTTY bool
+
+	mu       sync.Mutex
+	progress *mpb.Progress
 }
 
 // System returns the process's streams. forceTTY is "1"/"true" to force a
@@ -58,35 +63,58 @@ func isTerminal(f *os.File) bool {
 	return fi.Mode()&os.ModeCharDevice != 0
 }
 
-// Progress draws a one-line progress bar on ErrOut when it is a terminal and
-// is silent otherwise. It implements io.Writer so it can count bytes in an
-// io.TeeReader or io.MultiWriter.
+// Progress is one download's bar in the streams' shared mpb container:
+// bars of concurrent downloads are drawn together, each fitted to the
+// terminal's width, with size, percentage, speed and ETA. When stderr is
+// not a terminal it counts and draws nothing. It implements io.Writer so it
+// can count bytes in an io.TeeReader or io.MultiWriter.
 type Progress struct {
-	mu      sync.Mutex
-	w       io.Writer
-	enabled bool
-	label   string
-	total   int64
-	done    int64
-	last    time.Time
-	now     func() time.Time
+	mu    sync.Mutex
+	bar   *mpb.Bar
+	total int64
+	done  int64
 }
 
 // NewProgress starts a bar labelled label for total bytes (total <= 0: unknown).
 func (s *IOStreams) NewProgress(label string, total int64) *Progress {
-	return &Progress{w: s.ErrOut, enabled: s.stderrTTY, label: label, total: total, now: time.Now}
+	p := &Progress{total: total}
+	if !s.stderrTTY {
+		return p
+	}
+	s.mu.Lock()
+	if s.progress == nil {
+		opts := []mpb.ContainerOption{mpb.WithOutput(s.ErrOut), mpb.WithRefreshRate(100 * time.Millisecond), mpb.WithAutoRefresh()}
+		if _, isFile := s.ErrOut.(*os.File); !isFile {
+			// A forced terminal that is not one (tests, UDOS_LIB_FORCE_TTY=1
+			// into a pipe) has no width to ask for.
+			opts = append(opts, mpb.WithWidth(80))
+		}
+		s.progress = mpb.New(opts...)
+	}
+	c := s.progress
+	s.mu.Unlock()
+	name := decor.Name(label, decor.WC{C: decor.DindentRight | decor.DextraSpace})
+	if total > 0 {
+		p.bar = c.AddBar(total,
+			mpb.PrependDecorators(name, decor.CountersKibiByte("% .1f / % .1f")),
+			mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5}), decor.Name(" "),
+				decor.AverageSpeed(decor.SizeB1024(0), "% .1f"), decor.Name(" "),
+				decor.OnComplete(decor.AverageETA(decor.ET_STYLE_MMSS), "done")))
+	} else {
+		p.bar = c.New(0, mpb.SpinnerStyle(),
+			mpb.PrependDecorators(name, decor.CurrentKibiByte("% .1f")),
+			mpb.AppendDecorators(decor.AverageSpeed(decor.SizeB1024(0), "% .1f")))
+	}
+	return p
 }
 
-// Write counts n bytes and redraws at most ten times a second.
+// Write counts len(b) bytes.
 func (p *Progress) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done += int64(len(b))
-	if p.enabled {
-		if t := p.now(); t.Sub(p.last) >= 100*time.Millisecond || (p.total > 0 && p.done >= p.total) {
-			p.last = t
-			p.draw()
-		}
+	if p.bar != nil {
+		p.bar.IncrBy(len(b))
 	}
 	return len(b), nil
 }
@@ -94,40 +122,30 @@ func (p *Progress) Write(b []byte) (int, error) {
 // Reset restarts the count (a retried download).
 func (p *Progress) Reset() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.done = 0
-	p.mu.Unlock()
-}
-
-func (p *Progress) draw() {
-	const width = 30
-	if p.total > 0 {
-		frac := float64(p.done) / float64(p.total)
-		if frac > 1 {
-			frac = 1
-		}
-		n := int(frac * width)
-		fmt.Fprintf(p.w, "\r%-40.40s [%s%s] %3d%% %s", p.label, strings.Repeat("=", n), strings.Repeat(" ", width-n), int(frac*100), humanBytes(p.done))
-		return
+	if p.bar != nil {
+		p.bar.SetCurrent(0)
 	}
-	fmt.Fprintf(p.w, "\r%-40.40s %s", p.label, humanBytes(p.done))
 }
 
-// Done finishes the line.
+// Done completes the bar with the bytes actually seen.
 func (p *Progress) Done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.enabled {
-		p.draw()
-		fmt.Fprint(p.w, "\n")
+	if p.bar != nil {
+		p.bar.SetTotal(p.done, true)
 	}
 }
 
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+// StopProgress waits for every bar to draw its last frame and releases the
+// terminal. The command layer calls it once before the process exits.
+func (s *IOStreams) StopProgress() {
+	s.mu.Lock()
+	c := s.progress
+	s.progress = nil
+	s.mu.Unlock()
+	if c != nil {
+		c.Wait()
 	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/iostreams"
@@ -21,18 +23,16 @@ type Options struct {
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
-func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Begin}
-	return &cmdutil.Command{
-		Name:  "check-updates",
-		Usage: "check-updates",
+	return &cobra.Command{
+		Use:   "check-updates",
 		Short: "Show installed libraries with newer versions",
 		Long: `WANTED is the newest version the requested constraint allows ('update' goes
 there); LATEST is the newest published version.`,
-		Run: func(args []string) error {
-			if len(args) > 0 {
-				return cmdutil.Usagef("check-updates: takes no arguments")
-			}
+		Example: "  udos-lib check-updates\n  udos-lib check-updates --json",
+		Args:    cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
 			if runF != nil {
 				return runF(opts)

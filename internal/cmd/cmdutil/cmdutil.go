@@ -1,34 +1,16 @@
-// Package cmdutil is the small command framework of udos-lib: a Command
-// with its own flag set, usage errors (exit code 2) and JSON output helpers.
-// Global flags (--root, --registry, --keyring, --json, --require-signatures)
-// are accepted before or after the command name; the root command pulls
-// them out before a command parses its own flags.
+// Package cmdutil holds what udos-lib's cobra commands share: usage errors
+// (exit code 2) and the argument checks that produce them, and the JSON and
+// change-list output helpers.
 package cmdutil
 
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/spf13/cobra"
 )
-
-// Command is one udos-lib subcommand.
-type Command struct {
-	Name  string
-	Usage string // e.g. "install NAME[@CONSTRAINT]..."
-	Short string
-	Long  string
-	// Flags registers the command's own flags.
-	Flags func(fs *flag.FlagSet)
-	// Run runs the command with the positional arguments left after flags.
-	Run func(args []string) error
-
-	// Args are the positional arguments of the last Execute, for error
-	// messages ("udos-lib: install grid-extensions: …").
-	Args []string
-}
 
 // UsageError is a mistake in the command line: exit code 2.
 type UsageError struct{ Msg string }
@@ -49,58 +31,31 @@ func IsUsage(err error) bool {
 // ErrSilent is returned when the command already told the user everything.
 var ErrSilent = errors.New("silent failure")
 
-// Execute parses args with the command's flags and runs it. Flags may come
-// after positional arguments ("uninstall x --force").
-func (c *Command) Execute(args []string, errOut io.Writer) error {
-	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	if c.Flags != nil {
-		c.Flags(fs)
+// NoArgs refuses positional arguments as a usage error.
+func NoArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return Usagef("%s: takes no arguments (got %q)", cmd.Name(), args[0])
 	}
-	var pos []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				c.PrintHelp(errOut, fs)
-				return nil
-			}
-			return Usagef("%s: %v (see 'udos-lib %s --help')", c.Name, err, c.Name)
-		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if rest[0] == "--" {
-			pos = append(pos, rest[1:]...)
-			break
-		}
-		pos = append(pos, rest[0])
-		rest = rest[1:]
-	}
-	c.Args = pos
-	return c.Run(pos)
+	return nil
 }
 
-// PrintHelp writes the command's usage and flags.
-func (c *Command) PrintHelp(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage: udos-lib %s\n\n%s\n", c.Usage, c.Short)
-	if c.Long != "" {
-		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.Long))
-	}
-	if fs == nil {
-		fs = flag.NewFlagSet(c.Name, flag.ContinueOnError)
-		if c.Flags != nil {
-			c.Flags(fs)
+// ExactArgs wants exactly n positional arguments; msg says what they are.
+func ExactArgs(n int, msg string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return Usagef("%s: %s", cmd.Name(), msg)
 		}
+		return nil
 	}
-	n := 0
-	fs.VisitAll(func(*flag.Flag) { n++ })
-	if n > 0 {
-		fmt.Fprintln(w, "\nFlags:")
-		fs.VisitAll(func(f *flag.Flag) {
-			fmt.Fprintf(w, "  --%-20s %s\n", f.Name, f.Usage)
-		})
+}
+
+// MinArgs wants at least n positional arguments; msg says what they are.
+func MinArgs(n int, msg string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return Usagef("%s: %s", cmd.Name(), msg)
+		}
+		return nil
 	}
 }
 

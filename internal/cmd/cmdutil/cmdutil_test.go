@@ -1,25 +1,33 @@
 package cmdutil
 
 import (
-	"flag"
-	"io"
-	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
-func TestExecuteInterleavedFlags(t *testing.T) {
-	var force bool
-	var got []string
-	c := &Command{Name: "x", Usage: "x", Flags: func(fs *flag.FlagSet) { fs.BoolVar(&force, "force", false, "") },
-		Run: func(args []string) error { got = args; return nil }}
-	if err := c.Execute([]string{"a", "--force", "b"}, io.Discard); err != nil {
-		t.Fatal(err)
+func TestArgChecksAreUsageErrors(t *testing.T) {
+	cmd := &cobra.Command{Use: "x"}
+	tests := []struct {
+		name  string
+		check cobra.PositionalArgs
+		args  []string
+		usage bool
+	}{
+		{"no args ok", NoArgs, nil, false},
+		{"no args refused", NoArgs, []string{"a"}, true},
+		{"exact ok", ExactArgs(1, "name one"), []string{"a"}, false},
+		{"exact too many", ExactArgs(1, "name one"), []string{"a", "b"}, true},
+		{"exact none", ExactArgs(1, "name one"), nil, true},
+		{"min ok", MinArgs(1, "give one"), []string{"a", "b"}, false},
+		{"min none", MinArgs(1, "give one"), nil, true},
 	}
-	if !force || strings.Join(got, ",") != "a,b" {
-		t.Fatalf("force=%v args=%v", force, got)
-	}
-	err := c.Execute([]string{"--nope"}, io.Discard)
-	if !IsUsage(err) {
-		t.Fatalf("error %v is not a usage error", err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.check(cmd, tc.args)
+			if (err != nil) != tc.usage || (err != nil && !IsUsage(err)) {
+				t.Fatalf("error %v, want usage error %v", err, tc.usage)
+			}
+		})
 	}
 }

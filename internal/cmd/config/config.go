@@ -5,11 +5,12 @@ package config
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
@@ -30,32 +31,28 @@ type Options struct {
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
-func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Begin, Getenv: f.Getenv}
 	opts.RunEditor = func(editor, path string) error {
 		// The editor value may carry arguments ("code --wait"); run it the
 		// way git does, through the shell, with the file as "$1".
-		cmd := exec.Command("/bin/sh", "-c", editor+` "$1"`, "udos-lib-editor", path)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = f.IO.In, f.IO.ErrOut, f.IO.ErrOut
+		ed := exec.Command("/bin/sh", "-c", editor+` "$1"`, "udos-lib-editor", path)
+		ed.Stdin, ed.Stdout, ed.Stderr = f.IO.In, f.IO.ErrOut, f.IO.ErrOut
 		if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil && f.IO.IsStderrTTY() {
 			defer tty.Close()
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+			ed.Stdin, ed.Stdout, ed.Stderr = tty, tty, tty
 		}
-		return cmd.Run()
+		return ed.Run()
 	}
-	return &cmdutil.Command{
-		Name:  "config",
-		Usage: "config NAME --show | --edit",
-		Short: "Show or edit a library's JSON config",
+	cmd := &cobra.Command{
+		Use:     "config NAME (--show | --edit)",
+		Example: "  udos-lib config grid-extensions --show\n  EDITOR=nano udos-lib config grid-extensions --edit",
+		Short:   "Show or edit a library's JSON config",
 		Long: `--show prints the config (the package defaults if it was never edited).
 --edit opens a copy in $EDITOR (then $VISUAL, then vi); the result must be a
 JSON object that matches the library's schema (lib/config.schema.json) or it
 is refused and the old config kept.`,
-		Flags: func(fs *flag.FlagSet) {
-			fs.BoolVar(&opts.Show, "show", false, "print the config")
-			fs.BoolVar(&opts.Edit, "edit", false, "edit the config in $EDITOR")
-		},
-		Run: func(args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 || opts.Show == opts.Edit {
 				return cmdutil.Usagef("config: usage: config NAME --show | --edit")
 			}
@@ -66,6 +63,9 @@ is refused and the old config kept.`,
 			return run(opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Show, "show", false, "print the config")
+	cmd.Flags().BoolVar(&opts.Edit, "edit", false, "edit the config in $EDITOR")
+	return cmd
 }
 
 func run(opts *Options) error {

@@ -26,6 +26,10 @@ type Global struct {
 	Keyring           string
 	JSON              bool
 	RequireSignatures bool
+	// Quiet drops everything meant for a person but errors (-q).
+	Quiet bool
+	// Verbose says every retry and step on stderr (-v).
+	Verbose bool
 }
 
 // Factory carries shared dependencies.

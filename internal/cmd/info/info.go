@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
@@ -37,16 +39,14 @@ type Details struct {
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
-func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Begin}
-	return &cmdutil.Command{
-		Name:  "info",
-		Usage: "info NAME[@VERSION]",
-		Short: "Show a library's details, versions and dependencies",
-		Run: func(args []string) error {
-			if len(args) != 1 {
-				return cmdutil.Usagef("info: name exactly one library")
-			}
+	return &cobra.Command{
+		Use:     "info NAME[@VERSION]",
+		Example: "  udos-lib info grid-extensions\n  udos-lib info grid-extensions@1.2.0 --json",
+		Args:    cmdutil.ExactArgs(1, "name exactly one library"),
+		Short:   "Show a library's details, versions and dependencies",
+		RunE: func(cmd *cobra.Command, args []string) error {
 			name, ver, err := libid.SplitSpec(args[0])
 			if err != nil {
 				return cmdutil.Usagef("info: %v", err)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/iostreams"
@@ -27,17 +29,20 @@ type Options struct {
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
-func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Begin}
-	return &cmdutil.Command{
-		Name:  "install",
-		Usage: "install [NAME[@CONSTRAINT]... | FILE.udos-package]",
+	return &cobra.Command{
+		Use:   "install [NAME[@CONSTRAINT]... | FILE.udos-package]",
 		Short: "Install libraries and their dependencies",
 		Long: `NAME is an id (lib-grid-extensions), a namespace (@uDOS/grid-extensions) or a
 short name (grid-extensions); CONSTRAINT is a version or range (1.2.3, ^1.2, ~1.2).
 A path ending in .udos-package installs that file; its dependencies come from
 the registry. Without arguments, installs exactly what library/lock.json pins.`,
-		Run: func(args []string) error {
+		Example: `  udos-lib install grid-extensions@^1.2
+  udos-lib install @uDOS/pathfinding@~1.0 grid-math
+  udos-lib install ./lib-grid-math-v1.1.1.udos-package
+  udos-lib install            # exactly what library/lock.json pins`,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
 			opts.Specs, opts.File = nil, ""
 			for _, a := range args {

@@ -3,10 +3,11 @@ package list
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"sort"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
@@ -38,19 +39,14 @@ type Item struct {
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
-func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Begin}
-	return &cmdutil.Command{
-		Name:  "list",
-		Usage: "list [--available]",
-		Short: "List installed libraries, or every library in the catalog",
-		Flags: func(fs *flag.FlagSet) {
-			fs.BoolVar(&opts.Available, "available", false, "list the catalog instead")
-		},
-		Run: func(args []string) error {
-			if len(args) > 0 {
-				return cmdutil.Usagef("list: takes no arguments")
-			}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List installed libraries, or every library in the catalog",
+		Example: "  udos-lib list\n  udos-lib list --available --json",
+		Args:    cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
 			if runF != nil {
 				return runF(opts)
@@ -58,6 +54,8 @@ func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
 			return run(opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Available, "available", false, "list the catalog instead")
+	return cmd
 }
 
 func run(opts *Options) error {

@@ -4,10 +4,11 @@
 package pack
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
@@ -44,24 +45,18 @@ type Result struct {
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
-func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Client: f.Client, Begin: f.Begin, Getenv: f.Getenv}
-	return &cmdutil.Command{
-		Name:  "pack",
-		Usage: "pack NAME|DIR [--output FILE] [--sign-key FILE]",
-		Short: "Build a reproducible .udos-package (and sign it)",
+	cmd := &cobra.Command{
+		Use:     "pack (NAME | DIR)",
+		Example: "  udos-lib pack ./grid-math --output dist/\n  UDOS_SIGN_PASSPHRASE=… udos-lib pack ./grid-math --sign-key release.key",
+		Args:    cmdutil.ExactArgs(1, "name one library or source folder"),
+		Short:   "Build a reproducible .udos-package (and sign it)",
 		Long: `DIR is a library source folder (manifest.json, lib/, …); NAME an installed
 library. --output is a file or a folder (default: the current folder).
 --sign-key is an armored private key; its passphrase comes from
 UDOS_SIGN_PASSPHRASE. Entry times come from SOURCE_DATE_EPOCH (default 0).`,
-		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&opts.Output, "output", ".", "output file or folder")
-			fs.StringVar(&opts.SignKey, "sign-key", "", "armored private key to write FILE.asc with")
-		},
-		Run: func(args []string) error {
-			if len(args) != 1 {
-				return cmdutil.Usagef("pack: name one library or source folder")
-			}
+		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target, opts.JSON = args[0], f.Global.JSON
 			if runF != nil {
 				return runF(opts)
@@ -69,6 +64,9 @@ UDOS_SIGN_PASSPHRASE. Entry times come from SOURCE_DATE_EPOCH (default 0).`,
 			return run(opts)
 		},
 	}
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", ".", "output `FILE` or folder")
+	cmd.Flags().StringVar(&opts.SignKey, "sign-key", "", "armored private key `FILE` to write FILE.asc with")
+	return cmd
 }
 
 func run(opts *Options) error {

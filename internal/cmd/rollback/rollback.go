@@ -3,7 +3,8 @@ package rollback
 
 import (
 	"context"
-	"flag"
+
+	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
@@ -23,14 +24,13 @@ type Options struct {
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
-func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Begin}
-	return &cmdutil.Command{
-		Name:  "rollback",
-		Usage: "rollback NAME --to VERSION",
-		Short: "Switch a library back to an earlier version (offline if it was installed before)",
-		Flags: func(fs *flag.FlagSet) { fs.StringVar(&opts.To, "to", "", "the version to go back to") },
-		Run: func(args []string) error {
+	cmd := &cobra.Command{
+		Use:     "rollback NAME --to VERSION",
+		Short:   "Switch a library back to an earlier version (offline if it was installed before)",
+		Example: "  udos-lib rollback grid-extensions --to 1.2.0",
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 || opts.To == "" {
 				return cmdutil.Usagef("rollback: usage: rollback NAME --to VERSION")
 			}
@@ -50,4 +50,6 @@ func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
 			return install.Print(opts.IO, opts.JSON, changes)
 		},
 	}
+	cmd.Flags().StringVar(&opts.To, "to", "", "the `VERSION` to go back to")
+	return cmd
 }

@@ -1,6 +1,7 @@
-// Package root is the udos-lib command line: global flags (accepted before
-// or after the command), the command table, help and exit codes (0 success,
-// 1 failure, 2 usage error).
+// Package root is the udos-lib command line on cobra: the global flags
+// (persistent, so accepted before or after the command), the command table,
+// help, completion and version, and the exit codes (0 success, 1 failure,
+// 2 usage error, 130 interrupted).
 package root
 
 import (
@@ -12,6 +13,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/checkupdates"
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
@@ -27,6 +30,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/sync"
 	"github.com/fredbook/udos-dist/internal/cmd/uninstall"
 	"github.com/fredbook/udos-dist/internal/cmd/update"
+	"github.com/fredbook/udos-dist/internal/cmd/version"
 )
 
 // Exit codes.
@@ -41,148 +45,149 @@ const (
 )
 
 // Builder makes one command from the shared factory.
-type Builder func(f *factory.Factory) *cmdutil.Command
+type Builder func(f *factory.Factory) *cobra.Command
 
 // Commands lists the subcommands in help order. A new command is one
 // package under internal/cmd with a NewCmd(f, runF) and one line here.
 var Commands = []Builder{
-	func(f *factory.Factory) *cmdutil.Command { return search.NewCmd(f, nil) },
-	func(f *factory.Factory) *cmdutil.Command { return info.NewCmd(f, nil) },
-	func(f *factory.Factory) *cmdutil.Command { return list.NewCmd(f, nil) },
-	func(f *factory.Factory) *cmdutil.Command { return install.NewCmd(f, nil) },
-	func(f *factory.Factory) *cmdutil.Command { return update.NewCmd(f, nil) },
-	func(f *factory.Factory) *cmdutil.Command { return checkupdates.NewCmd(f, nil) },
-	func(f *factory.Factory) *cmdutil.Command { return uninstall.NewCmd(f, nil) },
-	func(f *factory.Factory) *cmdutil.Command { return rollback.NewCmd(f, nil) },
-	func(f *factory.Factory) *cmdutil.Command { return configcmd.NewCmd(f, nil) },
-	func(f *factory.Factory) *cmdutil.Command { return pack.NewCmd(f, nil) },
-	func(f *factory.Factory) *cmdutil.Command { return sync.NewCmd(f, nil) },
-	func(f *factory.Factory) *cmdutil.Command { return share.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return search.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return info.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return list.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return install.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return update.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return checkupdates.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return uninstall.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return rollback.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return configcmd.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return pack.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return sync.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return share.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return version.NewCmd(f) },
 }
 
-// splitGlobal removes the global flags from args wherever they are and
-// stores them in g. It stops at "--".
-func splitGlobal(args []string, g *factory.Global) ([]string, error) {
-	var rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			rest = append(rest, args[i:]...)
-			break
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") {
-			rest = append(rest, a)
-			continue
-		}
-		var target *string
-		switch name {
-		case "root":
-			target = &g.Root
-		case "registry":
-			target = &g.Registry
-		case "keyring":
-			target = &g.Keyring
-		case "json":
-			if hasVal {
-				g.JSON = val == "true" || val == "1"
-			} else {
-				g.JSON = true
-			}
-			continue
-		case "require-signatures":
-			g.RequireSignatures = !hasVal || val == "true" || val == "1"
-			continue
-		default:
-			rest = append(rest, a)
-			continue
-		}
-		if !hasVal {
-			if i+1 >= len(args) {
-				return nil, cmdutil.Usagef("flag --%s needs a value", name)
-			}
-			i++
-			val = args[i]
-		}
-		*target = val
-	}
-	return rest, nil
-}
-
-const globalHelp = `Global flags (before or after the command):
-  --root DIR            the uDOS installation (env UDOS_ROOT; default: current folder)
-  --registry URL|DIR    the registry: an http(s) URL or a folder with catalog.json
-                        (env UDOS_REGISTRY, then library/.udos-lib/config.json, then user config)
-  --keyring FILE        trusted armored public keys (env UDOS_KEYRING); with it, unsigned
-                        or badly signed catalogs and packages are refused
-  --require-signatures  refuse to work without a keyring
-  --json                machine-readable output on stdout
-
-Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C). See docs/LIBRARY-MANAGEMENT.md.
+const footer = `
+Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.
+Environment: UDOS_ROOT, UDOS_REGISTRY, UDOS_KEYRING (see docs/LIBRARY-MANAGEMENT.md).
 `
 
-func usage(w io.Writer, cmds []*cmdutil.Command) {
-	fmt.Fprintf(w, "Usage: udos-lib [global flags] COMMAND [args]\n\nManage uDOS libraries.\n\nCommands:\n")
-	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-34s %s\n", c.Usage, c.Short)
+// NewCmdRoot builds the command tree on f. Global flags are persistent:
+// accepted before or after the command name.
+func NewCmdRoot(f *factory.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "udos-lib",
+		Short: "Manage uDOS libraries",
+		Long: `udos-lib installs, updates and rolls back versioned, signed uDOS libraries
+from a registry's signed catalog, with their dependencies.`,
+		Example: `  udos-lib search grid
+  udos-lib install grid-extensions@^1.2
+  udos-lib --root ~/uDOS list --json`,
+		Version:       version.Current().String(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// Completion scripts come from cobra; say so in help.
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 	}
-	fmt.Fprintf(w, "\n%s", globalHelp)
+	g := f.Global
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.Root, "root", "", "the uDOS installation `DIR` (env UDOS_ROOT; default: current folder)")
+	pf.StringVar(&g.Registry, "registry", "", "the registry: an http(s) `URL` or a folder with catalog.json (env UDOS_REGISTRY)")
+	pf.StringVar(&g.Keyring, "keyring", "", "trusted armored public keys `FILE` (env UDOS_KEYRING); unsigned or badly signed catalogs and packages are then refused")
+	pf.BoolVar(&g.RequireSignatures, "require-signatures", false, "refuse to work without a keyring")
+	pf.BoolVar(&g.JSON, "json", false, "machine-readable output on stdout")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print nothing but data and errors")
+	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "say more on stderr (every retry, every step)")
+	root.SetVersionTemplate("udos-lib {{.Version}}\n")
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return cmdutil.Usagef("%s: %v (see '%s --help')", c.Name(), err, c.CommandPath())
+	})
+	root.SetHelpCommand(newHelpCmd())
+	root.SetUsageTemplate(root.UsageTemplate() + footer)
+	for _, b := range Commands {
+		root.AddCommand(b(f))
+	}
+	return root
+}
+
+// newHelpCmd is cobra's help command, except that an unknown topic is a
+// usage error (exit 2) with suggestions rather than a help page and exit 0.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			var names []cobra.Completion
+			for _, sub := range c.Root().Commands() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					names = append(names, sub.Name())
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 || target == nil {
+				topic := strings.Join(args, " ")
+				msg := fmt.Sprintf("unknown help topic %q", topic)
+				if s := c.Root().SuggestionsFor(topic); len(s) > 0 {
+					msg += fmt.Sprintf("; did you mean %s?", strings.Join(s, " or "))
+				}
+				return cmdutil.Usagef("%s (see 'udos-lib help')", msg)
+			}
+			target.InitDefaultHelpFlag()
+			return target.Help()
+		},
+	}
 }
 
 // Run runs udos-lib with args (without the program name) and returns the
 // exit code.
 func Run(f *factory.Factory, args []string) int {
-	rest, err := splitGlobal(args, f.Global)
-	if err != nil {
-		fmt.Fprintf(f.IO.ErrOut, "udos-lib: %v\n", err)
+	errOut := f.IO.ErrOut
+	root := NewCmdRoot(f)
+	defer f.IO.StopProgress()
+	if len(args) == 0 {
+		root.SetOut(errOut)
+		_ = root.Usage()
 		return ExitUsage
 	}
-	cmds := make([]*cmdutil.Command, 0, len(Commands))
-	for _, b := range Commands {
-		cmds = append(cmds, b(f))
-	}
-	if len(rest) == 0 {
-		usage(f.IO.ErrOut, cmds)
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd(args...)
+	// An unknown command is a usage error with cobra's suggestions; Find
+	// is cobra's own lookup, so this is exactly the case it would refuse.
+	if _, _, err := root.Find(args); err != nil {
+		fmt.Fprintf(errOut, "udos-lib: %s\n", strings.TrimSpace(strings.ReplaceAll(err.Error(), "\n\n", "\n")))
 		return ExitUsage
 	}
-	switch rest[0] {
-	case "help", "-h", "--help":
-		if len(rest) > 1 {
-			for _, c := range cmds {
-				if c.Name == rest[1] {
-					c.PrintHelp(f.IO.Out, nil)
-					return ExitOK
-				}
-			}
-		}
-		usage(f.IO.Out, cmds)
-		return ExitOK
-	}
-	var cmd *cmdutil.Command
-	for _, c := range cmds {
-		if c.Name == rest[0] {
-			cmd = c
+	root.PersistentPreRun = func(*cobra.Command, []string) {
+		if f.Global.Quiet {
+			f.IO.ErrOut = io.Discard
 		}
 	}
-	if cmd == nil {
-		fmt.Fprintf(f.IO.ErrOut, "udos-lib: unknown command %q (see 'udos-lib help')\n", rest[0])
-		return ExitUsage
-	}
-	err = cmd.Execute(rest[1:], f.IO.ErrOut)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	f.IO.ErrOut = errOut
 	switch {
 	case err == nil:
 		return ExitOK
+	case f.Ctx.Err() != nil && errors.Is(err, context.Canceled):
+		fmt.Fprintln(errOut, "udos-lib: interrupted")
+		return ExitInterrupted
 	case errors.Is(err, cmdutil.ErrSilent):
 		return ExitError
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(f.IO.ErrOut, "udos-lib: interrupted")
 		return ExitInterrupted
 	case cmdutil.IsUsage(err):
-		fmt.Fprintf(f.IO.ErrOut, "udos-lib: %v\n", err)
+		fmt.Fprintf(errOut, "udos-lib: %v\n", err)
 		return ExitUsage
 	default:
-		what := strings.Join(append([]string{cmd.Name}, cmd.Args...), " ")
-		fmt.Fprintf(f.IO.ErrOut, "udos-lib: %s: %v\n", what, err)
+		what := strings.TrimPrefix(cmd.CommandPath(), root.Name()+" ")
+		if pos := cmd.Flags().Args(); len(pos) > 0 {
+			what += " " + strings.Join(pos, " ")
+		}
+		fmt.Fprintf(errOut, "udos-lib: %s: %v\n", what, err)
 		return ExitError
 	}
 }

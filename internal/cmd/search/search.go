@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/iostreams"
@@ -34,16 +36,14 @@ type Result struct {
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
-func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Begin}
-	return &cmdutil.Command{
-		Name:  "search",
-		Usage: "search QUERY",
-		Short: "Search the catalog by id, name, description and tags",
-		Run: func(args []string) error {
-			if len(args) == 0 {
-				return cmdutil.Usagef("search: give a query (e.g. 'udos-lib search grid')")
-			}
+	return &cobra.Command{
+		Use:     "search QUERY...",
+		Short:   "Search the catalog by id, name, description and tags",
+		Example: "  udos-lib search grid\n  udos-lib search --json path finding",
+		Args:    cmdutil.MinArgs(1, "give a query (e.g. 'udos-lib search grid')"),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Query, opts.Ctx, opts.JSON = strings.Join(args, " "), f.Ctx, f.Global.JSON
 			if runF != nil {
 				return runF(opts)

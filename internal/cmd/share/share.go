@@ -7,11 +7,12 @@ package share
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
@@ -59,12 +60,13 @@ type Result struct {
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
-func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Begin, Getenv: f.Getenv}
-	return &cmdutil.Command{
-		Name:  "share",
-		Usage: "share NAME|DIR --github [--repository OWNER/NAME] [--tag vX.Y.Z]",
-		Short: "Publish a library version to its GitHub release",
+	cmd := &cobra.Command{
+		Use:     "share (NAME | DIR) --github",
+		Example: "  GITHUB_TOKEN=… udos-lib share ./grid-math --github --sign-key release.key\n  udos-lib share grid-math --github --repository fredbook/grid-math --tag v1.1.1",
+		Args:    cmdutil.ExactArgs(1, "name one library or source folder"),
+		Short:   "Publish a library version to its GitHub release",
 		Long: `DIR is a library source folder (manifest.json, lib/, …); NAME an installed
 library. The package, its signature and its manifest are published to the
 release of the tag (default v<version>) of --repository (default the
@@ -76,20 +78,7 @@ The token comes from GITHUB_TOKEN (or GH_TOKEN), the API from --api-url or
 GITHUB_API_URL. The signing key is --sign-key FILE or the armored key in
 UDOS_SIGN_KEY; its passphrase comes from UDOS_SIGN_PASSPHRASE. Entry times
 come from SOURCE_DATE_EPOCH (default 0).`,
-		Flags: func(fs *flag.FlagSet) {
-			fs.BoolVar(&opts.GitHub, "github", false, "publish to GitHub Releases (required: the only destination)")
-			fs.StringVar(&opts.Repository, "repository", "", "OWNER/NAME of the release's repository (default: the manifest's repository)")
-			fs.StringVar(&opts.Dispatch, "dispatch", "", "OWNER/NAME of the registry repository to notify (repository_dispatch)")
-			fs.StringVar(&opts.Version, "version", "", "version to publish (default: the tag's, else the manifest's)")
-			fs.StringVar(&opts.Tag, "tag", "", "release tag (default v<version>)")
-			fs.StringVar(&opts.SignKey, "sign-key", "", "armored private key file (default: $UDOS_SIGN_KEY)")
-			fs.StringVar(&opts.APIURL, "api-url", "", "GitHub API base URL (default $GITHUB_API_URL, else https://api.github.com)")
-			fs.StringVar(&opts.Output, "output", "", "folder to keep the package, .asc and manifest in (default: a temporary folder)")
-		},
-		Run: func(args []string) error {
-			if len(args) != 1 {
-				return cmdutil.Usagef("share: name one library or source folder")
-			}
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if !opts.GitHub {
 				return cmdutil.Usagef("share: say where to publish: --github")
 			}
@@ -100,6 +89,16 @@ come from SOURCE_DATE_EPOCH (default 0).`,
 			return Run(opts)
 		},
 	}
+	fs := cmd.Flags()
+	fs.BoolVar(&opts.GitHub, "github", false, "publish to GitHub Releases (required: the only destination)")
+	fs.StringVar(&opts.Repository, "repository", "", "`OWNER/NAME` of the release's repository (default: the manifest's repository)")
+	fs.StringVar(&opts.Dispatch, "dispatch", "", "`OWNER/NAME` of the registry repository to notify (repository_dispatch)")
+	fs.StringVar(&opts.Version, "version", "", "`VERSION` to publish (default: the tag's, else the manifest's)")
+	fs.StringVar(&opts.Tag, "tag", "", "release `TAG` (default v<version>)")
+	fs.StringVar(&opts.SignKey, "sign-key", "", "armored private key `FILE` (default: $UDOS_SIGN_KEY)")
+	fs.StringVar(&opts.APIURL, "api-url", "", "GitHub API base `URL` (default $GITHUB_API_URL, else https://api.github.com)")
+	fs.StringVar(&opts.Output, "output", "", "`DIR` to keep the package, .asc and manifest in (default: a temporary folder)")
+	return cmd
 }
 
 // Run shares opts.Target.

@@ -47,7 +47,7 @@ func TestShareGitHub(t *testing.T) {
 		t.Helper()
 		f, io, out := newFactory(env)
 		// The manifest names fredbook/udos-grid-extensions: no --repository needed.
-		if err := NewCmd(f, nil).Execute([]string{exampleLib, "--github", "--dispatch", "fredbook/registry"}, io.ErrOut); err != nil {
+		if err := execute(f, exampleLib, "--github", "--dispatch", "fredbook/registry"); err != nil {
 			t.Fatalf("%v\n%s", err, io.ErrOut)
 		}
 		var res Result
@@ -84,8 +84,8 @@ func TestShareUsage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f, io, _ := newFactory(tc.env)
-			err := NewCmd(f, nil).Execute(tc.args, io.ErrOut)
+			f, _, _ := newFactory(tc.env)
+			err := execute(f, tc.args...)
 			if !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want a usage error mentioning %q", err, tc.want)
 			}
@@ -96,9 +96,19 @@ func TestShareUsage(t *testing.T) {
 func TestShareNeedsToken(t *testing.T) {
 	t.Parallel()
 	key, _ := os.ReadFile(filepath.Join("../../../examples/keys/demo-signing-key.asc"))
-	f, io, _ := newFactory(map[string]string{"UDOS_SIGN_KEY": string(key)})
-	err := NewCmd(f, nil).Execute([]string{exampleLib, "--github"}, io.ErrOut)
+	f, _, _ := newFactory(map[string]string{"UDOS_SIGN_KEY": string(key)})
+	err := execute(f, exampleLib, "--github")
 	if err == nil || !strings.Contains(err.Error(), "GITHUB_TOKEN") {
 		t.Errorf("err = %v", err)
 	}
+}
+
+// execute runs the share command alone, as the root would run it.
+func execute(f *factory.Factory, args ...string) error {
+	cmd := NewCmd(f, nil)
+	cmd.SetArgs(args)
+	cmd.SetOut(f.IO.Out)
+	cmd.SetErr(f.IO.ErrOut)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	return cmd.Execute()
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/iostreams"
@@ -33,16 +35,14 @@ type Result struct {
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
-func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Begin}
-	return &cmdutil.Command{
-		Name:  "sync",
-		Usage: "sync",
-		Short: "Fetch, verify and cache the registry's catalog",
-		Run: func(args []string) error {
-			if len(args) > 0 {
-				return cmdutil.Usagef("sync: takes no arguments")
-			}
+	return &cobra.Command{
+		Use:     "sync",
+		Short:   "Fetch, verify and cache the registry's catalog",
+		Example: "  udos-lib sync\n  udos-lib --registry https://fredbook.github.io/udos-registry sync",
+		Args:    cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
 			if runF != nil {
 				return runF(opts)

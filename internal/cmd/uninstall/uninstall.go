@@ -2,7 +2,7 @@
 package uninstall
 
 import (
-	"flag"
+	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
@@ -21,22 +21,17 @@ type Options struct {
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
-func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Begin}
-	return &cmdutil.Command{
-		Name:  "uninstall",
-		Usage: "uninstall NAME [--force]",
-		Short: "Remove a library (kept in the store for rollback)",
+	cmd := &cobra.Command{
+		Use:     "uninstall NAME",
+		Example: "  udos-lib uninstall grid-extensions\n  udos-lib uninstall pathfinding --force",
+		Args:    cmdutil.ExactArgs(1, "name exactly one library"),
+		Short:   "Remove a library (kept in the store for rollback)",
 		Long: `Refused while another installed library depends on NAME, unless --force.
 Dependencies nothing else needs any more are removed too. The library's
 config and its store copies are kept.`,
-		Flags: func(fs *flag.FlagSet) {
-			fs.BoolVar(&opts.Force, "force", false, "remove even if other libraries depend on it")
-		},
-		Run: func(args []string) error {
-			if len(args) != 1 {
-				return cmdutil.Usagef("uninstall: name exactly one library")
-			}
+		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name, opts.JSON = args[0], f.Global.JSON
 			if runF != nil {
 				return runF(opts)
@@ -53,4 +48,6 @@ config and its store copies are kept.`,
 			return install.Print(opts.IO, opts.JSON, changes)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "remove even if other libraries depend on it")
+	return cmd
 }

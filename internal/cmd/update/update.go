@@ -3,7 +3,8 @@ package update
 
 import (
 	"context"
-	"flag"
+
+	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
@@ -23,36 +24,36 @@ type Options struct {
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
-func NewCmd(f *factory.Factory, runF func(*Options) error) *cmdutil.Command {
+func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Begin}
-	cmd := &cmdutil.Command{
-		Name:  "update",
-		Usage: "update NAME... | --all",
+	cmd := &cobra.Command{
+		Use:   "update [NAME... | --all]",
 		Short: "Update libraries within their requested constraints",
 		Long: `Moves the named libraries (or all with --all) to the newest versions their
 requested constraints allow (see check-updates); other libraries keep their
 versions unless a dependency forces a change. To cross a constraint, install
 NAME@NEWCONSTRAINT.`,
-		Flags: func(fs *flag.FlagSet) { fs.BoolVar(&opts.All, "all", false, "update every installed library") },
+		Example: "  udos-lib update grid-extensions\n  udos-lib update --all",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx, opts.JSON, opts.Names = f.Ctx, f.Global.JSON, args
+			if opts.All == (len(args) > 0) {
+				return cmdutil.Usagef("update: name libraries or pass --all (not both)")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			c, end, err := opts.Begin()
+			if err != nil {
+				return err
+			}
+			defer end()
+			changes, err := c.Update(opts.Ctx, opts.Names, opts.All)
+			if err != nil {
+				return err
+			}
+			return install.Print(opts.IO, opts.JSON, changes)
+		},
 	}
-	cmd.Run = func(args []string) error {
-		opts.Ctx, opts.JSON, opts.Names = f.Ctx, f.Global.JSON, args
-		if opts.All == (len(args) > 0) {
-			return cmdutil.Usagef("update: name libraries or pass --all (not both)")
-		}
-		if runF != nil {
-			return runF(opts)
-		}
-		c, end, err := opts.Begin()
-		if err != nil {
-			return err
-		}
-		defer end()
-		changes, err := c.Update(opts.Ctx, opts.Names, opts.All)
-		if err != nil {
-			return err
-		}
-		return install.Print(opts.IO, opts.JSON, changes)
-	}
+	cmd.Flags().BoolVar(&opts.All, "all", false, "update every installed library")
 	return cmd
 }
