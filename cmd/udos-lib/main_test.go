@@ -1,11 +1,15 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,8 +37,15 @@ func TestMain(m *testing.M) {
 
 var (
 	serversMu sync.Mutex
-	servers   = map[*testscript.TestScript]*faultServer{}
+	// servers of each script by name ("" is the default one).
+	servers = map[*testscript.TestScript]map[string]*faultServer{}
 )
+
+func server(ts *testscript.TestScript, name string) *faultServer {
+	serversMu.Lock()
+	defer serversMu.Unlock()
+	return servers[ts][name]
+}
 
 func TestScripts(t *testing.T) {
 	t.Parallel()
@@ -56,6 +67,8 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"mkregistry": cmdMkregistry,
 			"serve":      cmdServe,
+			"unserve":    cmdUnserve,
+			"cmptree":    cmdCmptree,
 			"reqlog":     cmdReqlog,
 			"sign":       cmdSign,
 			"corrupt":    cmdCorrupt,
@@ -99,43 +112,66 @@ func cmdMkregistry(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 }
 
-// serve [-fail N] [-truncate N] [-stall N] [-only SUBSTR] DIR: serves DIR on
-// loopback and sets $REGISTRY_URL.
+// serve [-name NAME] [-fail N] [-truncate N] [-stall N] [-only SUBSTR] DIR:
+// serves DIR on a loopback port of its own and sets $REGISTRY_URL (with a
+// name: $REGISTRY_URL_NAME), so a script can run two registries at once.
 func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	name := fs.String("name", "", "")
 	fail := fs.Int("fail", 0, "")
 	trunc := fs.Int("truncate", 0, "")
 	stall := fs.Int("stall", 0, "")
 	only := fs.String("only", "", "")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		ts.Fatalf("usage: serve [-fail N] [-truncate N] [-stall N] [-only S] DIR")
+		ts.Fatalf("usage: serve [-name N] [-fail N] [-truncate N] [-stall N] [-only S] DIR")
 	}
 	serversMu.Lock()
-	s := servers[ts]
-	if s == nil {
-		s = newFaultServer(ts.MkAbs(fs.Arg(0)))
-		servers[ts] = s
+	if servers[ts] == nil {
+		servers[ts] = map[string]*faultServer{}
 		ts.Defer(func() {
-			s.srv.Close()
 			serversMu.Lock()
+			for _, s := range servers[ts] {
+				s.srv.Close()
+			}
 			delete(servers, ts)
 			serversMu.Unlock()
 		})
+	}
+	s := servers[ts][*name]
+	if s == nil {
+		s = newFaultServer(ts.MkAbs(fs.Arg(0)))
+		servers[ts][*name] = s
 	}
 	serversMu.Unlock()
 	s.mu.Lock()
 	s.dir = ts.MkAbs(fs.Arg(0))
 	s.fail, s.truncate, s.stall, s.only = *fail, *trunc, *stall, *only
 	s.mu.Unlock()
-	ts.Setenv("REGISTRY_URL", s.srv.URL)
+	env := "REGISTRY_URL"
+	if *name != "" {
+		env += "_" + strings.ToUpper(*name)
+	}
+	ts.Setenv(env, s.srv.URL)
+}
+
+// unserve [NAME]: stops a server started by serve; its port then refuses
+// connections.
+func cmdUnserve(ts *testscript.TestScript, neg bool, args []string) {
+	name := ""
+	if len(args) == 1 {
+		name = args[0]
+	}
+	s := server(ts, name)
+	if s == nil {
+		ts.Fatalf("unserve: no server %q", name)
+	}
+	s.srv.Close()
 }
 
 // reqlog [N]: prints the requests served since the last reqlog (one line
 // each: METHOD PATH STATUS BYTES) and, with N, fails unless there were N.
 func cmdReqlog(ts *testscript.TestScript, neg bool, args []string) {
-	serversMu.Lock()
-	s := servers[ts]
-	serversMu.Unlock()
+	s := server(ts, "")
 	if s == nil {
 		ts.Fatalf("reqlog: no server (use serve first)")
 	}
@@ -190,4 +226,67 @@ func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("replace: %q does not occur in %s", args[0], args[2])
 	}
 	ts.Check(os.WriteFile(p, re.ReplaceAll(b, []byte(args[1])), 0o644))
+}
+
+// cmptree A B: fails unless the trees A and B hold the same files with the
+// same contents and the same links (udos-lib's cache and lock holder file
+// aside, which record where and by whom, not what is installed).
+func cmdCmptree(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: cmptree A B")
+	}
+	a, b := treeListing(ts, ts.MkAbs(args[0])), treeListing(ts, ts.MkAbs(args[1]))
+	var diffs []string
+	for p, x := range a {
+		if y, ok := b[p]; !ok {
+			diffs = append(diffs, "only in "+args[0]+": "+p)
+		} else if x != y {
+			diffs = append(diffs, "differs: "+p)
+		}
+	}
+	for p := range b {
+		if _, ok := a[p]; !ok {
+			diffs = append(diffs, "only in "+args[1]+": "+p)
+		}
+	}
+	sort.Strings(diffs)
+	if (len(diffs) == 0) == neg {
+		ts.Fatalf("cmptree %s %s: %d difference(s)\n%s", args[0], args[1], len(diffs), strings.Join(diffs, "\n"))
+	}
+}
+
+func treeListing(ts *testscript.TestScript, root string) map[string]string {
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		switch {
+		case rel == ".udos-lib/cache" || rel == ".udos-lib/lock" || rel == ".keep":
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		case d.Type()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = "-> " + t
+		case d.IsDir():
+			out[rel] = "dir"
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(b)
+			out[rel] = hex.EncodeToString(sum[:])
+		}
+		return nil
+	})
+	ts.Check(err)
+	return out
 }

@@ -469,23 +469,6 @@ func (l *Library) Current() (*Version, bool) {
 	return best, best != nil
 }
 
-// ResolveURL resolves ref (a version's url, signature_url or manifest_url)
-// against base, the URL the catalog was fetched from (for a local registry,
-// a file:// URL of catalog.json). Absolute refs are returned as they are.
-func ResolveURL(base *url.URL, ref string) (*url.URL, error) {
-	u, err := url.Parse(ref)
-	if err != nil {
-		return nil, fmt.Errorf("catalog url %s: %w", clip.Quote(ref), urlProblem(err))
-	}
-	if u.IsAbs() || base == nil {
-		if !u.IsAbs() {
-			return nil, fmt.Errorf("catalog url %s is relative and the catalog's location is unknown", clip.Quote(ref))
-		}
-		return u, nil
-	}
-	return base.ResolveReference(u), nil
-}
-
 // AddVersion records version v of the library m describes, replacing an
 // entry of the same version. The library's own fields follow the manifest
 // of whichever version is Current afterwards, so versions may be added in

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -322,35 +321,6 @@ func TestVerify(t *testing.T) {
 	}
 	if _, err := ParseUnverified(data, TrustState{}, now); err != nil {
 		t.Errorf("ParseUnverified: %v", err)
-	}
-}
-
-func TestResolveURL(t *testing.T) {
-	t.Parallel()
-	httpBase, _ := url.Parse("https://fredbook.github.io/udos-registry/catalog.json")
-	fileBase, _ := url.Parse("file:///srv/registry/catalog.json")
-	tests := []struct {
-		base *url.URL
-		ref  string
-		want string
-	}{
-		{httpBase, "packages/lib-a-v1.0.0.udos-package", "https://fredbook.github.io/udos-registry/packages/lib-a-v1.0.0.udos-package"},
-		{httpBase, "https://github.com/o/r/releases/download/v1/x.udos-package", "https://github.com/o/r/releases/download/v1/x.udos-package"},
-		{httpBase, "/other/x", "https://fredbook.github.io/other/x"},
-		{fileBase, "packages/x.udos-package", "file:///srv/registry/packages/x.udos-package"},
-		{nil, "https://example.org/x", "https://example.org/x"},
-	}
-	for _, tt := range tests {
-		got, err := ResolveURL(tt.base, tt.ref)
-		if err != nil || got.String() != tt.want {
-			t.Errorf("ResolveURL(%v, %q) = %v, %v; want %s", tt.base, tt.ref, got, err, tt.want)
-		}
-	}
-	if _, err := ResolveURL(nil, "packages/x"); err == nil {
-		t.Error("relative URL without a base resolved")
-	}
-	if _, err := ResolveURL(httpBase, "http://[::1"); err == nil {
-		t.Error("malformed URL resolved")
 	}
 }
 

@@ -11,12 +11,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/regref"
 	"github.com/fredbook/udos-dist/internal/retry"
 )
 
@@ -62,38 +61,10 @@ type Result struct {
 	NotModified bool
 }
 
-// IsRemote reports whether loc is an http(s) URL rather than a local path.
-func IsRemote(loc string) bool {
-	return strings.HasPrefix(loc, "http://") || strings.HasPrefix(loc, "https://")
-}
-
-// Resolve returns ref made absolute against base (a URL or a directory; for
-// a directory, base is the directory, for a URL the document ref is relative to).
-func Resolve(base, ref string) (string, error) {
-	if IsRemote(ref) || filepath.IsAbs(ref) {
-		return ref, nil
-	}
-	if strings.HasPrefix(ref, "file://") {
-		return strings.TrimPrefix(ref, "file://"), nil
-	}
-	if IsRemote(base) {
-		b, err := url.Parse(base)
-		if err != nil {
-			return "", fmt.Errorf("parsing registry URL %q: %w", base, err)
-		}
-		r, err := url.Parse(ref)
-		if err != nil {
-			return "", fmt.Errorf("parsing reference %q: %w", ref, err)
-		}
-		return b.ResolveReference(r).String(), nil
-	}
-	return filepath.Join(base, filepath.FromSlash(ref)), nil
-}
-
 // Get reads a whole file with the size limit max (0: none); etag, when set,
 // makes the request conditional.
 func (f *Fetcher) Get(ctx context.Context, loc, etag string, max int64) (Result, error) {
-	if !IsRemote(loc) {
+	if !regref.IsRemote(loc) {
 		b, err := os.ReadFile(loc)
 		if err != nil {
 			return Result{}, fmt.Errorf("reading %s: %w", loc, err)
@@ -129,7 +100,7 @@ func (f *Fetcher) Get(ctx context.Context, loc, etag string, max int64) (Result,
 // Download writes the file at loc to w. reset is called before every retry
 // so the caller can truncate what it received.
 func (f *Fetcher) Download(ctx context.Context, loc string, w io.Writer, reset func() error) error {
-	if !IsRemote(loc) {
+	if !regref.IsRemote(loc) {
 		in, err := os.Open(loc)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", loc, err)

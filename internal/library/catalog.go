@@ -13,6 +13,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/fetch"
 	"github.com/fredbook/udos-dist/internal/libid"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/regref"
 )
 
 // Catalog is a verified catalog.json (internal/catalog) together with where
@@ -20,8 +21,9 @@ import (
 type Catalog struct {
 	*catalog.Catalog
 
-	// Base is where relative URLs in the catalog are resolved from.
-	Base string
+	// Base is where the catalog's references resolve from, and what may
+	// be fetched through them.
+	Base regref.Base
 }
 
 // Lookup finds a library by id, namespace or short name, with an error
@@ -81,11 +83,18 @@ func CatalogLocation(registry string) (string, error) {
 	if registry == "" {
 		return "", fmt.Errorf("no registry configured: pass --registry URL|DIR, set UDOS_REGISTRY, or put {\"registry\": \"…\"} in library/.udos-lib/config.json")
 	}
-	if strings.HasSuffix(registry, ".json") {
-		return registry, nil
+	if regref.IsRemote(registry) {
+		if strings.HasSuffix(registry, ".json") {
+			return registry, nil
+		}
+		return strings.TrimSuffix(registry, "/") + "/" + catalog.FileName, nil
 	}
-	if fetch.IsRemote(registry) {
-		return fetch.Resolve(strings.TrimSuffix(registry, "/")+"/", "catalog.json")
+	if strings.HasSuffix(registry, ".json") {
+		abs, err := filepath.Abs(registry)
+		if err != nil {
+			return "", fmt.Errorf("registry %s: %w", registry, err)
+		}
+		return abs, nil
 	}
 	fi, err := os.Stat(registry)
 	if err != nil {
@@ -98,7 +107,16 @@ func CatalogLocation(registry string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("registry %s: %w", registry, err)
 	}
-	return filepath.Join(abs, "catalog.json"), nil
+	return filepath.Join(abs, catalog.FileName), nil
+}
+
+// registryBase is where the configured registry's references resolve from.
+func (c *Client) registryBase() (regref.Base, error) {
+	loc, err := CatalogLocation(c.Registry)
+	if err != nil {
+		return regref.Base{}, err
+	}
+	return regref.NewBase(loc)
 }
 
 // SyncResult says what a catalog load did.
@@ -131,7 +149,7 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 
 	var body, sig []byte
 	switch {
-	case !fetch.IsRemote(loc):
+	case !regref.IsRemote(loc):
 		body, err = os.ReadFile(loc)
 		if err != nil {
 			return nil, fmt.Errorf("reading catalog %s: %w", loc, err)
@@ -177,7 +195,7 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 	res.Requests = c.Fetcher.Requests - before
 
 	cat, err := c.verifyCatalog(loc, body, sig, state)
-	if err != nil && res.Cached && fetch.IsRemote(loc) {
+	if err != nil && res.Cached && regref.IsRemote(loc) {
 		// The cached copy no longer passes (a keyring given since, a
 		// signature published since without changing catalog.json, an
 		// expired copy): ask again without the ETag, once.
@@ -190,8 +208,8 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 		return nil, err
 	}
 	if !res.Cached {
-		res.Changed = cat.Serial != state.Serial || (fetch.IsRemote(loc) && !haveCache)
-		if fetch.IsRemote(loc) {
+		res.Changed = cat.Serial != state.Serial || (regref.IsRemote(loc) && !haveCache)
+		if regref.IsRemote(loc) {
 			if err := atomicfile.WriteFile(filepath.Join(dir, "catalog.json"), body, 0o644); err != nil {
 				return nil, err
 			}
@@ -255,11 +273,9 @@ func (c *Client) verifyCatalog(loc string, body, sig []byte, state RegistryState
 	default:
 		return nil, fmt.Errorf("catalog %s: refused: %w", loc, err)
 	}
-	cat := &Catalog{Catalog: checked}
-	if fetch.IsRemote(loc) {
-		cat.Base = loc
-	} else {
-		cat.Base = filepath.Dir(loc)
+	base, err := regref.NewBase(loc)
+	if err != nil {
+		return nil, err
 	}
-	return cat, nil
+	return &Catalog{Catalog: checked, Base: base}, nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/fetch"
 	"github.com/fredbook/udos-dist/internal/libid"
 	"github.com/fredbook/udos-dist/internal/lockfile"
+	"github.com/fredbook/udos-dist/internal/regref"
 	"github.com/fredbook/udos-dist/internal/store"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
@@ -146,7 +147,7 @@ func (c *Client) FindInstalled(lock *lockfile.Lock, name string) (string, lockfi
 func (c *Client) fetchBytes(ctx context.Context, loc, label string, size int64) ([]byte, error) {
 	var buf bytes.Buffer
 	var sink ProgressSink
-	if c.Progress != nil && fetch.IsRemote(loc) {
+	if c.Progress != nil && regref.IsRemote(loc) {
 		sink = c.Progress(label, size)
 	}
 	w := io.Writer(&buf)
@@ -173,14 +174,17 @@ func (c *Client) fetchBytes(ctx context.Context, loc, label string, size int64) 
 type source struct {
 	ID                string
 	Version           *semver.Version
-	URL, SignatureURL string // absolute
-	Size              int64
-	SHA256, SHA512    string
-	Dependencies      map[string]string
-	InstallPath       string
-	Namespace         string
-	Local             *udospkg.Package // already read from a file
-	LocalSig          []byte
+	URL, SignatureURL string // what to fetch: resolved and allowed (internal/regref)
+	// Ref and SigRef are what the lock file records: relative to the
+	// registry when the package is inside it.
+	Ref, SigRef    string
+	Size           int64
+	SHA256, SHA512 string
+	Dependencies   map[string]string
+	InstallPath    string
+	Namespace      string
+	Local          *udospkg.Package // already read from a file
+	LocalSig       []byte
 }
 
 // ensureStored makes sure id@version is extracted in the store: digest and
@@ -205,7 +209,7 @@ func (c *Client) ensureStored(ctx context.Context, s source) (*store.Meta, error
 		var err error
 		raw, err = c.fetchBytes(ctx, s.URL, file, s.Size)
 		if err != nil {
-			return nil, fmt.Errorf("downloading %s: %w", file, err)
+			return nil, &unavailableError{fmt.Errorf("downloading %s: %w", file, err)}
 		}
 		c.hook("after-download")
 	}
@@ -224,7 +228,7 @@ func (c *Client) ensureStored(ctx context.Context, s source) (*store.Meta, error
 			sig = r.Body
 		case errors.As(err, &he) && he.Status == 404, errors.Is(err, os.ErrNotExist):
 		default:
-			return nil, fmt.Errorf("downloading the signature of %s: %w", file, err)
+			return nil, &unavailableError{fmt.Errorf("downloading the signature of %s: %w", file, err)}
 		}
 	}
 	if _, warn, err := c.Trust.Check(raw, sig); err != nil {
@@ -267,16 +271,16 @@ func (c *Client) ensureStored(ctx context.Context, s source) (*store.Meta, error
 			Namespace:    m.Namespace,
 			Version:      m.Version,
 			InstallPath:  m.InstallPath,
-			Source:       s.URL,
-			Signature:    s.SignatureURL,
+			Source:       s.Ref,
+			Signature:    s.SigRef,
 			SHA256:       pkg.SHA256,
 			SHA512:       pkg.SHA512,
 			Dependencies: normaliseDeps(m.Dependencies),
 		},
 		Manifest: *m,
 	}
-	if s.Local != nil && len(sig) > 0 {
-		meta.Entry.Signature = s.SignatureURL
+	if len(sig) == 0 {
+		meta.Entry.Signature = ""
 	}
 	if err := c.Paths.Add(s.ID, version, filepath.Join(tmp, "x"), meta); err != nil {
 		return nil, err

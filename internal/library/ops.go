@@ -13,7 +13,6 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/constraint"
-	"github.com/fredbook/udos-dist/internal/fetch"
 	"github.com/fredbook/udos-dist/internal/libid"
 	"github.com/fredbook/udos-dist/internal/lockfile"
 	"github.com/fredbook/udos-dist/internal/resolve"
@@ -67,20 +66,29 @@ func (c *Client) sourceFor(cat *Catalog, id string, version *semver.Version) (so
 	if !ok {
 		return source{}, fmt.Errorf("%s has no version %s in the catalog", id, version)
 	}
-	u, err := fetch.Resolve(cat.Base, v.URL)
+	u, su, err := catalogRefs(cat, v)
 	if err != nil {
-		return source{}, err
+		return source{}, fmt.Errorf("%s %s: %w", id, version, err)
+	}
+	return source{ID: id, Version: version, URL: u, SignatureURL: su, Size: v.Size, SHA256: v.SHA256, SHA512: v.SHA512,
+		Dependencies: v.Dependencies, InstallPath: lib.InstallPath, Namespace: lib.Namespace,
+		Ref: cat.Base.Relative(u), SigRef: cat.Base.Relative(su)}, nil
+}
+
+// catalogRefs resolves a version's package and signature references under
+// the registry's rules (internal/regref).
+func catalogRefs(cat *Catalog, v *catalog.Version) (pkg, sig string, err error) {
+	if pkg, err = cat.Base.Resolve(v.URL); err != nil {
+		return "", "", err
 	}
 	sigRef := v.SignatureURL
 	if sigRef == "" {
 		sigRef = v.URL + ".asc"
 	}
-	su, err := fetch.Resolve(cat.Base, sigRef)
-	if err != nil {
-		return source{}, err
+	if sig, err = cat.Base.Resolve(sigRef); err != nil {
+		return "", "", err
 	}
-	return source{ID: id, Version: version, URL: u, SignatureURL: su, Size: v.Size, SHA256: v.SHA256, SHA512: v.SHA512,
-		Dependencies: v.Dependencies, InstallPath: lib.InstallPath, Namespace: lib.Namespace}, nil
+	return pkg, sig, nil
 }
 
 // plan is an install being prepared.
@@ -146,8 +154,7 @@ func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
 				meta = m
 				meta.Entry = o
 			} else {
-				meta, err = c.ensureStored(ctx, source{ID: id, Version: v, URL: o.Source, SignatureURL: o.Signature,
-					SHA256: o.SHA256, SHA512: o.SHA512, InstallPath: o.InstallPath})
+				meta, err = c.storeLocked(ctx, &catalogOnce{cat: p.cat}, id, v, o, p.old.FromV1())
 			}
 		} else {
 			var s source
@@ -165,6 +172,7 @@ func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
 		if o, ok := p.old.Libraries[id]; ok {
 			e.Direct, e.Requested = o.Direct, o.Requested
 		}
+		e.Source, e.Signature = c.recordedRefs(p.cat, id, e, p.old.FromV1())
 		if con, ok := p.direct[id]; ok {
 			e.Direct = true
 			e.Requested = con
@@ -280,9 +288,12 @@ func (c *Client) InstallFile(ctx context.Context, path string) ([]Change, error)
 	if err != nil {
 		return nil, fmt.Errorf("reading package %s: version %q: %w", path, m.Version, err)
 	}
-	s := source{ID: m.ID, Version: mv, URL: abs, Local: pkg, LocalSig: sig, InstallPath: m.InstallPath, Namespace: m.Namespace}
+	// The lock file records the file's name: installing from the lock
+	// elsewhere finds the package in the registry by version and digest.
+	s := source{ID: m.ID, Version: mv, URL: abs, Local: pkg, LocalSig: sig, InstallPath: m.InstallPath, Namespace: m.Namespace,
+		Ref: filepath.Base(abs)}
 	if sig != nil {
-		s.SignatureURL = abs + ".asc"
+		s.SignatureURL, s.SigRef = abs+".asc", filepath.Base(abs)+".asc"
 	}
 	p.local[m.ID] = s
 	p.in.Extra[m.ID] = extraVersion{Version: mv, Dependencies: m.Dependencies}
@@ -311,20 +322,34 @@ func (c *Client) InstallLocked(ctx context.Context) ([]Change, error) {
 	}
 	sort.Strings(ids)
 	var changes []Change
+	next := lock.Clone()
+	cats := &catalogOnce{}
 	for _, id := range ids {
 		e := lock.Libraries[id]
 		action := "unchanged"
-		if _, ok := c.Paths.HasVersion(id, e.Version); !ok {
-			action = "installed"
-		}
 		v, err := semver.NewVersion(e.Version)
 		if err != nil {
 			return nil, fmt.Errorf("%s: version %q in %s: %w", id, e.Version, c.Paths.LockFile(), err)
 		}
-		if _, err := c.ensureStored(ctx, source{ID: id, Version: v, URL: e.Source, SignatureURL: e.Signature,
-			SHA256: e.SHA256, SHA512: e.SHA512, InstallPath: e.InstallPath}); err != nil {
-			return nil, fmt.Errorf("%s@%s: %w", id, e.Version, err)
+		if _, ok := c.Paths.HasVersion(id, e.Version); !ok {
+			action = "installed"
+			m, err := c.storeLocked(ctx, cats, id, v, e, lock.FromV1())
+			if err != nil {
+				return nil, err
+			}
+			if lock.FromV1() {
+				e.Source, e.Signature = m.Entry.Source, m.Entry.Signature
+			}
 		}
+		var cat *Catalog
+		if lock.FromV1() && c.Registry != "" {
+			// The v1 sources name the registry as it was; the one given now
+			// decides (same version, same digest), so the lock travels
+			// from here on. Best effort: without it the sources are kept.
+			cat, _ = cats.get(ctx, c)
+		}
+		e.Source, e.Signature = c.recordedRefs(cat, id, e, lock.FromV1())
+		next.Libraries[id] = e
 		link, target, err := c.Paths.LinkTarget(e.InstallPath, id, e.Version)
 		if err != nil {
 			return nil, err
@@ -349,7 +374,7 @@ func (c *Client) InstallLocked(ctx context.Context) ([]Change, error) {
 		c.warnOnce(fmt.Sprintf("%s was resolved against uDOS %s; this installation is %s", c.Paths.LockFile(), lock.CoreVersion, cv))
 	}
 	// Every library the lock names is relinked if needed; stray links removed.
-	if err := c.commit("install", current, lock); err != nil {
+	if err := c.commit("install", current, next); err != nil {
 		return nil, err
 	}
 	return changes, nil

@@ -22,10 +22,14 @@ import (
 	"github.com/fredbook/udos-dist/internal/canonjson"
 	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/libid"
+	"github.com/fredbook/udos-dist/internal/regref"
 )
 
-// Version is the lockfile_version written and the only one read.
-const Version = 1
+// Version is the lockfile_version written. Version 1 is still read: its
+// sources are absolute (the registry's URL or folder at install time);
+// version 2 records them relative to the registry, so a lockfile works
+// with the same registry at another URL or folder.
+const Version = 2
 
 // Path is the lockfile's place relative to a uDOS root.
 const Path = "library/lock.json"
@@ -39,14 +43,24 @@ type Lock struct {
 	Libraries map[string]Entry `json:"libraries"`
 }
 
+// FromV1 reports whether l was read from a version 1 lockfile, whose
+// sources name the registry as it was then: a client looks such a package
+// up in the registry it is given (by version and digest) before it tries
+// the recorded source. It is written back as the current version.
+func (l *Lock) FromV1() bool { return l.LockfileVersion == 1 }
+
 // Entry is one installed library.
 type Entry struct {
 	Namespace   string `json:"namespace"`
 	Version     string `json:"version"`
 	InstallPath string `json:"install_path"`
-	// Source is the package URL (or absolute local path) it was installed from.
+	// Source is where the package comes from: a path relative to the
+	// registry, or an absolute http(s) URL when it is hosted elsewhere
+	// (version 1: the absolute URL or local path it was installed from).
+	// The digests, not the source, decide what is accepted.
 	Source string `json:"source"`
-	// Signature is the URL of its .asc, empty when it was installed unsigned.
+	// Signature is where its .asc comes from, in the same form; empty when
+	// it was installed unsigned.
 	Signature string `json:"signature,omitempty"`
 	SHA256    string `json:"sha256"`
 	SHA512    string `json:"sha512,omitempty"`
@@ -115,8 +129,8 @@ func Parse(data []byte) (*Lock, error) {
 func (l *Lock) Validate() error {
 	var probs []string
 	add := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
-	if l.LockfileVersion != Version {
-		add("lockfile_version %d is not supported (want %d)", l.LockfileVersion, Version)
+	if l.LockfileVersion != Version && l.LockfileVersion != 1 {
+		add("lockfile_version %d is not supported (want %d, or 1)", l.LockfileVersion, Version)
 	}
 	if l.CoreVersion != "" {
 		if _, err := semver.NewVersion(l.CoreVersion); err != nil {
@@ -143,8 +157,18 @@ func (l *Lock) Validate() error {
 		if _, err := semver.StrictNewVersion(e.Version); err != nil {
 			add("%s: version %q is not a semantic version (want MAJOR.MINOR.PATCH)", id, e.Version)
 		}
-		if e.Source == "" {
+		switch {
+		case e.Source == "":
 			add("%s: source is missing", id)
+		case l.LockfileVersion != 1:
+			if err := regref.Check(e.Source); err != nil {
+				add("%s: source: %v", id, err)
+			}
+		}
+		if e.Signature != "" && l.LockfileVersion != 1 {
+			if err := regref.Check(e.Signature); err != nil {
+				add("%s: signature: %v", id, err)
+			}
 		}
 		if !checksum.SHA256.Valid(e.SHA256) {
 			add("%s: sha256 %q is not 64 lower-case hex digits", id, e.SHA256)
@@ -219,9 +243,7 @@ func (l *Lock) Remove(name string) bool {
 // indent, final newline).
 func (l *Lock) Marshal() ([]byte, error) {
 	cp := *l
-	if cp.LockfileVersion == 0 {
-		cp.LockfileVersion = Version
-	}
+	cp.LockfileVersion = Version
 	cp.Libraries = make(map[string]Entry, len(l.Libraries))
 	for id, e := range l.Libraries {
 		if e.Dependencies == nil {

@@ -23,7 +23,7 @@ func sample() *Lock {
 	})
 	l.Set("pathfinding", Entry{
 		Namespace: "@uDOS/pathfinding", Version: "1.1.0", InstallPath: "library/pathfinding",
-		Source: "/srv/registry/packages/lib-pathfinding-v1.1.0.udos-package", SHA256: strings.Repeat("c", 64),
+		Source: "packages/lib-pathfinding-v1.1.0.udos-package", SHA256: strings.Repeat("c", 64),
 	})
 	return l
 }
@@ -116,12 +116,18 @@ func TestInvalid(t *testing.T) {
 		{"not json", "nope", "not a valid lockfile"},
 		{"unknown field", r(`"lockfile_version"`, `"colour": 1, "lockfile_version"`), `unknown field "colour"`},
 		{"trailing", string(good) + "{}", "data after the JSON object"},
-		{"version", r(`"lockfile_version": 1`, `"lockfile_version": 2`), "lockfile_version 2 is not supported"},
+		{"lockfile version", r(`"lockfile_version": 2`, `"lockfile_version": 3`), "lockfile_version 3 is not supported"},
 		{"key not id", r(`"lib-pathfinding": {`, `"pathfinding": {`), `key "pathfinding" is not a library id`},
 		{"install path", r(`"install_path": "library/pathfinding"`, `"install_path": "../../etc"`), `install_path "../../etc" must be "library/pathfinding"`},
 		{"version", r(`"version": "1.1.0"`, `"version": "latest"`), `version "latest" is not a semantic version`},
 		{"digest", r(`"sha256": "cccc`, `"sha256": "CCCC`), "is not 64 lower-case hex digits"},
-		{"no source", r(`"source": "/srv/registry/packages/lib-pathfinding-v1.1.0.udos-package"`, `"source": ""`), "source is missing"},
+		{"no source", r(`"source": "packages/lib-pathfinding-v1.1.0.udos-package"`, `"source": ""`), "source is missing"},
+		// Version 2 sources resolve against the registry given: they stay
+		// inside it or are http(s) URLs.
+		{"absolute source", r(`"source": "packages/lib-pathfinding-v1.1.0.udos-package"`, `"source": "/etc/passwd"`), "source: reference refused"},
+		{"file source", r(`"source": "packages/lib-pathfinding-v1.1.0.udos-package"`, `"source": "file:///etc/passwd"`), "source: reference refused"},
+		{"escaping source", r(`"source": "packages/lib-pathfinding-v1.1.0.udos-package"`, `"source": "../../x"`), "source: reference refused"},
+		{"escaping signature", r(`"signature": "https://example.org/r/packages/lib-grid-extensions-v1.2.3.udos-package.asc"`, `"signature": "../x.asc"`), "signature: reference refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,5 +153,35 @@ func TestInvalid(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err == nil {
 		t.Error("an invalid lock was written")
+	}
+}
+
+// TestReadV1: a version 1 lockfile (absolute sources) is read, says so, and
+// is written back as the current version with its entries unchanged.
+func TestReadV1(t *testing.T) {
+	t.Parallel()
+	l, err := Read(filepath.Join("testdata", "lock-v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.FromV1() {
+		t.Error("FromV1 is false for a version 1 lockfile")
+	}
+	if e := l.Libraries["lib-pathfinding"]; e.Source != "/srv/registry/packages/lib-pathfinding-v1.1.0.udos-package" {
+		t.Errorf("source %q", e.Source)
+	}
+	b, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"lockfile_version": 2`) {
+		t.Errorf("written back as:\n%s", b)
+	}
+	if again, err := Parse(b); err == nil || !strings.Contains(err.Error(), "source: reference refused") {
+		// An absolute local path is not a version 2 source: the client
+		// replaces it (install from the registry) before writing.
+		t.Errorf("re-reading the upgraded v1 lock: %v", err)
+	} else if again != nil {
+		t.Error("Parse returned a lock with an error")
 	}
 }
