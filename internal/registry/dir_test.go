@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/regref"
 	"github.com/fredbook/udos-dist/internal/testenv"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
@@ -117,7 +117,7 @@ func TestGenerate(t *testing.T) {
 	if !c.Expires.Equal(localT0.Add(48*time.Hour)) || !c.LastUpdated.Equal(localT0) {
 		t.Errorf("times %s %s", c.LastUpdated, c.Expires)
 	}
-	base, _ := url.Parse("file://" + filepath.ToSlash(mustAbs(t, filepath.Join(out, catalog.FileName))))
+	base, _ := regref.NewBase(mustAbs(t, filepath.Join(out, catalog.FileName)))
 	for _, l := range c.Libraries {
 		idx, err := os.ReadFile(filepath.Join(out, IndexDir, l.ID+".json"))
 		if err != nil {
@@ -131,24 +131,24 @@ func TestGenerate(t *testing.T) {
 			if strings.Contains(v.URL, "://") {
 				t.Errorf("url %q is not relative", v.URL)
 			}
-			u, err := catalog.ResolveURL(base, v.URL)
+			u, err := base.Resolve(v.URL)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := fileSHA256(t, u.Path); got != v.SHA256 {
-				t.Errorf("%s: sha256 %s, catalog says %s", u.Path, got, v.SHA256)
+			if got := fileSHA256(t, u); got != v.SHA256 {
+				t.Errorf("%s: sha256 %s, catalog says %s", u, got, v.SHA256)
 			}
-			su, _ := catalog.ResolveURL(base, v.SignatureURL)
-			if _, err := demoKeyring(t).VerifyFile(u.Path, su.Path); err != nil {
+			su, _ := base.Resolve(v.SignatureURL)
+			if _, err := demoKeyring(t).VerifyFile(u, su); err != nil {
 				t.Error(err)
 			}
-			mu, _ := catalog.ResolveURL(base, v.ManifestURL)
-			mb, err := os.ReadFile(mu.Path)
+			mu, _ := base.Resolve(v.ManifestURL)
+			mb, err := os.ReadFile(mu)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if m, err := udospkg.ParseManifest(mb); err != nil || m.Version != v.Version {
-				t.Errorf("manifest %s: %v", mu.Path, err)
+				t.Errorf("manifest %s: %v", mu, err)
 			}
 		}
 	}
@@ -447,7 +447,7 @@ func TestLocalSite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, _ := url.Parse("file://" + filepath.ToSlash(mustAbs(t, filepath.Join(res.Site, catalog.FileName))))
+	base, _ := regref.NewBase(mustAbs(t, filepath.Join(res.Site, catalog.FileName)))
 	for _, l := range c.Libraries {
 		if _, err := os.Stat(filepath.Join(res.Site, IndexDir, l.ID+".json")); err != nil {
 			t.Error(err)
@@ -457,15 +457,15 @@ func TestLocalSite(t *testing.T) {
 		}
 		for _, v := range l.Versions {
 			for _, ref := range []string{v.URL, v.SignatureURL, v.ManifestURL} {
-				u, err := catalog.ResolveURL(base, ref)
+				u, err := base.Resolve(ref)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := os.Stat(u.Path); err != nil {
+				if _, err := os.Stat(u); err != nil {
 					t.Errorf("%s: %v", ref, err)
 				}
 			}
-			if u, _ := catalog.ResolveURL(base, v.URL); fileSHA256(t, u.Path) != v.SHA256 {
+			if u, _ := base.Resolve(v.URL); fileSHA256(t, u) != v.SHA256 {
 				t.Errorf("%s in the site has another sha256", v.URL)
 			}
 		}
