@@ -28,6 +28,12 @@ func IsUsage(err error) bool {
 	return errors.As(err, &u)
 }
 
+// ExitCode is returned by a command whose exit code is not its own (a
+// remote command's status); whatever there was to say has been said.
+type ExitCode int
+
+func (e ExitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
 // ErrSilent is returned when the command already told the user everything.
 var ErrSilent = errors.New("silent failure")
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	bridgecmd "github.com/fredbook/udos-dist/internal/cmd/bridge"
 	"github.com/fredbook/udos-dist/internal/cmd/checkupdates"
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	configcmd "github.com/fredbook/udos-dist/internal/cmd/config"
@@ -27,6 +28,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/rollback"
 	"github.com/fredbook/udos-dist/internal/cmd/search"
 	"github.com/fredbook/udos-dist/internal/cmd/share"
+	soniccmd "github.com/fredbook/udos-dist/internal/cmd/sonic"
 	"github.com/fredbook/udos-dist/internal/cmd/sync"
 	"github.com/fredbook/udos-dist/internal/cmd/uninstall"
 	"github.com/fredbook/udos-dist/internal/cmd/update"
@@ -63,6 +65,8 @@ var Commands = []Builder{
 	func(f *factory.Factory) *cobra.Command { return sync.NewCmd(f, nil) },
 	func(f *factory.Factory) *cobra.Command { return share.NewCmd(f, nil) },
 	func(f *factory.Factory) *cobra.Command { return version.NewCmd(f) },
+	func(f *factory.Factory) *cobra.Command { return bridgecmd.NewCmd(f) },
+	func(f *factory.Factory) *cobra.Command { return soniccmd.NewCmd(f) },
 }
 
 const footer = `
@@ -168,9 +172,12 @@ func Run(f *factory.Factory, args []string) int {
 	root.SetArgs(args)
 	cmd, err := root.ExecuteC()
 	f.IO.ErrOut = errOut
+	var code cmdutil.ExitCode
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &code):
+		return int(code)
 	case f.Ctx.Err() != nil && errors.Is(err, context.Canceled):
 		fmt.Fprintln(errOut, "udos-lib: interrupted")
 		return ExitInterrupted

@@ -1,0 +1,259 @@
+// Package bridge implements `udos-lib bridge`, the Wizard host's end of the
+// Sonic bridge: serve (SSH with pinned host key, authorized client keys,
+// allowed commands, state sync, mDNS announcement), clients and authorize.
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/fredbook/udos-dist/internal/bridge/hostauth"
+	"github.com/fredbook/udos-dist/internal/bridge/server"
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/store"
+)
+
+// ProtocolVersion is the bridge protocol this build speaks (announced in
+// the TXT record).
+const ProtocolVersion = "1"
+
+// NewCmd builds the bridge command group.
+func NewCmd(f *factory.Factory) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "bridge",
+		Short: "Serve the Sonic bridge on a Wizard host (see docs/BRIDGE.md)",
+		Args:  cmdutil.NoArgs,
+	}
+	c.AddCommand(newServe(f), newClients(f), newAuthorize(f))
+	return c
+}
+
+// ServeOptions of `bridge serve`.
+type ServeOptions struct {
+	Listen         string
+	Name           string
+	Allow          []string
+	AuthorizedKeys string
+	Ifaces         []string
+	NoAnnounce     bool
+	Keep           int
+	KeepAlive      time.Duration
+}
+
+func newServe(f *factory.Factory) *cobra.Command {
+	o := &ServeOptions{}
+	c := &cobra.Command{
+		Use:   "serve [--listen :7622] [--name NAME] [--allow CMD]... [--authorized-keys FILE]",
+		Args:  cmdutil.NoArgs,
+		Short: "Run the bridge: SSH for allowed commands and state sync, announced over mDNS",
+		Long: `Commands are run as the user running serve, with the uDOS root as working
+directory, from an argument vector (never a shell). --allow takes a path
+(relative to the root) or a name found in <root>/bin or on PATH; the default
+is bin/ucode. Clients authenticate by key: list them in --authorized-keys
+(default <root>/bridge/authorized_keys; add one with 'bridge authorize').`,
+		RunE: func(*cobra.Command, []string) error { return serve(f.Ctx, f, o) },
+	}
+	fs := c.Flags()
+	fs.StringVar(&o.Listen, "listen", ":"+strconv.Itoa(hostauth.DefaultPort), "TCP `ADDRESS` to listen on")
+	fs.StringVar(&o.Name, "name", "", "instance `NAME` announced over mDNS (default: uDOS Wizard on HOSTNAME)")
+	fs.StringArrayVar(&o.Allow, "allow", nil, "a `COMMAND` clients may run (repeatable; default bin/ucode)")
+	fs.StringVar(&o.AuthorizedKeys, "authorized-keys", "", "authorized client keys `FILE` (OpenSSH format; default <root>/bridge/authorized_keys)")
+	fs.DurationVar(&o.KeepAlive, "keepalive", 15*time.Second, "interval of keepalive requests to clients")
+	return c
+}
+
+func serve(ctx context.Context, f *factory.Factory, o *ServeOptions) error {
+	root, err := f.RootDir()
+	if err != nil {
+		return err
+	}
+	p := hostauth.For(root)
+	if err := p.Ensure(); err != nil {
+		return err
+	}
+	hostKey, err := hostauth.LoadOrCreateKey(p.HostKey())
+	if err != nil {
+		return err
+	}
+	allow := []string(o.Allow)
+	if len(allow) == 0 {
+		allow = []string{filepath.Join("bin", "ucode")}
+	}
+	cmds, err := server.ResolveAllow(root, allow, exec.LookPath)
+	if err != nil {
+		return fmt.Errorf("%w (name the commands clients may run with --allow)", err)
+	}
+	akFile := o.AuthorizedKeys
+	if akFile == "" {
+		akFile = p.AuthorizedKeys()
+	}
+	ak := hostauth.AuthorizedKeys{File: akFile}
+	if _, err := ak.Load(); err != nil {
+		return err
+	}
+	clog := &hostauth.ClientLog{File: p.Clients()}
+	errOut := f.IO.ErrOut
+	logf := func(m string) { fmt.Fprintf(errOut, "udos-bridge: %s\n", m) }
+	srv, err := server.New(server.Config{
+		HostKey:    hostKey,
+		Authorized: ak.Load,
+		Commands:   cmds,
+		Dir:        root,
+		Env:        commandEnv(f, root),
+		KeepAlive:  o.KeepAlive,
+		Log:        logf,
+		OnAuth: func(c server.Client) {
+			if err := clog.Touch(c.Fingerprint, c.Comment, c.Addr, f.Now()); err != nil {
+				logf(fmt.Sprintf("recording client %s: %v", c.Fingerprint, err))
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w (is another bridge running? pick another port with --listen)", o.Listen, err)
+	}
+	fp := hostauth.Fingerprint(hostKey.PublicKey())
+	fmt.Fprintf(errOut, "udos-bridge: host key %s\n", fp)
+	fmt.Fprintf(errOut, "udos-bridge: listening on %s (commands: %s)\n", ln.Addr(), strings.Join(sortedKeys(cmds), ", "))
+	return srv.Serve(ctx, ln)
+}
+
+func coreVersion(root string) string {
+	v, err := store.CoreVersion(root)
+	if err != nil {
+		return "unknown"
+	}
+	return v.String()
+}
+
+func commandEnv(f *factory.Factory, root string) []string {
+	env := []string{"UDOS_ROOT=" + root}
+	for _, k := range []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER"} {
+		if v := f.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func newClients(f *factory.Factory) *cobra.Command {
+	var akFile string
+	c := &cobra.Command{
+		Use:   "clients [--json]",
+		Short: "List the authorized Sonic keys and when each was last seen",
+		Args:  cmdutil.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			root, err := f.RootDir()
+			if err != nil {
+				return err
+			}
+			p := hostauth.For(root)
+			if akFile == "" {
+				akFile = p.AuthorizedKeys()
+			}
+			keys, err := hostauth.AuthorizedKeys{File: akFile}.Load()
+			if err != nil {
+				return err
+			}
+			seen, err := (&hostauth.ClientLog{File: p.Clients()}).Load()
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Fingerprint string     `json:"fingerprint"`
+				Type        string     `json:"type"`
+				Comment     string     `json:"comment,omitempty"`
+				LastSeen    *time.Time `json:"last_seen"`
+				LastAddr    string     `json:"last_addr,omitempty"`
+			}
+			rows := []row{}
+			for _, k := range keys {
+				r := row{Fingerprint: hostauth.Fingerprint(k.Key), Type: k.Key.Type(), Comment: k.Comment}
+				if s, ok := seen[r.Fingerprint]; ok {
+					t := s.LastSeen
+					r.LastSeen, r.LastAddr = &t, s.LastAddr
+				}
+				rows = append(rows, r)
+			}
+			if f.Global.JSON {
+				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"clients": rows})
+			}
+			if len(rows) == 0 {
+				fmt.Fprintf(f.IO.ErrOut, "no authorized clients in %s (add one with 'udos-lib bridge authorize KEY')\n", akFile)
+				return nil
+			}
+			for _, r := range rows {
+				last := "never"
+				if r.LastSeen != nil {
+					last = r.LastSeen.Format(time.RFC3339) + " from " + r.LastAddr
+				}
+				fmt.Fprintf(f.IO.Out, "%s\t%s\tlast seen %s\n", r.Fingerprint, r.Comment, last)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&akFile, "authorized-keys", "", "authorized client keys `FILE` (default <root>/bridge/authorized_keys)")
+	return c
+}
+
+func newAuthorize(f *factory.Factory) *cobra.Command {
+	var akFile string
+	c := &cobra.Command{
+		Use:   "authorize 'ssh-ed25519 AAAA… [comment]'|FILE",
+		Short: "Authorize a Sonic's key (printed by 'udos-lib sonic trust' on the Sonic)",
+		Args:  cmdutil.ExactArgs(1, "give one key line or a .pub file"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			line := []byte(args[0])
+			if b, err := os.ReadFile(args[0]); err == nil {
+				line = b
+			}
+			key, comment, _, _, err := ssh.ParseAuthorizedKey(line)
+			if err != nil {
+				return fmt.Errorf("not an OpenSSH public key: %w", err)
+			}
+			root, err := f.RootDir()
+			if err != nil {
+				return err
+			}
+			p := hostauth.For(root)
+			if err := p.Ensure(); err != nil {
+				return err
+			}
+			if akFile == "" {
+				akFile = p.AuthorizedKeys()
+			}
+			added, err := hostauth.AuthorizedKeys{File: akFile}.Add(key, comment)
+			if err != nil {
+				return err
+			}
+			state := "authorized"
+			if !added {
+				state = "already authorized"
+			}
+			fmt.Fprintf(f.IO.ErrOut, "%s %s in %s\n", hostauth.Fingerprint(key), state, akFile)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&akFile, "authorized-keys", "", "authorized client keys `FILE` (default <root>/bridge/authorized_keys)")
+	return c
+}
