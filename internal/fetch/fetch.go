@@ -72,7 +72,7 @@ func (f *Fetcher) Get(ctx context.Context, loc, etag string, max int64) (Result,
 		return Result{Body: b}, nil
 	}
 	var res Result
-	err := f.do(ctx, loc, etag, func(resp *http.Response) error {
+	err := f.do(ctx, loc, etag, nil, func(resp *http.Response) error {
 		if resp.StatusCode == http.StatusNotModified {
 			res = Result{NotModified: true, ETag: etag}
 			return nil
@@ -112,7 +112,7 @@ func (f *Fetcher) Download(ctx context.Context, loc string, w io.Writer, reset f
 		return nil
 	}
 	first := true
-	return f.do(ctx, loc, "", func(resp *http.Response) error {
+	return f.do(ctx, loc, "", nil, func(resp *http.Response) error {
 		if !first {
 			if err := reset(); err != nil {
 				return &finalError{err}
@@ -136,7 +136,7 @@ type finalError struct{ err error }
 func (e *finalError) Error() string { return e.err.Error() }
 func (e *finalError) Unwrap() error { return e.err }
 
-func (f *Fetcher) do(ctx context.Context, loc, etag string, body func(*http.Response) error) error {
+func (f *Fetcher) do(ctx context.Context, loc, etag string, prep func(*http.Request), body func(*http.Response) error) error {
 	attempts := f.Attempts
 	if attempts < 1 {
 		attempts = 1
@@ -152,7 +152,7 @@ func (f *Fetcher) do(ctx context.Context, loc, etag string, body func(*http.Resp
 				return fmt.Errorf("GET %s: %w (last error: %v)", loc, err, last)
 			}
 		}
-		err := f.once(ctx, loc, etag, body)
+		err := f.once(ctx, loc, etag, prep, body)
 		if err == nil {
 			return nil
 		}
@@ -171,7 +171,7 @@ func (f *Fetcher) do(ctx context.Context, loc, etag string, body func(*http.Resp
 	return fmt.Errorf("%w (gave up after %d attempts)", last, attempts)
 }
 
-func (f *Fetcher) once(parent context.Context, loc, etag string, body func(*http.Response) error) error {
+func (f *Fetcher) once(parent context.Context, loc, etag string, prep func(*http.Request), body func(*http.Response) error) error {
 	ctx := parent
 	if f.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -186,6 +186,9 @@ func (f *Fetcher) once(parent context.Context, loc, etag string, body func(*http
 		req.Header.Set("If-None-Match", etag)
 	}
 	req.Header.Set("User-Agent", "udos-lib")
+	if prep != nil {
+		prep(req)
+	}
 	f.Requests++
 	resp, err := f.Client.Do(req)
 	if err != nil {
@@ -199,7 +202,8 @@ func (f *Fetcher) once(parent context.Context, loc, etag string, body func(*http
 		return fmt.Errorf("GET %s: %w", loc, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK && !(resp.StatusCode == http.StatusNotModified && etag != "") {
+	partial := resp.StatusCode == http.StatusPartialContent && req.Header.Get("Range") != ""
+	if resp.StatusCode != http.StatusOK && !partial && !(resp.StatusCode == http.StatusNotModified && etag != "") {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		return &HTTPError{URL: loc, Status: resp.StatusCode}
 	}

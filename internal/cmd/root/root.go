@@ -20,6 +20,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/checkupdates"
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	configcmd "github.com/fredbook/udos-dist/internal/cmd/config"
+	"github.com/fredbook/udos-dist/internal/cmd/core"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/info"
 	"github.com/fredbook/udos-dist/internal/cmd/install"
@@ -64,6 +65,7 @@ var Commands = []Builder{
 	func(f *factory.Factory) *cobra.Command { return pack.NewCmd(f, nil) },
 	func(f *factory.Factory) *cobra.Command { return sync.NewCmd(f, nil) },
 	func(f *factory.Factory) *cobra.Command { return share.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return core.NewCmd(f, nil) },
 	func(f *factory.Factory) *cobra.Command { return version.NewCmd(f) },
 	func(f *factory.Factory) *cobra.Command { return bridgecmd.NewCmd(f) },
 	func(f *factory.Factory) *cobra.Command { return soniccmd.NewCmd(f) },

@@ -1,0 +1,337 @@
+// Package core implements `udos-lib core`: install, upgrade, rollback and
+// status of uDOS itself (`@uDOS/core`) from signed release manifests. The
+// logic is internal/coreinst; this package parses, prints and maps errors.
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/coreinst"
+	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+)
+
+// Options shared by the core subcommands.
+type Options struct {
+	IO   *iostreams.IOStreams
+	Ctx  context.Context
+	JSON bool
+	// Prefix is --prefix, else --root/UDOS_ROOT.
+	Prefix string
+	// New builds the installer for the prefix.
+	New func(prefix string) (*coreinst.Installer, error)
+
+	Variant, Version string // install
+	Source           string // --from
+	To               string // upgrade, rollback
+	Check, Force     bool   // upgrade
+	Offline          bool   // status
+}
+
+const sourceHelp = `SOURCE is a GitHub repository OWNER/NAME (default ` + coreinst.DefaultRepository + `; API base from
+GITHUB_API_URL), an http(s) URL prefix or a local folder holding v<version>-manifest.json,
+its .asc and the assets. The manifest's signature is checked against --keyring
+(UDOS_KEYRING), then each archive's size, sha256, sha512 and signature, before
+anything is unpacked. See docs/CORE.md.`
+
+// NewCmd builds the `core` group; runF replaces every subcommand's action
+// in tests (it receives the subcommand's name).
+func NewCmd(f *factory.Factory, runF func(sub string, o *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, New: func(prefix string) (*coreinst.Installer, error) { return newInstaller(f, prefix) }}
+	group := &cobra.Command{
+		Use:   "core",
+		Short: "Install, upgrade and roll back uDOS itself (@uDOS/core)",
+		Long: `udos-lib core manages a uDOS installation (a prefix) from the signed release
+manifests: each version in its own folder, the active one switched atomically,
+the user's library/, memory/ and vault/ outside the versions. The prefix is the
+--root of every other command.
+
+` + sourceHelp,
+		SuggestionsMinimumDistance: 2,
+		Example: `  udos-lib core install core-slim@1.4.6 --prefix ~/udos
+  udos-lib --root ~/udos core upgrade --check
+  udos-lib --root ~/udos core rollback
+  udos-lib --root ~/udos core status --json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return cmdutil.Usagef("%s", msg)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmdutil.Usagef("core: which one? install, upgrade, rollback or status (see 'udos-lib core --help')")
+		},
+	}
+	// run wraps a subcommand's action: the prefix, the context, runF.
+	run := func(name string, action func(*Options) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
+			if opts.Prefix == "" {
+				root, err := f.RootDir()
+				if err != nil {
+					return err
+				}
+				opts.Prefix = root
+			}
+			abs, err := filepath.Abs(opts.Prefix)
+			if err != nil {
+				return fmt.Errorf("prefix %q: %w", opts.Prefix, err)
+			}
+			opts.Prefix = abs
+			if runF != nil {
+				return runF(name, opts)
+			}
+			return action(opts)
+		}
+	}
+	prefixFlag := func(c *cobra.Command) *cobra.Command {
+		c.Flags().StringVar(&opts.Prefix, "prefix", "", "the uDOS prefix `DIR` (default --root, UDOS_ROOT)")
+		return c
+	}
+
+	install := prefixFlag(&cobra.Command{
+		Use:   "install VARIANT[@VERSION] --prefix DIR [--from SOURCE]",
+		Short: "Install a variant (core-slim, wizard-full, dev-complete) into a prefix",
+		Long:  "Without @VERSION, the newest release of SOURCE.\n\n" + sourceHelp,
+		Example: `  udos-lib core install core-slim --prefix ~/udos
+  udos-lib core install wizard-full@1.4.6 --prefix /opt/udos --from https://mirror.example.org/udos
+  udos-lib core install dev-complete --prefix ./udos --from ./releases`,
+		Args: cmdutil.ExactArgs(1, "usage: core install VARIANT[@VERSION] --prefix DIR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Variant, opts.Version, _ = strings.Cut(args[0], "@")
+			if opts.Variant == "" || opts.Variant == "sonic-iso" {
+				return cmdutil.Usagef("core install: %q: VARIANT is core-slim, wizard-full or dev-complete (sonic-iso is written to a stick, see docs/SONIC-STANDALONE.md)", args[0])
+			}
+			return run("install", runInstall)(cmd, args)
+		},
+	})
+	install.Flags().StringVar(&opts.Source, "from", "", "where releases come from (`SOURCE`)")
+
+	upgrade := prefixFlag(&cobra.Command{
+		Use:   "upgrade [--to VERSION] [--check] [--from SOURCE] [--force]",
+		Short: "Upgrade to a newer release (installed libraries are checked first)",
+		Long: `Every installed library's @uDOS/core constraint is checked against the new
+version; one that would break blocks the upgrade (named with its constraint)
+unless --force. The release's upgrade notes are shown.`,
+		Example: `  udos-lib --root ~/udos core upgrade --check
+  udos-lib --root ~/udos core upgrade --to 1.4.6`,
+		Args: cmdutil.NoArgs,
+		RunE: run("upgrade", runUpgrade),
+	})
+	upgrade.Flags().StringVar(&opts.To, "to", "", "the `VERSION` to upgrade to (default: the newest)")
+	upgrade.Flags().BoolVar(&opts.Check, "check", false, "only report what an upgrade would do")
+	upgrade.Flags().StringVar(&opts.Source, "from", "", "where releases come from (`SOURCE`; default: the install's)")
+	upgrade.Flags().BoolVar(&opts.Force, "force", false, "upgrade even if installed libraries' @uDOS/core constraints exclude the new version")
+
+	rollback := prefixFlag(&cobra.Command{
+		Use:     "rollback [--to VERSION]",
+		Short:   "Switch back to a kept version (offline)",
+		Example: "  udos-lib --root ~/udos core rollback\n  udos-lib --root ~/udos core rollback --to 1.4.3",
+		Args:    cmdutil.NoArgs,
+		RunE:    run("rollback", runRollback),
+	})
+	rollback.Flags().StringVar(&opts.To, "to", "", "the kept `VERSION` (default: the one active before)")
+
+	status := prefixFlag(&cobra.Command{
+		Use:     "status [--json] [--offline]",
+		Short:   "Show the installed version and variant, kept versions and newer releases",
+		Example: "  udos-lib --root ~/udos core status --json",
+		Args:    cmdutil.NoArgs,
+		RunE:    run("status", runStatus),
+	})
+	status.Flags().BoolVar(&opts.Offline, "offline", false, "do not look for newer releases")
+	status.Flags().StringVar(&opts.Source, "from", "", "where to look for newer releases (`SOURCE`; default: the install's)")
+
+	group.AddCommand(install, upgrade, rollback, status)
+	return group
+}
+
+// newInstaller wires the installer to the factory's keyring, fetcher,
+// GitHub client and terminal.
+func newInstaller(f *factory.Factory, prefix string) (*coreinst.Installer, error) {
+	g := *f.Global
+	g.Root = prefix
+	ff := *f
+	ff.Global = &g
+	c, err := ff.Client()
+	if err != nil {
+		return nil, err
+	}
+	gh := func() (*ghrelease.Client, error) {
+		cfg := ghrelease.ConfigFromEnv(f.Getenv)
+		cfg.HTTPClient = f.HTTPClient
+		cfg.UserAgent = "udos-lib"
+		return ghrelease.New(cfg)
+	}
+	return &coreinst.Installer{
+		Paths:       coreinst.Paths{Prefix: prefix},
+		Keyring:     c.Trust.Keyring,
+		Fetcher:     c.Fetcher,
+		OpenSource:  func(s string) (coreinst.Source, error) { return coreinst.ParseSource(s, c.Fetcher, gh) },
+		Now:         f.Now,
+		Hook:        f.Hook,
+		Info:        func(m string) { fmt.Fprintln(f.IO.ErrOut, m) },
+		Progress:    func(label string, total int64) coreinst.ProgressSink { return f.IO.NewProgress(label, total) },
+		LockTimeout: c.LockTimeout,
+	}, nil
+}
+
+// begin builds the installer, takes the lock and recovers.
+func begin(o *Options) (*coreinst.Installer, error) {
+	in, err := o.New(o.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := in.Begin(o.Ctx); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func runInstall(o *Options) error {
+	in, err := begin(o)
+	if err != nil {
+		return err
+	}
+	defer in.End()
+	res, err := in.Install(o.Ctx, coreinst.InstallOptions{Variant: o.Variant, Version: o.Version, Source: o.Source})
+	if err != nil {
+		return explain(err)
+	}
+	return printResult(o, res)
+}
+
+func runUpgrade(o *Options) error {
+	in, err := begin(o)
+	if err != nil {
+		return err
+	}
+	defer in.End()
+	res, err := in.Upgrade(o.Ctx, coreinst.UpgradeOptions{To: o.To, Source: o.Source, Check: o.Check, Force: o.Force})
+	if errors.Is(err, coreinst.ErrBlocked) {
+		var lines []string
+		for _, b := range res.Blocked {
+			lines = append(lines, "  "+b.String())
+		}
+		return fmt.Errorf("upgrading to %s would break %d installed librar%s:\n%s\nupdate or uninstall them first (udos-lib update NAME), or pass --force",
+			res.To, len(res.Blocked), plural(len(res.Blocked), "y", "ies"), strings.Join(lines, "\n"))
+	}
+	if err != nil {
+		return explain(err)
+	}
+	return printResult(o, res)
+}
+
+func runRollback(o *Options) error {
+	in, err := begin(o)
+	if err != nil {
+		return err
+	}
+	defer in.End()
+	res, err := in.Rollback(o.Ctx, coreinst.RollbackOptions{To: o.To})
+	if err != nil {
+		return err
+	}
+	return printResult(o, res)
+}
+
+func runStatus(o *Options) error {
+	in, err := begin(o)
+	if err != nil {
+		return err
+	}
+	defer in.End()
+	st, err := in.Status(o.Ctx, !o.Offline, o.Source)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return cmdutil.WriteJSON(o.IO.Out, st)
+	}
+	w := o.IO.Out
+	if !st.Installed {
+		fmt.Fprintf(w, "nothing installed in %s\n", st.Prefix)
+		return nil
+	}
+	fmt.Fprintf(w, "%s %s in %s\n", st.Variant, st.Version, st.Prefix)
+	for _, k := range st.Kept {
+		mark := " "
+		if k.Active {
+			mark = "*"
+		}
+		fmt.Fprintf(w, "%s %-12s %-8s installed %s\n", mark, k.Variant, k.Version, k.InstalledAt.Format(time.RFC3339))
+	}
+	switch {
+	case st.NewerError != "":
+		fmt.Fprintf(o.IO.ErrOut, "udos-lib: warning: could not look for newer releases: %s\n", st.NewerError)
+	case len(st.Newer) > 0:
+		fmt.Fprintf(w, "newer releases: %s (udos-lib core upgrade)\n", strings.Join(st.Newer, ", "))
+	case !o.Offline:
+		fmt.Fprintln(w, "up to date")
+	}
+	return nil
+}
+
+func printResult(o *Options, res *coreinst.Result) error {
+	if o.JSON {
+		return cmdutil.WriteJSON(o.IO.Out, res)
+	}
+	w := o.IO.ErrOut
+	for _, n := range res.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	for _, m := range res.Warnings {
+		fmt.Fprintf(w, "udos-lib: warning: %s\n", m)
+	}
+	switch res.Action {
+	case "installed":
+		fmt.Fprintf(w, "installed %s %s in %s\n", res.Variant, res.To, o.Prefix)
+	case "upgraded":
+		fmt.Fprintf(w, "upgraded %s %s -> %s\n", res.Variant, res.From, res.To)
+	case "rolled-back":
+		fmt.Fprintf(w, "rolled back %s %s -> %s\n", res.Variant, res.From, res.To)
+	case "unchanged":
+		fmt.Fprintf(w, "%s %s is already active\n", res.Variant, res.To)
+	case "up-to-date":
+		fmt.Fprintf(w, "%s %s is the newest release\n", res.Variant, res.To)
+	case "available":
+		fmt.Fprintf(w, "%s %s -> %s is available", res.Variant, res.From, res.To)
+		if len(res.Blocked) > 0 {
+			fmt.Fprintf(w, "; it would break:\n")
+			for _, b := range res.Blocked {
+				fmt.Fprintf(w, "  %s\n", b)
+			}
+		} else {
+			fmt.Fprintln(w)
+		}
+	}
+	return nil
+}
+
+// explain adds what to do to a refusal.
+func explain(err error) error {
+	if errors.Is(err, coreinst.ErrUntrusted) {
+		return fmt.Errorf("%w\nnothing was changed; check the source and the keyring (--keyring, UDOS_KEYRING)", err)
+	}
+	return err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

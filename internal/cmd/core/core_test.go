@@ -1,0 +1,406 @@
+package core_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/cmd/root"
+	"github.com/fredbook/udos-dist/internal/coreinst/coretest"
+	"github.com/fredbook/udos-dist/internal/ghreplica"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/pgpsign"
+)
+
+// udosLib is the udos-lib main, with the test-only pause hook: when
+// UDOS_CORE_TEST_PAUSE names a point, the process says so on stderr and
+// waits there to be killed. The shipped binary has no such hook.
+func udosLib() int {
+	ctx, cancel := root.Context()
+	defer cancel()
+	f := factory.New(iostreams.System("0"))
+	f.Ctx = ctx
+	if point := os.Getenv("UDOS_CORE_TEST_PAUSE"); point != "" {
+		f.Hook = func(p string) {
+			if p == point {
+				fmt.Fprintf(os.Stderr, "PAUSED at %s\n", p)
+				time.Sleep(time.Minute)
+				os.Exit(3) // never killed: fail loudly
+			}
+		}
+	}
+	return root.Run(f, os.Args[1:])
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("UDOS_CORE_TEST_MAIN") == "1" {
+		os.Exit(udosLib())
+	}
+	code := testscript.RunMain(m, map[string]func() int{"udos-lib": udosLib})
+	if fixDir != "" {
+		os.RemoveAll(fixDir)
+	}
+	os.Exit(code)
+}
+
+var (
+	fixOnce sync.Once
+	fixDir  string
+	fixKey  *coretest.Key
+	fixErr  error
+)
+
+// fixture builds core-slim 1.4.3 and 1.4.6 once, with the real release
+// builder, signed by a fresh key.
+func fixture() (string, *coretest.Key, error) {
+	fixOnce.Do(func() {
+		if fixDir, fixErr = os.MkdirTemp("", "core-releases-"); fixErr != nil {
+			return
+		}
+		if fixKey, fixErr = coretest.NewKey("uDOS Release"); fixErr != nil {
+			return
+		}
+		if fixErr = coretest.Release(context.Background(), fixDir, "1.4.3", "", fixKey, "core-slim"); fixErr != nil {
+			return
+		}
+		fixErr = coretest.Release(context.Background(), fixDir, "1.4.6", "1.4.3", fixKey, "core-slim")
+	})
+	return fixDir, fixKey, fixErr
+}
+
+func TestScripts(t *testing.T) {
+	t.Parallel()
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			src, key, err := fixture()
+			if err != nil {
+				return err
+			}
+			rel := filepath.Join(env.WorkDir, "releases")
+			if err := os.CopyFS(rel, os.DirFS(src)); err != nil {
+				return err
+			}
+			other, err := coretest.NewKey("Mallory")
+			if err != nil {
+				return err
+			}
+			keys := filepath.Join(env.WorkDir, "keys")
+			for name, b := range map[string][]byte{"release.pub.asc": key.Pub, "release.asc": key.Priv, "other.asc": other.Priv, "other.pub.asc": other.Pub} {
+				if err := os.MkdirAll(keys, 0o755); err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(keys, name), b, 0o600); err != nil {
+					return err
+				}
+			}
+			env.Setenv("KEYRING", filepath.Join(keys, "release.pub.asc"))
+			env.Setenv("EXAMPLES", mustAbs("../../../examples/libraries"))
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
+			env.Setenv("UDOS_LIB_RETRY_BACKOFF", "10ms")
+			env.Setenv("UDOS_LIB_HTTP_TIMEOUT", "5s")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"sign":      cmdSign,
+			"tamper":    cmdTamper,
+			"httpserve": cmdHTTPServe,
+			"ghserve":   cmdGHServe,
+		},
+	})
+}
+
+func mustAbs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// sign KEY FILE: FILE.asc by the armored private key KEY.
+func cmdSign(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: sign KEY FILE")
+	}
+	s, err := pgpsign.LoadSignerFile(ts.MkAbs(args[0]), nil)
+	ts.Check(err)
+	_, err = pgpsign.SignFile(s, ts.MkAbs(args[1]))
+	ts.Check(err)
+}
+
+// tamper FILE: flip one byte in the middle.
+func cmdTamper(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: tamper FILE")
+	}
+	p := ts.MkAbs(args[0])
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	b[len(b)/2] ^= 0xff
+	ts.Check(os.WriteFile(p, b, 0o644))
+}
+
+// httpserve DIR: serve DIR over loopback HTTP (with index pages); sets $URL.
+func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: httpserve DIR")
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(ts.MkAbs(args[0]))))
+	ts.Defer(srv.Close)
+	ts.Setenv("URL", srv.URL)
+}
+
+// ghserve DIR OWNER/NAME: a GitHub replica with one published release per
+// manifest in DIR (tag v<version>, every file of that version as an
+// asset); sets GITHUB_API_URL.
+func cmdGHServe(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: ghserve DIR OWNER/NAME")
+	}
+	owner, name, _ := strings.Cut(args[1], "/")
+	rep := ghreplica.New(ghreplica.Config{})
+	rep.AddOwner(owner, true)
+	ts.Check(rep.AddRepo(owner, name, ghreplica.RepoSpec{}))
+	dir := ts.MkAbs(args[0])
+	ents, err := os.ReadDir(dir)
+	ts.Check(err)
+	byVersion := map[string][]ghreplica.AssetSpec{}
+	for _, e := range ents {
+		n := e.Name()
+		for _, v := range []string{"1.4.3", "1.4.6"} {
+			if strings.Contains(n, "v"+v) {
+				b, err := os.ReadFile(filepath.Join(dir, n))
+				ts.Check(err)
+				byVersion[v] = append(byVersion[v], ghreplica.AssetSpec{Name: n, Data: b})
+			}
+		}
+	}
+	for _, v := range []string{"1.4.3", "1.4.6"} {
+		_, err := rep.AddRelease(owner, name, ghreplica.ReleaseSpec{Tag: "v" + v, Name: "uDOS " + v, Assets: byVersion[v]})
+		ts.Check(err)
+	}
+	srv := httptest.NewServer(rep)
+	ts.Defer(srv.Close)
+	ts.Setenv("GITHUB_API_URL", srv.URL)
+}
+
+// command runs the test binary as udos-lib.
+func command(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "UDOS_CORE_TEST_MAIN=1", "UDOS_LIB_RETRY_BACKOFF=10ms")
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
+}
+
+func runOK(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := command(nil, args...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("udos-lib %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String() + errOut.String()
+}
+
+// killAt runs udos-lib paused at point and kills it with SIGKILL there.
+func killAt(t *testing.T, point string, args ...string) {
+	t.Helper()
+	cmd := command([]string{"UDOS_CORE_TEST_PAUSE=" + point}, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var seen []string
+	paused := false
+	for sc.Scan() {
+		seen = append(seen, sc.Text())
+		if sc.Text() == "PAUSED at "+point {
+			paused = true
+			break
+		}
+	}
+	if !paused {
+		cmd.Wait()
+		t.Fatalf("udos-lib %s never reached %s:\n%s", strings.Join(args, " "), point, strings.Join(seen, "\n"))
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+}
+
+type status struct {
+	Installed bool
+	Version   string
+	Kept      []struct{ Version string }
+}
+
+func readStatus(t *testing.T, prefix, keyring string) status {
+	t.Helper()
+	cmd := command(nil, "--keyring", keyring, "--json", "core", "status", "--offline", "--prefix", prefix)
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("core status: %v\n%s", err, errOut.String())
+	}
+	var st status
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// tree records a folder's files and links (contents included).
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			out[rel] = "-> " + l
+		case fi.Mode().IsRegular():
+			b, _ := os.ReadFile(p)
+			out[rel] = string(b)
+		}
+		return nil
+	})
+	return out
+}
+
+func sameTree(t *testing.T, what string, a, b map[string]string) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Errorf("%s: %d entries, then %d", what, len(a), len(b))
+	}
+	for k, v := range a {
+		if b[k] != v {
+			t.Errorf("%s: %s changed", what, k)
+		}
+	}
+}
+
+// The named points of a transaction, in order; the switch is between
+// "unpacked" and "switched".
+var points = []string{"download-half", "verified", "journaled", "extracted", "unpacked", "switched", "finished"}
+
+func switched(point string) bool { return point == "switched" || point == "finished" }
+
+// TestKillInstall kills a first install at every point: afterwards the
+// prefix holds no version (before the switch) or the complete new one, the
+// next command says which, and a retry installs.
+func TestKillInstall(t *testing.T) {
+	t.Parallel()
+	src, key, err := fixture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr := filepath.Join(t.TempDir(), "release.pub.asc")
+	if err := os.WriteFile(kr, key.Pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			prefix := filepath.Join(t.TempDir(), "udos")
+			args := []string{"--keyring", kr, "core", "install", "core-slim@1.4.3", "--prefix", prefix, "--from", src}
+			killAt(t, point, args...)
+			st := readStatus(t, prefix, kr)
+			if switched(point) != st.Installed {
+				t.Fatalf("killed at %s: installed = %v", point, st.Installed)
+			}
+			if !switched(point) {
+				if ents, _ := os.ReadDir(filepath.Join(prefix, "versions")); len(ents) != 0 {
+					t.Fatalf("killed at %s and recovered: versions/ holds %v", point, ents)
+				}
+			}
+			out := runOK(t, args...)
+			if switched(point) && !strings.Contains(out, "already active") || !switched(point) && !strings.Contains(out, "installed core-slim 1.4.3") {
+				t.Fatalf("install after the kill at %s: %s", point, out)
+			}
+			if _, err := os.Stat(filepath.Join(prefix, ".udos-core", "journal.json")); err == nil {
+				t.Fatal("a journal is left")
+			}
+		})
+	}
+}
+
+// TestKillUpgrade kills an upgrade 1.4.3 -> 1.4.6 at every point: until the
+// switch 1.4.3 stays active and byte-for-byte intact, the user's data is
+// never touched, and the next command finishes or undoes the upgrade.
+func TestKillUpgrade(t *testing.T) {
+	t.Parallel()
+	src, key, err := fixture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr := filepath.Join(t.TempDir(), "release.pub.asc")
+	if err := os.WriteFile(kr, key.Pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			prefix := filepath.Join(t.TempDir(), "udos")
+			runOK(t, "--keyring", kr, "core", "install", "core-slim@1.4.3", "--prefix", prefix, "--from", src)
+			for _, f := range []string{"memory/notes.md", "vault/key.txt", "library/mine.txt"} {
+				p := filepath.Join(prefix, f)
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.WriteFile(p, []byte("user data "+f), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			old := tree(t, filepath.Join(prefix, "versions", "udos-core-slim-v1.4.3"))
+			data := map[string]map[string]string{}
+			for _, d := range []string{"memory", "vault", "library"} {
+				data[d] = tree(t, filepath.Join(prefix, d))
+			}
+			args := []string{"--keyring", kr, "--root", prefix, "core", "upgrade"}
+			killAt(t, point, args...)
+			want := "1.4.3"
+			if switched(point) {
+				want = "1.4.6"
+			}
+			st := readStatus(t, prefix, kr)
+			if st.Version != want {
+				t.Fatalf("killed at %s: active %s, want %s", point, st.Version, want)
+			}
+			sameTree(t, "the 1.4.3 folder", old, tree(t, filepath.Join(prefix, "versions", "udos-core-slim-v1.4.3")))
+			for d, before := range data {
+				sameTree(t, "the user's "+d, before, tree(t, filepath.Join(prefix, d)))
+			}
+			out := runOK(t, args...)
+			if point == "download-half" && !strings.Contains(out, "resuming udos-core-slim-v1.4.6.tar.gz") {
+				t.Errorf("the download did not resume:\n%s", out)
+			}
+			if st := readStatus(t, prefix, kr); st.Version != "1.4.6" || len(st.Kept) != 2 {
+				t.Fatalf("after the second upgrade: %+v", st)
+			}
+		})
+	}
+}

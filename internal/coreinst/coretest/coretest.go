@@ -1,0 +1,127 @@
+// Package coretest builds signed uDOS releases for the tests of udos-lib
+// core: the real release builder (internal/variant/build) run on a copy of
+// examples/udos stamped with each version, laid out as the flat source
+// folder `core install --from DIR` reads.
+package coretest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fredbook/udos-dist/internal/assetname"
+	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/relmanifest"
+	"github.com/fredbook/udos-dist/internal/variant/build"
+)
+
+// Key is a signing key and its public half (armored).
+type Key struct {
+	Priv, Pub []byte
+	Signer    *pgpsign.Signer
+}
+
+// NewKey makes a fresh test key.
+func NewKey(name string) (*Key, error) {
+	priv, pub, err := pgpsign.GenerateTestKey(name, "release@example.org", nil)
+	if err != nil {
+		return nil, err
+	}
+	s, err := pgpsign.LoadSigner(priv, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Key{Priv: priv, Pub: pub, Signer: s}, nil
+}
+
+// Examples is the examples/udos tree of this module.
+func Examples() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "examples", "udos")
+}
+
+// Release builds the variants of version from examples/udos into the flat
+// folder dir: v<version>-manifest.json and .asc, and per variant its archive
+// and .asc. previous, when set, is the manifest's previous_version.
+func Release(ctx context.Context, dir, version, previous string, key *Key, variants ...string) error {
+	work, err := os.MkdirTemp("", "coretest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	src := filepath.Join(work, "src")
+	if err := os.CopyFS(src, os.DirFS(Examples())); err != nil {
+		return fmt.Errorf("copying examples/udos: %w", err)
+	}
+	if err := stampVersion(src, version); err != nil {
+		return err
+	}
+	out := filepath.Join(work, "out")
+	epoch := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, v := range variants {
+		res, err := build.Build(ctx, build.Config{
+			Variant: v, Source: src, Version: version, Output: out,
+			SourceDateEpoch: epoch, SigningKey: key.Priv, ToolVersion: "coretest",
+		})
+		if err != nil {
+			return fmt.Errorf("building %s %s: %w", v, version, err)
+		}
+		for _, name := range []string{res.Archive.Name, assetname.Signature(res.Archive.Name)} {
+			if err := copyFile(filepath.Join(out, name), filepath.Join(dir, name)); err != nil {
+				return err
+			}
+		}
+	}
+	m, err := relmanifest.Read(filepath.Join(out, filepath.FromSlash(relmanifest.Path(version))))
+	if err != nil {
+		return err
+	}
+	if previous != "" {
+		m.PreviousVersion = previous
+	}
+	return WriteManifest(dir, m, key)
+}
+
+// WriteManifest writes and signs m as dir/v<version>-manifest.json.
+func WriteManifest(dir string, m *relmanifest.Manifest, key *Key) error {
+	path := filepath.Join(dir, assetname.ReleaseManifest(m.Version))
+	if err := m.Write(path); err != nil {
+		return err
+	}
+	_, err := pgpsign.SignFile(key.Signer, path)
+	return err
+}
+
+// stampVersion writes version into the tree's version.json (the
+// repository's nested shape, as examples/udos has it).
+func stampVersion(src, version string) error {
+	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+	if len(parts) != 3 {
+		return fmt.Errorf("version %q: want X.Y.Z", version)
+	}
+	n := make([]int, 3)
+	for i, p := range parts {
+		var err error
+		if n[i], err = strconv.Atoi(p); err != nil {
+			return fmt.Errorf("version %q: %w", version, err)
+		}
+	}
+	doc := fmt.Sprintf(`{"$schema": "core/version.schema.json", "component": "udos", "name": "uDOS", "version": {"major": %d, "minor": %d, "patch": %d}, "display": "v%s", "channel": "stable", "released": "2026-11-25"}`+"\n", n[0], n[1], n[2], version)
+	return os.WriteFile(filepath.Join(src, "version.json"), []byte(doc), 0o644)
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
+}
