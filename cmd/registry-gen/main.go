@@ -203,6 +203,17 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		src = ds
 	}
 
+	// The keyring a client needs is published beside a signed catalog.
+	if keyFile := c.keyring; opts.Signer != nil {
+		if keyFile == "" && gh != nil {
+			keyFile = gh.Config.PublisherKeys
+		}
+		if keyFile != "" {
+			if opts.PublisherKeys, err = os.ReadFile(keyFile); err != nil {
+				return fmt.Errorf("reading publishers' keys: %w", err)
+			}
+		}
+	}
 	res, err := registry.Assemble(ctx, src, opts)
 	if err != nil {
 		return err

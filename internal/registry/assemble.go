@@ -16,6 +16,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/atomicfile"
 	"github.com/fredbook/udos-dist/internal/catalog"
+	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/site"
 )
 
@@ -72,11 +73,15 @@ func Assemble(ctx context.Context, src Source, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("generated catalog does not validate: %w", err)
 	}
 	var catSig []byte
+	var keys *site.Keys
 	if opts.Signer != nil {
 		if catSig, err = opts.Signer.SignDetached(bytes.NewReader(catJSON)); err != nil {
 			return nil, fmt.Errorf("signing catalog: %w", err)
 		}
 		res.Signer = opts.Signer.Fingerprint()
+		if keys, err = registryKeys(opts.Signer, opts.PublisherKeys); err != nil {
+			return nil, err
+		}
 	} else if opts.WarnUnsigned {
 		res.Warnings = append(res.Warnings, "the catalog is not signed: clients will refuse it")
 	}
@@ -96,6 +101,9 @@ func Assemble(ctx context.Context, src Source, opts Options) (*Result, error) {
 	if err := writeIndexes(opts.OutDir, indexes); err != nil {
 		return nil, err
 	}
+	if err := writeKeys(opts.OutDir, keys); err != nil {
+		return nil, err
+	}
 	if opts.Site {
 		served := map[string][]byte{}
 		for _, files := range []map[string][]byte{indexes, col.Published} {
@@ -107,7 +115,7 @@ func Assemble(ctx context.Context, src Source, opts Options) (*Result, error) {
 			served[catalog.SignatureName] = catSig
 		}
 		res.Site = filepath.Join(opts.OutDir, SiteDir)
-		if err := site.Write(res.Site, catJSON, site.Options{Files: served}); err != nil {
+		if err := site.Write(res.Site, catJSON, site.Options{Files: served, Readmes: currentReadmes(cat, col), Keys: keys}); err != nil {
 			return nil, err
 		}
 	}
@@ -117,6 +125,56 @@ func Assemble(ctx context.Context, src Source, opts Options) (*Result, error) {
 	}
 	res.Catalog, res.Signature, res.Serial, res.Expires = catPath, sigPath, cat.Serial, cat.Expires
 	return res, nil
+}
+
+// registryKeys is the keyring a client of the registry needs: the catalog
+// key, then the publishers' keys unless they are that same key.
+func registryKeys(signer *pgpsign.Signer, publishers []byte) (*site.Keys, error) {
+	armored, err := signer.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("exporting the catalog key: %w", err)
+	}
+	if len(bytes.TrimSpace(publishers)) > 0 {
+		kr, err := pgpsign.LoadKeyring(publishers)
+		if err != nil {
+			return nil, fmt.Errorf("publishers' keys: %w", err)
+		}
+		if fps := kr.Fingerprints(); len(fps) != 1 || fps[0] != signer.Fingerprint() {
+			armored = append(armored, publishers...)
+		}
+	}
+	return &site.Keys{Armored: armored, CatalogSigner: signer.Fingerprint()}, nil
+}
+
+// writeKeys writes OUT/keys.asc, or removes a stale one when the catalog
+// is no longer signed (its keys would not verify anything).
+func writeKeys(outDir string, keys *site.Keys) error {
+	p := filepath.Join(outDir, site.KeysFile)
+	if keys == nil {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing stale %q: %w", p, err)
+		}
+		return nil
+	}
+	return writeTree(outDir, map[string][]byte{site.KeysFile: keys.Armored})
+}
+
+// currentReadmes are the READMEs of the versions cat lists as current, by
+// library id.
+func currentReadmes(cat *catalog.Catalog, col *Collection) map[string][]byte {
+	byVersion := map[string][]byte{}
+	for _, c := range col.Candidates {
+		if c.Readme != nil {
+			byVersion[c.Manifest.ID+"@"+c.Manifest.Version] = c.Readme
+		}
+	}
+	out := map[string][]byte{}
+	for _, l := range cat.Libraries {
+		if md, ok := byVersion[l.ID+"@"+l.Version]; ok {
+			out[l.ID] = md
+		}
+	}
+	return out
 }
 
 // nextSerial is the serial of a catalog generated at now after prev (nil
@@ -200,6 +258,14 @@ func addCandidates(cat *catalog.Catalog, prev *catalog.Catalog, col *Collection,
 	sort.Strings(ids)
 	for _, id := range ids {
 		cat.Libraries = append(cat.Libraries, perLib[id].Libraries...)
+	}
+	// A library's downloads are its versions' (GitHub counts each asset).
+	for i := range cat.Libraries {
+		l := &cat.Libraries[i]
+		l.Downloads = 0
+		for _, v := range l.Versions {
+			l.Downloads += v.Downloads
+		}
 	}
 	return nil
 }

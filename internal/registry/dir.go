@@ -14,6 +14,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/site"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
 
@@ -83,6 +84,9 @@ func (s *DirSource) read(p string, col *Collection) error {
 		SHA512:      pkg.SHA512,
 		ManifestURL: s.url(PackagesDir + "/" + manifest),
 	}}
+	if c.Readme, err = readme(pkg); err != nil {
+		col.Warnings = append(col.Warnings, fmt.Sprintf("%s: %v", file, err))
+	}
 	col.Published[PackagesDir+"/"+file] = pkg.Bytes()
 	col.Published[PackagesDir+"/"+manifest] = pkg.ManifestJSON
 	sigName := assetname.Signature(file)
@@ -115,4 +119,15 @@ func (s *DirSource) url(rel string) string {
 		return rel
 	}
 	return strings.TrimSuffix(s.BaseURL, "/") + "/" + rel
+}
+
+// readme is the package's README for the site (nil when it has none). One
+// too large to show is an error the caller reports as a warning: the
+// package itself is fine.
+func readme(pkg *udospkg.Package) ([]byte, error) {
+	md, err := pkg.File(site.ReadmeName, site.MaxReadmeSize)
+	if errors.Is(err, udospkg.ErrFileTooLarge) {
+		return nil, fmt.Errorf("%v: not shown on the site", err)
+	}
+	return md, err
 }

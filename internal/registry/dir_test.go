@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -431,12 +432,33 @@ func TestLocalSite(t *testing.T) {
 	t.Parallel()
 	in := packExamples(t, demoSigner(t))
 	out := t.TempDir()
-	res, err := dirRun{DirSource{Dir: in, Keyring: demoKeyring(t)}, Options{OutDir: out, Signer: demoSigner(t), Now: localT0, Site: true}}.run()
+	pub := mustRead(t, demoPub)
+	res, err := dirRun{DirSource{Dir: in, Keyring: demoKeyring(t)}, Options{OutDir: out, Signer: demoSigner(t), Now: localT0, Site: true, PublisherKeys: pub}}.run()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Site != filepath.Join(out, SiteDir) {
 		t.Fatalf("site %q", res.Site)
+	}
+	// The keyring clients need is published (once: the demo key signs
+	// both the catalog and the packages), in the folder and on the site.
+	keys := mustRead(t, filepath.Join(out, "keys.asc"))
+	if kr, err := pgpsign.LoadKeyring(keys); err != nil || len(kr.Fingerprints()) != 1 || kr.Fingerprints()[0] != demoSigner(t).Fingerprint() {
+		t.Errorf("keys.asc: %v", err)
+	}
+	if !bytes.Equal(keys, mustRead(t, filepath.Join(res.Site, "keys.asc"))) {
+		t.Error("the site serves other keys than the folder")
+	}
+	// The READMEs of the packages' current versions reach the site:
+	// grid-extensions and grid-math ship docs/README.md, the others none.
+	var readmes map[string]struct {
+		HTML string `json:"html"`
+	}
+	if err := json.Unmarshal(mustRead(t, filepath.Join(res.Site, "_data", "readmes.json")), &readmes); err != nil {
+		t.Fatal(err)
+	}
+	if len(readmes) != 2 || !strings.Contains(readmes["lib-grid-extensions"].HTML, "<h1>Grid Extensions</h1>") || readmes["lib-grid-math"].HTML == "" {
+		t.Errorf("site READMEs: %+v", readmes)
 	}
 	data := mustRead(t, filepath.Join(res.Site, catalog.FileName))
 	if !bytes.Equal(data, mustRead(t, filepath.Join(out, catalog.FileName))) ||
@@ -477,5 +499,12 @@ func TestLocalSite(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out2, SiteDir)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("site written without Options.Site: %v", err)
+	}
+	// Unsigned, the folder's keys.asc goes: it would verify nothing.
+	if _, err := (dirRun{DirSource{Dir: in}, Options{OutDir: out, Now: localT0.Add(time.Hour)}}).run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "keys.asc")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale keys.asc after an unsigned run: %v", err)
 	}
 }

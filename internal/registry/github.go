@@ -254,6 +254,8 @@ func (s *GitHubSource) readRelease(ctx context.Context, repo string, rel *github
 			ManifestURL:  ma.GetBrowserDownloadURL(),
 			PublishedAt:  published,
 			Yanked:       yankedRelease(rel),
+			// GitHub counts every download of the asset.
+			Downloads: int64(pa.GetDownloadCount()),
 		}}
 		ids := assetIDs{pa: assetIdentity(pa), sa: assetIdentity(sa), ma: assetIdentity(ma)}
 		cp, hit := s.Cache.pkg(key)
@@ -266,6 +268,7 @@ func (s *GitHubSource) readRelease(ctx context.Context, repo string, rel *github
 			if m, perr := udospkg.ParseManifest(cp.Manifest); perr == nil {
 				c.Manifest = m
 				c.Version.Size, c.Version.SHA256, c.Version.SHA512 = cp.Size, cp.SHA256, cp.SHA512
+				c.Readme = cp.readme()
 				fillRepository(m, repo)
 				out = append(out, c)
 				s.Cache.keep(key, cp)
@@ -290,6 +293,7 @@ func (s *GitHubSource) readRelease(ctx context.Context, repo string, rel *github
 		m, _ := udospkg.ParseManifest(cp.Manifest) // checked by fetchPackage
 		c.Manifest = m
 		c.Version.Size, c.Version.SHA256, c.Version.SHA512 = cp.Size, cp.SHA256, cp.SHA512
+		c.Readme = cp.readme()
 		fillRepository(m, repo)
 		out = append(out, c)
 		s.Cache.keep(key, cp)
@@ -363,6 +367,11 @@ func (s *GitHubSource) fetchPackage(ctx context.Context, pa, sa, ma *github.Rele
 	cp := cachedPackage{
 		Size: pkg.Size, SHA256: pkg.SHA256, SHA512: pkg.SHA512,
 		Manifest: json.RawMessage(pkg.ManifestJSON), Signer: who.Fingerprint,
+	}
+	// A README too large for the site is only not shown.
+	if md, err := readme(pkg); err == nil && md != nil {
+		cp.Readme = string(md)
+		cp.HasReadme = true
 	}
 	cp.setIdentities(assetIDs{pa: assetIdentity(pa), sa: assetIdentity(sa), ma: assetIdentity(ma)})
 	return cp, nil

@@ -19,7 +19,9 @@ import (
 // package asset, so a known package is never downloaded again.
 const CacheFileName = ".registry-cache.json"
 
-const cacheVersion = 1
+// cacheVersion 2 added the READMEs: a version-1 cache is read afresh, so
+// every package is fetched once more and its README learnt.
+const cacheVersion = 2
 
 // GitHubCache is the content of CacheFileName. It implements
 // ghrelease.ETagStore; only entries used during a run are written back, so
@@ -51,9 +53,19 @@ type cachedPackage struct {
 	SHA512          string          `json:"sha512"`
 	Manifest        json.RawMessage `json:"manifest"`
 	Signer          string          `json:"signer,omitempty"`
+	// Readme is the package's docs/README.md, for the site.
+	Readme    string `json:"readme,omitempty"`
+	HasReadme bool   `json:"has_readme,omitempty"`
 	// Problem is why these assets were left out; they are not fetched
 	// again until one of them changes.
 	Problem string `json:"problem,omitempty"`
+}
+
+func (p *cachedPackage) readme() []byte {
+	if !p.HasReadme {
+		return nil
+	}
+	return []byte(p.Readme)
 }
 
 // assetIDs are the identities (see assetIdentity) of a version's package,

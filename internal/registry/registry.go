@@ -9,6 +9,7 @@
 // names. Layout of the output folder:
 //
 //	OUT/catalog.json, OUT/catalog.json.asc  (the signature when a key is given)
+//	OUT/keys.asc                             (the keys clients trust, when signed)
 //	OUT/index/<id>.json                      (one library's catalog entry)
 //	OUT/packages/…                           (DirSource: the packages, their .asc and manifests)
 //	OUT/.registry-cache.json                 (GitHubSource: ETags and verified packages)
@@ -82,6 +83,9 @@ type Candidate struct {
 	// Signed: a signature is published beside the package; Verified: it
 	// verified against the publishers' keyring.
 	Signed, Verified bool
+	// Readme is the package's docs/README.md (nil when it has none), shown
+	// on the library's page of the site when this is the current version.
+	Readme []byte
 	// Where names the candidate in messages: a file's path, or
 	// "owner/repo@tag".
 	Where string
@@ -103,6 +107,11 @@ type Options struct {
 	Now time.Time
 	// Site writes OUT/site, the Jekyll source of the registry's site.
 	Site bool
+	// PublisherKeys are the publishers' armored public keys (the keyring
+	// package signatures were verified with). With a Signer, they and the
+	// catalog key are published as OUT/keys.asc, the keyring a client of
+	// this registry needs, and shown by fingerprint on the site.
+	PublisherKeys []byte
 	// WarnUnsigned adds a warning when the catalog is not signed: the
 	// clients of a public registry refuse an unsigned catalog.
 	WarnUnsigned bool

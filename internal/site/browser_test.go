@@ -2,16 +2,21 @@ package site
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/fredbook/udos-dist/internal/testenv"
@@ -84,11 +89,47 @@ func TestJekyllSiteWithoutJavaScript(t *testing.T) {
 		`<pre class="install" id="install-command"><code>udos-lib install grid-extensions</code></pre>`,
 		`udos-lib install grid-extensions@1.2.3`,
 		`<a href="/registry/libraries/lib-pathfinding/">Pathfinding</a>`,
-		`<td>1.2.2 <em>(yanked)</em></td>`,
+		`<td><span class="v">1.2.2</span> <em class="yanked-badge">(yanked)</em></td>`,
+		`<dt>Size</dt><dd><span class="size" title="2098 bytes">2.0 KiB</span></dd>`,
+		`<dd class="downloads">1305 (all versions)</dd>`,
+		`<td class="downloads">1200</td>`,
+		// The README, rendered: relative links go to the repository, and
+		// Liquid in it stays text.
+		`<section class="readme" id="readme" aria-labelledby="readme-heading">`,
+		`<h2>Usage</h2>`,
+		`<a href="https://github.com/fredbook/udos-grid-extensions/blob/HEAD/docs/USAGE.md">the usage guide</a>`,
+		`print(&quot;{{ site.title }} {% raw %}&quot;)`,
 		`href="https://github.com/fredbook/udos-grid-extensions/releases/download/v1.2.3/lib-grid-extensions-v1.2.3.udos-package.asc"`,
 	} {
 		if !strings.Contains(string(lib), want) {
 			t.Errorf("grid-extensions page lacks %q", want)
+		}
+	}
+	pf, _ := os.ReadFile(filepath.Join(dst, "libraries", "lib-pathfinding", "index.html"))
+	for _, want := range []string{
+		`<li><a href="/registry/libraries/lib-grid-extensions/">Grid Extensions</a> requires <code>^1.0.0</code></li>`,
+		`The package has no <code>docs/README.md</code>.`,
+	} {
+		if !strings.Contains(string(pf), want) {
+			t.Errorf("pathfinding page lacks %q", want)
+		}
+	}
+	for page, want := range map[string]string{"lib-nethack": "3.4 MiB", "lib-home-assistant": "812 B"} {
+		data, _ := os.ReadFile(filepath.Join(dst, "libraries", page, "index.html"))
+		if !strings.Contains(string(data), `">`+want+`</span>`) {
+			t.Errorf("%s page does not give its size as %q", page, want)
+		}
+	}
+	for _, want := range []string{
+		`<code class="fingerprint">E81975D7ADFA1F75566FB97F65D75F099ADB9F31</code>`,
+		`curl -fsSL <span class="registry-url" data-base="/registry">/registry</span>/keys.asc -o ~/.config/udos-lib/trusted.asc`,
+		`export UDOS_REGISTRY=<span class="registry-url" data-base="/registry">/registry</span>`,
+		`<link rel="icon" type="image/svg+xml" href="/registry/assets/favicon.svg">`,
+		`<meta http-equiv="Content-Security-Policy" content="default-src 'self'; script-src 'self';`,
+		`<span class="downloads">1305 downloads</span>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("index.html lacks %q", want)
 		}
 	}
 	// A relative catalog URL resolves against the catalog at the site root.
@@ -96,7 +137,7 @@ func TestJekyllSiteWithoutJavaScript(t *testing.T) {
 	if !strings.Contains(string(ha), `href="/registry/packages/lib-home-assistant-v0.3.0.udos-package"`) {
 		t.Error("home-assistant page: relative package URL not under the base URL")
 	}
-	for _, f := range []string{"catalog.json", "catalog.json.asc", "index/lib-nethack.json"} {
+	for _, f := range []string{"catalog.json", "catalog.json.asc", "index/lib-nethack.json", "keys.asc", "assets/favicon.svg"} {
 		if _, err := os.Stat(filepath.Join(dst, f)); err != nil {
 			t.Errorf("built site lacks %s: %v", f, err)
 		}
@@ -104,6 +145,46 @@ func TestJekyllSiteWithoutJavaScript(t *testing.T) {
 	cat, _ := os.ReadFile(filepath.Join(dst, "catalog.json"))
 	if string(cat) != string(readCatalog(t)) {
 		t.Error("Jekyll changed catalog.json: its signature would no longer verify")
+	}
+}
+
+// TestJekyllHostileReadme: a README full of raw HTML, script and dangerous
+// links (testdata/readmes/lib-nethack.md) comes out of the real Jekyll
+// build inert: no element or attribute of its own, only http(s), mailto and
+// fragment links.
+func TestJekyllHostileReadme(t *testing.T) {
+	t.Parallel()
+	dst, _ := buildSite(t)
+	data, err := os.ReadFile(filepath.Join(dst, "libraries", "lib-nethack", "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(data)
+	start, end := strings.Index(page, `<section class="readme"`), strings.Index(page, "</section>")
+	if start < 0 || end < start {
+		t.Fatalf("no README section on the page:\n%s", page)
+	}
+	readme := page[start:end]
+	for _, bad := range []string{"<script", "<iframe", "<style", "<img src=x", "onerror", "onmouseover", "<b ", "javascript:alert(2)\"", `href="javascript`, `href="data`, `href="vbscript`, `href="file`, `src="javascript`, `src="data`} {
+		if strings.Contains(strings.ToLower(readme), bad) {
+			t.Errorf("README section carries %q:\n%s", bad, readme)
+		}
+	}
+	if strings.Contains(page, "<script") {
+		t.Error("the library page runs a script (it has none of its own)")
+	}
+	links := regexp.MustCompile(`(?i)(href|src)="([^"]*)"`).FindAllStringSubmatch(readme, -1)
+	for _, l := range links {
+		u := strings.ToLower(l[2])
+		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "mailto:") && !strings.HasPrefix(u, "#") {
+			t.Errorf("README link %s=%q", l[1], l[2])
+		}
+	}
+	// The text survives, the markup does not; Liquid in it is not run.
+	for _, want := range []string{"md javascript", "bold", "{% include head.html %} {{ site.data.catalog.serial }}"} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README section lost its text %q:\n%s", want, readme)
+		}
 	}
 }
 
@@ -115,27 +196,7 @@ func TestChromiumSearchAndLibraryPage(t *testing.T) {
 	chromium := need(t, "chromium", "chromium-browser", "google-chrome")
 	_, url := buildSite(t)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1100, 900),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancelC := chromedp.NewContext(actx)
-	defer cancelC()
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
-
+	ctx := newBrowser(t, chromium)
 	visible := func() []string {
 		t.Helper()
 		ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#library-list li.library")).filter(li => !li.hidden).map(li => li.dataset.id)`))
@@ -233,6 +294,33 @@ func TestChromiumSearchAndLibraryPage(t *testing.T) {
 	}
 }
 
+// newBrowser starts a headless Chromium with the flags TESTING.md gives
+// (nothing reaches the closed network) and a 90-second budget.
+func newBrowser(t *testing.T, chromium string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1100, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(cancelC)
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancelT)
+	return ctx
+}
+
 // saveShot keeps screenshots in UDOS_SCREENSHOT_DIR when set (to look at
 // them), else in the test's temporary folder.
 func saveShot(t *testing.T, name string, png []byte) {
@@ -243,5 +331,109 @@ func saveShot(t *testing.T, name string, png []byte) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestChromiumReadmeAndSetup reads the home page's setup commands as a
+// person would copy them (the registry URL filled in from where the site is
+// served), fetches the key they name, and opens the library page with the
+// hostile README: nothing of it runs in a real browser.
+func TestChromiumReadmeAndSetup(t *testing.T) {
+	t.Parallel()
+	chromium := need(t, "chromium", "chromium-browser", "google-chrome")
+	_, url := buildSite(t)
+	ctx := newBrowser(t, chromium)
+	var mu sync.Mutex
+	var dialogs []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			mu.Lock()
+			dialogs = append(dialogs, d.Message)
+			mu.Unlock()
+			go func() {
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+			}()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("setup-commands"))); err != nil {
+		t.Fatal(err)
+	}
+	setup, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("setup-commands")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	registry := strings.TrimSuffix(url, "/")
+	for _, want := range []string{
+		"curl -fsSL " + registry + "/keys.asc -o ~/.config/udos-lib/trusted.asc",
+		"export UDOS_REGISTRY=" + registry + "\n",
+		"export UDOS_KEYRING=~/.config/udos-lib/trusted.asc",
+	} {
+		if !strings.Contains(setup, want) {
+			t.Errorf("setup commands lack %q:\n%s", want, setup)
+		}
+	}
+	key, _ := os.ReadFile(demoKey)
+	for path, want := range map[string]string{"/keys.asc": string(key), "/assets/favicon.svg": "<svg"} {
+		resp, err := http.Get(registry + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(string(body), want) {
+			t.Errorf("GET %s: %d %.60q", path, resp.StatusCode, body)
+		}
+	}
+	icon, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('link[rel="icon"]').href`))
+	if err != nil || icon != registry+"/assets/favicon.svg" {
+		t.Errorf("favicon link %q, %v", icon, err)
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(url+"libraries/lib-nethack/"), chromedp.WaitVisible(chromedp.ID("readme"))); err != nil {
+		t.Fatal(err)
+	}
+	type report struct {
+		Title    string   `json:"title"`
+		Elements int      `json:"elements"`
+		Handlers int      `json:"handlers"`
+		URLs     []string `json:"urls"`
+		Text     string   `json:"text"`
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[report](`(() => {
+		const r = document.getElementById("readme");
+		const all = Array.from(r.querySelectorAll("*"));
+		return {
+			title: document.title,
+			elements: r.querySelectorAll("script, iframe, style, object, embed, form, input:not([type=checkbox]), link, meta, base").length,
+			handlers: all.filter(e => Array.from(e.attributes).some(a => a.name.startsWith("on"))).length,
+			urls: Array.from(r.querySelectorAll("a[href], img[src]")).map(e => e.href || e.src),
+			text: r.innerText,
+		};
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got.Title, "NetHack") || got.Elements != 0 || got.Handlers != 0 {
+		t.Errorf("hostile README: title %q, %d active elements, %d event handlers", got.Title, got.Elements, got.Handlers)
+	}
+	for _, u := range got.URLs {
+		if !strings.HasPrefix(u, "https:") && !strings.HasPrefix(u, "http:") && !strings.HasPrefix(u, "mailto:") {
+			t.Errorf("hostile README links to %q", u)
+		}
+	}
+	if !strings.Contains(got.Text, "md javascript") {
+		t.Errorf("hostile README lost its text: %q", got.Text)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveShot(t, "hostile-readme.png", shot)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(dialogs) > 0 {
+		t.Errorf("the README opened dialogs: %q", dialogs)
 	}
 }

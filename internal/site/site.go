@@ -6,7 +6,11 @@
 //
 // The catalog is taken as the exact bytes that were signed: the site serves
 // those bytes unchanged, and this package reads only the few fields it needs
-// (ids and names), so fields it does not know survive.
+// (ids, names, repositories, dependencies), so fields it does not know
+// survive. What the catalog does not hold comes through Options: each
+// library's README (rendered by RenderReadme into _data/readmes.json) and
+// the keys clients should trust (keys.asc, fingerprints in
+// _data/registry.json).
 package site
 
 import (
@@ -24,6 +28,8 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/canonjson"
 	"github.com/fredbook/udos-dist/internal/catalog"
+	"github.com/fredbook/udos-dist/internal/libid"
+	"github.com/fredbook/udos-dist/internal/pgpsign"
 	tmpl "github.com/fredbook/udos-dist/site"
 )
 
@@ -34,7 +40,25 @@ type Options struct {
 	// Files are extra files to serve verbatim, by slash path relative to the
 	// site root, e.g. "catalog.json.asc" or "index/lib-x.json".
 	Files map[string][]byte
+	// Readmes are the libraries' docs/README.md (Markdown, by library id),
+	// of the version the catalog lists as current.
+	Readmes map[string][]byte
+	// Keys, when set, are the public keys a client of this registry must
+	// trust: served as keys.asc and shown by fingerprint on the home page.
+	Keys *Keys
 }
+
+// Keys are the registry's public keys.
+type Keys struct {
+	// Armored holds the keys (one or more armored OpenPGP public key blocks).
+	Armored []byte
+	// CatalogSigner is the fingerprint of the key that signs catalog.json;
+	// the other keys sign packages.
+	CatalogSigner string
+}
+
+// KeysFile is where the site serves Options.Keys.
+const KeysFile = "keys.asc"
 
 // idPattern is what a library id may look like: it becomes a file name and a
 // URL path segment, so nothing that could escape the directory is allowed.
@@ -42,9 +66,17 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
 // library is the part of a catalog entry this package reads.
 type library struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	Description  string            `json:"description"`
+	Repository   string            `json:"repository"`
+	Dependencies map[string]string `json:"dependencies"`
+}
+
+// dependent is a library that requires another (in its current version).
+type dependent struct {
+	ID       string `json:"id"`
+	Requires string `json:"requires"`
 }
 
 // catalogHead is the part of the catalog this package reads; Libraries stay
@@ -89,12 +121,26 @@ func Write(dir string, catalogJSON []byte, opts Options) error {
 		"_data/catalog.json": catalogJSON,
 		"catalog.json":       catalogJSON,
 	}
+	dependents := dependentsOf(libs)
 	for _, lib := range libs {
-		page, err := Page(lib.ID, lib.Name, lib.Description)
+		page, err := Page(lib.ID, lib.Name, lib.Description, dependents[lib.ID])
 		if err != nil {
 			return err
 		}
 		files["libraries/"+lib.ID+".md"] = page
+	}
+	readmes, err := readmeData(libs, opts.Readmes)
+	if err != nil {
+		return err
+	}
+	files["_data/readmes.json"] = readmes
+	if opts.Keys != nil {
+		reg, err := registryData(opts.Keys)
+		if err != nil {
+			return err
+		}
+		files["_data/registry.json"] = reg
+		files[KeysFile] = opts.Keys.Armored
 	}
 	for name, data := range opts.Files {
 		clean := path.Clean(name)
@@ -140,7 +186,8 @@ func Write(dir string, catalogJSON []byte, opts Options) error {
 
 // Page renders the Jekyll page of one library: front matter only, the
 // "library" layout finds the entry in _data/catalog.json by library_id.
-func Page(id, name, description string) ([]byte, error) {
+// dependents are the libraries that require it, listed on the page.
+func Page(id, name, description string, dependents []dependent) ([]byte, error) {
 	if !idPattern.MatchString(id) {
 		return nil, fmt.Errorf("library id %q: not usable as a page name (want %s)", id, idPattern)
 	}
@@ -157,6 +204,12 @@ func Page(id, name, description string) ([]byte, error) {
 		fmt.Fprintf(&b, "description: %s\n", yamlString(description))
 	}
 	fmt.Fprintf(&b, "permalink: /libraries/%s/\n", id)
+	if len(dependents) > 0 {
+		b.WriteString("dependents:\n")
+		for _, d := range dependents {
+			fmt.Fprintf(&b, "  - id: %s\n    requires: %s\n", yamlString(d.ID), yamlString(d.Requires))
+		}
+	}
 	b.WriteString("---\n")
 	return b.Bytes(), nil
 }
@@ -182,6 +235,89 @@ func LibraryIndexes(catalogJSON []byte) (map[string][]byte, error) {
 		out["index/"+lib.ID+".json"] = data
 	}
 	return out, nil
+}
+
+// dependentsOf maps each library id to the libraries of the catalog whose
+// current version requires it, by id.
+func dependentsOf(libs []library) map[string][]dependent {
+	known := map[string]bool{}
+	for _, l := range libs {
+		known[l.ID] = true
+	}
+	out := map[string][]dependent{}
+	for _, l := range libs {
+		for name, req := range l.Dependencies {
+			ref, err := libid.Parse(name)
+			if err != nil || ref.ID == l.ID || !known[ref.ID] {
+				continue
+			}
+			out[ref.ID] = append(out[ref.ID], dependent{ID: l.ID, Requires: req})
+		}
+	}
+	for _, ds := range out {
+		sort.Slice(ds, func(i, j int) bool { return ds[i].ID < ds[j].ID })
+	}
+	return out
+}
+
+// readmeData renders the READMEs into _data/readmes.json: by library id,
+// "html" (safe to output unescaped) or "note" (why there is none to show).
+// Liquid outputs data as is, never parsing it as a template, so "{{" in a
+// README stays text.
+func readmeData(libs []library, readmes map[string][]byte) ([]byte, error) {
+	type entry struct {
+		HTML string `json:"html,omitempty"`
+		Note string `json:"note,omitempty"`
+	}
+	out := map[string]entry{}
+	for _, l := range libs {
+		md, ok := readmes[l.ID]
+		if !ok {
+			continue
+		}
+		html, err := RenderReadme(md, l.Repository)
+		if err != nil {
+			out[l.ID] = entry{Note: err.Error() + "; not shown"}
+			continue
+		}
+		out[l.ID] = entry{HTML: html}
+	}
+	data, err := canonjson.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encoding READMEs: %w", err)
+	}
+	return data, nil
+}
+
+// registryData is _data/registry.json: the keys file and its fingerprints,
+// the catalog signer's first.
+func registryData(k *Keys) ([]byte, error) {
+	kr, err := pgpsign.LoadKeyring(k.Armored)
+	if err != nil {
+		return nil, fmt.Errorf("registry keys: %w", err)
+	}
+	type key struct {
+		Fingerprint string `json:"fingerprint"`
+		Signs       string `json:"signs"`
+	}
+	var keys []key
+	found := false
+	for _, fp := range kr.Fingerprints() {
+		if fp == k.CatalogSigner {
+			found = true
+			keys = append([]key{{Fingerprint: fp, Signs: "the catalog"}}, keys...)
+			continue
+		}
+		keys = append(keys, key{Fingerprint: fp, Signs: "packages"})
+	}
+	if k.CatalogSigner != "" && !found {
+		return nil, fmt.Errorf("registry keys: the catalog signer %s is not among them", k.CatalogSigner)
+	}
+	data, err := canonjson.Marshal(map[string]any{"keys_file": KeysFile, "keys": keys})
+	if err != nil {
+		return nil, fmt.Errorf("encoding registry keys: %w", err)
+	}
+	return data, nil
 }
 
 func libraries(catalogJSON []byte) ([]library, error) {

@@ -16,6 +16,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
+// The demo key signs the test catalog's site (examples/keys/README.md).
+const (
+	demoKey         = "../../examples/keys/demo-signing-key.pub.asc"
+	demoFingerprint = "E81975D7ADFA1F75566FB97F65D75F099ADB9F31"
+)
+
 func readCatalog(t *testing.T) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "catalog.json"))
@@ -35,8 +41,21 @@ func generate(t *testing.T) string {
 		t.Fatal(err)
 	}
 	files["catalog.json.asc"] = []byte("-----BEGIN PGP SIGNATURE-----\n\ntest\n-----END PGP SIGNATURE-----\n")
+	readmes := map[string][]byte{}
+	mds, _ := filepath.Glob(filepath.Join("testdata", "readmes", "*.md"))
+	for _, md := range mds {
+		data, err := os.ReadFile(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readmes[strings.TrimSuffix(filepath.Base(md), ".md")] = data
+	}
+	keys, err := os.ReadFile(demoKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join(t.TempDir(), "site")
-	if err := Write(dir, cat, Options{Files: files}); err != nil {
+	if err := Write(dir, cat, Options{Files: files, Readmes: readmes, Keys: &Keys{Armored: keys, CatalogSigner: demoFingerprint}}); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -74,7 +93,7 @@ func TestWriteGolden(t *testing.T) {
 		out.WriteString("  " + n + "\n")
 	}
 	for _, n := range names {
-		if strings.HasPrefix(n, "libraries/") || strings.HasPrefix(n, "index/") {
+		if strings.HasPrefix(n, "libraries/") || strings.HasPrefix(n, "index/") || n == "_data/readmes.json" || n == "_data/registry.json" {
 			fmt_(n)
 		}
 	}
