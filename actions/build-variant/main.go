@@ -1,7 +1,8 @@
 // Command build-variant is the GitHub Action that builds, signs, describes
 // and uploads one uDOS variant (mode "build"), or merges the variants of a
 // release, signs the manifest and publishes the release (mode "publish").
-// It only maps the action's inputs and outputs onto internal/variant/build;
+// It only maps the action's inputs and outputs onto internal/variant/build
+// and internal/release;
 // actions/internal/actionkit does the runner's side.
 package main
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/fredbook/udos-dist/actions/internal/actionkit"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/internal/release"
 	"github.com/fredbook/udos-dist/internal/variant"
 	"github.com/fredbook/udos-dist/internal/variant/build"
 )
@@ -93,24 +95,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		kit.SetOutput("version", res.Version)
 		return nil
 	case "publish":
-		res, err := build.Publish(ctx, build.PublishConfig{
+		res, err := release.Publish(ctx, release.PublishConfig{
 			Version: version, Owner: owner, Repo: repo, GitHub: gh, Output: in("output", "dist"),
 			Source: in("source", "."), SigningKey: []byte(key), Passphrase: []byte(pass),
 			ExpectVariants: strings.Fields(in("variants", "")), Log: stdout,
 		})
 		if res != nil {
-			kit.Summary(build.PublishSummary(res))
+			kit.Summary(release.PublishSummary(res))
 		}
 		if err != nil {
 			return err
 		}
-		manifest := ""
-		for _, art := range res.Artifacts {
-			if art.Kind == "manifest" {
-				manifest = art.Path
-			}
-		}
-		kit.SetOutput("manifest", manifest)
+		kit.SetOutput("manifest", res.ManifestPath)
 		kit.SetOutput("version", res.Manifest.Version)
 		if res.Release != nil {
 			kit.SetOutput("release-url", res.Release.HTMLURL)

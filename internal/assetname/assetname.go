@@ -122,3 +122,9 @@ const ImageStatementExt = ".image.json"
 func ImageStatement(variant, version string) string {
 	return "udos-" + variant + "-v" + strings.TrimPrefix(version, "v") + ImageStatementExt
 }
+
+// SonicISO is the bootable Sonic image's file and asset name:
+// "udos-sonic-v1.4.6.iso".
+func SonicISO(version string) string {
+	return "udos-sonic-v" + strings.TrimPrefix(version, "v") + ".iso"
+}

@@ -84,3 +84,19 @@ func TestImageStatement(t *testing.T) {
 		t.Errorf("signature name %q", got)
 	}
 }
+
+func TestFragmentName(t *testing.T) {
+	t.Parallel()
+	n := Fragment("sonic-iso", "v1.4.6")
+	if n != "udos-sonic-iso-v1.4.6.manifest.json" {
+		t.Fatalf("Fragment = %s", n)
+	}
+	if v, ok := IsFragment(n, "1.4.6"); !ok || v != "sonic-iso" {
+		t.Errorf("IsFragment(%s) = %s, %v", n, v, ok)
+	}
+	for _, bad := range []string{"v1.4.6-manifest.json", "udos-core-slim-v1.4.5.manifest.json", "udos--v1.4.6.manifest.json"} {
+		if _, ok := IsFragment(bad, "1.4.6"); ok {
+			t.Errorf("IsFragment(%s) = true", bad)
+		}
+	}
+}

@@ -90,15 +90,37 @@ func (d Digests) Get(a Algorithm) string {
 	return ""
 }
 
+// Hasher is an io.Writer that takes the size and both digests of what is
+// written through it, for producers that hash a file while writing it.
+type Hasher struct {
+	h256, h512 hash.Hash
+	n          int64
+}
+
+// NewHasher returns an empty Hasher.
+func NewHasher() *Hasher { return &Hasher{h256: sha256.New(), h512: sha512.New()} }
+
+// Write hashes p; it never fails.
+func (h *Hasher) Write(p []byte) (int, error) {
+	h.h256.Write(p)
+	h.h512.Write(p)
+	h.n += int64(len(p))
+	return len(p), nil
+}
+
+// Digests returns the size and digests of everything written so far.
+func (h *Hasher) Digests() Digests {
+	return Digests{Size: h.n, SHA256: hexOf(h.h256), SHA512: hexOf(h.h512)}
+}
+
 // Sum reads r to the end and returns its size and digests, hashing both in
 // one pass.
 func Sum(r io.Reader) (Digests, error) {
-	h256, h512 := sha256.New(), sha512.New()
-	n, err := io.Copy(io.MultiWriter(h256, h512), r)
-	if err != nil {
+	h := NewHasher()
+	if _, err := io.Copy(h, r); err != nil {
 		return Digests{}, err
 	}
-	return Digests{Size: n, SHA256: hexOf(h256), SHA512: hexOf(h512)}, nil
+	return h.Digests(), nil
 }
 
 func hexOf(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }

@@ -308,12 +308,18 @@ func (c *Client) pause(ctx context.Context, n int, why string) error {
 
 // listAssets returns the release's assets by name (all pages).
 func (c *Client) listAssets(ctx context.Context, req PublishRequest, id int64) (map[string]*github.ReleaseAsset, error) {
+	return c.ListAssets(ctx, req.Owner, req.Repo, req.Tag, id)
+}
+
+// ListAssets returns the assets of release id (tag names it in errors) by
+// name, following every page.
+func (c *Client) ListAssets(ctx context.Context, owner, repo, tag string, id int64) (map[string]*github.ReleaseAsset, error) {
 	out := map[string]*github.ReleaseAsset{}
 	opts := &github.ListOptions{PerPage: 100}
 	for {
-		page, resp, err := c.gh.Repositories.ListReleaseAssets(ctx, req.Owner, req.Repo, id, opts)
+		page, resp, err := c.gh.Repositories.ListReleaseAssets(ctx, owner, repo, id, opts)
 		if err != nil {
-			return nil, fmt.Errorf("listing assets of release %s of %s/%s: %w", req.Tag, req.Owner, req.Repo, err)
+			return nil, fmt.Errorf("listing assets of release %s of %s/%s: %w", tag, owner, repo, err)
 		}
 		for _, a := range page {
 			out[a.GetName()] = a

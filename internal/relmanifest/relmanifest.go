@@ -1,5 +1,5 @@
 // Package relmanifest reads, merges and writes the release manifest
-// `releases/v<version>-manifest.json`: one entry per uDOS variant (the
+// `releases/v<version>-manifest.json` (names: internal/assetname): one entry per uDOS variant (the
 // tar.gz variants built by build-variant and the bootable sonic-iso) with its
 // file name, size, digests, signature, platforms, download URL and
 // requirements, in the seed's schema.
@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -36,6 +35,11 @@ type Manifest struct {
 	PreviousVersion string `json:"previous_version,omitempty"`
 	// Variants maps a variant name ("core-slim", "sonic-iso") to its entry.
 	Variants map[string]Variant `json:"variants"`
+	// Artifacts lists every file of the release users download (the
+	// variants' files and whatever else the release carries: SBOMs,
+	// formulas, image statements, delta indexes), sorted by name. The
+	// release job verifies each against it before publishing.
+	Artifacts []File `json:"artifacts,omitempty"`
 	// Extra holds top-level fields this package does not know.
 	Extra map[string]json.RawMessage `json:"-"`
 }
@@ -75,36 +79,66 @@ type SBOM struct {
 	SHA256      string `json:"sha256,omitempty"`
 }
 
+// File is one downloadable file of the release.
+type File struct {
+	Name string `json:"name"`
+	// Type is the producer's artifact type ("archive", "sbom", …).
+	Type string `json:"type"`
+	// Variant is the variant the file belongs to; "" for the release.
+	Variant        string `json:"variant,omitempty"`
+	SizeBytes      int64  `json:"size_bytes"`
+	ChecksumSHA256 string `json:"checksum_sha256"`
+	ChecksumSHA512 string `json:"checksum_sha512"`
+	URL            string `json:"url"`
+	// SignatureURL is the detached .asc's URL, when the file is signed.
+	SignatureURL string `json:"signature_url,omitempty"`
+}
+
+func (f File) validate() error {
+	if f.Name == "" || strings.ContainsAny(f.Name, "/\\") {
+		return fmt.Errorf("artifact name %q must be a plain file name", f.Name)
+	}
+	if f.Type == "" {
+		return fmt.Errorf("artifact %s has no type", f.Name)
+	}
+	if err := checkHex(f.ChecksumSHA256, 64); err != nil {
+		return fmt.Errorf("artifact %s: checksum_sha256: %w", f.Name, err)
+	}
+	if err := checkHex(f.ChecksumSHA512, 128); err != nil {
+		return fmt.Errorf("artifact %s: checksum_sha512: %w", f.Name, err)
+	}
+	return nil
+}
+
+// File returns the listed artifact named name.
+func (m *Manifest) File(name string) (File, bool) {
+	for _, f := range m.Artifacts {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return File{}, false
+}
+
+// SetFile adds or replaces (by name) one listed artifact, keeping the list
+// sorted.
+func (m *Manifest) SetFile(f File) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	for i, x := range m.Artifacts {
+		if x.Name == f.Name {
+			m.Artifacts[i] = f
+			return nil
+		}
+	}
+	m.Artifacts = append(m.Artifacts, f)
+	sort.Slice(m.Artifacts, func(i, j int) bool { return m.Artifacts[i].Name < m.Artifacts[j].Name })
+	return nil
+}
+
 // Bool returns a pointer to b, for the optional flags.
 func Bool(b bool) *bool { return &b }
-
-// Path returns the manifest's conventional path in the uDOS repository,
-// relative and slash-separated: "releases/v1.4.6-manifest.json".
-func Path(version string) string { return path.Join("releases", FileName(version)) }
-
-// FileName returns the manifest's file (and release asset) name:
-// "v1.4.6-manifest.json".
-func FileName(version string) string {
-	return "v" + strings.TrimPrefix(version, "v") + "-manifest.json"
-}
-
-// FragmentName returns the release asset name under which one job uploads
-// the manifest holding only its own variant ("udos-sonic-iso-v1.4.6.manifest.json").
-// The release job merges every fragment of the draft into FileName(version).
-func FragmentName(variant, version string) string {
-	return "udos-" + variant + "-v" + strings.TrimPrefix(version, "v") + ".manifest.json"
-}
-
-// IsFragment reports whether an asset name is a manifest fragment of version,
-// and of which variant.
-func IsFragment(name, version string) (variant string, ok bool) {
-	suffix := "-v" + strings.TrimPrefix(version, "v") + ".manifest.json"
-	if !strings.HasPrefix(name, "udos-") || !strings.HasSuffix(name, suffix) {
-		return "", false
-	}
-	v := strings.TrimSuffix(strings.TrimPrefix(name, "udos-"), suffix)
-	return v, variantName.MatchString(v)
-}
 
 var (
 	variantName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
@@ -127,6 +161,16 @@ func (m *Manifest) Validate() error {
 		if err := m.Variants[name].validate(name); err != nil {
 			return fmt.Errorf("release manifest %s: %w", m.Version, err)
 		}
+	}
+	seen := map[string]bool{}
+	for _, f := range m.Artifacts {
+		if err := f.validate(); err != nil {
+			return fmt.Errorf("release manifest %s: %w", m.Version, err)
+		}
+		if seen[f.Name] {
+			return fmt.Errorf("release manifest %s: artifact %s is listed twice", m.Version, f.Name)
+		}
+		seen[f.Name] = true
 	}
 	return nil
 }
@@ -194,6 +238,11 @@ func (m *Manifest) Merge(other *Manifest) error {
 	}
 	for _, name := range other.Names() {
 		if err := m.Set(name, other.Variants[name]); err != nil {
+			return fmt.Errorf("merging release manifests: %w", err)
+		}
+	}
+	for _, f := range other.Artifacts {
+		if err := m.SetFile(f); err != nil {
 			return fmt.Errorf("merging release manifests: %w", err)
 		}
 	}
@@ -296,7 +345,7 @@ func MergeFile(path, version, name string, v Variant) (*Manifest, error) {
 
 // The JSON methods below keep unknown fields in Extra.
 
-var manifestKnown = []string{"version", "release_date", "previous_version", "variants"}
+var manifestKnown = []string{"version", "release_date", "previous_version", "variants", "artifacts"}
 
 // MarshalJSON encodes the known fields and the unknown ones kept in Extra.
 func (m Manifest) MarshalJSON() ([]byte, error) {

@@ -1,6 +1,8 @@
 package relmanifest
 
 import (
+	"github.com/fredbook/udos-dist/internal/assetname"
+
 	"errors"
 	"flag"
 	"os"
@@ -144,7 +146,7 @@ func TestValidate(t *testing.T) {
 func TestMergeFileAcrossJobs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	p := filepath.Join(dir, Path("1.4.6"))
+	p := filepath.Join(dir, assetname.ReleaseManifestPath("1.4.6"))
 	if p != filepath.Join(dir, "releases", "v1.4.6-manifest.json") {
 		t.Fatalf("Path = %s", p)
 	}
@@ -225,21 +227,5 @@ func TestDiffAndNotes(t *testing.T) {
 	golden(t, "notes.golden", []byte(Notes(prev, cur)))
 	if n := Notes(nil, cur); !strings.Contains(n, "No previous release manifest") {
 		t.Errorf("first-release notes: %s", n)
-	}
-}
-
-func TestFragmentName(t *testing.T) {
-	t.Parallel()
-	n := FragmentName("sonic-iso", "v1.4.6")
-	if n != "udos-sonic-iso-v1.4.6.manifest.json" {
-		t.Fatalf("FragmentName = %s", n)
-	}
-	if v, ok := IsFragment(n, "1.4.6"); !ok || v != "sonic-iso" {
-		t.Errorf("IsFragment(%s) = %s, %v", n, v, ok)
-	}
-	for _, bad := range []string{"v1.4.6-manifest.json", "udos-core-slim-v1.4.5.manifest.json", "udos--v1.4.6.manifest.json"} {
-		if _, ok := IsFragment(bad, "1.4.6"); ok {
-			t.Errorf("IsFragment(%s) = true", bad)
-		}
 	}
 }

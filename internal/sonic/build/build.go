@@ -1,10 +1,10 @@
 // Package build turns the Sonic inputs (kernel, modules, base root file
 // system, uDOS core tarball, busybox, the sonic-runtime binary) into the
-// release artifacts of the sonic-iso variant: udos-sonic-v<version>.iso,
-// its .sha256/.sha512 sidecars, an optional detached .asc signature and the
-// sonic-iso entry of the release manifest, optionally published to a GitHub
-// Release. It runs as small named steps (internal/pipe) so a failure says
-// where it happened.
+// sonic-iso variant's producer output, udos-sonic-v<version>.iso; the
+// release tail every job shares (internal/release) then signs it, writes
+// its sidecars and its entry of the release manifest, and uploads it. It
+// runs as small named steps (internal/pipe) so a failure says where it
+// happened.
 package build
 
 import (
@@ -17,10 +17,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/artifact"
+	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/pipe"
+	"github.com/fredbook/udos-dist/internal/release"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
 	"github.com/fredbook/udos-dist/internal/sonic/initramfs"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
@@ -92,13 +95,14 @@ type Result struct {
 }
 
 // FileName is the ISO's name for a version.
-func FileName(version string) string { return "udos-sonic-v" + version + ".iso" }
+func FileName(version string) string { return assetname.SonicISO(version) }
 
 type state struct {
 	opts   Options
 	work   string
 	initrd string
 	res    Result
+	arts   artifact.List
 }
 
 // Build runs every step.
@@ -116,16 +120,28 @@ func Build(ctx context.Context, opts Options) (Result, error) {
 	}
 	defer os.RemoveAll(work)
 	st := &state{opts: opts, work: work}
+	tail := release.New(release.Config{
+		Version: opts.Version, Job: VariantName, Output: opts.OutputDir, Manifest: opts.Manifest,
+		Time: opts.Time, Signer: opts.Signer, Log: opts.Log,
+	}, &st.arts)
+	if p := opts.Publish; p != nil {
+		tail.Upload, tail.GitHub, tail.Owner, tail.Repo, tail.Tag = true, p.Client, p.Owner, p.Repo, p.Tag
+		tail.ServerURL, tail.Publish = p.ServerURL, p.Release
+	}
 	pc := &pipe.Context{Log: opts.Log, Values: st}
-	err = pipe.Run(ctx, pc,
-		pipe.Func("initramfs", st.initramfs),
-		pipe.Func("iso", st.iso),
-		pipe.Func("checksums", st.checksums),
-		pipe.Func("manifest", st.manifest),
-		signStep{st},
-		publishStep{st},
-	)
+	steps := append([]pipe.Step{pipe.Func("initramfs", st.initramfs), pipe.Func("iso", st.iso)}, tail.Steps("publish")...)
+	err = pipe.Run(ctx, pc, steps...)
 	st.res.Steps = pc.Results()
+	for _, a := range st.arts.Filter(artifact.ByType(artifact.Checksum)) {
+		st.res.Sidecars = append(st.res.Sidecars, a.Path)
+	}
+	if iso := st.arts.Get(filepath.Base(st.res.ISO)); iso != nil {
+		st.res.Signature = iso.Signature
+	}
+	if tail.Fragment != nil {
+		st.res.Fragment = tail.Fragment.Path
+	}
+	st.res.Manifest, st.res.Published = tail.ManifestPath, tail.Uploaded
 	return st.res, err
 }
 
@@ -217,138 +233,20 @@ func (s *state) iso(ctx context.Context, _ *pipe.Context) error {
 	if err := os.Rename(tmp, out); err != nil {
 		return fmt.Errorf("moving the ISO into place: %w", err)
 	}
-	s.res.ISO, s.res.Size = out, info.Size
-	return nil
-}
-
-func (s *state) checksums(context.Context, *pipe.Context) error {
-	d, side, err := checksum.Sidecars(s.res.ISO)
+	d, err := checksum.File(out)
 	if err != nil {
 		return err
 	}
-	s.res.SHA256, s.res.SHA512 = d.SHA256, d.SHA512
-	s.res.Sidecars = side
-	return nil
-}
-
-type signStep struct{ s *state }
-
-func (signStep) String() string { return "sign" }
-func (st signStep) Skip(*pipe.Context) (bool, string) {
-	return st.s.opts.Signer == nil, "no signing key"
-}
-func (st signStep) Run(context.Context, *pipe.Context) error {
-	asc, err := pgpsign.SignFile(st.s.opts.Signer, st.s.res.ISO)
-	if err != nil {
-		return err
-	}
-	st.s.res.Signature = asc
-	// The release job verifies each fragment's signature before merging.
-	if _, err := pgpsign.SignFile(st.s.opts.Signer, st.s.res.Fragment); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *state) downloadURL(name string) string {
-	p := s.opts.Publish
-	if p == nil {
-		return name
-	}
-	base := strings.TrimSuffix(p.ServerURL, "/")
-	if base == "" {
-		base = "https://github.com"
-	}
-	return fmt.Sprintf("%s/%s/%s/releases/download/%s/%s", base, p.Owner, p.Repo, s.tag(), name)
-}
-
-func (s *state) tag() string {
-	if s.opts.Publish != nil && s.opts.Publish.Tag != "" {
-		return s.opts.Publish.Tag
-	}
-	return "v" + s.opts.Version
-}
-
-func (s *state) manifest(context.Context, *pipe.Context) error {
-	name := filepath.Base(s.res.ISO)
-	v := relmanifest.Variant{
-		Filename: name, Size: s.res.Size, SHA256: s.res.SHA256, SHA512: s.res.SHA512,
-		Platforms:     []string{"x86_64-bios", "x86_64-uefi"},
-		URL:           s.downloadURL(name),
-		Bootable:      relmanifest.Bool(true),
-		UEFISupported: relmanifest.Bool(true),
-		BIOSFallback:  relmanifest.Bool(true),
-	}
-	if s.opts.Signer != nil {
-		v.Signature = s.downloadURL(name + ".asc")
-	}
-	frag := relmanifest.New(s.opts.Version)
-	frag.ReleaseDate = s.opts.Time.UTC().Format("2006-01-02")
-	if err := frag.Set(VariantName, v); err != nil {
-		return err
-	}
-	fragPath := filepath.Join(s.opts.OutputDir, relmanifest.FragmentName(VariantName, s.opts.Version))
-	if err := frag.Write(fragPath); err != nil {
-		return err
-	}
-	s.res.Fragment = fragPath
-	path := s.opts.Manifest
-	if path == "" {
-		path = filepath.Join(s.opts.OutputDir, filepath.FromSlash(relmanifest.Path(s.opts.Version)))
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("creating %q: %w", filepath.Dir(path), err)
-	}
-	m, err := relmanifest.ReadOrNew(path, s.opts.Version)
-	if err != nil {
-		return err
-	}
-	if err := m.Merge(frag); err != nil {
-		return fmt.Errorf("merging into %q: %w", path, err)
-	}
-	if err := m.Write(path); err != nil {
-		return err
-	}
-	s.res.Manifest = path
-	return nil
-}
-
-type publishStep struct{ s *state }
-
-func (publishStep) String() string { return "publish" }
-func (st publishStep) Skip(*pipe.Context) (bool, string) {
-	return st.s.opts.Publish == nil, "upload not requested"
-}
-func (st publishStep) Run(ctx context.Context, _ *pipe.Context) error {
-	s := st.s
-	p := s.opts.Publish
-	assets := []ghrelease.AssetFile{{Path: s.res.ISO, ContentType: "application/x-iso9660-image"}}
-	for _, f := range s.res.Sidecars {
-		assets = append(assets, ghrelease.AssetFile{Path: f, ContentType: "text/plain"})
-	}
-	if s.res.Signature != "" {
-		assets = append(assets, ghrelease.AssetFile{Path: s.res.Signature, ContentType: "application/pgp-signature"})
-	}
-	assets = append(assets, ghrelease.AssetFile{Path: s.res.Fragment, ContentType: "application/json"})
-	if s.res.Signature != "" {
-		assets = append(assets, ghrelease.AssetFile{Path: s.res.Fragment + ".asc", ContentType: "application/pgp-signature"})
-	}
-	if s.res.Signature != "" {
-		kept, err := adoptSignatures(ctx, p.Client, p.Owner, p.Repo, s.tag(), s.opts.Signer, []string{s.res.Signature, s.res.Fragment + ".asc"})
-		if err != nil {
-			return err
-		}
-		if kept > 0 && s.opts.Log != nil {
-			fmt.Fprintf(s.opts.Log, "  kept %d signature(s) already on the release (they verify against these bytes)\n", kept)
-		}
-	}
-	res, err := p.Client.Publish(ctx, ghrelease.PublishRequest{
-		Owner: p.Owner, Repo: p.Repo, Tag: s.tag(), Name: "uDOS " + s.tag(), Assets: assets,
-		KeepDraft: !p.Release,
+	s.res.ISO, s.res.Size, s.res.SHA256, s.res.SHA512 = out, info.Size, d.SHA256, d.SHA512
+	s.arts.Add(artifact.Artifact{
+		Type: artifact.ISO, Name: filepath.Base(out), Path: out, Size: d.Size, SHA256: d.SHA256, SHA512: d.SHA512,
+		Variant: VariantName,
+		Entry: &relmanifest.Variant{
+			Platforms:     []string{"x86_64-bios", "x86_64-uefi"},
+			Bootable:      relmanifest.Bool(true),
+			UEFISupported: relmanifest.Bool(true),
+			BIOSFallback:  relmanifest.Bool(true),
+		},
 	})
-	if err != nil {
-		return err
-	}
-	s.res.Published = res
 	return nil
 }

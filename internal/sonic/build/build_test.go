@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/pipe"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
@@ -94,7 +95,7 @@ func TestBuildUnsigned(t *testing.T) {
 	if v.Filename != "udos-sonic-v1.4.6.iso" || v.SHA256 != res.SHA256 || v.Size != res.Size || v.Bootable == nil || !*v.Bootable || v.Signature != "" {
 		t.Errorf("manifest entry %+v", v)
 	}
-	if _, err := os.Stat(filepath.Join(out, relmanifest.FragmentName(VariantName, "1.4.6"))); err != nil {
+	if _, err := os.Stat(filepath.Join(out, assetname.Fragment(VariantName, "1.4.6"))); err != nil {
 		t.Errorf("no fragment: %v", err)
 	}
 	sum, _ := os.ReadFile(res.ISO + ".sha256")

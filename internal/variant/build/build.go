@@ -1,10 +1,8 @@
-// Package build is the build-variant pipeline: it lays out a uDOS variant
-// from a checkout, archives it reproducibly, describes it (SBOM, release
-// manifest, Homebrew formula), checksums and signs every artifact and
-// uploads them to the draft GitHub Release of the tag. Publish (publish.go)
-// is the release job that follows the per-variant builds: it merges their
-// manifests, checks the upgrade path from the previous release, signs the
-// manifest and the checksum lists and publishes the release.
+// Package build is the build-variant pipeline's producers: it lays out a
+// uDOS variant from a checkout, archives it reproducibly and describes it
+// (SBOM, Homebrew formula), adding each file to the run's artifact list;
+// the release tail every job shares (internal/release) then signs,
+// describes in the release manifest, checksums and uploads them.
 //
 // Each concern is one small named pipe.Step, in the manner of GoReleaser's
 // pipes, so that the log and the step summary say what ran, what was skipped
@@ -12,10 +10,8 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,13 +23,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fredbook/udos-dist/internal/atomicfile"
-
-	"github.com/fredbook/udos-dist/internal/checksum"
+	"github.com/fredbook/udos-dist/internal/artifact"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/homebrew"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/pipe"
+	"github.com/fredbook/udos-dist/internal/release"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
 	"github.com/fredbook/udos-dist/internal/sbom"
 	"github.com/fredbook/udos-dist/internal/tarball"
@@ -79,30 +74,20 @@ type Config struct {
 	Now         func() time.Time
 }
 
-// Artifact is one file the build wrote.
-type Artifact struct {
-	Kind   string // archive, sbom, formula, manifest, checksum, signature
-	Path   string
-	Name   string
-	Size   int64
-	SHA256 string
-	SHA512 string
-}
-
 // Result is what a build produced.
 type Result struct {
 	Version  string
 	Tag      string
 	Variant  *variant.Variant
 	Layout   *variant.Layout
-	Archive  Artifact
-	SBOM     Artifact
-	Formula  Artifact
-	Fragment Artifact // the manifest holding only this variant
+	Archive  *artifact.Artifact
+	SBOM     *artifact.Artifact
+	Formula  *artifact.Artifact
+	Fragment *artifact.Artifact // the manifest holding only this variant
 	// Manifest is <Output>/releases/v<version>-manifest.json, with this
 	// variant merged into whatever earlier builds into Output wrote.
 	Manifest  string
-	Artifacts []Artifact // every file written, in the order written
+	Artifacts []*artifact.Artifact // every file written, in the order written
 	Warnings  []string
 	Upload    *ghrelease.PublishResult
 	Steps     []pipe.Result
@@ -111,27 +96,26 @@ type Result struct {
 type state struct {
 	cfg    Config
 	res    *Result
+	arts   artifact.List
+	tail   *release.Tail
 	signer *pgpsign.Signer
 	// fileHashes are the SHA-256 of the archived files, computed while the
 	// archive is written so that the SBOM does not read the tree again.
 	fileHashes map[string]string
 }
 
-func (s *state) add(a Artifact) { s.res.Artifacts = append(s.res.Artifacts, a) }
-
 // Build runs the pipeline. On failure the returned Result still says which
 // steps ran (Result.Steps).
 func Build(ctx context.Context, cfg Config) (*Result, error) {
 	st := &state{cfg: cfg, res: &Result{}}
+	st.tail = release.New(release.Config{}, &st.arts)
 	c := &pipe.Context{Log: cfg.Log, Now: cfg.Now, Values: st}
-	err := pipe.Run(ctx, c,
-		setupStep{}, layoutStep{}, archiveStep{}, sbomStep{}, homebrewStep{},
-		manifestStep{}, checksumStep{}, signStep{}, uploadStep{})
+	steps := append([]pipe.Step{setupStep{}, layoutStep{}, archiveStep{}, sbomStep{}, homebrewStep{}}, st.tail.Steps("upload")...)
+	err := pipe.Run(ctx, c, steps...)
 	st.res.Steps = c.Results()
-	if err != nil {
-		return st.res, err
-	}
-	return st.res, nil
+	st.res.Artifacts = st.arts.All()
+	st.res.Fragment, st.res.Manifest, st.res.Upload = st.tail.Fragment, st.tail.ManifestPath, st.tail.Uploaded
+	return st.res, err
 }
 
 func stateOf(c *pipe.Context) *state { return c.Values.(*state) }
@@ -178,6 +162,11 @@ func (setupStep) Run(_ context.Context, c *pipe.Context) error {
 		return fmt.Errorf("creating output directory: %w", err)
 	}
 	s.res.Version, s.res.Tag = cfg.Version, cfg.Tag
+	s.tail.Config = release.Config{
+		Version: cfg.Version, Tag: cfg.Tag, Job: cfg.Variant, Output: cfg.Output, Time: cfg.SourceDateEpoch,
+		Signer: s.signer, Upload: cfg.Upload, GitHub: cfg.GitHub, Owner: cfg.Owner, Repo: cfg.Repo,
+		ServerURL: cfg.ServerURL, Log: cfg.Log,
+	}
 	return nil
 }
 
@@ -255,35 +244,21 @@ func (archiveStep) Run(_ context.Context, c *pipe.Context) error {
 			}}, nil
 		}
 	}
-	path := filepath.Join(s.cfg.Output, name)
 	// The archive's own digests are taken as it is written, in the same pass.
-	h256, h512 := sha256.New(), sha512.New()
-	var size int64
-	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
-		cw := &countingWriter{w: io.MultiWriter(w, h256, h512)}
-		err := tarball.Write(cw, entries, tarball.Options{MTime: s.cfg.SourceDateEpoch, Level: s.cfg.Level, Parallel: !s.cfg.Serial})
-		size = cw.n
-		return err
+	a, err := artifact.Write(artifact.Archive, filepath.Join(s.cfg.Output, name), func(w io.Writer) error {
+		return tarball.Write(w, entries, tarball.Options{MTime: s.cfg.SourceDateEpoch, Level: s.cfg.Level, Parallel: !s.cfg.Serial})
 	})
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
+		return err
 	}
-	a := Artifact{Kind: "archive", Path: path, Name: name, Size: size,
-		SHA256: hex.EncodeToString(h256.Sum(nil)), SHA512: hex.EncodeToString(h512.Sum(nil))}
-	s.res.Archive = a
-	s.add(a)
+	a.Variant = l.Variant.Name
+	a.Entry = &relmanifest.Variant{
+		Platforms:      l.Variant.Platforms,
+		MinimumPython:  l.Variant.MinimumPython,
+		RequiresDocker: l.Variant.RequiresDocker,
+	}
+	s.res.Archive = s.arts.Add(a)
 	return nil
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // hashingReader hashes what is read and reports the digest on Close when
@@ -349,25 +324,15 @@ func (sbomStep) Run(_ context.Context, c *pipe.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := writeArtifact("sbom", filepath.Join(s.cfg.Output, sbom.FileName(l.Variant.Name, s.cfg.Version)), doc)
+	a, err := artifact.WriteFile(artifact.SBOM, filepath.Join(s.cfg.Output, sbom.FileName(l.Variant.Name, s.cfg.Version)), doc)
 	if err != nil {
 		return err
 	}
-	s.res.SBOM = a
-	s.add(a)
+	a.Variant = l.Variant.Name
+	s.res.SBOM = s.arts.Add(a)
+	// The variant's manifest entry points at its SBOM.
+	s.res.Archive.Entry.SBOM = &relmanifest.SBOM{Format: sbom.Format, SpecVersion: sbom.SpecVersion, Filename: a.Name}
 	return nil
-}
-
-// downloadURL is where a release asset of the tag will be served.
-func (s *state) downloadURL(name string) string {
-	if s.cfg.Owner == "" || s.cfg.Repo == "" {
-		return name
-	}
-	base := strings.TrimSuffix(s.cfg.ServerURL, "/")
-	if base == "" {
-		base = "https://github.com"
-	}
-	return fmt.Sprintf("%s/%s/%s/releases/download/%s/%s", base, s.cfg.Owner, s.cfg.Repo, s.cfg.Tag, name)
 }
 
 // homebrewStep writes udos-<variant>.rb for the fredbook/udos tap.
@@ -386,7 +351,7 @@ func (homebrewStep) Run(_ context.Context, c *pipe.Context) error {
 	f := homebrew.Formula{
 		Name:          "udos-" + l.Variant.Name,
 		Description:   strings.TrimSuffix(l.Variant.Description, "."),
-		URL:           s.downloadURL(s.res.Archive.Name),
+		URL:           s.tail.DownloadURL(s.res.Archive.Name),
 		SHA256:        s.res.Archive.SHA256,
 		Version:       s.cfg.Version,
 		MinimumPython: l.Variant.MinimumPython,
@@ -403,252 +368,17 @@ func (homebrewStep) Run(_ context.Context, c *pipe.Context) error {
 		f.URL = "file://" + filepath.ToSlash(abs)
 	}
 	if s.cfg.Owner != "" && s.cfg.Repo != "" {
-		f.Homepage = strings.TrimSuffix(orDefault(s.cfg.ServerURL, "https://github.com"), "/") + "/" + s.cfg.Owner + "/" + s.cfg.Repo
+		f.Homepage = release.ServerBase(s.cfg.ServerURL) + "/" + s.cfg.Owner + "/" + s.cfg.Repo
 	}
 	src, err := homebrew.Render(f)
 	if err != nil {
 		return err
 	}
-	a, err := writeArtifact("formula", filepath.Join(s.cfg.Output, f.FileName()), src)
+	a, err := artifact.WriteFile(artifact.Formula, filepath.Join(s.cfg.Output, f.FileName()), src)
 	if err != nil {
 		return err
 	}
-	s.res.Formula = a
-	s.add(a)
+	a.Variant = l.Variant.Name
+	s.res.Formula = s.arts.Add(a)
 	return nil
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
-// manifestStep writes the variant's manifest fragment and merges it into
-// <Output>/releases/v<version>-manifest.json.
-type manifestStep struct{}
-
-func (manifestStep) String() string { return "manifest" }
-func (manifestStep) Run(_ context.Context, c *pipe.Context) error {
-	s := stateOf(c)
-	l := s.res.Layout
-	v := relmanifest.Variant{
-		Filename:       s.res.Archive.Name,
-		Size:           s.res.Archive.Size,
-		SHA256:         s.res.Archive.SHA256,
-		SHA512:         s.res.Archive.SHA512,
-		Platforms:      l.Variant.Platforms,
-		URL:            s.downloadURL(s.res.Archive.Name),
-		MinimumPython:  l.Variant.MinimumPython,
-		RequiresDocker: l.Variant.RequiresDocker,
-		SBOM: &relmanifest.SBOM{
-			Format: sbom.Format, SpecVersion: sbom.SpecVersion, Filename: s.res.SBOM.Name,
-			URL: s.downloadURL(s.res.SBOM.Name), SHA256: s.res.SBOM.SHA256,
-		},
-	}
-	if s.signer != nil {
-		v.Signature = s.downloadURL(s.res.Archive.Name + ".asc")
-	}
-	frag := relmanifest.New(s.cfg.Version)
-	frag.ReleaseDate = s.cfg.SourceDateEpoch.UTC().Format("2006-01-02")
-	if err := frag.Set(l.Variant.Name, v); err != nil {
-		return err
-	}
-	data, err := frag.Marshal()
-	if err != nil {
-		return err
-	}
-	a, err := writeArtifact("manifest", filepath.Join(s.cfg.Output, relmanifest.FragmentName(l.Variant.Name, s.cfg.Version)), data)
-	if err != nil {
-		return err
-	}
-	s.res.Fragment = a
-	s.add(a)
-	merged := filepath.Join(s.cfg.Output, filepath.FromSlash(relmanifest.Path(s.cfg.Version)))
-	m, err := relmanifest.ReadOrNew(merged, s.cfg.Version)
-	if err != nil {
-		return err
-	}
-	if err := m.Merge(frag); err != nil {
-		return err
-	}
-	if err := m.Write(merged); err != nil {
-		return err
-	}
-	s.res.Manifest = merged
-	return nil
-}
-
-// checksumStep writes .sha256/.sha512 next to the archive, SBOM and formula
-// and merges them into SHA256SUMS/SHA512SUMS of the output directory.
-type checksumStep struct{}
-
-func (checksumStep) String() string { return "checksums" }
-func (checksumStep) Run(_ context.Context, c *pipe.Context) error {
-	s := stateOf(c)
-	// The digests were taken when each artifact was written: no file is
-	// read again here.
-	var l256, l512 []checksum.Line
-	for _, a := range []Artifact{s.res.Archive, s.res.SBOM, s.res.Formula, s.res.Fragment} {
-		l256 = append(l256, checksum.Line{Digest: a.SHA256, Name: a.Name})
-		l512 = append(l512, checksum.Line{Digest: a.SHA512, Name: a.Name})
-		if a.Kind == "manifest" {
-			continue // the fragment is listed in the SUMS, without sidecars
-		}
-		for _, algo := range []checksum.Algorithm{checksum.SHA256, checksum.SHA512} {
-			p, err := checksum.Sidecar(a.Path, algo, a.digest(algo))
-			if err != nil {
-				return err
-			}
-			ca, err := artifact("checksum", p)
-			if err != nil {
-				return err
-			}
-			s.add(ca)
-		}
-	}
-	for _, list := range []struct {
-		algo  checksum.Algorithm
-		lines []checksum.Line
-	}{{checksum.SHA256, l256}, {checksum.SHA512, l512}} {
-		p := filepath.Join(s.cfg.Output, list.algo.SumsName())
-		if err := checksum.MergeFile(p, list.algo, list.lines...); err != nil {
-			return err
-		}
-		ca, err := artifact("checksums", p)
-		if err != nil {
-			return err
-		}
-		s.add(ca)
-	}
-	return nil
-}
-
-func (a Artifact) digest(algo checksum.Algorithm) string {
-	if algo == checksum.SHA512 {
-		return a.SHA512
-	}
-	return a.SHA256
-}
-
-// signStep writes a detached .asc for every artifact that is not itself a
-// checksum sidecar: the archive, SBOM, formula, manifest fragment and the
-// SHA256SUMS/SHA512SUMS lists.
-type signStep struct{}
-
-func (signStep) String() string { return "sign" }
-func (signStep) Skip(c *pipe.Context) (bool, string) {
-	if stateOf(c).signer == nil {
-		return true, "no signing key given"
-	}
-	return false, ""
-}
-func (signStep) Run(_ context.Context, c *pipe.Context) error {
-	s := stateOf(c)
-	var sigs []Artifact
-	for _, a := range s.res.Artifacts {
-		if a.Kind == "checksum" {
-			continue
-		}
-		p, err := pgpsign.SignFile(s.signer, a.Path)
-		if err != nil {
-			return fmt.Errorf("signing %s: %w", a.Name, err)
-		}
-		sa, err := artifact("signature", p)
-		if err != nil {
-			return err
-		}
-		sigs = append(sigs, sa)
-	}
-	for _, sa := range sigs {
-		s.add(sa)
-	}
-	return nil
-}
-
-// uploadStep attaches the variant's artifacts to the draft release.
-type uploadStep struct{}
-
-func (uploadStep) String() string { return "upload" }
-func (uploadStep) Skip(c *pipe.Context) (bool, string) {
-	if !stateOf(c).cfg.Upload {
-		return true, "upload not requested"
-	}
-	return false, ""
-}
-func (uploadStep) Run(ctx context.Context, c *pipe.Context) error {
-	s := stateOf(c)
-	if s.signer != nil {
-		arts, n, err := adoptSignatures(ctx, s.cfg.GitHub, s.cfg.Owner, s.cfg.Repo, s.cfg.Tag, s.signer, s.res.Artifacts)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			fmt.Fprintf(logOf(c), "  kept %d signature(s) already on the release\n", n)
-		}
-		s.res.Artifacts = arts
-	}
-	var assets []ghrelease.AssetFile
-	for _, a := range s.res.Artifacts {
-		// The SUMS lists of one leg are partial: the release job writes
-		// the complete ones.
-		if a.Kind == "checksums" || strings.HasPrefix(a.Name, "SHA256SUMS") || strings.HasPrefix(a.Name, "SHA512SUMS") {
-			continue
-		}
-		assets = append(assets, ghrelease.AssetFile{Path: a.Path, Name: a.Name, ContentType: contentType(a.Name)})
-	}
-	res, err := s.cfg.GitHub.Publish(ctx, ghrelease.PublishRequest{
-		Owner: s.cfg.Owner, Repo: s.cfg.Repo, Tag: s.cfg.Tag, Name: "uDOS " + s.cfg.Tag,
-		Assets: assets, KeepDraft: true, Prerelease: strings.Contains(s.cfg.Version, "-"),
-	})
-	if err != nil {
-		return err
-	}
-	// ghrelease has compared GitHub's digest of every asset with the local
-	// file; check it once more against what this build recorded.
-	want := map[string]string{}
-	for _, a := range s.res.Artifacts {
-		want[ghrelease.NormalizeAssetName(a.Name)] = a.SHA256
-	}
-	for _, a := range res.Assets {
-		if w, ok := want[a.Name]; ok && !strings.EqualFold(w, a.SHA256) {
-			return fmt.Errorf("asset %s: GitHub has sha256 %s, the build wrote %s", a.Name, a.SHA256, w)
-		}
-	}
-	s.res.Upload = res
-	return nil
-}
-
-func contentType(name string) string {
-	switch {
-	case strings.HasSuffix(name, ".tar.gz"):
-		return "application/gzip"
-	case strings.HasSuffix(name, ".json"):
-		return "application/json"
-	case strings.HasSuffix(name, ".asc"):
-		return "application/pgp-signature"
-	case strings.HasSuffix(name, ".rb"):
-		return "text/x-ruby"
-	}
-	return "text/plain"
-}
-
-// artifact describes an existing file.
-func artifact(kind, path string) (Artifact, error) {
-	d, err := checksum.File(path)
-	if err != nil {
-		return Artifact{}, err
-	}
-	return Artifact{Kind: kind, Path: path, Name: filepath.Base(path), Size: d.Size, SHA256: d.SHA256, SHA512: d.SHA512}, nil
-}
-
-func writeArtifact(kind, path string, data []byte) (Artifact, error) {
-	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
-		_, err := io.Copy(w, bytes.NewReader(data))
-		return err
-	}); err != nil {
-		return Artifact{}, fmt.Errorf("writing %s: %w", filepath.Base(path), err)
-	}
-	return artifact(kind, path)
 }

@@ -15,10 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/artifact"
+	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/release"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
 	"github.com/fredbook/udos-dist/internal/sbom"
 )
@@ -248,7 +251,7 @@ func TestReproducible(t *testing.T) {
 		if ra.Archive.SHA256 != rb.Archive.SHA256 {
 			t.Errorf("%s: archives differ: %s vs %s", v, ra.Archive.SHA256, rb.Archive.SHA256)
 		}
-		for _, pair := range [][2]Artifact{{ra.SBOM, rb.SBOM}, {ra.Fragment, rb.Fragment}} {
+		for _, pair := range [][2]*artifact.Artifact{{ra.SBOM, rb.SBOM}, {ra.Fragment, rb.Fragment}} {
 			if pair[0].SHA256 != pair[1].SHA256 {
 				t.Errorf("%s: %s differs between the copies", v, pair[0].Name)
 			}
@@ -418,9 +421,9 @@ func (e *ghEnv) upload(cfg Config) Config {
 	return cfg
 }
 
-func (e *ghEnv) publishCfg(t *testing.T, out string) PublishConfig {
+func (e *ghEnv) publishCfg(t *testing.T, out string) release.PublishConfig {
 	priv, _ := testKey(t)
-	return PublishConfig{Version: "1.4.6", Owner: "fredbook", Repo: "uDOS", GitHub: e.gh, Output: out, Source: fixture,
+	return release.PublishConfig{Version: "1.4.6", Owner: "fredbook", Repo: "uDOS", GitHub: e.gh, Output: out, Source: fixture,
 		SigningKey: priv, Passphrase: []byte("s3cret"), ExpectVariants: []string{"core-slim", "wizard-full", "dev-complete"}}
 }
 
@@ -463,7 +466,7 @@ func TestReleaseThroughReplica(t *testing.T) {
 	// The release job's first attempt breaks while uploading SHA256SUMS.
 	e.rep.Inject(ghreplica.Fault{Method: "POST", PathPrefix: "/repos/fredbook/uDOS/releases/", Kind: ghreplica.HalfUpload502, Times: -1})
 	out := t.TempDir()
-	if _, err := Publish(ctx, e.publishCfg(t, out)); err == nil {
+	if _, err := release.Publish(ctx, e.publishCfg(t, out)); err == nil {
 		t.Fatal("publish succeeded through a broken upload")
 	}
 	rel, _ = e.rep.ReleaseByTag("fredbook", "uDOS", "v1.4.6")
@@ -472,7 +475,7 @@ func TestReleaseThroughReplica(t *testing.T) {
 	}
 	e.rep.ClearFaults()
 
-	res, err := Publish(ctx, e.publishCfg(t, out))
+	res, err := release.Publish(ctx, e.publishCfg(t, out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,13 +533,13 @@ func TestReleaseThroughReplica(t *testing.T) {
 		t.Errorf("sha256sum -c: %v\n%s", err, o)
 	}
 	gpgVerifyAll(t, out)
-	if !strings.Contains(PublishSummary(res), "published") {
+	if !strings.Contains(release.PublishSummary(res), "published") {
 		t.Error("summary does not say published")
 	}
 
 	// A third run changes nothing.
 	before := e.rep.Count("POST", "")
-	if _, err := Publish(ctx, e.publishCfg(t, out)); err != nil {
+	if _, err := release.Publish(ctx, e.publishCfg(t, out)); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.rep.Count("POST", "") - before; n != 0 {
@@ -553,7 +556,7 @@ func TestPublishRefusesBadFragment(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The release job insists on every expected variant.
-	if _, err := Publish(ctx, e.publishCfg(t, t.TempDir())); err == nil || !strings.Contains(err.Error(), "lacks variant") {
+	if _, err := release.Publish(ctx, e.publishCfg(t, t.TempDir())); err == nil || !strings.Contains(err.Error(), "lacks variant") {
 		t.Fatalf("err = %v", err)
 	}
 	// A tampered archive (replaced on the draft) is caught by the manifest.
@@ -575,7 +578,7 @@ func TestPublishRefusesBadFragment(t *testing.T) {
 	}
 	cfg := e.publishCfg(t, t.TempDir())
 	cfg.ExpectVariants = nil
-	if _, err := Publish(ctx, cfg); err == nil || !strings.Contains(err.Error(), "does not match its manifest") {
+	if _, err := release.Publish(ctx, cfg); err == nil || !strings.Contains(err.Error(), "does not match its manifest") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -610,7 +613,7 @@ func TestPublishWithSonicISO(t *testing.T) {
 		Bootable: relmanifest.Bool(true), UEFISupported: relmanifest.Bool(true), BIOSFallback: relmanifest.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
-	fragPath := filepath.Join(dir, relmanifest.FragmentName("sonic-iso", "1.4.6"))
+	fragPath := filepath.Join(dir, assetname.Fragment("sonic-iso", "1.4.6"))
 	if err := frag.Write(fragPath); err != nil {
 		t.Fatal(err)
 	}
@@ -627,7 +630,7 @@ func TestPublishWithSonicISO(t *testing.T) {
 	}
 	cfg := e.publishCfg(t, t.TempDir())
 	cfg.ExpectVariants = []string{"core-slim", "sonic-iso"}
-	res, err := Publish(ctx, cfg)
+	res, err := release.Publish(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

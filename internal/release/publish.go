@@ -1,4 +1,4 @@
-package build
+package release
 
 import (
 	"bytes"
@@ -12,11 +12,12 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/fredbook/udos-dist/internal/atomicfile"
-
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-github/v89/github"
 
+	"github.com/fredbook/udos-dist/internal/artifact"
+	"github.com/fredbook/udos-dist/internal/assetname"
+	"github.com/fredbook/udos-dist/internal/atomicfile"
 	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
@@ -47,29 +48,29 @@ type PublishResult struct {
 	Manifest  *relmanifest.Manifest
 	Previous  *relmanifest.Manifest // nil for a first release
 	Notes     string
-	Artifacts []Artifact
-	Release   *ghrelease.PublishResult
-	Steps     []pipe.Result
+	Artifacts []*artifact.Artifact // what was verified, then written
+	// ManifestPath is the merged manifest v<version>-manifest.json.
+	ManifestPath string
+	Release      *ghrelease.PublishResult
+	Steps        []pipe.Result
 }
 
 type pubState struct {
-	cfg      PublishConfig
-	res      *PublishResult
-	signer   *pgpsign.Signer
-	keyring  *pgpsign.Keyring
-	rel      *github.RepositoryRelease
-	assets   map[string]*github.ReleaseAsset
-	manifest string // path of v<version>-manifest.json in Output
-	sums     []string
-	download []string // downloaded artifact paths, for the SUMS lists
-	sboms    map[string]string
+	cfg     PublishConfig
+	res     *PublishResult
+	signer  *pgpsign.Signer
+	keyring *pgpsign.Keyring
+	rel     *github.RepositoryRelease
+	assets  map[string]*github.ReleaseAsset
+	arts    artifact.List // downloaded, then written
+	sboms   map[string]string
 	// prevAssets are the previous release's assets, when it came from GitHub.
 	prevAssets []*github.ReleaseAsset
 }
 
-// Publish merges the variants' manifests from the draft release, verifies
-// every variant's archive, SBOM and formula (GitHub's digest, the manifest's
-// digests and the signatures), writes the release notes with the upgrade
+// Publish merges the jobs' manifest fragments from the draft release,
+// verifies every file they list (GitHub's digest, the fragment's digests and
+// the signatures), whatever its type, writes the release notes with the upgrade
 // path from the previous release, signs the merged manifest and the
 // SHA256SUMS/SHA512SUMS lists, uploads them and publishes the release. Each
 // part is idempotent, so a re-run after an interruption finishes the job.
@@ -78,6 +79,7 @@ func Publish(ctx context.Context, cfg PublishConfig) (*PublishResult, error) {
 	c := &pipe.Context{Log: cfg.Log, Values: st}
 	err := pipe.Run(ctx, c, pubSetup{}, pubFetch{}, pubVerify{}, pubPrevious{}, pubWrite{}, pubSign{}, pubRelease{})
 	st.res.Steps = c.Results()
+	st.res.Artifacts = st.arts.All()
 	return st.res, err
 }
 
@@ -132,7 +134,7 @@ func (pubFetch) Run(ctx context.Context, c *pipe.Context) error {
 		return fmt.Errorf("no release %s in %s/%s: the build jobs upload their variants to a draft first", s.cfg.Tag, s.cfg.Owner, s.cfg.Repo)
 	}
 	s.rel = rel
-	s.assets, err = listAssets(ctx, gh, s.cfg.Owner, s.cfg.Repo, rel.GetID())
+	s.assets, err = gh.ListAssets(ctx, s.cfg.Owner, s.cfg.Repo, s.cfg.Tag, rel.GetID())
 	if err != nil {
 		return err
 	}
@@ -142,11 +144,13 @@ func (pubFetch) Run(ctx context.Context, c *pipe.Context) error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	fragments := 0
 	for _, name := range names {
-		v, ok := relmanifest.IsFragment(name, s.cfg.Version)
+		v, ok := assetname.IsFragment(name, s.cfg.Version)
 		if !ok {
 			continue
 		}
+		fragments++
 		path, err := s.fetch(ctx, name)
 		if err != nil {
 			return err
@@ -158,14 +162,16 @@ func (pubFetch) Run(ctx context.Context, c *pipe.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, ok := frag.Variants[v]; !ok || len(frag.Variants) != 1 {
+		// A job's fragment holds its own variant, or none (a job that
+		// adds release-wide files only).
+		if _, ok := frag.Variants[v]; len(frag.Variants) > 1 || len(frag.Variants) == 1 && !ok {
 			return fmt.Errorf("fragment %s does not hold exactly variant %s", name, v)
 		}
 		if err := m.Merge(frag); err != nil {
 			return err
 		}
 	}
-	if len(m.Variants) == 0 {
+	if fragments == 0 {
 		return fmt.Errorf("release %s has no manifest fragments (udos-<variant>-v%s.manifest.json): nothing was built", s.cfg.Tag, s.cfg.Version)
 	}
 	for _, want := range s.cfg.ExpectVariants {
@@ -175,24 +181,6 @@ func (pubFetch) Run(ctx context.Context, c *pipe.Context) error {
 	}
 	s.res.Manifest = m
 	return nil
-}
-
-func listAssets(ctx context.Context, gh *ghrelease.Client, owner, repo string, id int64) (map[string]*github.ReleaseAsset, error) {
-	out := map[string]*github.ReleaseAsset{}
-	opts := &github.ListOptions{PerPage: 100}
-	for {
-		page, resp, err := gh.GitHub().Repositories.ListReleaseAssets(ctx, owner, repo, id, opts)
-		if err != nil {
-			return nil, fmt.Errorf("listing assets of release %d: %w", id, err)
-		}
-		for _, a := range page {
-			out[a.GetName()] = a
-		}
-		if resp == nil || resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
-	}
 }
 
 // fetch downloads a release asset into Output (verifying GitHub's digest).
@@ -226,50 +214,109 @@ func (s *pubState) verifySig(ctx context.Context, path, name string) error {
 	return nil
 }
 
-// pubVerify downloads every variant's archive, SBOM and formula and checks
-// them against the manifest and their signatures.
+// pubVerify downloads every file the fragments list (and each variant's
+// own file and SBOM, which fragments of older toolkits list only there)
+// and checks it against the manifest and its signature.
 type pubVerify struct{}
 
 func (pubVerify) String() string { return "verify" }
 func (pubVerify) Run(ctx context.Context, c *pipe.Context) error {
 	s := pubOf(c)
 	m := s.res.Manifest
-	for _, name := range m.Names() {
-		v := m.Variants[name]
-		type file struct{ name, kind string }
-		files := []file{{v.Filename, "archive"}}
-		if v.SBOM != nil && v.SBOM.Filename != "" {
-			files = append(files, file{v.SBOM.Filename, "sbom"})
-		}
-		if f := "udos-" + name + ".rb"; s.assets[f] != nil {
-			files = append(files, file{f, "formula"})
-		}
-		for _, f := range files {
-			path, err := s.fetch(ctx, f.name)
-			if err != nil {
-				return err
-			}
-			d, err := checksum.File(path)
-			if err != nil {
-				return err
-			}
-			if f.kind == "archive" && (d.SHA256 != v.SHA256 || d.SHA512 != v.SHA512 || d.Size != v.Size) {
-				return fmt.Errorf("variant %s: %s on the release does not match its manifest (sha256 %s, manifest %s)", name, f.name, d.SHA256, v.SHA256)
-			}
-			if f.kind == "sbom" && v.SBOM.SHA256 != "" && d.SHA256 != v.SBOM.SHA256 {
-				return fmt.Errorf("variant %s: SBOM %s does not match its manifest", name, f.name)
-			}
-			if err := s.verifySig(ctx, path, f.name); err != nil {
-				return err
-			}
-			s.download = append(s.download, path)
-			if f.kind == "sbom" {
-				s.sboms[name] = path
-			}
-			s.res.Artifacts = append(s.res.Artifacts, Artifact{Kind: f.kind, Path: path, Name: f.name, Size: d.Size, SHA256: d.SHA256, SHA512: d.SHA512})
+	type file struct {
+		relmanifest.File
+		listed bool
+	}
+	var files []file
+	seen := map[string]bool{}
+	add := func(f relmanifest.File, listed bool) {
+		if !seen[f.Name] {
+			seen[f.Name] = true
+			files = append(files, file{f, listed})
 		}
 	}
+	for _, name := range m.Names() {
+		v := m.Variants[name]
+		if f, ok := m.File(v.Filename); ok {
+			add(f, true)
+		} else {
+			add(relmanifest.File{Name: v.Filename, Type: artifact.Archive.Name, Variant: name}, false)
+		}
+		if v.SBOM != nil && v.SBOM.Filename != "" {
+			if f, ok := m.File(v.SBOM.Filename); ok {
+				add(f, true)
+			} else {
+				add(relmanifest.File{Name: v.SBOM.Filename, Type: artifact.SBOM.Name, Variant: name, ChecksumSHA256: v.SBOM.SHA256}, false)
+			}
+		}
+	}
+	for _, f := range m.Artifacts {
+		add(f, true)
+	}
+	// Every other payload on the release (those the manifest does not
+	// list) is known by its .sha256 sidecar.
+	var others []string
+	for name := range s.assets {
+		if target, ok := strings.CutSuffix(name, checksum.SHA256.Ext()); ok && s.assets[target] != nil && !seen[target] {
+			others = append(others, target)
+		}
+	}
+	sort.Strings(others)
+	for _, name := range others {
+		want, err := s.sidecar(ctx, name)
+		if err != nil {
+			return err
+		}
+		add(relmanifest.File{Name: name, Type: "file", ChecksumSHA256: want}, false)
+	}
+	for _, f := range files {
+		path, err := s.fetch(ctx, f.Name)
+		if err != nil {
+			return err
+		}
+		d, err := checksum.File(path)
+		if err != nil {
+			return err
+		}
+		if v, ok := m.Variants[f.Variant]; ok && v.Filename == f.Name && (d.SHA256 != v.SHA256 || d.SHA512 != v.SHA512 || d.Size != v.Size) {
+			return fmt.Errorf("variant %s: %s on the release does not match its manifest (sha256 %s, manifest %s)", f.Variant, f.Name, d.SHA256, v.SHA256)
+		}
+		if f.listed && (d.SHA256 != f.ChecksumSHA256 || d.SHA512 != f.ChecksumSHA512 || d.Size != f.SizeBytes) {
+			return fmt.Errorf("%s %s on the release does not match its manifest (sha256 %s, manifest %s)", f.Type, f.Name, d.SHA256, f.ChecksumSHA256)
+		}
+		if !f.listed && f.ChecksumSHA256 != "" && d.SHA256 != f.ChecksumSHA256 {
+			if f.Type == artifact.SBOM.Name {
+				return fmt.Errorf("variant %s: SBOM %s does not match its manifest", f.Variant, f.Name)
+			}
+			return fmt.Errorf("%s on the release does not match its %s (sha256 %s, sidecar %s)", f.Name, f.Name+checksum.SHA256.Ext(), d.SHA256, f.ChecksumSHA256)
+		}
+		if err := s.verifySig(ctx, path, f.Name); err != nil {
+			return err
+		}
+		if f.Type == artifact.SBOM.Name && f.Variant != "" {
+			s.sboms[f.Variant] = path
+		}
+		s.arts.Add(artifact.Artifact{Type: artifact.Type{Name: f.Type}, Path: path, Name: f.Name, Variant: f.Variant,
+			Size: d.Size, SHA256: d.SHA256, SHA512: d.SHA512})
+	}
 	return nil
+}
+
+// sidecar reads the digest of name from its .sha256 asset.
+func (s *pubState) sidecar(ctx context.Context, name string) (string, error) {
+	path, err := s.fetch(ctx, name+checksum.SHA256.Ext())
+	if err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	lines, err := checksum.Parse(bytes.NewReader(data), checksum.SHA256)
+	if err != nil || len(lines) != 1 || lines[0].Name != name {
+		return "", fmt.Errorf("%s on the release is not the sha256 sidecar of %s (%v)", name+checksum.SHA256.Ext(), name, err)
+	}
+	return lines[0].Digest, nil
 }
 
 // pubPrevious finds the previous release's manifest for the upgrade path:
@@ -293,9 +340,9 @@ func (pubPrevious) Run(ctx context.Context, c *pipe.Context) error {
 	s.res.Previous = prev
 	if prev != nil {
 		s.res.Manifest.PreviousVersion = prev.Version
-		fmt.Fprintf(logOf(c), "  previous release: v%s\n", prev.Version)
+		fmt.Fprintf(logOf(c.Log), "  previous release: v%s\n", prev.Version)
 	} else {
-		fmt.Fprintf(logOf(c), "  no previous release manifest found\n")
+		fmt.Fprintf(logOf(c.Log), "  no previous release manifest found\n")
 	}
 	return nil
 }
@@ -326,7 +373,7 @@ func (s *pubState) previousFromGitHub(ctx context.Context, cur *semver.Version) 
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].v.GreaterThan(cands[j].v) })
 	for _, cd := range cands {
-		want := relmanifest.FileName(cd.v.String())
+		want := assetname.ReleaseManifest(cd.v.String())
 		for _, a := range cd.rel.Assets {
 			if a.GetName() != want {
 				continue
@@ -358,11 +405,12 @@ func previousFromDir(dir string, cur *semver.Version) (*relmanifest.Manifest, er
 	bestPath := ""
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasPrefix(name, "v") || !strings.HasSuffix(name, "-manifest.json") {
+		ver, ok := assetname.ParseReleaseManifest(name)
+		if !ok {
 			continue
 		}
-		v, err := semver.StrictNewVersion(strings.TrimSuffix(strings.TrimPrefix(name, "v"), "-manifest.json"))
-		if err != nil || !v.LessThan(cur) {
+		v := semver.MustParse(ver)
+		if !v.LessThan(cur) {
 			continue
 		}
 		if best == nil || v.GreaterThan(best) {
@@ -386,43 +434,43 @@ func (pubWrite) Run(ctx context.Context, c *pipe.Context) error {
 	if t := s.rel.GetCreatedAt(); m.ReleaseDate == "" && !t.IsZero() {
 		m.ReleaseDate = t.UTC().Format("2006-01-02")
 	}
-	path := filepath.Join(s.cfg.Output, relmanifest.FileName(s.cfg.Version))
+	path := filepath.Join(s.cfg.Output, assetname.ReleaseManifest(s.cfg.Version))
 	if err := m.Write(path); err != nil {
 		return err
 	}
 	// The copy for the repository's releases/ folder.
-	if err := m.Write(filepath.Join(s.cfg.Output, filepath.FromSlash(relmanifest.Path(s.cfg.Version)))); err != nil {
+	if err := m.Write(filepath.Join(s.cfg.Output, filepath.FromSlash(assetname.ReleaseManifestPath(s.cfg.Version)))); err != nil {
 		return err
 	}
-	s.manifest = path
-	a, err := artifact("manifest", path)
+	downloaded := s.arts.All()
+	ma, err := artifact.FromFile(artifact.Release, path)
 	if err != nil {
 		return err
 	}
-	s.res.Artifacts = append(s.res.Artifacts, a)
+	s.res.ManifestPath = path
+	mp := s.arts.Add(ma)
 
 	notes := relmanifest.Notes(s.res.Previous, m)
 	notes += s.packageNotes(ctx)
 	notes += "\n### Verify\n\n```\nsha256sum -c SHA256SUMS --ignore-missing\ngpg --verify SHA256SUMS.asc SHA256SUMS\n```\n\nSigned by " + s.signer.Fingerprint() + ".\n"
 	s.res.Notes = notes
 
-	for _, f := range []string{"SHA256SUMS", "SHA512SUMS"} {
-		// The lists describe this release only: start afresh on a re-run.
-		if err := os.Remove(filepath.Join(s.cfg.Output, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	// The lists describe this release only: the files verified and the
+	// manifest, afresh on a re-run.
+	for _, algo := range []checksum.Algorithm{checksum.SHA256, checksum.SHA512} {
+		var lines []checksum.Line
+		for _, a := range append(downloaded, mp) {
+			lines = append(lines, checksum.Line{Digest: a.Digest(algo), Name: a.Name})
+		}
+		var buf bytes.Buffer
+		if err := checksum.Write(&buf, checksum.Merge(nil, lines)); err != nil {
 			return err
 		}
-	}
-	sums, err := checksum.MergeFiles(s.cfg.Output, append(append([]string{}, s.download...), path)...)
-	if err != nil {
-		return err
-	}
-	s.sums = sums
-	for _, p := range sums {
-		a, err := artifact("checksums", p)
+		a, err := artifact.WriteFile(artifact.SumsList, filepath.Join(s.cfg.Output, algo.SumsName()), buf.Bytes())
 		if err != nil {
 			return err
 		}
-		s.res.Artifacts = append(s.res.Artifacts, a)
+		s.arts.Add(a)
 	}
 	return nil
 }
@@ -510,23 +558,26 @@ func (s *pubState) previousPackages(ctx context.Context, variant string) ([]sbom
 	return nil, false
 }
 
+// pubSign signs the merged manifest and the SUMS lists.
 type pubSign struct{}
 
 func (pubSign) String() string { return "sign" }
 func (pubSign) Run(_ context.Context, c *pipe.Context) error {
 	s := pubOf(c)
-	for _, p := range append([]string{s.manifest}, s.sums...) {
-		sig, err := pgpsign.SignFile(s.signer, p)
-		if err != nil {
-			return fmt.Errorf("signing %s: %w", filepath.Base(p), err)
-		}
-		a, err := artifact("signature", sig)
-		if err != nil {
+	t := s.tail()
+	for _, a := range s.arts.Filter(artifact.ByRole(artifact.Manifest, artifact.Sums)) {
+		if err := t.sign(a); err != nil {
 			return err
 		}
-		s.res.Artifacts = append(s.res.Artifacts, a)
 	}
 	return nil
+}
+
+// tail is the release tail over the release job's files, for the sign and
+// upload steps every job shares.
+func (s *pubState) tail() *Tail {
+	return New(Config{Version: s.cfg.Version, Tag: s.cfg.Tag, Output: s.cfg.Output, Signer: s.signer,
+		Upload: true, GitHub: s.cfg.GitHub, Owner: s.cfg.Owner, Repo: s.cfg.Repo, Publish: true, Log: s.cfg.Log}, &s.arts)
 }
 
 type pubRelease struct{}
@@ -534,21 +585,8 @@ type pubRelease struct{}
 func (pubRelease) String() string { return "publish" }
 func (pubRelease) Run(ctx context.Context, c *pipe.Context) error {
 	s := pubOf(c)
-	arts, _, err := adoptSignatures(ctx, s.cfg.GitHub, s.cfg.Owner, s.cfg.Repo, s.cfg.Tag, s.signer, s.res.Artifacts)
-	if err != nil {
-		return err
-	}
-	s.res.Artifacts = arts
-	var assets []ghrelease.AssetFile
-	for _, a := range s.res.Artifacts {
-		if a.Kind == "manifest" || a.Kind == "checksums" || a.Kind == "signature" {
-			assets = append(assets, ghrelease.AssetFile{Path: a.Path, Name: a.Name, ContentType: contentType(a.Name)})
-		}
-	}
-	res, err := s.cfg.GitHub.Publish(ctx, ghrelease.PublishRequest{
-		Owner: s.cfg.Owner, Repo: s.cfg.Repo, Tag: s.cfg.Tag, Name: "uDOS " + s.cfg.Tag,
-		Body: s.res.Notes, Assets: assets, Prerelease: semver.MustParse(s.cfg.Version).Prerelease() != "",
-	})
+	files := s.arts.Filter(artifact.ByRole(artifact.Manifest, artifact.Sums, artifact.Signature))
+	res, err := s.tail().upload(ctx, files, "uDOS "+s.cfg.Tag, s.res.Notes, false)
 	if err != nil {
 		return err
 	}
