@@ -77,7 +77,7 @@ func Release(ctx context.Context, dir, version, previous string, key *Key, varia
 			}
 		}
 	}
-	m, err := relmanifest.Read(filepath.Join(out, filepath.FromSlash(relmanifest.Path(version))))
+	m, err := relmanifest.Read(filepath.Join(out, filepath.FromSlash(assetname.ReleaseManifestPath(version))))
 	if err != nil {
 		return err
 	}
