@@ -15,6 +15,7 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/internal/regref"
 )
 
 // DefaultRepository is the SOURCE when none is given: the uDOS repository's
@@ -48,7 +49,7 @@ func ParseSource(s string, get Getter, gh func() (*ghrelease.Client, error)) (So
 	switch {
 	case s == "":
 		s = DefaultRepository
-	case fetch.IsRemote(s):
+	case regref.IsRemote(s):
 		if _, err := url.Parse(s); err != nil {
 			return nil, fmt.Errorf("source %q: %w", s, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/fredbook/udos-dist/internal/regref"
 )
 
 // Resume continues a download of loc whose first offset bytes the caller
@@ -21,7 +23,7 @@ import (
 //
 // A local path is copied from offset the same way.
 func (f *Fetcher) Resume(ctx context.Context, loc string, offset int64, w io.Writer, restart func() error) (int64, error) {
-	if !IsRemote(loc) {
+	if !regref.IsRemote(loc) {
 		in, err := os.Open(loc)
 		if err != nil {
 			return offset, fmt.Errorf("reading %s: %w", loc, err)
