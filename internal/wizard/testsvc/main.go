@@ -9,7 +9,7 @@
 //	testsvc [serve] [--addr :8080] [--health-path /api/health] [--state DIR]
 //	        [--config FILE] [--mode MODE] [--exit-after D] [--exit-code N]
 //	testsvc healthcheck [--url URL] [--timeout 2s]
-//	testsvc fault URL crash|hang|unhealthy|healthy|ignore-sigterm|oom
+//	testsvc fault URL crash|hang|unhealthy|healthy|ignore-sigterm|oom|break-state
 //
 // Faults can also be sent as POST /control/<fault> to the service port.
 // --mode starts the service already in a fault (unhealthy, ignore-sigterm).
@@ -62,6 +62,7 @@ type service struct {
 	hang          chan struct{} // closed: every request blocks forever
 	hangOnce      sync.Once
 	ballast       [][]byte
+	state         string
 }
 
 func logf(format string, args ...any) {
@@ -80,7 +81,7 @@ func serve(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	s := &service{hang: make(chan struct{})}
+	s := &service{hang: make(chan struct{}), state: *state}
 	for _, m := range strings.Split(*mode, ",") {
 		switch m {
 		case "":
@@ -191,6 +192,18 @@ func (s *service) apply(f string, w http.ResponseWriter) error {
 		s.unhealthy.Store(true)
 	case "healthy":
 		s.unhealthy.Store(false)
+	case "break-state":
+		// The state folder turns read-only for its owner, as a volume
+		// restored with the wrong owner would be; the service then dies,
+		// and fails at every start after.
+		logf("fault: state folder %s made read-only, crashing", s.state)
+		if s.state == "" {
+			return errors.New("no --state folder")
+		}
+		if err := os.Chmod(s.state, 0o555); err != nil {
+			return err
+		}
+		os.Exit(3)
 	case "ignore-sigterm":
 		logf("fault: ignoring SIGTERM from now on")
 		s.ignoreSIGTERM.Store(true)
