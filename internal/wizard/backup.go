@@ -476,9 +476,13 @@ func (m *Manager) fillVolume(ctx context.Context, v BackupVolume, tarPath string
 			return err
 		}
 		defer f.Close()
-		// The engine extracts relative to the destination folder, owners
-		// and modes as the archive says.
-		if _, err := m.Engine.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: helperMount, Content: f}); err != nil {
+		// The engine extracts owners and modes as the archive says; the
+		// volume's root gets its own from the prefix folder's entry (an
+		// entry "." would be skipped).
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(prefixTar(pw, f, strings.TrimPrefix(helperMount, "/"))) }()
+		defer pr.Close()
+		if _, err := m.Engine.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: "/", Content: pr}); err != nil {
 			return fmt.Errorf("volume %s: filling it: %w", name, err)
 		}
 		return nil
@@ -646,4 +650,30 @@ func short(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// prefixTar copies a tar stream, putting every name under prefix.
+func prefixTar(w io.Writer, r io.Reader, prefix string) error {
+	tr := tar.NewReader(r)
+	tw := tar.NewWriter(w)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		h.Name = path.Join(prefix, h.Name)
+		if h.Typeflag == tar.TypeDir {
+			h.Name += "/"
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
 }

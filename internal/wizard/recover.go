@@ -116,68 +116,126 @@ func (m *Manager) Recover(ctx context.Context, only string, opts RecoverOptions)
 	return out, firstErr
 }
 
+// recoverOne applies remedies until the service is ready: the one its
+// logs call for first, then, when the service fails again, the one its new
+// logs call for, or the next stronger one; never the same remedy twice.
 func (m *Manager) recoverOne(ctx context.Context, s string, o observed, problem string, opts RecoverOptions) (Recovered, error) {
-	r := Recovered{Service: s, Problem: problem, Remedy: RemedyRestart}
-	logs := m.lastLogs(ctx, o.ID, opts.LogLines)
-	text := strings.Join(logs, "\n") + "\n" + o.Error
+	r := Recovered{Service: s, Problem: problem}
+	ext, err := m.Project.Extension(s)
+	if err != nil {
+		return r, err
+	}
+	tried := map[Remedy]bool{}
 	var pat *Pattern
-	if o.OOMKilled {
-		pat = &Patterns[2]
-	} else {
-		for i := range Patterns {
-			if Patterns[i].Match.MatchString(text) {
-				pat = &Patterns[i]
+	var lastErr error
+	for round := 0; round < 3; round++ {
+		p := m.matchPattern(ctx, o, opts.LogLines)
+		if p != nil {
+			pat = p
+		}
+		remedy := RemedyRestart
+		if p != nil {
+			remedy = p.Remedy
+		}
+		if remedy == RemedyResetState && len(ext.ResetVolumes) == 0 {
+			// State is never thrown away without the file's consent.
+			remedy = RemedyRecreate
+		}
+		for tried[remedy] {
+			next := map[Remedy]Remedy{RemedyRestart: RemedyRecreate, RemedyRecreate: RemedyResetState}[remedy]
+			if next == RemedyResetState && len(ext.ResetVolumes) == 0 {
+				next = ""
+			}
+			if next == "" {
+				remedy = ""
 				break
+			}
+			remedy = next
+		}
+		if remedy == "" {
+			break
+		}
+		tried[remedy] = true
+		r.Remedy = remedy
+		if pat != nil {
+			r.Pattern = pat.ID
+		}
+		if remedy == RemedyResetState {
+			r.ResetVolumes = ext.ResetVolumes
+		}
+		m.emit("info", s, "%s; known failure %q: %s", problem, orNone(r.Pattern), remedy)
+		if err := m.audit(AuditEntry{Action: "recover", Service: s, Container: m.containerName(s), Health: o.Health,
+			Message: fmt.Sprintf("%s; pattern %s; remedy %s", problem, orNone(r.Pattern), remedy)}); err != nil {
+			return r, err
+		}
+		switch remedy {
+		case RemedyRestart:
+			lastErr = m.restart(ctx, s, o, "recover: "+problem, 0)
+		default:
+			var reset []string
+			if remedy == RemedyResetState {
+				reset = ext.ResetVolumes
+			}
+			lastErr = m.recreate(ctx, s, o, reset)
+		}
+		if lastErr == nil {
+			lastErr = m.waitReady(ctx, s, opts.WaitTimeout)
+		}
+		if lastErr == nil {
+			r.OK = true
+			r.Message = fmt.Sprintf("%s, now ready", remedy)
+			m.emit("info", s, "recovered (%s)", remedy)
+			return r, m.audit(AuditEntry{Action: "recovered", Service: s, Container: m.containerName(s), Message: string(remedy)})
+		}
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		if o, err = m.observe(ctx, s); err != nil {
+			return r, err
+		}
+		problem = m.failure(s, o)
+		if problem == "" {
+			problem = "is not ready"
+		}
+	}
+	se, ok := lastErr.(*ServiceError)
+	if !ok {
+		reason := "could not be recovered"
+		if lastErr != nil {
+			reason += ": " + lastErr.Error()
+		}
+		se = m.serviceError(ctx, s, o, reason)
+	}
+	if pat != nil {
+		se.Reason += "; " + pat.Advice
+	}
+	r.Message = se.Reason
+	m.audit(AuditEntry{Action: "recover-failed", Service: s, Container: m.containerName(s), Message: se.Reason})
+	return r, se
+}
+
+// matchPattern finds the known failure in the container's recent logs and
+// the engine's own error.
+func (m *Manager) matchPattern(ctx context.Context, o observed, lines int) *Pattern {
+	if o.OOMKilled {
+		for i := range Patterns {
+			if Patterns[i].ID == "out-of-memory" {
+				return &Patterns[i]
 			}
 		}
 	}
-	if pat != nil {
-		r.Pattern, r.Remedy = pat.ID, pat.Remedy
-	}
-	if r.Remedy == RemedyResetState {
-		ext, err := m.Project.Extension(s)
-		if err != nil {
-			return r, err
-		}
-		if len(ext.ResetVolumes) == 0 {
-			// Never thrown away without the file's consent.
-			r.Remedy = RemedyRecreate
-		} else {
-			r.ResetVolumes = ext.ResetVolumes
+	text := strings.Join(m.lastLogs(ctx, o.ID, lines), "\n") + "\n" + o.Error
+	// The most recent line that matches decides: earlier lines may be
+	// from an older failure.
+	ls := strings.Split(text, "\n")
+	for i := len(ls) - 1; i >= 0; i-- {
+		for j := range Patterns {
+			if Patterns[j].Match.MatchString(ls[i]) {
+				return &Patterns[j]
+			}
 		}
 	}
-	m.emit("info", s, "%s; known failure %q: %s", problem, orNone(r.Pattern), r.Remedy)
-	if err := m.audit(AuditEntry{Action: "recover", Service: s, Container: m.containerName(s), Health: o.Health,
-		Message: fmt.Sprintf("%s; pattern %s; remedy %s", problem, orNone(r.Pattern), r.Remedy)}); err != nil {
-		return r, err
-	}
-	var err error
-	switch r.Remedy {
-	case RemedyRestart:
-		err = m.restart(ctx, s, o, "recover: "+problem, 0)
-	case RemedyRecreate, RemedyResetState:
-		err = m.recreate(ctx, s, o, r.ResetVolumes)
-	}
-	if err == nil {
-		err = m.waitReady(ctx, s, opts.WaitTimeout)
-	}
-	if err != nil {
-		r.Message = err.Error()
-		se, ok := err.(*ServiceError)
-		if !ok {
-			o2, _ := m.observe(ctx, s)
-			se = m.serviceError(ctx, s, o2, "could not be recovered: "+err.Error())
-		}
-		if pat != nil {
-			se.Reason += "; " + pat.Advice
-		}
-		m.audit(AuditEntry{Action: "recover-failed", Service: s, Container: m.containerName(s), Message: se.Reason})
-		return r, se
-	}
-	r.OK = true
-	r.Message = fmt.Sprintf("%s, now ready", r.Remedy)
-	m.emit("info", s, "recovered (%s)", r.Remedy)
-	return r, m.audit(AuditEntry{Action: "recovered", Service: s, Container: m.containerName(s), Message: string(r.Remedy)})
+	return nil
 }
 
 func orNone(s string) string {

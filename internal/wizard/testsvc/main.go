@@ -200,6 +200,7 @@ func (s *service) apply(f string, w http.ResponseWriter) error {
 		if s.state == "" {
 			return errors.New("no --state folder")
 		}
+		os.Chmod(filepath.Join(s.state, "boot.log"), 0o444)
 		if err := os.Chmod(s.state, 0o555); err != nil {
 			return err
 		}
