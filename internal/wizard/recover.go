@@ -100,10 +100,12 @@ func (m *Manager) Recover(ctx context.Context, only string, opts RecoverOptions)
 		if err != nil {
 			return out, err
 		}
-		problem := m.failure(s, o)
-		if problem == "" && o.Health == "starting" {
+		if !o.Exists {
+			// Not a failure: the project is down (or was never up).
+			m.emit("info", s, "has no container: run `udos-lib wizard up` to start it")
 			continue
 		}
+		problem := m.failure(s, o)
 		if problem == "" {
 			continue
 		}

@@ -271,6 +271,13 @@ func inWindow(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 // stopped gracefully first; a missing one is created from the file.
 func (m *Manager) restart(ctx context.Context, s string, o observed, reason string, grace time.Duration) error {
 	if !o.Exists {
+		// Removed behind the manager's back: what it needs may be gone too.
+		if err := m.ensureNetworks(ctx); err != nil {
+			return err
+		}
+		if err := m.ensureVolumes(ctx); err != nil {
+			return err
+		}
 		cs, err := m.spec(s)
 		if err != nil {
 			return err

@@ -34,6 +34,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/uninstall"
 	"github.com/fredbook/udos-dist/internal/cmd/update"
 	"github.com/fredbook/udos-dist/internal/cmd/version"
+	wizardcmd "github.com/fredbook/udos-dist/internal/cmd/wizard"
 )
 
 // Exit codes.
@@ -69,6 +70,7 @@ var Commands = []Builder{
 	func(f *factory.Factory) *cobra.Command { return version.NewCmd(f) },
 	func(f *factory.Factory) *cobra.Command { return bridgecmd.NewCmd(f) },
 	func(f *factory.Factory) *cobra.Command { return soniccmd.NewCmd(f) },
+	wizardcmd.NewCmd,
 }
 
 const footer = `

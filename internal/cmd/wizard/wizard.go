@@ -1,0 +1,543 @@
+// Package wizard implements `udos-lib wizard …`, the lifecycle manager of
+// the Wizard's containers: it parses flags, builds an internal/wizard
+// Manager for the compose file and prints; the logic is in
+// internal/wizard. See docs/DOCKER-OPERATIONS.md.
+package wizard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/compose"
+	"github.com/fredbook/udos-dist/internal/pgpsign"
+	wz "github.com/fredbook/udos-dist/internal/wizard"
+)
+
+// common are the flags every subcommand that reads the compose file has.
+type common struct {
+	compose    string
+	statements string
+}
+
+func (c *common) flags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&c.compose, "compose", "", "the compose `FILE` (default: <root>/docker-compose.yml)")
+	fs.StringVar(&c.statements, "statements", "", "`DIR` of the release's signed *.image.json statements (default: the compose file's folder)")
+}
+
+// env is what one run needs, built from the factory.
+type env struct {
+	f *factory.Factory
+	c *common
+}
+
+// manager loads the compose file and connects to the engine.
+func (e env) manager(ctx context.Context) (*wz.Manager, error) {
+	root, err := e.f.RootDir()
+	if err != nil {
+		return nil, err
+	}
+	file := e.c.compose
+	if file == "" {
+		file = filepath.Join(root, "docker-compose.yml")
+	}
+	p, err := compose.Load(ctx, file, environ(e.f.Getenv))
+	if err != nil {
+		return nil, err
+	}
+	cli, err := wz.Connect(ctx, e.f.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	// The account the process runs as; under sudo, who asked too.
+	who := e.f.Getenv("USER")
+	if u, err := user.Current(); err == nil {
+		who = u.Username
+	}
+	if su := e.f.Getenv("SUDO_USER"); su != "" && su != who {
+		who += " (sudo by " + su + ")"
+	}
+	errOut := e.f.IO.ErrOut
+	return &wz.Manager{
+		Engine:  cli,
+		Project: p,
+		Audit:   &wz.Audit{Path: wz.AuditPath(root), User: who, Now: e.f.Now},
+		Events: func(ev wz.Event) {
+			prefix := "wizard"
+			if ev.Service != "" {
+				prefix += ": " + ev.Service
+			}
+			switch ev.Level {
+			case "warn":
+				fmt.Fprintf(errOut, "%s: warning: %s\n", prefix, ev.Message)
+			case "error":
+				fmt.Fprintf(errOut, "%s: error: %s\n", prefix, ev.Message)
+			default:
+				fmt.Fprintf(errOut, "%s: %s\n", prefix, ev.Message)
+			}
+		},
+	}, nil
+}
+
+// environ is the environment compose interpolation reads (${VAR}), as
+// Compose passes it: every variable of the process, looked up through
+// getenv so that tests can set them.
+func environ(getenv func(string) string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if v := getenv(k); v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// trust loads the signed statements when a keyring is given (--keyring or
+// UDOS_KEYRING); without one it is nil and images are not verified.
+func (e env) trust(m *wz.Manager) (*wz.Trust, error) {
+	kf := e.f.Global.Keyring
+	if kf == "" {
+		kf = e.f.Getenv("UDOS_KEYRING")
+	}
+	if kf == "" {
+		if e.f.Global.RequireSignatures {
+			return nil, errors.New("--require-signatures needs a keyring (--keyring FILE or UDOS_KEYRING) to verify the images")
+		}
+		return nil, nil
+	}
+	kr, err := pgpsign.LoadKeyringFile(kf)
+	if err != nil {
+		return nil, fmt.Errorf("loading the keyring (--keyring %s): %w", kf, err)
+	}
+	dir := e.c.statements
+	if dir == "" {
+		dir = filepath.Dir(m.Project.File)
+	}
+	return wz.LoadTrust(dir, kr)
+}
+
+// NewCmd builds the `wizard` command group.
+func NewCmd(f *factory.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "wizard",
+		Short: "Run the hardened Wizard containers: up, down, status, watch, backup …",
+		Long: `The lifecycle manager of the Wizard's containers, driving the Docker Engine
+directly from the compose file wizard-full ships (<root>/docker-compose.yml).
+See docs/DOCKER-OPERATIONS.md.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				c.SetOut(f.IO.ErrOut)
+				_ = c.Usage()
+				return cmdutil.Usagef("wizard: name a command (see 'udos-lib wizard --help')")
+			}
+			msg := fmt.Sprintf("wizard: unknown command %q", args[0])
+			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += fmt.Sprintf("; did you mean %s?", strings.Join(s, " or "))
+			}
+			return cmdutil.Usagef("%s (see 'udos-lib wizard --help')", msg)
+		},
+	}
+	cmd.AddCommand(checkCmd(f), upCmd(f), downCmd(f), statusCmd(f), logsCmd(f), recoverCmd(f), watchCmd(f),
+		backupCmd(f), restoreCmd(f), verifyCmd(f), auditCmd(f))
+	return cmd
+}
+
+func checkCmd(f *factory.Factory) *cobra.Command {
+	c := &common{}
+	var publicPorts bool
+	cmd := &cobra.Command{
+		Use:     "check [--compose FILE]",
+		Short:   "Run the hardening checks only; exit 1 on a failed check",
+		Example: "  udos-lib wizard check\n  udos-lib wizard check --compose ./docker-compose.yml --json",
+		Args:    cmdutil.NoArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			root, err := f.RootDir()
+			if err != nil {
+				return err
+			}
+			file := c.compose
+			if file == "" {
+				file = filepath.Join(root, "docker-compose.yml")
+			}
+			p, err := compose.Load(f.Ctx, file, environ(f.Getenv))
+			if err != nil {
+				return err
+			}
+			fs, err := p.Harden(compose.HardenOptions{AllowPublicPorts: publicPorts})
+			if err != nil {
+				return err
+			}
+			if f.Global.JSON {
+				if fs == nil {
+					fs = []compose.Finding{}
+				}
+				if err := cmdutil.WriteJSON(f.IO.Out, map[string]any{"file": p.File, "findings": fs}); err != nil {
+					return err
+				}
+			} else {
+				for _, x := range fs {
+					fmt.Fprintln(f.IO.Out, x)
+				}
+			}
+			if len(fs) > 0 {
+				fmt.Fprintf(f.IO.ErrOut, "%s: %d hardening check(s) failed (see docs/DOCKER-OPERATIONS.md)\n", p.File, len(fs))
+				return cmdutil.ErrSilent
+			}
+			fmt.Fprintf(f.IO.ErrOut, "%s: every hardening check passed (%d services)\n", p.File, len(p.Services))
+			return nil
+		},
+	}
+	c.flags(cmd)
+	cmd.Flags().BoolVar(&publicPorts, "allow-public-ports", false, "waive the loopback-only port rule (CIS 5.13) for every service")
+	return cmd
+}
+
+func upCmd(f *factory.Factory) *cobra.Command {
+	c := &common{}
+	var o wz.UpOptions
+	cmd := &cobra.Command{
+		Use:   "up [--compose FILE] [--wait-timeout 5m] [--allow-insecure]",
+		Short: "Check, verify and start every service in dependency order; exit 0 once all are healthy",
+		Long: `up checks the hardening of the compose file, verifies every image against
+the release's signed statements when a keyring is given (--keyring), creates
+the project's networks and volumes, and starts the services in dependency
+order, each once its dependencies meet their depends_on condition.`,
+		Args: cmdutil.NoArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			e := env{f, c}
+			m, err := e.manager(f.Ctx)
+			if err != nil {
+				return err
+			}
+			if o.Trust, err = e.trust(m); err != nil {
+				return err
+			}
+			if err := m.Up(f.Ctx, o); err != nil {
+				var he *wz.HardeningError
+				if errors.As(err, &he) {
+					for _, x := range he.Findings {
+						fmt.Fprintln(f.IO.ErrOut, x)
+					}
+				}
+				return err
+			}
+			fmt.Fprintf(f.IO.ErrOut, "wizard: %s is up, every service healthy\n", m.Project.Name)
+			return nil
+		},
+	}
+	c.flags(cmd)
+	cmd.Flags().DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "how long to wait for every service to be healthy")
+	cmd.Flags().BoolVar(&o.AllowInsecure, "allow-insecure", false, "start a file that fails hardening checks (a warning per check)")
+	return cmd
+}
+
+func downCmd(f *factory.Factory) *cobra.Command {
+	c := &common{}
+	var o wz.DownOptions
+	cmd := &cobra.Command{
+		Use:   "down [--timeout 30s]",
+		Short: "Stop (stop signal, grace, then SIGKILL) and remove the containers in reverse order; volumes stay",
+		Args:  cmdutil.NoArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			m, err := (env{f, c}).manager(f.Ctx)
+			if err != nil {
+				return err
+			}
+			st, err := m.Down(f.Ctx, o)
+			if f.Global.JSON {
+				if st == nil {
+					st = []wz.Stopped{}
+				}
+				if jerr := cmdutil.WriteJSON(f.IO.Out, map[string]any{"stopped": st}); jerr != nil && err == nil {
+					err = jerr
+				}
+			}
+			return err
+		},
+	}
+	c.flags(cmd)
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "grace before SIGKILL, replacing each service's stop_grace_period (default 30s)")
+	return cmd
+}
+
+func statusCmd(f *factory.Factory) *cobra.Command {
+	c := &common{}
+	cmd := &cobra.Command{
+		Use:   "status [--json]",
+		Short: "Per service: state, health, restarts, uptime, image digest, last probe",
+		Args:  cmdutil.NoArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			m, err := (env{f, c}).manager(f.Ctx)
+			if err != nil {
+				return err
+			}
+			st, err := m.Status(f.Ctx)
+			if err != nil {
+				return err
+			}
+			if f.Global.JSON {
+				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"project": m.Project.Name, "services": st})
+			}
+			printStatus(f.IO.Out, st)
+			return nil
+		},
+	}
+	c.flags(cmd)
+	return cmd
+}
+
+func printStatus(w io.Writer, st []wz.ServiceStatus) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tSTATE\tHEALTH\tRESTARTS\tUPTIME\tIMAGE\tLAST PROBE")
+	for _, s := range st {
+		img := s.Image
+		if len(s.ImageDigests) > 0 {
+			img = s.ImageDigests[0]
+		}
+		up := "-"
+		if s.UptimeSeconds > 0 {
+			up = (time.Duration(s.UptimeSeconds) * time.Second).String()
+		}
+		probe := strings.ReplaceAll(s.LastProbe, "\n", " ")
+		if len(probe) > 60 {
+			probe = probe[:57] + "..."
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Service, s.State, s.Health, s.Restarts, up, img, probe)
+	}
+	tw.Flush()
+}
+
+func logsCmd(f *factory.Factory) *cobra.Command {
+	c := &common{}
+	var o wz.LogsOptions
+	cmd := &cobra.Command{
+		Use:   "logs SERVICE [--follow] [--tail N]",
+		Short: "A service's container logs (stdout to stdout, stderr to stderr)",
+		Args:  cmdutil.ExactArgs(1, "name one SERVICE"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			m, err := (env{f, c}).manager(f.Ctx)
+			if err != nil {
+				return err
+			}
+			o.Stdout, o.Stderr = f.IO.Out, f.IO.ErrOut
+			return m.Logs(f.Ctx, args[0], o)
+		},
+	}
+	c.flags(cmd)
+	cmd.Flags().BoolVar(&o.Follow, "follow", false, "keep printing until the container stops or Ctrl-C")
+	cmd.Flags().IntVar(&o.Tail, "tail", 0, "only the last `N` lines (default: all)")
+	return cmd
+}
+
+func recoverCmd(f *factory.Factory) *cobra.Command {
+	c := &common{}
+	var o wz.RecoverOptions
+	cmd := &cobra.Command{
+		Use:   "recover [SERVICE]",
+		Short: "Find failed or unhealthy services, match their logs to known failures, apply the remedy",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return cmdutil.Usagef("recover: at most one SERVICE")
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			only := ""
+			if len(args) == 1 {
+				only = args[0]
+			}
+			m, err := (env{f, c}).manager(f.Ctx)
+			if err != nil {
+				return err
+			}
+			res, err := m.Recover(f.Ctx, only, o)
+			if f.Global.JSON {
+				if res == nil {
+					res = []wz.Recovered{}
+				}
+				if jerr := cmdutil.WriteJSON(f.IO.Out, map[string]any{"recovered": res}); jerr != nil && err == nil {
+					err = jerr
+				}
+			} else if err == nil && len(res) == 0 {
+				fmt.Fprintln(f.IO.ErrOut, "wizard: nothing to recover")
+			}
+			return err
+		},
+	}
+	c.flags(cmd)
+	cmd.Flags().DurationVar(&o.WaitTimeout, "wait-timeout", 2*time.Minute, "how long a recovered service may take to be ready")
+	return cmd
+}
+
+func watchCmd(f *factory.Factory) *cobra.Command {
+	c := &common{}
+	var o wz.WatchOptions
+	cmd := &cobra.Command{
+		Use:   "watch [--interval 5s]",
+		Short: "Supervise: restart exited or unhealthy services with backoff until Ctrl-C",
+		Args:  cmdutil.NoArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			m, err := (env{f, c}).manager(f.Ctx)
+			if err != nil {
+				return err
+			}
+			err = m.Watch(f.Ctx, o, nil)
+			if err == nil {
+				// SIGINT/SIGTERM is how watch is meant to end.
+				fmt.Fprintln(f.IO.ErrOut, "wizard: watch stopped")
+			}
+			return err
+		},
+	}
+	c.flags(cmd)
+	fl := cmd.Flags()
+	fl.DurationVar(&o.Interval, "interval", wz.DefaultWatch.Interval, "how often the services are looked at")
+	fl.DurationVar(&o.Backoff.Base, "backoff", wz.DefaultWatch.Backoff.Base, "wait before the first restart, doubled for each further one")
+	fl.IntVar(&o.MaxRestarts, "max-restarts", wz.DefaultWatch.MaxRestarts, "restarts of a service allowed within --window before watch gives up on it")
+	fl.DurationVar(&o.Window, "window", wz.DefaultWatch.Window, "the window --max-restarts counts in")
+	return cmd
+}
+
+func backupCmd(f *factory.Factory) *cobra.Command {
+	c := &common{}
+	var out string
+	cmd := &cobra.Command{
+		Use:   "backup [--output FILE]",
+		Short: "Cold backup of every named volume into one verified archive (writers stopped, then restarted)",
+		Args:  cmdutil.NoArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			m, err := (env{f, c}).manager(f.Ctx)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				root, err := f.RootDir()
+				if err != nil {
+					return err
+				}
+				out = filepath.Join(root, "backups", fmt.Sprintf("wizard-%s-%s.tar.gz", m.Project.Name, f.Now().UTC().Format("20060102T150405Z")))
+			}
+			man, err := m.Backup(f.Ctx, wz.BackupOptions{Output: out})
+			if err != nil {
+				return err
+			}
+			if f.Global.JSON {
+				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"file": out, "manifest": man})
+			}
+			fmt.Fprintln(f.IO.Out, out)
+			return nil
+		},
+	}
+	c.flags(cmd)
+	cmd.Flags().StringVar(&out, "output", "", "the archive `FILE` (default: <root>/backups/wizard-<project>-<UTC time>.tar.gz)")
+	return cmd
+}
+
+func restoreCmd(f *factory.Factory) *cobra.Command {
+	c := &common{}
+	var o wz.RestoreOptions
+	cmd := &cobra.Command{
+		Use:   "restore FILE [--force]",
+		Short: "Verify a backup against its manifest and restore it into fresh volumes",
+		Args:  cmdutil.ExactArgs(1, "name one backup FILE"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			m, err := (env{f, c}).manager(f.Ctx)
+			if err != nil {
+				return err
+			}
+			_, err = m.Restore(f.Ctx, args[0], o)
+			return err
+		},
+	}
+	c.flags(cmd)
+	cmd.Flags().BoolVar(&o.Force, "force", false, "replace volumes that exist (their current data is lost)")
+	return cmd
+}
+
+func verifyCmd(f *factory.Factory) *cobra.Command {
+	c := &common{}
+	cmd := &cobra.Command{
+		Use:   "verify-image IMAGE",
+		Short: "Check that the engine's copy of IMAGE is named by a statement signed by a trusted key",
+		Args:  cmdutil.ExactArgs(1, "name one IMAGE"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			e := env{f, c}
+			m, err := e.manager(f.Ctx)
+			if err != nil {
+				return err
+			}
+			trust, err := e.trust(m)
+			if err != nil {
+				return err
+			}
+			if trust == nil {
+				return errors.New("verify-image needs a keyring: pass --keyring FILE (or set UDOS_KEYRING) with the release's public key")
+			}
+			s, err := m.VerifyImage(f.Ctx, args[0], trust)
+			if err != nil {
+				return err
+			}
+			if f.Global.JSON {
+				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"image": s.Image, "digest": s.Digest, "platform": s.Platform, "signer": s.Signer, "statement": s.File})
+			}
+			fmt.Fprintf(f.IO.Out, "%s\n", s.Ref())
+			fmt.Fprintf(f.IO.ErrOut, "wizard: %s (%s) is signed by %s\n", args[0], s.Platform, s.Signer)
+			return nil
+		},
+	}
+	c.flags(cmd)
+	return cmd
+}
+
+func auditCmd(f *factory.Factory) *cobra.Command {
+	var tail int
+	cmd := &cobra.Command{
+		Use:   "audit [--tail N]",
+		Short: "The audit trail of every state change (<root>/logs/wizard-audit.jsonl)",
+		Args:  cmdutil.NoArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			root, err := f.RootDir()
+			if err != nil {
+				return err
+			}
+			es, err := wz.ReadAudit(wz.AuditPath(root))
+			if err != nil {
+				return err
+			}
+			if tail > 0 && len(es) > tail {
+				es = es[len(es)-tail:]
+			}
+			if f.Global.JSON {
+				if es == nil {
+					es = []wz.AuditEntry{}
+				}
+				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"entries": es})
+			}
+			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+			for _, e := range es {
+				code := ""
+				if e.ExitCode != nil {
+					code = fmt.Sprintf("exit=%d", *e.ExitCode)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), e.User, e.Action, e.Service, code, e.Message)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&tail, "tail", 0, "only the last `N` entries")
+	return cmd
+}
