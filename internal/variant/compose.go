@@ -13,6 +13,12 @@ type ComposeOptions struct {
 	Port       int    // the Wizard's port inside and (on 127.0.0.1) outside the container
 	HealthPath string // the Wizard's health endpoint
 	UID        int    // the non-root user the container runs as
+	// Image pins the Wizard image by digest ("ghcr.io/o/udos-wizard@sha256:…",
+	// what the release built and signed); empty builds it locally from the
+	// variant's Dockerfile as udos-wizard:<version>.
+	Image string
+	// MemLimit bounds the container's memory (CIS 5.10); default 512m.
+	MemLimit string
 }
 
 func (o ComposeOptions) withDefaults() ComposeOptions {
@@ -25,10 +31,17 @@ func (o ComposeOptions) withDefaults() ComposeOptions {
 	if o.UID == 0 {
 		o.UID = 10001
 	}
+	if o.MemLimit == "" {
+		o.MemLimit = "512m"
+	}
 	return o
 }
 
-var healthPathRe = regexp.MustCompile(`^/[A-Za-z0-9/_.-]*$`)
+var (
+	healthPathRe    = regexp.MustCompile(`^/[A-Za-z0-9/_.-]*$`)
+	imageByDigestRe = regexp.MustCompile(`^[a-z0-9]+([._:/-][a-z0-9]+)*@sha256:[0-9a-f]{64}$`)
+	memLimitRe      = regexp.MustCompile(`^[1-9][0-9]*[kmg]?$`)
+)
 
 // The hardened deployment: the repository's own compose file publishes the
 // port on every interface and runs with Docker's defaults; this one runs as
@@ -41,10 +54,14 @@ name: udos-wizard
 
 services:
   wizard:
+{{- if .Image}}
+    image: {{.Image}}
+{{- else}}
     build:
       context: .
       dockerfile: Dockerfile
     image: udos-wizard:{{.Version}}
+{{- end}}
     command: ["python", "-m", "wizard.server", "--host", "0.0.0.0", "--port", "{{.Port}}"]
     user: "{{.UID}}:{{.UID}}"
     read_only: true
@@ -52,6 +69,7 @@ services:
       - no-new-privileges:true
     cap_drop:
       - ALL
+    mem_limit: {{.MemLimit}}
     pids_limit: 256
     tmpfs:
       - /tmp:size=64m,mode=1777
@@ -69,7 +87,9 @@ services:
       timeout: 5s
       retries: 3
       start_period: 20s
-    restart: unless-stopped
+    # Bounded (CIS 5.14): "udos-lib wizard watch" supervises beyond it,
+    # with backoff, and restarts the Wizard when it turns unhealthy.
+    restart: "on-failure:5"
 
 networks:
   udos-private:
@@ -84,6 +104,12 @@ func Compose(version string, o ComposeOptions) ([]byte, error) {
 	o = o.withDefaults()
 	if o.Port < 1 || o.Port > 65535 {
 		return nil, fmt.Errorf("wizard port %d out of range", o.Port)
+	}
+	if o.Image != "" && !imageByDigestRe.MatchString(o.Image) {
+		return nil, fmt.Errorf("wizard image %q must be pinned by digest (REPOSITORY@sha256:<64 hex>)", o.Image)
+	}
+	if !memLimitRe.MatchString(o.MemLimit) {
+		return nil, fmt.Errorf("wizard memory limit %q: want a size such as 512m or 1g", o.MemLimit)
 	}
 	if !healthPathRe.MatchString(o.HealthPath) {
 		return nil, fmt.Errorf("wizard health path %q must be an absolute URL path", o.HealthPath)
