@@ -18,6 +18,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/root"
 	"github.com/fredbook/udos-dist/internal/coreinst/coretest"
@@ -120,6 +121,7 @@ func TestScripts(t *testing.T) {
 			"tamper":    cmdTamper,
 			"httpserve": cmdHTTPServe,
 			"ghserve":   cmdGHServe,
+			"sums":      cmdSums,
 		},
 	})
 }
@@ -153,6 +155,19 @@ func cmdTamper(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	b[len(b)/2] ^= 0xff
 	ts.Check(os.WriteFile(p, b, 0o644))
+}
+
+// sums DIR FILE...: SHA256SUMS and SHA512SUMS in DIR listing the FILEs.
+func cmdSums(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: sums DIR FILE...")
+	}
+	var files []string
+	for _, f := range args[1:] {
+		files = append(files, ts.MkAbs(f))
+	}
+	_, err := checksum.MergeFiles(ts.MkAbs(args[0]), files...)
+	ts.Check(err)
 }
 
 // httpserve DIR: serve DIR over loopback HTTP (with index pages); sets $URL.

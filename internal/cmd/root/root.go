@@ -33,6 +33,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/sync"
 	"github.com/fredbook/udos-dist/internal/cmd/uninstall"
 	"github.com/fredbook/udos-dist/internal/cmd/update"
+	verifycmd "github.com/fredbook/udos-dist/internal/cmd/verify"
 	"github.com/fredbook/udos-dist/internal/cmd/version"
 	wizardcmd "github.com/fredbook/udos-dist/internal/cmd/wizard"
 )
@@ -67,6 +68,7 @@ var Commands = []Builder{
 	func(f *factory.Factory) *cobra.Command { return sync.NewCmd(f, nil) },
 	func(f *factory.Factory) *cobra.Command { return share.NewCmd(f, nil) },
 	func(f *factory.Factory) *cobra.Command { return core.NewCmd(f, nil) },
+	func(f *factory.Factory) *cobra.Command { return verifycmd.NewCmd(f, nil) },
 	func(f *factory.Factory) *cobra.Command { return version.NewCmd(f) },
 	func(f *factory.Factory) *cobra.Command { return bridgecmd.NewCmd(f) },
 	func(f *factory.Factory) *cobra.Command { return soniccmd.NewCmd(f) },
