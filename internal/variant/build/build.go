@@ -26,6 +26,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/artifact"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/homebrew"
+	"github.com/fredbook/udos-dist/internal/ociimage"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/pipe"
 	"github.com/fredbook/udos-dist/internal/release"
@@ -55,6 +56,9 @@ type Config struct {
 	// today's repository) into errors.
 	Strict  bool
 	Compose variant.ComposeOptions
+	// Image builds, pushes and pins the Wizard image (image.go); nil
+	// ships the compose file building it locally.
+	Image *ImageConfig
 	// Level is the gzip level (default 6); Serial selects single-threaded
 	// compression (a different, equally reproducible byte stream).
 	Level  int
@@ -86,7 +90,9 @@ type Result struct {
 	Fragment *artifact.Artifact // the manifest holding only this variant
 	// Manifest is <Output>/releases/v<version>-manifest.json, with this
 	// variant merged into whatever earlier builds into Output wrote.
-	Manifest  string
+	Manifest string
+	// Image is the Wizard image pushed (Config.Image).
+	Image     *ociimage.Published
 	Artifacts []*artifact.Artifact // every file written, in the order written
 	Warnings  []string
 	Upload    *ghrelease.PublishResult
@@ -110,7 +116,7 @@ func Build(ctx context.Context, cfg Config) (*Result, error) {
 	st := &state{cfg: cfg, res: &Result{}}
 	st.tail = release.New(release.Config{}, &st.arts)
 	c := &pipe.Context{Log: cfg.Log, Now: cfg.Now, Values: st}
-	steps := append([]pipe.Step{setupStep{}, layoutStep{}, archiveStep{}, sbomStep{}, homebrewStep{}}, st.tail.Steps("upload")...)
+	steps := append([]pipe.Step{setupStep{}, layoutStep{}, imageStep{}, archiveStep{}, sbomStep{}, homebrewStep{}}, st.tail.Steps("upload")...)
 	err := pipe.Run(ctx, c, steps...)
 	st.res.Steps = c.Results()
 	st.res.Artifacts = st.arts.All()
