@@ -47,7 +47,7 @@ func benchCatalog(b *testing.B, libs int) *memSource {
 	return src
 }
 
-func BenchmarkResolve(b *testing.B) {
+func BenchmarkSolve(b *testing.B) {
 	src := benchCatalog(b, 10_000)
 	// Groups from the middle of the catalog whose graph pulls in at least
 	// 20 libraries: "typical" is the first, "backtracking" the first whose

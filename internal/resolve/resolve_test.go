@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -315,8 +316,6 @@ func TestResolveErrors(t *testing.T) {
 		catalog []string
 		roots   []string
 		opts    Options
-		want    string
-		cycle   bool // want a *CycleError instead of a *ConflictError
 		unknown bool // want errors.Is(err, ErrUnknown)
 	}{
 		{
@@ -326,7 +325,6 @@ func TestResolveErrors(t *testing.T) {
 				"lib-a 1.1.0", "lib-a 1.2.0", "lib-a 2.0.0",
 			},
 			roots: []string{"lib-e", "lib-b"},
-			want:  "lib-b 1.0.0 requires lib-a ^1.1.0 and lib-e 1.0.0 requires lib-a ^2.0.0; no version of lib-a satisfies both",
 		},
 		{
 			name: "conflict at depth 2",
@@ -336,7 +334,6 @@ func TestResolveErrors(t *testing.T) {
 				"lib-a 1.1.0", "lib-a 1.2.0", "lib-a 2.0.0",
 			},
 			roots: []string{"lib-e ^1", "lib-b ^1"},
-			want:  "lib-b 1.0.0 requires lib-a ^1.1.0 and lib-x 1.0.0 requires lib-a ^2.0.0; no version of lib-a satisfies both",
 		},
 		{
 			name: "conflict at depth 2 after backtracking through every version",
@@ -348,7 +345,6 @@ func TestResolveErrors(t *testing.T) {
 				"lib-z 1.0.0", "lib-z 2.0.0", "lib-z 3.0.0",
 			},
 			roots: []string{"lib-e ^1", "lib-b ^1", "lib-z"},
-			want:  "lib-b 1.0.0 requires lib-a ^1.1.0 and lib-x 2.0.0 requires lib-a ^2.0.0; no version of lib-a satisfies both",
 		},
 		{
 			name: "conflict at depth 3 below a root clash",
@@ -357,13 +353,11 @@ func TestResolveErrors(t *testing.T) {
 				"lib-c 1.0.0", "lib-c 2.0.0",
 			},
 			roots: []string{"lib-top", "lib-c ^1"},
-			want:  "you require lib-c ^1 and lib-low 1.0.0 requires lib-c ^2; no version of lib-c satisfies both",
 		},
 		{
 			name:    "two root requirements clash",
 			catalog: []string{"lib-a 1.0.0", "lib-a 2.0.0"},
 			roots:   []string{"lib-a ^1", "lib-a ^2"},
-			want:    "you require lib-a ^1 and you require lib-a ^2; no version of lib-a satisfies both",
 		},
 		{
 			name: "three requirements clash only together",
@@ -372,51 +366,43 @@ func TestResolveErrors(t *testing.T) {
 				"lib-a 0.5.0", "lib-a 1.5.0", "lib-a 2.0.0",
 			},
 			roots: []string{"lib-a >=1", "lib-b", "lib-c"},
-			want:  "you require lib-a >=1, lib-b 1.0.0 requires lib-a <2 and lib-c 1.0.0 requires lib-a !=1.5.0; no version of lib-a satisfies all of them",
 		},
 		{
 			name:    "root asks for a version that does not exist",
 			catalog: []string{"lib-a 1.0.0", "lib-a 2.4.1"},
 			roots:   []string{"lib-a ^3.0.0"},
-			want:    "you require lib-a ^3.0.0 but no version matches (available: 1.0.0, 2.4.1)",
 		},
 		{
 			name:    "dependency asks for a version that does not exist",
 			catalog: []string{"lib-x 1.0.0 -> lib-a ^3", "lib-a 1.0.0", "lib-a 2.4.1"},
 			roots:   []string{"lib-x"},
-			want:    "lib-x 1.0.0 requires lib-a ^3 but no version matches (available: 1.0.0, 2.4.1)",
 		},
 		{
 			name:    "long version list is elided",
 			catalog: []string{"lib-a 1.0.0", "lib-a 1.1.0", "lib-a 1.2.0", "lib-a 1.3.0", "lib-a 1.4.0", "lib-a 1.5.0", "lib-a 1.6.0", "lib-a 1.7.0", "lib-a 1.8.0", "lib-a 1.9.0"},
 			roots:   []string{"lib-a ^2"},
-			want:    "you require lib-a ^2 but no version matches (available: 1.0.0, … 2 more …, 1.3.0, 1.4.0, 1.5.0, 1.6.0, 1.7.0, 1.8.0, 1.9.0)",
 		},
 		{
 			name:    "only pre-releases match",
 			catalog: []string{"lib-a 0.9.0", "lib-a 1.1.0-beta.1"},
 			roots:   []string{"lib-a ^1.0"},
-			want:    "you require lib-a ^1.0 but no version matches (available: 0.9.0, 1.1.0-beta.1; 1.1.0-beta.1 would match if pre-releases were allowed)",
 		},
 		{
 			name:    "library without installable versions",
 			catalog: []string{"lib-x 1.0.0 -> lib-a"},
 			roots:   []string{"lib-x"},
-			want:    "lib-x 1.0.0 requires lib-a, which is not in the catalog",
 			unknown: true,
 		},
 		{
 			name:    "unknown root library",
 			catalog: []string{"lib-a 1.0.0"},
 			roots:   []string{"lib-q ^1"},
-			want:    "you require lib-q, which is not in the catalog",
 			unknown: true,
 		},
 		{
 			name:    "unknown dependency",
 			catalog: []string{"lib-a 1.0.0 -> lib-q ^1"},
 			roots:   []string{"lib-a"},
-			want:    "lib-a 1.0.0 requires lib-q, which is not in the catalog",
 			unknown: true,
 		},
 		{
@@ -424,34 +410,29 @@ func TestResolveErrors(t *testing.T) {
 			catalog: []string{"lib-x 1.0.0 -> @uDOS/core >=1.5.0"},
 			roots:   []string{"lib-x"},
 			opts:    Options{CoreVersion: v146},
-			want:    "lib-x 1.0.0 requires @uDOS/core >=1.5.0 but this installation is 1.4.6",
 		},
 		{
 			name:    "core written as lib-core",
 			catalog: []string{"lib-x 1.0.0 -> lib-core >=1.5.0"},
 			roots:   []string{"lib-x"},
 			opts:    Options{CoreVersion: v146},
-			want:    "lib-x 1.0.0 requires @uDOS/core >=1.5.0 but this installation is 1.4.6",
 		},
 		{
 			name:    "pre-release core installation is below its release",
 			catalog: []string{"lib-x 1.0.0 -> @uDOS/core >=1.5.0"},
 			roots:   []string{"lib-x"},
 			opts:    Options{CoreVersion: semver.MustParse("1.5.0-rc.1")},
-			want:    "lib-x 1.0.0 requires @uDOS/core >=1.5.0 but this installation is 1.5.0-rc.1",
 		},
 		{
 			name:    "core version unknown",
 			catalog: []string{"lib-x 1.0.0 -> @uDOS/core >=1.5.0"},
 			roots:   []string{"lib-x"},
-			want:    "lib-x 1.0.0 requires @uDOS/core >=1.5.0 but the installed uDOS version is unknown",
 		},
 		{
 			name:    "root requires a newer core",
 			catalog: []string{"lib-x 1.0.0"},
 			roots:   []string{"lib-x", "@uDOS/core >=1.5.0"},
 			opts:    Options{CoreVersion: v146},
-			want:    "you require @uDOS/core >=1.5.0 but this installation is 1.4.6",
 		},
 		{
 			name: "core too old deep down, every version",
@@ -460,47 +441,36 @@ func TestResolveErrors(t *testing.T) {
 			},
 			roots: []string{"lib-a"},
 			opts:  Options{CoreVersion: v146},
-			want:  "lib-b 1.1.0 requires @uDOS/core >=1.6 but this installation is 1.4.6",
 		},
 		{
 			name:    "cycle of two",
 			catalog: []string{"lib-x 1.0.0 -> lib-y ^2", "lib-y 2.1.0 -> lib-x ^1"},
 			roots:   []string{"lib-x"},
-			want:    "dependency cycle: lib-x 1.0.0 -> lib-y 2.1.0 -> lib-x",
-			cycle:   true,
 		},
 		{
 			name:    "cycle of two found from the other end",
 			catalog: []string{"lib-x 1.0.0 -> lib-y ^2", "lib-y 2.1.0 -> lib-x ^1"},
 			roots:   []string{"lib-y"},
-			want:    "dependency cycle: lib-x 1.0.0 -> lib-y 2.1.0 -> lib-x",
-			cycle:   true,
 		},
 		{
 			name:    "cycle of three starts at the smallest id",
 			catalog: []string{"lib-z 1.0.0 -> lib-m ^1", "lib-m 1.0.0 -> lib-b ^1", "lib-b 1.0.0 -> lib-z ^1"},
 			roots:   []string{"lib-z"},
-			want:    "dependency cycle: lib-b 1.0.0 -> lib-z 1.0.0 -> lib-m 1.0.0 -> lib-b",
-			cycle:   true,
 		},
 		{
 			name:    "library depends on itself",
 			catalog: []string{"lib-x 1.0.0 -> lib-x ^1"},
 			roots:   []string{"lib-x"},
-			want:    "dependency cycle: lib-x 1.0.0 -> lib-x",
-			cycle:   true,
 		},
 		{
 			name:    "invalid dependency name",
 			catalog: []string{"lib-a 2.0.0 -> Lib_B ^1"},
 			roots:   []string{"lib-a"},
-			want:    `lib-a 2.0.0 has an unusable dependency on Lib_B: invalid library name "Lib_B": character 'L' is not allowed (use lowercase letters, digits and '-')`,
 		},
 		{
 			name:    "unusable dependency constraint",
 			catalog: []string{"lib-a 2.0.0 -> lib-b 1.x.5", "lib-b 1.0.0"},
 			roots:   []string{"lib-a"},
-			want:    `lib-a 2.0.0 has an unusable dependency on lib-b: invalid constraint "1.x.5": cannot read "1.x.5": only x can follow an x (write "1.x")`,
 		},
 	}
 	for _, tt := range tests {
@@ -512,22 +482,16 @@ func TestResolveErrors(t *testing.T) {
 				src.reversed = reversed
 				sol, err := Resolve(context.Background(), src, reqs(tt.roots...), tt.opts)
 				if err == nil {
-					t.Fatalf("Resolve = %s, want error %q", versions(sol), tt.want)
+					t.Fatalf("Resolve = %s, want an error", versions(sol))
 				}
-				if err.Error() != tt.want {
-					t.Errorf("error:\n got %s\nwant %s", err, tt.want)
-				}
+				golden(t, filepath.Join("testdata", "errors", fileName(tt.name)+".golden"), err.Error()+"\n")
 				if first == "" {
 					first = err.Error()
 				} else if err.Error() != first {
 					t.Errorf("error depends on the Source's order: %q vs %q", first, err)
 				}
-				var ce *CycleError
 				var fe *ConflictError
-				if tt.cycle && !errors.As(err, &ce) {
-					t.Errorf("error %T, want *CycleError", err)
-				}
-				if !tt.cycle && !errors.As(err, &fe) {
+				if !errors.As(err, &fe) {
 					t.Errorf("error %T, want *ConflictError", err)
 				}
 				if got := errors.Is(err, ErrUnknown); got != tt.unknown {
@@ -535,37 +499,6 @@ func TestResolveErrors(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestConflictErrorFields(t *testing.T) {
-	t.Parallel()
-	src := catalog(t, "lib-e 1.0.0 -> lib-a ^2.0.0", "lib-b 1.0.0 -> lib-a ^1.1.0", "lib-a 1.1.0", "lib-a 2.0.0")
-	_, err := Resolve(context.Background(), src, reqs("lib-e", "lib-b"), Options{})
-	var ce *ConflictError
-	if !errors.As(err, &ce) {
-		t.Fatalf("error %v, want *ConflictError", err)
-	}
-	if ce.Library != "lib-a" || len(ce.Causes) != 2 ||
-		ce.Causes[0].By != "lib-b" || ce.Causes[0].Version.String() != "1.0.0" || ce.Causes[0].Constraint != "^1.1.0" ||
-		ce.Causes[1].By != "lib-e" || ce.Causes[1].Constraint != "^2.0.0" {
-		t.Errorf("ConflictError = %+v", ce)
-	}
-
-	_, err = Resolve(context.Background(), catalog(t, "lib-a 1.0.0"), reqs("lib-a ^2"), Options{})
-	if !errors.As(err, &ce) || ce.Library != "lib-a" || len(ce.Available) != 1 || ce.Causes[0].By != "" {
-		t.Errorf("ConflictError = %+v", ce)
-	}
-
-	_, err = Resolve(context.Background(), catalog(t, "lib-x 1.0.0 -> @uDOS/core >=2"), reqs("lib-x"), Options{CoreVersion: v146})
-	if !errors.As(err, &ce) || ce.Library != libid.Core || ce.Installed != v146 {
-		t.Errorf("ConflictError = %+v", ce)
-	}
-
-	_, err = Resolve(context.Background(), catalog(t, "lib-x 1.0.0 -> lib-y", "lib-y 1.0.0 -> lib-x"), reqs("lib-x"), Options{})
-	var cy *CycleError
-	if !errors.As(err, &cy) || len(cy.Cycle) != 2 || cy.Cycle[0].ID != "lib-x" || cy.Cycle[1].ID != "lib-y" {
-		t.Errorf("CycleError = %+v", cy)
 	}
 }
 
@@ -655,15 +588,17 @@ func hardCatalog(t testing.TB, n, m int) (*memSource, []Requirement) {
 
 func TestResolveBudget(t *testing.T) {
 	t.Parallel()
-	src, roots := hardCatalog(t, 4, 5)
+	src, roots := pigeonhole(t, 8)
 	_, err := Resolve(context.Background(), src, roots, Options{MaxSteps: 3})
 	if !errors.Is(err, ErrTooComplex) || !strings.Contains(err.Error(), "gave up after 3 steps") {
 		t.Fatalf("error %v, want ErrTooComplex after 3 steps", err)
 	}
-	// The same problem with the default budget ends with a clear conflict.
-	_, err = Resolve(context.Background(), src, roots, Options{})
-	if err == nil || !strings.Contains(err.Error(), "lib-missing-dep, which is not in the catalog") {
-		t.Fatalf("error %v", err)
+	// What the backtracking search needed every combination for, PubGrub
+	// learns in a few steps, and explains.
+	src, roots = hardCatalog(t, 4, 5)
+	sol, err := Resolve(context.Background(), src, roots, Options{MaxSteps: 10})
+	if err == nil || !strings.Contains(err.Error(), "lib-p03 >=2.0.0 depends on lib-missing-dep which is not in the catalog") {
+		t.Fatalf("Resolve = %v, %v", sol, err)
 	}
 }
 
