@@ -288,7 +288,9 @@ func (s *solver) decide(p *pkg, i int) {
 	// Like pub, a decision opens its level: the root's is 1, derivations
 	// before it are at 0.
 	s.nDecided++
-	s.logf(func() string { return fmt.Sprintf("decide %s %s at level %d", p.traceName(), p.versions[i], s.nDecided) })
+	s.logf(func() string {
+		return fmt.Sprintf("decide %s %s at level %d", p.traceName(), p.versions[i], s.nDecided)
+	})
 	s.assign(assignment{t: term{p: p, set: set}, decision: true, level: s.nDecided})
 	s.order = append(s.order, p.id)
 }
@@ -641,7 +643,9 @@ func (s *solver) incompatsFor(p *pkg, i int) ([]*incompat, error) {
 	for _, d := range deps {
 		switch {
 		case d.core && !s.coreOK(d.c):
-			run := s.neighbours(p, i, func(o []dep) bool { return slices.ContainsFunc(o, func(x dep) bool { return x.core && x.text == d.text }) })
+			run := s.neighbours(p, i, func(o []dep) bool {
+				return slices.ContainsFunc(o, func(x dep) bool { return x.core && x.text == d.text })
+			})
 			c.incs = []*incompat{s.newIncompat(&incompat{terms: []term{{p: p, set: run}}, kind: causeCore, constraint: d.text, installed: s.opts.CoreVersion})}
 			return c.incs, nil
 		case !d.core && d.id == p.id:
