@@ -40,7 +40,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/big"
 	"net"
 	"net/http"
@@ -308,7 +307,9 @@ func (e *docEnv) run(t *testing.T, bash, script string) string {
 	t.Helper()
 	home := t.TempDir()
 	for _, r := range fixtureRoots {
-		copyDir(t, e.udos, filepath.Join(home, r))
+		if err := os.CopyFS(filepath.Join(home, r), os.DirFS(e.udos)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	work := filepath.Join(home, "work")
 	if err := os.MkdirAll(work, 0o755); err != nil {
@@ -415,26 +416,4 @@ func certificates(t *testing.T) ([]byte, tls.Certificate) {
 	}
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	return caPEM, tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key}
-}
-
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

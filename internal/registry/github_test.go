@@ -196,6 +196,21 @@ func TestGitHubGenerate(t *testing.T) {
 		f.addRepo(t, r)
 	}
 	grid := libSource(t, f.srcDir, "grid", map[string]string{"@uDOS/core": ">=1.4.0", "@uDOS/path": "^1.0.0"})
+	// The site shows the README of the current version (1.1.0 is packed
+	// from the same folder: both have it).
+	if err := os.MkdirAll(filepath.Join(grid, "docs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(grid, "docs", "README.md"), []byte("# Grid\n\nRead me.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	siteReadme := func(when string) {
+		t.Helper()
+		data := mustRead(t, filepath.Join(f.out, SiteDir, "_data", "readmes.json"))
+		if !strings.Contains(string(data), `"lib-grid": {`) || !strings.Contains(string(data), `<h1>Grid</h1>`) || strings.Contains(string(data), "lib-path") {
+			t.Errorf("%s: site READMEs:\n%s", when, data)
+		}
+	}
 	path := libSource(t, f.srcDir, "path", nil)
 	broken := libSource(t, f.srcDir, "broken", nil)
 	f.release(t, "fredbook/udos-grid", "v1.0.0", t0, libAssets(t, grid, "1.0.0")...)
@@ -269,10 +284,12 @@ func TestGitHubGenerate(t *testing.T) {
 	// GitHub's listings (and their ETags) changed: the second run reads
 	// them again but downloads nothing, not even the rejected assets.
 	f.r.ResetLog()
+	siteReadme("first run")
 	res2, err := f.run(t, t0.Add(36*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
+	siteReadme("run from the cache")
 	if res2.Downloaded != 0 || res2.Cached != 3 || len(res2.Problems) != 4 || f.r.Count("GET", "/_objects/") != 0 {
 		t.Errorf("second run: downloaded %d, cached %d, %d problems, %d object downloads", res2.Downloaded, res2.Cached, len(res2.Problems), f.r.Count("GET", "/_objects/"))
 	}

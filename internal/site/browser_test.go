@@ -127,6 +127,7 @@ func TestJekyllSiteWithoutJavaScript(t *testing.T) {
 		`<link rel="icon" type="image/svg+xml" href="/registry/assets/favicon.svg">`,
 		`<meta http-equiv="Content-Security-Policy" content="default-src 'self'; script-src 'self';`,
 		`<span class="downloads">1305 downloads</span>`,
+		`<a href="/registry/keys.asc">keys</a>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("index.html lacks %q", want)
