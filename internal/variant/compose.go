@@ -10,15 +10,57 @@ import (
 // ComposeOptions tune the generated docker-compose.yml. The zero value gives
 // the spec's defaults: port 9000, health at /api/health.
 type ComposeOptions struct {
-	Port       int    // the Wizard's port inside and (on 127.0.0.1) outside the container
-	HealthPath string // the Wizard's health endpoint
-	UID        int    // the non-root user the container runs as
+	Port       int    `json:"port,omitempty"`        // the Wizard's port inside and (on 127.0.0.1) outside the container
+	HealthPath string `json:"health_path,omitempty"` // the Wizard's health endpoint
+	UID        int    `json:"uid,omitempty"`         // the non-root user the container runs as
 	// Image pins the Wizard image by digest ("ghcr.io/o/udos-wizard@sha256:…",
 	// what the release built and signed); empty builds it locally from the
 	// variant's Dockerfile as udos-wizard:<version>.
-	Image string
+	Image string `json:"-"`
 	// MemLimit bounds the container's memory (CIS 5.10); default 512m.
-	MemLimit string
+	MemLimit string `json:"mem_limit,omitempty"`
+}
+
+// Merge returns o with the fields set in over replacing its own: the
+// action's inputs over the variants file's settings.
+func (o ComposeOptions) Merge(over ComposeOptions) ComposeOptions {
+	if over.Port != 0 {
+		o.Port = over.Port
+	}
+	if over.HealthPath != "" {
+		o.HealthPath = over.HealthPath
+	}
+	if over.UID != 0 {
+		o.UID = over.UID
+	}
+	if over.Image != "" {
+		o.Image = over.Image
+	}
+	if over.MemLimit != "" {
+		o.MemLimit = over.MemLimit
+	}
+	return o
+}
+
+// check refuses settings the compose file cannot carry.
+func (o ComposeOptions) check() error {
+	o = o.withDefaults()
+	if o.Port < 1 || o.Port > 65535 {
+		return fmt.Errorf("wizard port %d out of range (1-65535)", o.Port)
+	}
+	if !healthPathRe.MatchString(o.HealthPath) {
+		return fmt.Errorf("wizard health path %q must be an absolute URL path (\"/health\")", o.HealthPath)
+	}
+	if o.UID < 1 || o.UID > 2147483647 {
+		return fmt.Errorf("wizard uid %d: want a non-root user id", o.UID)
+	}
+	if o.Image != "" && !imageByDigestRe.MatchString(o.Image) {
+		return fmt.Errorf("wizard image %q must be pinned by digest (REPOSITORY@sha256:<64 hex>)", o.Image)
+	}
+	if !memLimitRe.MatchString(o.MemLimit) {
+		return fmt.Errorf("wizard memory limit %q: want a size such as 512m or 1g", o.MemLimit)
+	}
+	return nil
 }
 
 func (o ComposeOptions) withDefaults() ComposeOptions {
@@ -101,19 +143,10 @@ volumes:
 
 // Compose returns the hardened docker-compose.yml of wizard-full.
 func Compose(version string, o ComposeOptions) ([]byte, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	o = o.withDefaults()
-	if o.Port < 1 || o.Port > 65535 {
-		return nil, fmt.Errorf("wizard port %d out of range", o.Port)
-	}
-	if o.Image != "" && !imageByDigestRe.MatchString(o.Image) {
-		return nil, fmt.Errorf("wizard image %q must be pinned by digest (REPOSITORY@sha256:<64 hex>)", o.Image)
-	}
-	if !memLimitRe.MatchString(o.MemLimit) {
-		return nil, fmt.Errorf("wizard memory limit %q: want a size such as 512m or 1g", o.MemLimit)
-	}
-	if !healthPathRe.MatchString(o.HealthPath) {
-		return nil, fmt.Errorf("wizard health path %q must be an absolute URL path", o.HealthPath)
-	}
 	var b bytes.Buffer
 	err := composeTmpl.Execute(&b, struct {
 		ComposeOptions

@@ -1,14 +1,13 @@
 package variant
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path"
-	"sort"
 	"strings"
+	"time"
 
 	"github.com/fredbook/udos-dist/internal/tarball"
 )
@@ -17,8 +16,16 @@ import (
 type Options struct {
 	// Version is the uDOS version being released ("1.4.6").
 	Version string
-	// Compose settings for the generated docker-compose.yml.
+	// Compose settings for the generated docker-compose.yml; set fields
+	// win over the variants file's.
 	Compose ComposeOptions
+	// Catalog is the registry's signed catalog to ship as
+	// distribution/local-library-catalog.json when the checkout has none;
+	// without it an empty valid catalog is supplied.
+	Catalog []byte
+	// Time stamps what the toolkit supplies (the empty catalog's
+	// last_updated): SOURCE_DATE_EPOCH.
+	Time time.Time
 }
 
 // Missing is a declared path the checkout does not have.
@@ -30,11 +37,15 @@ type Missing struct {
 	Note       string
 }
 
-func (m Missing) String() string {
-	what := "path"
+func (m Missing) kind() string {
 	if m.EntryPoint {
-		what = "entry point"
+		return "entry point"
 	}
+	return "path"
+}
+
+func (m Missing) String() string {
+	what := m.kind()
 	s := fmt.Sprintf("%s %s is missing (looked for %s)", what, m.Path, strings.Join(m.Looked, ", "))
 	if m.Note != "" {
 		s += ": " + m.Note
@@ -73,9 +84,17 @@ type Layout struct {
 	// Requirements are the Python requirement files present in the variant,
 	// relative to Root, in definition order.
 	Requirements []string
-	// Sources maps each regular file (relative to Root) to its path in the
-	// checkout; generated files map to "".
+	// Sources maps each regular file (relative to Root) to its path on
+	// disk; generated and supplied files map to "".
 	Sources map[string]string
+	// Closure are the Python modules shipped because shipped code or an
+	// entry point imports them, beyond the declared paths.
+	Closure []string
+	// Git reports whether the checkout was a git work tree (only tracked
+	// files shipped).
+	Git bool
+	// Warnings are what Stage returned.
+	Warnings []Warning
 }
 
 // Files returns the regular-file entries.
@@ -89,147 +108,15 @@ func (l *Layout) Files() []tarball.Entry {
 	return out
 }
 
-// Layout lists the archive entries of the variant built from the checkout at
-// src. Every required path must be found; the optional ones that are not are
-// reported in Layout.Missing. The result depends only on the files' contents
-// and executable bits, never on mtimes, owners or the order of directories.
+// Layout is Stage without a context, for callers that read the warnings
+// from Layout.Warnings.
 func (v *Variant) Layout(src string, opts Options) (*Layout, error) {
-	version := strings.TrimPrefix(opts.Version, "v")
-	if version == "" {
-		return nil, fmt.Errorf("variant %s: no version given", v.Name)
+	l, w, err := v.Stage(context.Background(), src, opts)
+	if err != nil {
+		return nil, err
 	}
-	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("variant %s: source %q is not a directory", v.Name, src)
-	}
-	l := &Layout{Variant: v, Version: version, Root: RootDir(v.Name, version), Sources: map[string]string{}}
-	entries := map[string]tarball.Entry{}
-	var missingRequired []Missing
-
-	add := func(e tarball.Entry, source string) error {
-		name := strings.TrimSuffix(e.Name, "/")
-		if prev, ok := entries[name]; ok {
-			if prev.IsDir() && e.IsDir() {
-				return nil
-			}
-			if l.Sources[name] == source && source != "" {
-				return nil // declared twice from the same place (wizard/ and wizard/requirements.txt)
-			}
-			return fmt.Errorf("variant %s: %s would come from both %q and %q", v.Name, name, orGenerated(l.Sources[name]), orGenerated(source))
-		}
-		entries[name] = e
-		if !e.IsDir() {
-			l.Sources[name] = source
-		}
-		return nil
-	}
-
-	for _, p := range v.Paths {
-		found := ""
-		for _, cand := range p.Sources() {
-			fi, err := os.Stat(fromSlash(src, cand))
-			if err == nil && fi.IsDir() == p.IsDir() && (fi.IsDir() || fi.Mode().IsRegular()) {
-				found = cand
-				break
-			}
-		}
-		if found == "" {
-			m := Missing{Path: p.Path, Looked: p.Sources(), Required: p.Required, EntryPoint: p.EntryPoint, Note: p.Note}
-			if p.Required {
-				missingRequired = append(missingRequired, m)
-			} else {
-				l.Missing = append(l.Missing, m)
-			}
-			continue
-		}
-		dst := strings.TrimSuffix(p.Path, "/")
-		if !p.IsDir() {
-			disk := fromSlash(src, found)
-			e, err := tarball.File(dst, disk)
-			if err != nil {
-				return nil, fmt.Errorf("variant %s: %w", v.Name, err)
-			}
-			if p.EntryPoint {
-				e.Mode |= 0o755
-			}
-			if err := add(e, disk); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		root := fromSlash(src, found)
-		list, err := tarball.FromDir(root, func(rel string, d fs.DirEntry) bool {
-			return !v.excluded(d.Name())
-		})
-		if err != nil {
-			return nil, fmt.Errorf("variant %s: copying %s: %w", v.Name, found, err)
-		}
-		if err := add(tarball.Dir(dst), ""); err != nil {
-			return nil, err
-		}
-		for _, e := range list {
-			disk := fromSlash(root, e.Name)
-			e.Name = dst + "/" + e.Name
-			if e.IsDir() {
-				disk = ""
-			}
-			if err := add(e, disk); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if len(missingRequired) > 0 {
-		return nil, &MissingError{Variant: v.Name, Source: src, Missing: missingRequired}
-	}
-
-	for _, g := range v.Generate {
-		var data []byte
-		var err error
-		switch g {
-		case "version.json":
-			data, err = VersionFile(version, v.Name)
-		case "docker-compose.yml":
-			data, err = Compose(version, opts.Compose)
-		default:
-			err = fmt.Errorf("cannot generate %q", g)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("variant %s: generating %s: %w", v.Name, g, err)
-		}
-		if err := add(tarball.Bytes(g, 0o644, data), ""); err != nil {
-			return nil, err
-		}
-	}
-
-	// Every file's parent directories are entries too, so that extraction
-	// does not depend on the umask for them.
-	for name := range entries {
-		for d := path.Dir(name); d != "."; d = path.Dir(d) {
-			if _, ok := entries[d]; !ok {
-				entries[d] = tarball.Dir(d)
-			}
-		}
-	}
-	list := make([]tarball.Entry, 0, len(entries))
-	for _, e := range entries {
-		list = append(list, e)
-	}
-	tarball.Sort(list)
-	l.Entries = tarball.Prefix(l.Root, list)
-
-	for _, r := range v.Requirements {
-		if e, ok := entries[r]; ok && !e.IsDir() {
-			l.Requirements = append(l.Requirements, r)
-		}
-	}
-	sort.SliceStable(l.Missing, func(i, j int) bool { return l.Missing[i].Path < l.Missing[j].Path })
+	l.Warnings = w
 	return l, nil
-}
-
-func orGenerated(s string) string {
-	if s == "" {
-		return "(generated)"
-	}
-	return s
 }
 
 // VersionFile returns the variant's own version.json:

@@ -47,6 +47,16 @@ type Path struct {
 	EntryPoint bool `json:"entry_point,omitempty"`
 	// Note explains the path, shown when it is missing.
 	Note string `json:"note,omitempty"`
+	// IfPresent ships the path when the checkout has it and says nothing
+	// when it does not (uv.lock, .python-version).
+	IfPresent bool `json:"if_present,omitempty"`
+	// AliasOf names another path of the variant (an entry point) this one
+	// is an alias of: when the checkout lacks this path it is generated as
+	// a wrapper running that one (bin/ucli runs bin/ucode).
+	AliasOf string `json:"alias_of,omitempty"`
+	// Supply names the toolkit-owned contents used when the checkout lacks
+	// the path (see Supplies).
+	Supply string `json:"supply,omitempty"`
 }
 
 // IsDir reports whether p names a directory.
@@ -87,16 +97,28 @@ type Variant struct {
 	MinimumPython  string
 	RequiresDocker bool
 	Platforms      []string
+	// Compose and AllowSecrets come from the variants file.
+	Compose      ComposeOptions
+	AllowSecrets []string
 }
 
-// File is a variants file: definitions by name.
+// File is a variants file: definitions by name, and the settings every
+// variant shares.
 type File struct {
 	Variants map[string]*Definition `json:"variants"`
+	// Compose sets the Wizard's port and health path in the generated
+	// docker-compose.yml (the real Wizard: 8765 and /health).
+	Compose *ComposeOptions `json:"compose,omitempty"`
+	// AllowSecrets lists paths of the checkout that look like secrets but
+	// are not (a test key, a placeholder): the secrets scan lets them ship.
+	AllowSecrets []string `json:"allow_secrets,omitempty"`
 }
 
 // Set is a collection of resolvable definitions.
 type Set struct {
-	defs map[string]*Definition
+	defs         map[string]*Definition
+	compose      ComposeOptions
+	allowSecrets []string
 	// Origin says where the definitions came from, for messages.
 	Origin string
 }
@@ -144,6 +166,17 @@ func (d *Definition) check() error {
 		}
 		if p.EntryPoint && p.IsDir() {
 			return fmt.Errorf("variant %s: entry point %q is a directory", d.Name, p.Path)
+		}
+		if p.IfPresent && (p.Required || p.EntryPoint) {
+			return fmt.Errorf("variant %s: path %q: if_present cannot be required or an entry point", d.Name, p.Path)
+		}
+		if p.AliasOf != "" && (p.IsDir() || cleanRel(p.AliasOf) != nil || strings.HasSuffix(p.AliasOf, "/")) {
+			return fmt.Errorf("variant %s: path %q: alias_of %q must name another file of the variant", d.Name, p.Path, p.AliasOf)
+		}
+		if p.Supply != "" {
+			if err := checkSupply(p); err != nil {
+				return fmt.Errorf("variant %s: %w", d.Name, err)
+			}
 		}
 	}
 	for _, g := range d.Generate {
@@ -198,6 +231,18 @@ func Load(path string) (*Set, error) {
 	for name, d := range f.Variants {
 		s.defs[name] = d
 	}
+	if f.Compose != nil {
+		if err := f.Compose.check(); err != nil {
+			return nil, fmt.Errorf("variants file %s: compose: %w", path, err)
+		}
+		s.compose = *f.Compose
+	}
+	for _, a := range f.AllowSecrets {
+		if err := cleanRel(a); err != nil {
+			return nil, fmt.Errorf("variants file %s: allow_secrets %q: %w", path, a, err)
+		}
+	}
+	s.allowSecrets = f.AllowSecrets
 	s.Origin = "built-in definitions overridden by " + path
 	for name := range s.defs { // every chain must resolve
 		if _, err := s.Get(name); err != nil {
@@ -236,7 +281,7 @@ func (s *Set) Get(name string) (*Variant, error) {
 		chain = append(chain, d)
 		n = d.Extends
 	}
-	v := &Variant{Name: name}
+	v := &Variant{Name: name, Compose: s.compose, AllowSecrets: s.allowSecrets}
 	byPath := map[string]int{}
 	for i := len(chain) - 1; i >= 0; i-- { // root ancestor first
 		d := chain[i]
@@ -295,11 +340,33 @@ func RootDir(variant, version string) string {
 	return "udos-" + variant + "-v" + strings.TrimPrefix(version, "v")
 }
 
-// excluded reports whether a base name matches an exclude pattern.
+// excluded reports whether a base name matches an exclude pattern without
+// a slash.
 func (v *Variant) excluded(base string) bool {
 	for _, e := range v.Exclude {
+		if strings.Contains(e, "/") {
+			continue
+		}
 		if ok, _ := path.Match(e, base); ok {
 			return true
+		}
+	}
+	return false
+}
+
+// excludedPath reports whether p (slash-separated, relative) or one of its
+// parent directories matches an exclude pattern naming a path ("core/dist",
+// "docs/.compost"): patterns with a slash match whole paths from the root.
+func (v *Variant) excludedPath(p string) bool {
+	for _, e := range v.Exclude {
+		if !strings.Contains(e, "/") {
+			continue
+		}
+		e = strings.TrimSuffix(e, "/")
+		for q := p; q != "." && q != ""; q = path.Dir(q) {
+			if ok, _ := path.Match(e, q); ok {
+				return true
+			}
 		}
 	}
 	return false

@@ -1,0 +1,1 @@
+HELP = "HELP, GRID, THEME"

@@ -1,0 +1,1 @@
+from core.commands.help import HELP  # noqa: F401

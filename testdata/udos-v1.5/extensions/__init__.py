@@ -1,0 +1,5 @@
+"""Bundled extensions."""
+
+
+def available():
+    return ["api"]
