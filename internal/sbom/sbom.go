@@ -1,7 +1,9 @@
 // Package sbom writes the CycloneDX 1.6 JSON software bill of materials of a
-// uDOS variant: the variant archive as the subject, its Python requirements
-// as pypi components with package URLs, and every file of the archive with
-// its SHA-256.
+// uDOS variant: the variant archive as the subject; the packages its
+// dependency files pin and declare (uv.lock with its hashes and dependency
+// graph, pyproject.toml / pyproject.udos.toml, requirements files, go.mod,
+// package-lock.json) as components with package URLs; and every file of the
+// archive with its SHA-256.
 //
 // The output is deterministic: the serial number is a name-based UUID of
 // the archive's digest, the timestamp is SOURCE_DATE_EPOCH, components are
@@ -139,8 +141,13 @@ type Input struct {
 	Archive       string
 	ArchiveSHA256 string
 	ArchiveSHA512 string
-	Requirements  []Requirement
-	Files         []File
+	// Inventory holds what the variant's dependency files pin and declare
+	// (uv.lock, pyproject, requirements, go.mod, package-lock.json).
+	Inventory *Inventory
+	// Requirements are declared requirements read elsewhere; they join
+	// the inventory's.
+	Requirements []Requirement
+	Files        []File
 	// Time is the BOM's timestamp: SOURCE_DATE_EPOCH.
 	Time time.Time
 	// ToolVersion is the version of udos-dist that wrote the SBOM.
@@ -188,29 +195,61 @@ func Generate(in Input) ([]byte, error) {
 		},
 	}
 
+	inv := NewInventory()
+	if in.Inventory != nil {
+		inv.locked = in.Inventory.locked
+		inv.declared = append(inv.declared, in.Inventory.declared...)
+	}
+	inv.declared = append(inv.declared, in.Requirements...)
 	var comps []cdx.Component
-	var deps []string
-	for _, r := range mergeRequirements(in.Requirements) {
+	var direct []string
+	depList := []cdx.Dependency{}
+	inventory := inv.Components()
+	for _, ic := range inventory {
 		c := cdx.Component{
-			BOMRef:     r.ref,
+			BOMRef:     ic.PURL,
 			Type:       cdx.ComponentTypeLibrary,
-			Name:       r.Normalized,
-			Version:    r.Version,
-			PackageURL: r.PURL(),
+			Name:       ic.Name,
+			Version:    ic.Version,
+			PackageURL: ic.PURL,
 			Scope:      cdx.ScopeRequired,
 		}
-		props := []cdx.Property{{Name: "udos:requirement", Value: r.specs}}
-		props = append(props, cdx.Property{Name: "udos:requirements-file", Value: r.files})
-		if r.Extras != "" {
-			props = append(props, cdx.Property{Name: "udos:extras", Value: r.Extras})
+		if ic.Project {
+			c.Type = cdx.ComponentTypeApplication
+			c.Scope = ""
 		}
-		if r.Marker != "" {
-			props = append(props, cdx.Property{Name: "udos:marker", Value: r.Marker})
+		if ic.Optional {
+			c.Scope = cdx.ScopeOptional
+		}
+		if len(ic.Hashes) > 0 {
+			hs := make([]cdx.Hash, len(ic.Hashes))
+			for i, h := range ic.Hashes {
+				hs[i] = cdx.Hash{Algorithm: cdx.HashAlgorithm(h.Alg), Value: h.Value}
+			}
+			c.Hashes = &hs
+		}
+		props := []cdx.Property{{Name: "udos:declared-in", Value: strings.Join(ic.Files, ", ")}}
+		if len(ic.Specs) > 0 {
+			props = append(props, cdx.Property{Name: "udos:requirement", Value: strings.Join(ic.Specs, ", ")})
 		}
 		c.Properties = &props
 		comps = append(comps, c)
-		deps = append(deps, r.ref)
+		if ic.Direct || ic.Project {
+			direct = append(direct, ic.PURL)
+		}
+		dep := cdx.Dependency{Ref: ic.PURL}
+		if len(ic.DependsOn) > 0 {
+			d := append([]string(nil), ic.DependsOn...)
+			dep.Dependencies = &d
+		}
+		depList = append(depList, dep)
 	}
+	if len(direct) == 0 {
+		for _, ic := range inventory {
+			direct = append(direct, ic.PURL)
+		}
+	}
+	depList = append([]cdx.Dependency{{Ref: subjectRef, Dependencies: &direct}}, depList...)
 	files := append([]File(nil), in.Files...)
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	for i, f := range files {
@@ -227,10 +266,6 @@ func Generate(in Input) ([]byte, error) {
 	if len(comps) > 0 {
 		bom.Components = &comps
 	}
-	depList := []cdx.Dependency{{Ref: subjectRef, Dependencies: &deps}}
-	for _, d := range deps {
-		depList = append(depList, cdx.Dependency{Ref: d})
-	}
 	bom.Dependencies = &depList
 
 	var raw bytes.Buffer
@@ -242,53 +277,20 @@ func Generate(in Input) ([]byte, error) {
 	return canonjson.Reformat(raw.Bytes())
 }
 
-type mergedReq struct {
-	Requirement
-	ref   string
-	specs string
-	files string
-}
-
-// mergeRequirements folds the same project listed in several files (core's
-// and wizard's requirements) into one component per project and version.
-func mergeRequirements(reqs []Requirement) []mergedReq {
-	type key struct{ name, version string }
-	byKey := map[key]*mergedReq{}
-	var specs, files = map[key][]string{}, map[key][]string{}
-	for _, r := range reqs {
-		k := key{r.Normalized, r.Version}
-		if _, ok := byKey[k]; !ok {
-			m := &mergedReq{Requirement: r}
-			m.ref = r.PURL()
-			byKey[k] = m
+func appendNew(list []string, add ...string) []string {
+	for _, s := range add {
+		found := false
+		for _, x := range list {
+			if x == s {
+				found = true
+				break
+			}
 		}
-		s := r.Name
-		if r.Extras != "" {
-			s += "[" + r.Extras + "]"
-		}
-		s += r.Spec
-		specs[k] = appendNew(specs[k], s)
-		files[k] = appendNew(files[k], r.File)
-	}
-	out := make([]mergedReq, 0, len(byKey))
-	for k, m := range byKey {
-		sort.Strings(specs[k])
-		sort.Strings(files[k])
-		m.specs = strings.Join(specs[k], ", ")
-		m.files = strings.Join(files[k], ", ")
-		out = append(out, *m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ref < out[j].ref })
-	return out
-}
-
-func appendNew(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
+		if !found {
+			list = append(list, s)
 		}
 	}
-	return append(list, s)
+	return list
 }
 
 // Package is a pypi component read back from an SBOM.

@@ -59,6 +59,9 @@ type Config struct {
 	// Image builds, pushes and pins the Wizard image (image.go); nil
 	// ships the compose file building it locally.
 	Image *ImageConfig
+	// Catalog is the registry's signed catalog, shipped as wizard-full's
+	// distribution/local-library-catalog.json when the checkout has none.
+	Catalog []byte
 	// Level is the gzip level (default 6); Serial selects single-threaded
 	// compression (a different, equally reproducible byte stream).
 	Level  int
@@ -180,7 +183,7 @@ func (setupStep) Run(_ context.Context, c *pipe.Context) error {
 type layoutStep struct{}
 
 func (layoutStep) String() string { return "layout" }
-func (layoutStep) Run(_ context.Context, c *pipe.Context) error {
+func (layoutStep) Run(ctx context.Context, c *pipe.Context) error {
 	s := stateOf(c)
 	file := s.cfg.VariantsFile
 	if file == "" {
@@ -196,16 +199,22 @@ func (layoutStep) Run(_ context.Context, c *pipe.Context) error {
 	if err != nil {
 		return err
 	}
-	l, err := v.Layout(s.cfg.Source, variant.Options{Version: s.cfg.Version, Compose: s.cfg.Compose})
+	l, warnings, err := v.Stage(ctx, s.cfg.Source, variant.Options{Version: s.cfg.Version, Compose: s.cfg.Compose,
+		Catalog: s.cfg.Catalog, Time: s.cfg.SourceDateEpoch})
 	if err != nil {
 		return err
 	}
+	l.Warnings = warnings
 	s.res.Variant, s.res.Layout = v, l
-	for _, m := range l.Missing {
-		s.res.Warnings = append(s.res.Warnings, fmt.Sprintf("variant %s: %s", v.Name, m))
+	for _, w := range warnings {
+		s.res.Warnings = append(s.res.Warnings, fmt.Sprintf("variant %s: %s", v.Name, w))
 	}
 	if s.cfg.Strict && len(l.Missing) > 0 {
-		return fmt.Errorf("strict mode: %s", strings.Join(s.res.Warnings, "; "))
+		var ms []string
+		for _, m := range l.Missing {
+			ms = append(ms, m.String())
+		}
+		return fmt.Errorf("strict mode: variant %s: %s", v.Name, strings.Join(ms, "; "))
 	}
 	for _, w := range s.res.Warnings {
 		fmt.Fprintf(logOf(c), "  warning: %s\n", w)
@@ -299,19 +308,23 @@ func (sbomStep) String() string { return "sbom" }
 func (sbomStep) Run(_ context.Context, c *pipe.Context) error {
 	s := stateOf(c)
 	l := s.res.Layout
-	var reqs []sbom.Requirement
-	for _, r := range l.Requirements {
-		src := l.Sources[r]
-		f, err := os.Open(src)
-		if err != nil {
-			return fmt.Errorf("reading requirements: %w", err)
+	// Every dependency file the variant ships describes what it needs:
+	// uv.lock's pins with their hashes and graph, the pyproject and
+	// requirements declarations, go.mod, package-lock.json.
+	inv := sbom.NewInventory()
+	for _, e := range l.Files() {
+		rel := strings.TrimPrefix(e.Name, l.Root+"/")
+		src := l.Sources[rel]
+		if src == "" || !sbom.IsInventoryFile(rel) {
+			continue
 		}
-		rs, err := sbom.ParseRequirements(f, r)
-		f.Close()
+		data, err := os.ReadFile(src)
 		if err != nil {
+			return fmt.Errorf("reading %s: %w", rel, err)
+		}
+		if err := inv.Read(rel, data); err != nil {
 			return err
 		}
-		reqs = append(reqs, rs...)
 	}
 	var files []sbom.File
 	for _, e := range l.Files() {
@@ -325,7 +338,7 @@ func (sbomStep) Run(_ context.Context, c *pipe.Context) error {
 	doc, err := sbom.Generate(sbom.Input{
 		Variant: l.Variant.Name, Version: s.cfg.Version,
 		Archive: s.res.Archive.Name, ArchiveSHA256: s.res.Archive.SHA256, ArchiveSHA512: s.res.Archive.SHA512,
-		Requirements: reqs, Files: files, Time: s.cfg.SourceDateEpoch, ToolVersion: s.cfg.ToolVersion,
+		Inventory: inv, Files: files, Time: s.cfg.SourceDateEpoch, ToolVersion: s.cfg.ToolVersion,
 	})
 	if err != nil {
 		return err
