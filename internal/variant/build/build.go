@@ -199,6 +199,9 @@ func (layoutStep) Run(ctx context.Context, c *pipe.Context) error {
 	if err != nil {
 		return err
 	}
+	// The variants file's compose settings, under the inputs: what the
+	// compose file, and the image built for it, use.
+	s.cfg.Compose = v.Compose.Merge(s.cfg.Compose)
 	l, warnings, err := v.Stage(ctx, s.cfg.Source, variant.Options{Version: s.cfg.Version, Compose: s.cfg.Compose,
 		Catalog: s.cfg.Catalog, Time: s.cfg.SourceDateEpoch})
 	if err != nil {
