@@ -20,6 +20,7 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
+	"github.com/fredbook/udos-dist/internal/jsonschema"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
 	"github.com/fredbook/udos-dist/internal/sbom"
@@ -296,14 +297,21 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 	}
 	// 3 variants x (archive, SBOM, formula, fragment: 4 files with
 	// .sha256/.sha512/.asc but fragments only .asc = 14) = 42, the
-	// manifest, SUMS lists and their signatures = 6, and the ISO with
-	// .sha256, .sha512, .asc and its signed fragment = 6.
-	if len(assets) != 54 {
-		t.Errorf("%d assets, want 54", len(assets))
+	// manifest, SUMS lists, the release-wide SBOM and their signatures = 8,
+	// and the ISO with .sha256, .sha512, .asc and its signed fragment = 6.
+	if len(assets) != 56 {
+		t.Errorf("%d assets, want 56", len(assets))
 	}
 	m, err := relmanifest.Parse(assets["v1.4.6-manifest.json"].Data)
 	if err != nil {
 		t.Fatal(err)
+	}
+	schema, err := os.ReadFile("../../internal/relmanifest/testdata/seed-manifest.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jsonschema.Validate(schema, assets["v1.4.6-manifest.json"].Data); err != nil {
+		t.Errorf("the released manifest does not follow the seed's schema: %v", err)
 	}
 	if got := strings.Join(m.Names(), ","); got != "core-slim,dev-complete,sonic-iso,wizard-full" || m.PreviousVersion != "1.4.3" {
 		t.Fatalf("manifest: variants %s, previous %q", got, m.PreviousVersion)
@@ -365,8 +373,8 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(lines) != 11 {
-			t.Errorf("%s has %d lines, want 11 (3 x archive, SBOM, formula; the ISO; the manifest)", algo.SumsName(), len(lines))
+		if len(lines) != 12 {
+			t.Errorf("%s has %d lines, want 12 (3 x archive, SBOM, formula; the ISO; the release SBOM; the manifest)", algo.SumsName(), len(lines))
 		}
 		for _, l := range lines {
 			d, err := checksum.Sum(bytes.NewReader(assets[l.Name].Data))

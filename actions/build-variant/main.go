@@ -98,7 +98,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		res, err := release.Publish(ctx, release.PublishConfig{
 			Version: version, Owner: owner, Repo: repo, GitHub: gh, Output: in("output", "dist"),
 			Source: in("source", "."), SigningKey: []byte(key), Passphrase: []byte(pass),
-			ExpectVariants: strings.Fields(in("variants", "")), Log: stdout,
+			ExpectVariants: strings.Fields(in("variants", "")), ServerURL: getenv("GITHUB_SERVER_URL"),
+			ToolVersion: toolVersion, Log: stdout,
 		})
 		if res != nil {
 			kit.Summary(release.PublishSummary(res))

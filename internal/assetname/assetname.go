@@ -128,3 +128,9 @@ func ImageStatement(variant, version string) string {
 func SonicISO(version string) string {
 	return "udos-sonic-v" + strings.TrimPrefix(version, "v") + ".iso"
 }
+
+// ReleaseSBOM is the release-wide CycloneDX SBOM the release manifest's
+// top-level sbom points at: "udos-v1.4.6.cdx.json".
+func ReleaseSBOM(version string) string {
+	return "udos-v" + strings.TrimPrefix(version, "v") + ".cdx.json"
+}

@@ -7,14 +7,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strings"
 )
 
 // Validate checks a JSON document against the subset of JSON Schema
 // that library configs use: type, properties, required,
-// additionalProperties (boolean), items, enum, minimum, maximum, minLength,
-// maxLength. Unknown keywords are ignored, as JSON Schema prescribes. The
+// additionalProperties (boolean), items, minItems, enum, minimum, maximum,
+// minLength, maxLength, pattern (Go's RE2 syntax, which the patterns in
+// use share with ECMA-262). Unknown keywords are ignored, as JSON Schema prescribes. The
 // error names the JSON path of the first problem.
 func Validate(schema, doc []byte) error {
 	var s, d any
@@ -98,6 +100,9 @@ func validate(schema, v any, path string) error {
 			}
 		}
 	case []any:
+		if m, ok := s["minItems"].(float64); ok && float64(len(v)) < m {
+			return fmt.Errorf("%s: fewer than %v items", path, m)
+		}
 		if items, ok := s["items"]; ok {
 			for i, x := range v {
 				if err := validate(items, x, fmt.Sprintf("%s[%d]", path, i)); err != nil {
@@ -119,6 +124,15 @@ func validate(schema, v any, path string) error {
 		}
 		if m, ok := s["maxLength"].(float64); ok && n > m {
 			return fmt.Errorf("%s: longer than %v characters", path, m)
+		}
+		if p, ok := s["pattern"].(string); ok {
+			re, err := regexp.Compile(p)
+			if err != nil {
+				return fmt.Errorf("%s: the schema's pattern %q: %w", path, p, err)
+			}
+			if !re.MatchString(v) {
+				return fmt.Errorf("%s: %q does not match the pattern %s", path, v, p)
+			}
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-github/v89/github"
@@ -40,7 +41,12 @@ type PublishConfig struct {
 	Passphrase []byte
 	// ExpectVariants, when set, are the variants that must be present.
 	ExpectVariants []string
-	Log            io.Writer
+	// ServerURL is GitHub's web address (GITHUB_SERVER_URL); "" means
+	// https://github.com. The manifest's URLs start with it.
+	ServerURL string
+	// ToolVersion is udos-dist's version, named in the release SBOM.
+	ToolVersion string
+	Log         io.Writer
 }
 
 // PublishResult is what the release job did.
@@ -63,6 +69,9 @@ type pubState struct {
 	rel     *github.RepositoryRelease
 	assets  map[string]*github.ReleaseAsset
 	arts    artifact.List // downloaded, then written
+	// written are the files the release job itself adds (the release
+	// SBOM, the manifest, the SUMS lists), which it signs and uploads.
+	written []*artifact.Artifact
 	sboms   map[string]string
 	// prevAssets are the previous release's assets, when it came from GitHub.
 	prevAssets []*github.ReleaseAsset
@@ -155,7 +164,7 @@ func (pubFetch) Run(ctx context.Context, c *pipe.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := s.verifySig(ctx, path, name); err != nil {
+		if _, err := s.verifySig(ctx, path, name); err != nil {
 			return err
 		}
 		frag, err := relmanifest.Read(path)
@@ -203,15 +212,21 @@ func (s *pubState) fetch(ctx context.Context, name string) (string, error) {
 	return path, nil
 }
 
-func (s *pubState) verifySig(ctx context.Context, path, name string) error {
-	sigPath, err := s.fetch(ctx, name+".asc")
+// verifySig checks the release's signature of name against the local copy
+// at path and returns the armored signature.
+func (s *pubState) verifySig(ctx context.Context, path, name string) ([]byte, error) {
+	sigPath, err := s.fetch(ctx, assetname.Signature(name))
 	if err != nil {
-		return fmt.Errorf("signature of %s: %w", name, err)
+		return nil, fmt.Errorf("signature of %s: %w", name, err)
 	}
 	if _, err := s.keyring.VerifyFile(path, sigPath); err != nil {
-		return fmt.Errorf("signature of %s does not verify with the release key %s: %w", name, s.signer.Fingerprint(), err)
+		return nil, fmt.Errorf("signature of %s does not verify with the release key %s: %w", name, s.signer.Fingerprint(), err)
 	}
-	return nil
+	sig, err := os.ReadFile(sigPath)
+	if err != nil {
+		return nil, err
+	}
+	return sig, nil
 }
 
 // pubVerify downloads every file the fragments list (and each variant's
@@ -290,8 +305,14 @@ func (pubVerify) Run(ctx context.Context, c *pipe.Context) error {
 			}
 			return fmt.Errorf("%s on the release does not match its %s (sha256 %s, sidecar %s)", f.Name, f.Name+checksum.SHA256.Ext(), d.SHA256, f.ChecksumSHA256)
 		}
-		if err := s.verifySig(ctx, path, f.Name); err != nil {
+		sig, err := s.verifySig(ctx, path, f.Name)
+		if err != nil {
 			return err
+		}
+		if v, ok := m.Variants[f.Variant]; ok && v.Filename == f.Name {
+			// The seed's manifest carries the armored signature itself.
+			v.GPGSignature = string(sig)
+			m.Variants[f.Variant] = v
 		}
 		if f.Type == artifact.SBOM.Name && f.Variant != "" {
 			s.sboms[f.Variant] = path
@@ -432,8 +453,41 @@ func (pubWrite) Run(ctx context.Context, c *pipe.Context) error {
 	s := pubOf(c)
 	m := s.res.Manifest
 	if t := s.rel.GetCreatedAt(); m.ReleaseDate == "" && !t.IsZero() {
-		m.ReleaseDate = t.UTC().Format("2006-01-02")
+		m.ReleaseDate = t.UTC().Format(time.RFC3339)
 	}
+	t := s.tail()
+	m.ReleaseNotes = ServerBase(s.cfg.ServerURL) + "/" + s.cfg.Owner + "/" + s.cfg.Repo + "/releases/tag/" + s.cfg.Tag
+
+	// The release-wide SBOM the manifest's top-level sbom points at.
+	when, err := time.Parse(time.RFC3339, m.ReleaseDate)
+	if err != nil {
+		when, err = time.Parse(time.DateOnly, m.ReleaseDate)
+	}
+	if err != nil {
+		return fmt.Errorf("release date %q: %w", m.ReleaseDate, err)
+	}
+	boms := map[string][]byte{}
+	for v, p := range s.sboms {
+		if boms[v], err = os.ReadFile(p); err != nil {
+			return err
+		}
+	}
+	doc, err := releaseSBOM(m, boms, when, s.cfg.ToolVersion)
+	if err != nil {
+		return err
+	}
+	sa, err := artifact.WriteFile(artifact.SBOM, filepath.Join(s.cfg.Output, assetname.ReleaseSBOM(s.cfg.Version)), doc)
+	if err != nil {
+		return err
+	}
+	rs := s.arts.Add(sa)
+	s.written = append(s.written, rs)
+	m.SBOM = &relmanifest.SBOM{Format: sbom.Format, SpecVersion: sbom.SpecVersion, Filename: rs.Name, URL: t.DownloadURL(rs.Name), SHA256: rs.SHA256}
+	if err := m.SetFile(relmanifest.File{Name: rs.Name, Type: rs.Type.Name, SizeBytes: rs.Size, ChecksumSHA256: rs.SHA256, ChecksumSHA512: rs.SHA512,
+		URL: t.DownloadURL(rs.Name), SignatureURL: t.DownloadURL(assetname.Signature(rs.Name))}); err != nil {
+		return err
+	}
+
 	path := filepath.Join(s.cfg.Output, assetname.ReleaseManifest(s.cfg.Version))
 	if err := m.Write(path); err != nil {
 		return err
@@ -449,6 +503,7 @@ func (pubWrite) Run(ctx context.Context, c *pipe.Context) error {
 	}
 	s.res.ManifestPath = path
 	mp := s.arts.Add(ma)
+	s.written = append(s.written, mp)
 
 	notes := relmanifest.Notes(s.res.Previous, m)
 	notes += s.packageNotes(ctx)
@@ -470,7 +525,7 @@ func (pubWrite) Run(ctx context.Context, c *pipe.Context) error {
 		if err != nil {
 			return err
 		}
-		s.arts.Add(a)
+		s.written = append(s.written, s.arts.Add(a))
 	}
 	return nil
 }
@@ -558,14 +613,14 @@ func (s *pubState) previousPackages(ctx context.Context, variant string) ([]sbom
 	return nil, false
 }
 
-// pubSign signs the merged manifest and the SUMS lists.
+// pubSign signs the release SBOM, the merged manifest and the SUMS lists.
 type pubSign struct{}
 
 func (pubSign) String() string { return "sign" }
 func (pubSign) Run(_ context.Context, c *pipe.Context) error {
 	s := pubOf(c)
 	t := s.tail()
-	for _, a := range s.arts.Filter(artifact.ByRole(artifact.Manifest, artifact.Sums)) {
+	for _, a := range s.written {
 		if err := t.sign(a); err != nil {
 			return err
 		}
@@ -577,7 +632,8 @@ func (pubSign) Run(_ context.Context, c *pipe.Context) error {
 // upload steps every job shares.
 func (s *pubState) tail() *Tail {
 	return New(Config{Version: s.cfg.Version, Tag: s.cfg.Tag, Output: s.cfg.Output, Signer: s.signer,
-		Upload: true, GitHub: s.cfg.GitHub, Owner: s.cfg.Owner, Repo: s.cfg.Repo, Publish: true, Log: s.cfg.Log}, &s.arts)
+		Upload: true, GitHub: s.cfg.GitHub, Owner: s.cfg.Owner, Repo: s.cfg.Repo, ServerURL: s.cfg.ServerURL,
+		Publish: true, Log: s.cfg.Log}, &s.arts)
 }
 
 type pubRelease struct{}
@@ -585,7 +641,7 @@ type pubRelease struct{}
 func (pubRelease) String() string { return "publish" }
 func (pubRelease) Run(ctx context.Context, c *pipe.Context) error {
 	s := pubOf(c)
-	files := s.arts.Filter(artifact.ByRole(artifact.Manifest, artifact.Sums, artifact.Signature))
+	files := append(append([]*artifact.Artifact(nil), s.written...), s.arts.Filter(artifact.ByRole(artifact.Signature))...)
 	res, err := s.tail().upload(ctx, files, "uDOS "+s.cfg.Tag, s.res.Notes, false)
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -199,6 +200,21 @@ func (s manifestStep) Run(context.Context, *pipe.Context) error {
 	if err := m.Merge(frag); err != nil {
 		return fmt.Errorf("merging into %q: %w", path, err)
 	}
+	// The fragment names each variant's signature; the manifest carries
+	// its armored text, as the seed does (the release job does the same
+	// with the signatures on the release).
+	for _, a := range t.Artifacts.Filter(artifact.ByRole(artifact.Payload)) {
+		if a.Entry == nil || a.Signature == "" {
+			continue
+		}
+		sig, err := os.ReadFile(a.Signature)
+		if err != nil {
+			return fmt.Errorf("reading the signature of %s: %w", a.Name, err)
+		}
+		v := m.Variants[a.Variant]
+		v.GPGSignature = string(sig)
+		m.Variants[a.Variant] = v
+	}
 	if err := m.Write(path); err != nil {
 		return err
 	}
@@ -210,7 +226,7 @@ func (s manifestStep) Run(context.Context, *pipe.Context) error {
 // and those that are a variant (they carry an Entry) as its variant entry.
 func (t *Tail) fragment() (*relmanifest.Manifest, error) {
 	frag := relmanifest.New(t.Version)
-	frag.ReleaseDate = t.Time.UTC().Format("2006-01-02")
+	frag.ReleaseDate = t.Time.UTC().Format(time.RFC3339)
 	for _, a := range t.Artifacts.Filter(artifact.ByRole(artifact.Payload)) {
 		if a.Type.Unlisted {
 			continue

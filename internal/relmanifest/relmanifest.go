@@ -1,8 +1,11 @@
 // Package relmanifest reads, merges and writes the release manifest
-// `releases/v<version>-manifest.json` (names: internal/assetname): one entry per uDOS variant (the
-// tar.gz variants built by build-variant and the bootable sonic-iso) with its
-// file name, size, digests, signature, platforms, download URL and
-// requirements, in the seed's schema.
+// `releases/v<version>-manifest.json` (names: internal/assetname) in the
+// seed's schema: `variants` is an array with one entry per uDOS variant (the
+// tar.gz variants built by build-variant and the bootable sonic-iso) with
+// its name, file name, size, digests, armored signature, platforms, download
+// URL and requirements; the release-wide SBOM and the release notes' URL
+// stand at the top. Manifests of the earlier form (variants as an object
+// keyed by name, with size/sha256/sha512/signature) are still read.
 //
 // Several jobs contribute to one manifest (a matrix leg per variant, then the
 // sonic-iso job), so merging is the central operation and the written bytes
@@ -29,12 +32,18 @@ import (
 type Manifest struct {
 	// Version is the uDOS version without the "v" ("1.4.6").
 	Version string `json:"version"`
-	// ReleaseDate is the release's date, UTC RFC 3339 or YYYY-MM-DD.
+	// ReleaseDate is the release's time, UTC RFC 3339 ("2026-11-25T12:00:00Z";
+	// manifests of the earlier form may hold a date alone).
 	ReleaseDate string `json:"release_date,omitempty"`
 	// PreviousVersion is the release this one upgrades from, when known.
 	PreviousVersion string `json:"previous_version,omitempty"`
-	// Variants maps a variant name ("core-slim", "sonic-iso") to its entry.
-	Variants map[string]Variant `json:"variants"`
+	// Variants maps a variant name ("core-slim", "sonic-iso") to its entry;
+	// it is written as the seed's array, sorted by name.
+	Variants map[string]Variant `json:"-"`
+	// SBOM is the release-wide software bill of materials {format, url}.
+	SBOM *SBOM `json:"sbom,omitempty"`
+	// ReleaseNotes is the URL of the release's notes (its GitHub page).
+	ReleaseNotes string `json:"release_notes,omitempty"`
 	// Artifacts lists every file of the release users download (the
 	// variants' files and whatever else the release carries: SBOMs,
 	// formulas, image statements, delta indexes), sorted by name. The
@@ -49,13 +58,22 @@ type Manifest struct {
 // that "false" and "not applicable" differ (sonic-iso sets Bootable,
 // UEFISupported and BIOSFallback; the tar.gz variants leave them nil).
 type Variant struct {
-	Filename  string   `json:"filename"`
-	Size      int64    `json:"size"`
-	SHA256    string   `json:"sha256"`
-	SHA512    string   `json:"sha512"`
-	Signature string   `json:"signature"` // file name or URL of the detached .asc
+	// Name is the variant's name; Set and the decoder fill it in from the
+	// entry's key.
+	Name     string `json:"name"`
+	Filename string `json:"filename"`
+	Size     int64  `json:"size_bytes"`
+	SHA256   string `json:"checksum_sha256"`
+	SHA512   string `json:"checksum_sha512"`
+	// GPGSignature is the armored detached signature of the file, as the
+	// seed carries it; empty in a job's fragment, where Signature names it.
+	GPGSignature string `json:"gpg_signature,omitempty"`
+	// Signature is the file name or URL of the detached .asc.
+	Signature string `json:"signature_url,omitempty"`
+	// Platforms are in the seed's form: macos-amd64, macos-arm64,
+	// linux-amd64, linux-arm64 (see Platforms).
 	Platforms []string `json:"platforms"`
-	URL       string   `json:"url"`
+	URL       string   `json:"url"` // absolute in a release
 
 	MinimumPython  string `json:"minimum_python,omitempty"`
 	RequiresDocker bool   `json:"requires_docker"`
@@ -222,6 +240,7 @@ func (m *Manifest) Set(name string, v Variant) error {
 	if err := v.validate(name); err != nil {
 		return err
 	}
+	v.Name = name
 	if m.Variants == nil {
 		m.Variants = map[string]Variant{}
 	}
@@ -248,6 +267,12 @@ func (m *Manifest) Merge(other *Manifest) error {
 	}
 	if other.ReleaseDate != "" {
 		m.ReleaseDate = other.ReleaseDate
+	}
+	if other.SBOM != nil {
+		m.SBOM = other.SBOM
+	}
+	if other.ReleaseNotes != "" {
+		m.ReleaseNotes = other.ReleaseNotes
 	}
 	if other.PreviousVersion != "" {
 		m.PreviousVersion = other.PreviousVersion
@@ -345,19 +370,39 @@ func MergeFile(path, version, name string, v Variant) (*Manifest, error) {
 
 // The JSON methods below keep unknown fields in Extra.
 
-var manifestKnown = []string{"version", "release_date", "previous_version", "variants", "artifacts"}
+var manifestKnown = []string{"version", "release_date", "previous_version", "variants", "sbom", "release_notes", "artifacts"}
 
-// MarshalJSON encodes the known fields and the unknown ones kept in Extra.
+// MarshalJSON encodes the known fields, the variants as the seed's array
+// sorted by name, and the unknown fields kept in Extra.
 func (m Manifest) MarshalJSON() ([]byte, error) {
 	type plain Manifest
-	return withExtra(plain(m), m.Extra, manifestKnown)
+	type wire struct {
+		plain
+		Variants []Variant `json:"variants"`
+	}
+	w := wire{plain: plain(m), Variants: []Variant{}}
+	for _, n := range m.Names() {
+		v := m.Variants[n]
+		v.Name = n
+		w.Variants = append(w.Variants, v)
+	}
+	return withExtra(w, m.Extra, manifestKnown)
 }
 
 // UnmarshalJSON decodes the known fields and keeps the others in Extra.
+// variants may be the seed's array or, in manifests of the earlier form,
+// an object keyed by name (whose platforms "linux" and "macos" are read as
+// the seed's linux-amd64, linux-arm64, macos-amd64, macos-arm64).
 func (m *Manifest) UnmarshalJSON(data []byte) error {
 	type plain Manifest
 	var p plain
 	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	var raw struct {
+		Variants json.RawMessage `json:"variants"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
 		return err
 	}
 	extra, err := extraFields(data, manifestKnown)
@@ -366,14 +411,45 @@ func (m *Manifest) UnmarshalJSON(data []byte) error {
 	}
 	*m = Manifest(p)
 	m.Extra = extra
-	if m.Variants == nil {
-		m.Variants = map[string]Variant{}
+	m.Variants = map[string]Variant{}
+	trimmed := strings.TrimSpace(string(raw.Variants))
+	switch {
+	case trimmed == "" || trimmed == "null":
+	case strings.HasPrefix(trimmed, "["):
+		var list []Variant
+		if err := json.Unmarshal(raw.Variants, &list); err != nil {
+			return fmt.Errorf("variants: %w", err)
+		}
+		for i, v := range list {
+			if v.Name == "" {
+				return fmt.Errorf("variants[%d] has no name", i)
+			}
+			if _, dup := m.Variants[v.Name]; dup {
+				return fmt.Errorf("variant %s is listed twice", v.Name)
+			}
+			m.Variants[v.Name] = v
+		}
+	default:
+		var byName map[string]Variant
+		if err := json.Unmarshal(raw.Variants, &byName); err != nil {
+			return fmt.Errorf("variants: %w", err)
+		}
+		for n, v := range byName {
+			v.Name = n
+			v.Platforms = Platforms(v.Platforms)
+			m.Variants[n] = v
+		}
 	}
 	return nil
 }
 
-var variantKnown = []string{"filename", "size", "sha256", "sha512", "signature", "platforms", "url",
-	"minimum_python", "requires_docker", "bootable", "uefi_supported", "bios_fallback", "sbom"}
+// The earlier form's names of fields the seed renamed; they are read, and
+// never written.
+var variantLegacy = []string{"size", "sha256", "sha512", "signature"}
+
+var variantKnown = append([]string{"name", "filename", "size_bytes", "checksum_sha256", "checksum_sha512", "gpg_signature",
+	"signature_url", "platforms", "url", "minimum_python", "requires_docker", "bootable", "uefi_supported", "bios_fallback", "sbom"},
+	variantLegacy...)
 
 // MarshalJSON encodes the known fields and the unknown ones kept in Extra.
 func (v Variant) MarshalJSON() ([]byte, error) {
@@ -384,11 +460,21 @@ func (v Variant) MarshalJSON() ([]byte, error) {
 	return withExtra(plain(v), v.Extra, variantKnown)
 }
 
-// UnmarshalJSON decodes the known fields and keeps the others in Extra.
+// UnmarshalJSON decodes the known fields (and the earlier form's names of
+// them) and keeps the others in Extra.
 func (v *Variant) UnmarshalJSON(data []byte) error {
 	type plain Variant
 	var p plain
 	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	var legacy struct {
+		Size      int64  `json:"size"`
+		SHA256    string `json:"sha256"`
+		SHA512    string `json:"sha512"`
+		Signature string `json:"signature"`
+	}
+	if err := json.Unmarshal(data, &legacy); err != nil {
 		return err
 	}
 	extra, err := extraFields(data, variantKnown)
@@ -397,7 +483,49 @@ func (v *Variant) UnmarshalJSON(data []byte) error {
 	}
 	*v = Variant(p)
 	v.Extra = extra
+	if v.Size == 0 {
+		v.Size = legacy.Size
+	}
+	if v.SHA256 == "" {
+		v.SHA256 = legacy.SHA256
+	}
+	if v.SHA512 == "" {
+		v.SHA512 = legacy.SHA512
+	}
+	if v.Signature == "" {
+		v.Signature = legacy.Signature
+	}
 	return nil
+}
+
+// Platforms returns platform names in the seed's form
+// (macos-amd64, macos-arm64, linux-amd64, linux-arm64): "linux" and
+// "macos" (or "darwin") stand for both architectures of the system; names
+// already in the seed's form, and any others, are kept. The result is
+// sorted, without repeats.
+func Platforms(names []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, n := range names {
+		switch strings.ToLower(n) {
+		case "linux":
+			add("linux-amd64")
+			add("linux-arm64")
+		case "macos", "darwin":
+			add("macos-amd64")
+			add("macos-arm64")
+		default:
+			add(n)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func withExtra(known any, extra map[string]json.RawMessage, knownKeys []string) ([]byte, error) {

@@ -21,8 +21,9 @@ func coreSlim() Variant {
 		Size:          123456,
 		SHA256:        hexN('a', 64),
 		SHA512:        hexN('b', 128),
-		Signature:     "udos-core-slim-v1.4.6.tar.gz.asc",
-		Platforms:     []string{"linux", "macos"},
+		GPGSignature:  "-----BEGIN PGP SIGNATURE-----\n\nwsBcBAABCAAQ\n-----END PGP SIGNATURE-----\n",
+		Signature:     "https://github.com/fredbook/uDOS/releases/download/v1.4.6/udos-core-slim-v1.4.6.tar.gz.asc",
+		Platforms:     []string{"linux-amd64", "linux-arm64", "macos-amd64", "macos-arm64"},
 		URL:           "https://github.com/fredbook/uDOS/releases/download/v1.4.6/udos-core-slim-v1.4.6.tar.gz",
 		MinimumPython: "3.9",
 		SBOM:          &SBOM{Format: "CycloneDX", SpecVersion: "1.6", Filename: "udos-core-slim-v1.4.6.cdx.json", URL: "https://example.org/sbom.json"},
@@ -35,8 +36,9 @@ func sonicISO() Variant {
 		Size:          50 << 20,
 		SHA256:        hexN('c', 64),
 		SHA512:        hexN('d', 128),
+		GPGSignature:  "-----BEGIN PGP SIGNATURE-----\n\nwsBcBAABCgAQ\n-----END PGP SIGNATURE-----\n",
 		Signature:     "udos-sonic-iso-v1.4.6.iso.asc",
-		Platforms:     []string{"x86_64-bios", "x86_64-uefi"},
+		Platforms:     []string{"linux-amd64"},
 		URL:           "https://github.com/fredbook/uDOS/releases/download/v1.4.6/udos-sonic-iso-v1.4.6.iso",
 		Bootable:      Bool(true),
 		UEFISupported: Bool(true),
@@ -64,7 +66,9 @@ func golden(t *testing.T, name string, got []byte) {
 func TestMarshalGolden(t *testing.T) {
 	t.Parallel()
 	m := New("v1.4.6")
-	m.ReleaseDate = "2026-11-25"
+	m.ReleaseDate = "2026-11-25T12:00:00Z"
+	m.SBOM = &SBOM{Format: "CycloneDX", URL: "https://github.com/fredbook/uDOS/releases/download/v1.4.6/udos-v1.4.6.cdx.json"}
+	m.ReleaseNotes = "https://github.com/fredbook/uDOS/releases/tag/v1.4.6"
 	if err := m.Set("sonic-iso", sonicISO()); err != nil {
 		t.Fatal(err)
 	}

@@ -242,7 +242,8 @@ func (s *state) iso(ctx context.Context, _ *pipe.Context) error {
 		Type: artifact.ISO, Name: filepath.Base(out), Path: out, Size: d.Size, SHA256: d.SHA256, SHA512: d.SHA512,
 		Variant: VariantName,
 		Entry: &relmanifest.Variant{
-			Platforms:     []string{"x86_64-bios", "x86_64-uefi"},
+			// An amd64 PC image (BIOS and UEFI: the boot flags say which).
+			Platforms:     []string{"linux-amd64"},
 			Bootable:      relmanifest.Bool(true),
 			UEFISupported: relmanifest.Bool(true),
 			BIOSFallback:  relmanifest.Bool(true),

@@ -271,7 +271,7 @@ func (archiveStep) Run(_ context.Context, c *pipe.Context) error {
 	}
 	a.Variant = l.Variant.Name
 	a.Entry = &relmanifest.Variant{
-		Platforms:      l.Variant.Platforms,
+		Platforms:      relmanifest.Platforms(l.Variant.Platforms),
 		MinimumPython:  l.Variant.MinimumPython,
 		RequiresDocker: l.Variant.RequiresDocker,
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
+	"github.com/fredbook/udos-dist/internal/jsonschema"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/release"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
@@ -225,6 +226,27 @@ func validateSchema(t *testing.T, doc []byte) {
 	script, _ := filepath.Abs("../../sbom/testdata/validate.py")
 	if o, err := exec.Command(py, script, filepath.Join(strings.TrimSpace(string(out)), "schema"), p).CombinedOutput(); err != nil {
 		t.Fatalf("CycloneDX 1.6 validation: %v\n%s", err, o)
+	}
+}
+
+// validateSeedManifest checks a produced manifest against the JSON Schema
+// of the seed's release manifest (internal/relmanifest/testdata), with the
+// repository's validator and with python's jsonschema.
+func validateSeedManifest(t *testing.T, doc []byte) {
+	t.Helper()
+	const schemaPath = "../../relmanifest/testdata/seed-manifest.schema.json"
+	schema, err := os.ReadFile(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jsonschema.Validate(schema, doc); err != nil {
+		t.Errorf("the manifest does not follow the seed's schema: %v\n%s", err, doc)
+	}
+	py := need(t, "python3")
+	p := filepath.Join(t.TempDir(), "manifest.json")
+	_ = os.WriteFile(p, doc, 0o644)
+	if o, err := exec.Command(py, "../../relmanifest/testdata/validate.py", schemaPath, p).CombinedOutput(); err != nil {
+		t.Errorf("python jsonschema: %v\n%s", err, o)
 	}
 }
 
@@ -490,10 +512,13 @@ func TestReleaseThroughReplica(t *testing.T) {
 		}
 		byName[a.Name] = a
 	}
-	if len(rel.Assets) != 48 {
-		t.Errorf("%d assets, want 48", len(rel.Assets))
+	// 42 from the builds; the manifest, the SUMS lists, the release-wide
+	// SBOM and their signatures.
+	if len(rel.Assets) != 50 {
+		t.Errorf("%d assets, want 50", len(rel.Assets))
 	}
-	for _, name := range []string{"v1.4.6-manifest.json", "v1.4.6-manifest.json.asc", "SHA256SUMS", "SHA256SUMS.asc", "SHA512SUMS", "SHA512SUMS.asc"} {
+	for _, name := range []string{"v1.4.6-manifest.json", "v1.4.6-manifest.json.asc", "SHA256SUMS", "SHA256SUMS.asc", "SHA512SUMS", "SHA512SUMS.asc",
+		"udos-v1.4.6.cdx.json", "udos-v1.4.6.cdx.json.asc"} {
 		a, ok := byName[name]
 		if !ok {
 			t.Errorf("release lacks %s", name)
@@ -514,6 +539,27 @@ func TestReleaseThroughReplica(t *testing.T) {
 		a := byName[v.Filename]
 		if a.Digest != "sha256:"+v.SHA256 || int64(a.Size) != v.Size {
 			t.Errorf("%s: GitHub digest %s, manifest %s", v.Filename, a.Digest, v.SHA256)
+		}
+	}
+	// The published manifest is the seed's, and its top-level SBOM is
+	// valid CycloneDX listing every variant's packages.
+	validateSeedManifest(t, byName["v1.4.6-manifest.json"].Data)
+	if res.Manifest.SBOM == nil || res.Manifest.SBOM.URL != "https://github.com/fredbook/uDOS/releases/download/v1.4.6/udos-v1.4.6.cdx.json" ||
+		res.Manifest.ReleaseNotes != "https://github.com/fredbook/uDOS/releases/tag/v1.4.6" {
+		t.Errorf("sbom %+v, release_notes %q", res.Manifest.SBOM, res.Manifest.ReleaseNotes)
+	}
+	relBOM := byName["udos-v1.4.6.cdx.json"].Data
+	validateSchema(t, relBOM)
+	for _, want := range []string{`"purl": "pkg:pypi/fastapi@0.110.0"`, `"purl": "pkg:generic/udos-core-slim@1.4.6"`, `"purl": "pkg:generic/udos@1.4.6"`} {
+		if !strings.Contains(string(relBOM), want) {
+			t.Errorf("the release SBOM lacks %s", want)
+		}
+	}
+	for _, name := range res.Manifest.Names() {
+		v := res.Manifest.Variants[name]
+		sig := byName[v.Filename+".asc"].Data
+		if v.GPGSignature != string(sig) || !strings.HasPrefix(v.GPGSignature, "-----BEGIN PGP SIGNATURE-----") {
+			t.Errorf("%s: gpg_signature is not the release's armored signature", name)
 		}
 	}
 	// Upgrade path: release notes compare with v1.4.3.
