@@ -63,6 +63,7 @@ type regOptions struct {
 	unsignedPackages bool
 	expired          bool
 	only             map[string]bool // source folder names; nil = all
+	from             string          // folder of library sources; "" = the examples
 }
 
 // buildRegistry packs the example libraries, signs them with the test key
@@ -81,7 +82,11 @@ func buildRegistry(out string, o regOptions) error {
 		return err
 	}
 	defer os.RemoveAll(in)
-	ents, err := os.ReadDir(exampleLibraries())
+	from := exampleLibraries()
+	if o.from != "" {
+		from = o.from
+	}
+	ents, err := os.ReadDir(from)
 	if err != nil {
 		return err
 	}
@@ -89,7 +94,7 @@ func buildRegistry(out string, o regOptions) error {
 		if !e.IsDir() || (o.only != nil && !o.only[e.Name()]) {
 			continue
 		}
-		res, err := udospkg.PackFile(filepath.Join(exampleLibraries(), e.Name()), in, udospkg.PackOptions{})
+		res, err := udospkg.PackFile(filepath.Join(from, e.Name()), in, udospkg.PackOptions{})
 		if err != nil {
 			return fmt.Errorf("packing %s: %w", e.Name(), err)
 		}

@@ -85,16 +85,22 @@ func mustAbs(p string) string {
 	return a
 }
 
-// mkregistry [-unsigned] [-unsigned-packages] [-expired] [-only a,b] DIR
+// mkregistry [-unsigned] [-unsigned-packages] [-expired] [-only a,b] [-from SRC] DIR
+// (-from: library source folders in the script's work dir instead of the
+// examples)
 func cmdMkregistry(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("mkregistry", flag.ContinueOnError)
 	var o regOptions
 	only := fs.String("only", "", "comma-separated source folders")
+	from := fs.String("from", "", "folder of library sources")
 	fs.BoolVar(&o.unsignedCatalog, "unsigned", false, "do not sign catalog.json")
 	fs.BoolVar(&o.unsignedPackages, "unsigned-packages", false, "do not sign packages")
 	fs.BoolVar(&o.expired, "expired", false, "generate an already expired catalog")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		ts.Fatalf("usage: mkregistry [flags] DIR")
+	}
+	if *from != "" {
+		o.from = ts.MkAbs(*from)
 	}
 	if *only != "" {
 		o.only = map[string]bool{}

@@ -23,6 +23,8 @@ type resolveInput struct {
 	// Extra are versions not (or no longer) in the catalog: installed ones
 	// and a package given as a file, with their dependencies.
 	Extra map[string]extraVersion
+	// Prerelease lets every range admit the pre-releases inside it (--pre).
+	Prerelease bool
 }
 
 type extraVersion struct {
@@ -67,5 +69,5 @@ func (s resolveSource) Versions(id string) ([]resolve.Candidate, error) {
 }
 
 func resolveAll(ctx context.Context, in resolveInput) (*resolve.Solution, error) {
-	return resolve.Resolve(ctx, resolveSource{&in}, in.Roots, resolve.Options{CoreVersion: in.Core, Locked: in.Prefer})
+	return resolve.Resolve(ctx, resolveSource{&in}, in.Roots, resolve.Options{CoreVersion: in.Core, Locked: in.Prefer, AllowPrerelease: in.Prerelease})
 }

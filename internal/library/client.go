@@ -55,6 +55,9 @@ type Client struct {
 	Hook store.Hook
 	// LockTimeout bounds the wait for another udos-lib process.
 	LockTimeout time.Duration
+	// Prerelease lets every constraint admit the pre-releases inside its
+	// range when resolving (--pre; npm's includePrerelease).
+	Prerelease bool
 
 	warned map[string]bool
 	lock   *store.FileLock

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -97,14 +98,14 @@ type plan struct {
 	old     *lockfile.Lock
 	cat     *Catalog
 	in      resolveInput
-	direct  map[string]string // id -> requested constraint of new direct roots
+	direct  map[string][]string // id -> requested constraints of new direct roots (all must hold)
 	local   map[string]source // packages given as files
 	targets map[string]bool   // libraries named by the user
 }
 
 func (c *Client) newPlan(op string, old *lockfile.Lock, cat *Catalog) *plan {
-	p := &plan{op: op, old: old, cat: cat, direct: map[string]string{}, local: map[string]source{}, targets: map[string]bool{}}
-	p.in = resolveInput{Catalog: cat, Core: c.coreVersion(), Prefer: map[string]*semver.Version{}, Extra: map[string]extraVersion{}}
+	p := &plan{op: op, old: old, cat: cat, direct: map[string][]string{}, local: map[string]source{}, targets: map[string]bool{}}
+	p.in = resolveInput{Catalog: cat, Core: c.coreVersion(), Prefer: map[string]*semver.Version{}, Extra: map[string]extraVersion{}, Prerelease: c.Prerelease}
 	for id, e := range old.Libraries {
 		v, err := semver.NewVersion(e.Version)
 		if err != nil {
@@ -117,16 +118,18 @@ func (c *Client) newPlan(op string, old *lockfile.Lock, cat *Catalog) *plan {
 	return p
 }
 
-// run resolves, downloads, verifies, extracts and commits.
-func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
-	roots := map[string]string{}
+// resolve asks the resolver for the plan: the installed direct libraries'
+// requests, replaced by what this command asks for the libraries it names
+// (every spec for one library is a requirement of its own: they all hold).
+func (p *plan) resolve(ctx context.Context) (*resolve.Solution, error) {
+	roots := map[string][]string{}
 	for id, e := range p.old.Libraries {
 		if e.Direct {
-			roots[id] = e.Requested
+			roots[id] = []string{e.Requested}
 		}
 	}
-	for id, con := range p.direct {
-		roots[id] = con
+	for id, cons := range p.direct {
+		roots[id] = cons
 	}
 	ids := make([]string, 0, len(roots))
 	for id := range roots {
@@ -134,11 +137,72 @@ func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		p.in.Roots = append(p.in.Roots, resolve.Requirement{ID: id, Constraint: roots[id]})
+		for _, con := range roots[id] {
+			p.in.Roots = append(p.in.Roots, resolve.Requirement{ID: id, Constraint: con})
+		}
 	}
 	res, err := resolveAll(ctx, p.in)
 	if err != nil {
 		return nil, fmt.Errorf("resolving dependencies: %w", err)
+	}
+	return res, nil
+}
+
+// requested is what the lock records as a direct library's request: the
+// constraint when there is one, all of them when several were given
+// (npm's AND of comparators, distributed over "||"), "" for none.
+func requested(cons []string) (string, error) {
+	var given []string
+	for _, con := range cons {
+		if strings.TrimSpace(con) != "" && !slices.Contains(given, con) {
+			given = append(given, con)
+		}
+	}
+	if len(given) <= 1 {
+		return strings.Join(given, ""), nil // as written
+	}
+	var alts [][]string // OR of AND-groups
+	for _, con := range given {
+		if strings.TrimSpace(con) == "" {
+			continue
+		}
+		c, err := constraint.Parse(con)
+		if err != nil {
+			return "", err
+		}
+		var next [][]string
+		for _, alt := range strings.Split(c.String(), "||") {
+			alt = strings.TrimSpace(alt)
+			if strings.Contains(alt, " - ") {
+				// A hyphen range stands alone in its alternative: use the
+				// comparators it means.
+				alt = constraint.MustParse(alt).Canonical()
+			}
+			if len(alts) == 0 {
+				next = append(next, []string{alt})
+				continue
+			}
+			for _, group := range alts {
+				next = append(next, append(slices.Clone(group), alt))
+			}
+		}
+		alts = next
+	}
+	if len(alts) > constraint.MaxAlternatives {
+		return "", fmt.Errorf("the constraints %s cannot be recorded as one (more than %d alternatives): give one constraint", strings.Join(cons, ", "), constraint.MaxAlternatives)
+	}
+	parts := make([]string, len(alts))
+	for i, group := range alts {
+		parts[i] = strings.Join(slices.Compact(group), " ")
+	}
+	return strings.Join(parts, " || "), nil
+}
+
+// run resolves, downloads, verifies, extracts and commits.
+func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
+	res, err := p.resolve(ctx)
+	if err != nil {
+		return nil, err
 	}
 	next := lockfile.New()
 	if cv := p.in.Core; cv != nil {
@@ -173,7 +237,11 @@ func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
 			e.Direct, e.Requested = o.Direct, o.Requested
 		}
 		e.Source, e.Signature = c.recordedRefs(p.cat, id, e, p.old.FromV1())
-		if con, ok := p.direct[id]; ok {
+		if cons, ok := p.direct[id]; ok {
+			con, err := requested(cons)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", id, err)
+			}
 			e.Direct = true
 			e.Requested = con
 			if con == "" {
@@ -237,7 +305,7 @@ func (c *Client) Install(ctx context.Context, specs []Spec) ([]Change, error) {
 	}
 	p := c.newPlan("install", old, sr.Catalog)
 	for _, s := range specs {
-		p.direct[s.ID] = s.Constraint
+		p.direct[s.ID] = append(p.direct[s.ID], s.Constraint)
 		p.targets[s.ID] = true
 		if s.Constraint != "" || old.Libraries[s.ID].Version == "" {
 			// An explicit request may move an installed library.
@@ -297,7 +365,7 @@ func (c *Client) InstallFile(ctx context.Context, path string) ([]Change, error)
 	}
 	p.local[m.ID] = s
 	p.in.Extra[m.ID] = extraVersion{Version: mv, Dependencies: m.Dependencies}
-	p.direct[m.ID] = "=" + m.Version
+	p.direct[m.ID] = []string{"=" + m.Version}
 	delete(p.in.Prefer, m.ID)
 	changes, err := c.run(ctx, p)
 	if err != nil && c.Registry == "" && strings.Contains(err.Error(), "not in the catalog") {
@@ -402,20 +470,32 @@ func (c *Client) Update(ctx context.Context, names []string, all bool) ([]Change
 	if err != nil {
 		return nil, err
 	}
-	p := c.newPlan("update", old, sr.Catalog)
+	return c.run(ctx, c.updatePlan(old, sr.Catalog, targets, all))
+}
+
+// updatePlan is what update asks the resolver: the named libraries (or all)
+// lose their preference for the installed version; the others keep it if
+// they can. check-updates asks the same, so WANTED is what update installs.
+func (c *Client) updatePlan(old *lockfile.Lock, cat *Catalog, targets map[string]bool, all bool) *plan {
+	p := c.newPlan("update", old, cat)
 	for id := range old.Libraries {
 		if all || targets[id] {
 			delete(p.in.Prefer, id)
 		}
 	}
+	ids := make([]string, 0, len(targets))
 	for id := range targets {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
 		if !old.Libraries[id].Direct {
 			// Make the resolver consider it even though nothing pins it
 			// directly; it stays a dependency in the lock file.
 			p.in.Roots = append(p.in.Roots, resolve.Requirement{ID: id})
 		}
 	}
-	return c.run(ctx, p)
+	return p
 }
 
 // UpdateInfo is one line of check-updates.
@@ -423,13 +503,15 @@ type UpdateInfo struct {
 	ID        string `json:"id"`
 	Namespace string `json:"namespace"`
 	Current   string `json:"current"`
-	Wanted    string `json:"wanted"` // newest allowed by the requested constraint
-	Latest    string `json:"latest"` // newest published
+	Wanted    string `json:"wanted"` // what update --all would install
+	Latest    string `json:"latest"` // newest published (pre-releases only with Prerelease)
 	Requested string `json:"requested,omitempty"`
 	Update    bool   `json:"update_available"`
 }
 
-// CheckUpdates compares the installed versions with the catalog.
+// CheckUpdates compares the installed versions with the catalog. WANTED is
+// what 'update --all' would install, from the same resolver call: every
+// requested constraint and every installed dependent's constraint holds.
 func (c *Client) CheckUpdates(ctx context.Context) ([]UpdateInfo, error) {
 	lock, err := c.Installed()
 	if err != nil {
@@ -439,36 +521,30 @@ func (c *Client) CheckUpdates(ctx context.Context) ([]UpdateInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	var wanted map[string]*semver.Version
+	if len(lock.Libraries) > 0 {
+		sol, err := c.updatePlan(lock, sr.Catalog, nil, true).resolve(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("working out what update would install: %w", err)
+		}
+		wanted = sol.Versions
+	}
 	var out []UpdateInfo
 	src := resolveSource{&resolveInput{Catalog: sr.Catalog}}
 	for id, e := range lock.Libraries {
 		u := UpdateInfo{ID: id, Namespace: e.Namespace, Current: e.Version, Wanted: e.Version, Latest: e.Version, Requested: e.Requested}
+		if w := wanted[id]; w != nil {
+			u.Wanted = w.Original()
+		}
 		cur, _ := semver.NewVersion(e.Version)
 		if cands, err := src.Versions(id); err == nil {
-			var req *constraint.Constraint
-			if e.Requested != "" {
-				req, _ = constraint.Parse(e.Requested)
-			}
-			latest, wanted := cur, cur
-			latestSet := false
-			for _, cand := range cands {
-				v := cand.Version
-				if !latestSet && v.Prerelease() == "" {
-					latest, latestSet = v, true
-				}
-				if req == nil || req.Check(v) {
-					if wanted == nil || v.GreaterThan(wanted) {
-						wanted = v
-					}
+			for _, cand := range cands { // newest first
+				if cand.Version.Prerelease() == "" || c.Prerelease {
+					u.Latest = cand.Version.Original()
 					break
 				}
 			}
-			if latest != nil {
-				u.Latest = latest.Original()
-			}
-			if wanted != nil {
-				u.Wanted = wanted.Original()
-			}
+			latest, _ := semver.NewVersion(u.Latest)
 			u.Update = cur != nil && latest != nil && latest.GreaterThan(cur)
 		}
 		out = append(out, u)
