@@ -14,11 +14,14 @@ import (
 	"os"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
 	"github.com/fredbook/udos-dist/actions/internal/actionkit"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/release"
 	"github.com/fredbook/udos-dist/internal/variant"
 	"github.com/fredbook/udos-dist/internal/variant/build"
+	"github.com/fredbook/udos-dist/internal/vulngate"
 )
 
 // toolVersion is set at link time (-X main.toolVersion=...).
@@ -70,7 +73,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		if err != nil {
 			return err
 		}
+		img, err := imageConfig(kit, in, token, getenv)
+		if err != nil {
+			return err
+		}
 		res, err := build.Build(ctx, build.Config{
+			Image:   img,
 			Variant: in("variant", ""), Source: in("source", "."), Version: version, Output: in("output", "dist"),
 			SourceDateEpoch: epoch, SigningKey: []byte(key), Passphrase: []byte(pass),
 			VariantsFile: in("variants-file", ""), Strict: strict,
@@ -115,6 +123,43 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return nil
 	}
 	return fmt.Errorf("input mode: %q is neither build nor publish", mode)
+}
+
+// imageConfig maps the image-* inputs (wizard-full's container image);
+// nil when image-repository is empty.
+func imageConfig(kit *actionkit.Kit, in func(string, string) string, token string, getenv func(string) string) (*build.ImageConfig, error) {
+	repo := in("image-repository", "")
+	if repo == "" {
+		return nil, nil
+	}
+	ic := &build.ImageConfig{Repository: repo, BaseLayout: in("image-base", ""), BaseDigest: in("image-base-digest", "")}
+	if ic.BaseLayout == "" || ic.BaseDigest == "" {
+		return nil, errors.New("input image-repository needs image-base (an OCI layout folder) and image-base-digest")
+	}
+	if token != "" {
+		// ghcr.io takes the workflow's token with the actor as user.
+		user := getenv("GITHUB_ACTOR")
+		if user == "" {
+			user = "token"
+		}
+		ic.Auth = authn.FromConfig(authn.AuthConfig{Username: user, Password: token})
+	}
+	scan, err := kit.Bool("image-scan", false)
+	if err != nil {
+		return nil, err
+	}
+	if scan {
+		// Trivy gets what it needs to download its DB, never the inputs
+		// (the signing key and the token are among them).
+		var env []string
+		for _, k := range []string{"HOME", "PATH", "TMPDIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "TRIVY_DB_REPOSITORY", "TRIVY_CACHE_DIR"} {
+			if v := getenv(k); v != "" {
+				env = append(env, k+"="+v)
+			}
+		}
+		ic.Gate = &build.ImageGate{IgnoreFile: in("image-ignore-file", ""), Scan: vulngate.ScanOptions{Env: env}}
+	}
+	return ic, nil
 }
 
 // resolveVersion: the input, else the pushed tag (refs/tags/v1.4.6), else

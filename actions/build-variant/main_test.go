@@ -133,7 +133,8 @@ func TestActionMetadataMatchesMain(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"mode", "variant", "variants", "source", "version", "output", "signing-key", "signing-passphrase",
-		"source-date-epoch", "strict", "variants-file", "upload", "token", "repository"} {
+		"source-date-epoch", "strict", "variants-file", "upload", "token", "repository",
+		"image-repository", "image-base", "image-base-digest", "image-scan", "image-ignore-file"} {
 		// kit.Secrets() reads the inputs signing-key, signing-passphrase and token.
 		bySecrets := (name == "signing-key" || name == "signing-passphrase" || name == "token") && strings.Contains(string(src), "kit.Secrets()")
 		if !bySecrets && !regexp.MustCompile(`(\bin|kit\.[A-Za-z]+)\("`+regexp.QuoteMeta(name)+`"`).Match(src) {
