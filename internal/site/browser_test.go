@@ -97,7 +97,7 @@ func TestJekyllSiteWithoutJavaScript(t *testing.T) {
 		// Liquid in it stays text.
 		`<section class="readme" id="readme" aria-labelledby="readme-heading">`,
 		`<h2>Usage</h2>`,
-		`<a href="https://github.com/fredbook/udos-grid-extensions/blob/HEAD/docs/USAGE.md">the usage guide</a>`,
+		`<a href="https://github.com/fredbook/udos-grid-extensions/blob/v1.2.3/docs/USAGE.md">the usage guide</a>`,
 		`print(&quot;{{ site.title }} {% raw %}&quot;)`,
 		`href="https://github.com/fredbook/udos-grid-extensions/releases/download/v1.2.3/lib-grid-extensions-v1.2.3.udos-package.asc"`,
 	} {

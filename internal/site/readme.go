@@ -42,8 +42,8 @@ const MaxReadmeSize = 512 << 10
 
 // RenderReadme renders a library's README (Markdown) to HTML that is safe to
 // put in a page as is. repository ("owner/name", may be empty) is where
-// relative links go.
-func RenderReadme(markdown []byte, repository string) (string, error) {
+// relative links go, at ref (a tag; "" means the default branch, HEAD).
+func RenderReadme(markdown []byte, repository, ref string) (string, error) {
 	if len(markdown) > MaxReadmeSize {
 		return "", fmt.Errorf("%s is %d bytes, more than %d", ReadmeName, len(markdown), MaxReadmeSize)
 	}
@@ -53,9 +53,12 @@ func RenderReadme(markdown []byte, repository string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("repository of the README: %w", err)
 		}
-		// HEAD: the catalog does not say which tag a version came from.
-		pol.links = &url.URL{Scheme: "https", Host: "github.com", Path: "/" + repo.Owner + "/" + repo.Name + "/blob/HEAD/docs/"}
-		pol.images = &url.URL{Scheme: "https", Host: "github.com", Path: "/" + repo.Owner + "/" + repo.Name + "/raw/HEAD/docs/"}
+		if ref == "" {
+			ref = "HEAD"
+		}
+		base := "/" + repo.Owner + "/" + repo.Name
+		pol.links = &url.URL{Scheme: "https", Host: "github.com", Path: base + "/blob/" + ref + "/docs/"}
+		pol.images = &url.URL{Scheme: "https", Host: "github.com", Path: base + "/raw/" + ref + "/docs/"}
 	}
 	md := goldmark.New(
 		goldmark.WithExtensions(extension.GFM),
@@ -67,6 +70,26 @@ func RenderReadme(markdown []byte, repository string) (string, error) {
 		return "", fmt.Errorf("rendering %s: %w", ReadmeName, err)
 	}
 	return out.String(), nil
+}
+
+// ReleaseTag is the tag of a package URL on GitHub Releases of repository
+// (https://github.com/OWNER/NAME/releases/download/TAG/FILE), or "" for any
+// other URL: the README's relative links then point at the files of the
+// release it came from, as pkg.go.dev links a module's version.
+func ReleaseTag(packageURL, repository string) string {
+	u, err := url.Parse(packageURL)
+	if err != nil || u.Scheme != "https" || u.Host != "github.com" || repository == "" {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(u.Path, "/"+repository+"/releases/download/")
+	if !ok {
+		return ""
+	}
+	tag, file, ok := strings.Cut(rest, "/")
+	if !ok || tag == "" || file == "" || strings.Contains(file, "/") {
+		return ""
+	}
+	return tag
 }
 
 // linkPolicy rewrites or unlinks every link and image destination of the

@@ -29,7 +29,7 @@ func TestRenderReadmeLinks(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := RenderReadme([]byte(tc.md), tc.repo)
+			got, err := RenderReadme([]byte(tc.md), tc.repo, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,10 +45,31 @@ func TestRenderReadmeLinks(t *testing.T) {
 
 func TestRenderReadmeLimits(t *testing.T) {
 	t.Parallel()
-	if _, err := RenderReadme(make([]byte, MaxReadmeSize+1), ""); err == nil || !strings.Contains(err.Error(), "more than") {
+	if _, err := RenderReadme(make([]byte, MaxReadmeSize+1), "", ""); err == nil || !strings.Contains(err.Error(), "more than") {
 		t.Errorf("oversized README: %v", err)
 	}
-	if _, err := RenderReadme([]byte("x"), "not a repo"); err == nil {
+	if _, err := RenderReadme([]byte("x"), "not a repo", ""); err == nil {
 		t.Error("a bad repository was accepted")
+	}
+}
+
+func TestReleaseTag(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ url, repo, want string }{
+		{"https://github.com/o/r/releases/download/v1.2.3/lib-x-v1.2.3.udos-package", "o/r", "v1.2.3"},
+		{"https://github.com/o/r/releases/download/v1.2.3/lib-x-v1.2.3.udos-package", "o/other", ""},
+		{"https://github.com/o/r/releases/download/v1.2.3/a/b", "o/r", ""},
+		{"http://github.com/o/r/releases/download/v1.2.3/x", "o/r", ""},
+		{"packages/lib-x-v1.2.3.udos-package", "o/r", ""},
+		{"https://example.org/o/r/releases/download/v1/x", "o/r", ""},
+	}
+	for _, tc := range tests {
+		if got := ReleaseTag(tc.url, tc.repo); got != tc.want {
+			t.Errorf("ReleaseTag(%q, %q) = %q, want %q", tc.url, tc.repo, got, tc.want)
+		}
+	}
+	html, err := RenderReadme([]byte("[u](USAGE.md) ![i](i.png)"), "o/r", "v1.2.3")
+	if err != nil || !strings.Contains(html, `href="https://github.com/o/r/blob/v1.2.3/docs/USAGE.md"`) || !strings.Contains(html, `src="https://github.com/o/r/raw/v1.2.3/docs/i.png"`) {
+		t.Errorf("links at a tag: %s %v", html, err)
 	}
 }

@@ -70,6 +70,7 @@ type library struct {
 	Name         string            `json:"name"`
 	Description  string            `json:"description"`
 	Repository   string            `json:"repository"`
+	URL          string            `json:"url"`
 	Dependencies map[string]string `json:"dependencies"`
 }
 
@@ -275,7 +276,7 @@ func readmeData(libs []library, readmes map[string][]byte) ([]byte, error) {
 		if !ok {
 			continue
 		}
-		html, err := RenderReadme(md, l.Repository)
+		html, err := RenderReadme(md, l.Repository, ReleaseTag(l.URL, l.Repository))
 		if err != nil {
 			out[l.ID] = entry{Note: err.Error() + "; not shown"}
 			continue
