@@ -99,8 +99,8 @@ type plan struct {
 	cat     *Catalog
 	in      resolveInput
 	direct  map[string][]string // id -> requested constraints of new direct roots (all must hold)
-	local   map[string]source // packages given as files
-	targets map[string]bool   // libraries named by the user
+	local   map[string]source   // packages given as files
+	targets map[string]bool     // libraries named by the user
 }
 
 func (c *Client) newPlan(op string, old *lockfile.Lock, cat *Catalog) *plan {
