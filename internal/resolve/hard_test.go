@@ -73,7 +73,7 @@ func TestResolvePathologicalInputIsBounded(t *testing.T) {
 	}
 
 	// Pigeonholes are exponential for PubGrub too (for any resolution
-	// proof): the default budget ends it, in well under a second.
+	// proof): the default budget ends it, in about a second.
 	src, roots = pigeonhole(t, 12)
 	start := time.Now()
 	_, err = Resolve(context.Background(), src, roots, Options{})

@@ -197,6 +197,22 @@ func TestResolve(t *testing.T) {
 			want:    "lib-a 1.1.0-beta.1",
 		},
 		{
+			// npm's includePrerelease: an x-range's lower bound admits the
+			// bound's own pre-releases, a full version's does not.
+			name:    "pre-releases allowed: 2.x admits 2.0.0-pre.0",
+			catalog: []string{"lib-a 1.9.0", "lib-a 2.0.0-pre.0", "lib-b 1.0.0-rc1", "lib-b 0.9.0"},
+			roots:   []string{"lib-a 2.x", "lib-b ^0.9.0 || ^1.0.0"},
+			opts:    Options{AllowPrerelease: true},
+			want:    "lib-a 2.0.0-pre.0, lib-b 0.9.0",
+		},
+		{
+			name:    "pre-releases allowed reach dependencies too, inside their ranges",
+			catalog: []string{"lib-a 1.0.0 -> lib-b <2.0.0", "lib-b 1.0.0", "lib-b 1.5.0-rc.1", "lib-b 2.0.0-rc.1"},
+			roots:   []string{"lib-a"},
+			opts:    Options{AllowPrerelease: true},
+			want:    "lib-a 1.0.0, lib-b 2.0.0-rc.1",
+		},
+		{
 			name:    "pre-release named by the constraint",
 			catalog: []string{"lib-a 1.0.0", "lib-a 1.1.0-beta.1"},
 			roots:   []string{"lib-a >=1.1.0-beta"},
