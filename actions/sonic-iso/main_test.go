@@ -32,12 +32,25 @@ func fakeInputs(t *testing.T) map[string]string {
 	files := map[string]string{}
 	for _, n := range []string{"vmlinuz", "busybox", "sonic-runtime"} {
 		p := filepath.Join(dir, n)
-		if err := os.WriteFile(p, []byte(n), 0o755); err != nil {
+		data := []byte(n)
+		if n == "vmlinuz" {
+			data = bzImage()
+		}
+		if err := os.WriteFile(p, data, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		files[n] = p
 	}
 	return files
+}
+
+// bzImage is a stand-in kernel with the x86 boot protocol's header (the
+// boot sector signature and "HdrS" at 0x202), which the action checks.
+func bzImage() []byte {
+	b := make([]byte, 0x1000)
+	b[0x1FE], b[0x1FF] = 0x55, 0xAA
+	copy(b[0x202:], "HdrS\x0f\x02")
+	return b
 }
 
 func TestActionBuildsSignsUploads(t *testing.T) {
@@ -167,10 +180,11 @@ func TestActionRefusesBadInput(t *testing.T) {
 		{"bad key", map[string]string{"INPUT_SIGNING-KEY": "not a key"}, "signing key"},
 		{"upload without repository", map[string]string{"INPUT_UPLOAD": "true", "INPUT_TOKEN": "x"}, "OWNER/NAME"},
 		{"missing kernel", map[string]string{"INPUT_KERNEL": "/nonexistent/vmlinuz"}, "/nonexistent/vmlinuz"},
+		{"kernel not a bzImage", map[string]string{"INPUT_KERNEL": f["busybox"]}, "has no Linux boot header"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "missing kernel" || tc.name == "upload without repository" {
+			if tc.name == "missing kernel" || tc.name == "upload without repository" || tc.name == "kernel not a bzImage" {
 				needTools(t)
 			}
 			env := map[string]string{}

@@ -147,6 +147,7 @@ func Build(ctx context.Context, opts Options) (Result, error) {
 
 func validate(o Options) error {
 	var problems []string
+	var kernelErr error
 	if o.Version == "" || strings.ContainsAny(o.Version, "/ \\\t\n") {
 		problems = append(problems, fmt.Sprintf("version %q is empty or not a plain version", o.Version))
 	}
@@ -159,6 +160,13 @@ func validate(o Options) error {
 		}
 		if fi, err := os.Stat(f.path); err != nil || !fi.Mode().IsRegular() {
 			problems = append(problems, fmt.Sprintf("%s %q is not a readable file", f.name, f.path))
+			continue
+		}
+		if f.name == "kernel" {
+			if err := checkKernel(f.path); err != nil {
+				problems = append(problems, err.Error())
+				kernelErr = err
+			}
 		}
 	}
 	for _, f := range []struct{ name, path string }{{"rootfs", o.Rootfs}, {"core", o.Core}} {
@@ -181,10 +189,21 @@ func validate(o Options) error {
 		problems = append(problems, "a build time (SOURCE_DATE_EPOCH) is required for a reproducible image")
 	}
 	if len(problems) > 0 {
-		return errors.New("sonic build: " + strings.Join(problems, "; "))
+		err := errors.New("sonic build: " + strings.Join(problems, "; "))
+		if kernelErr != nil {
+			return &inputError{err, kernelErr}
+		}
+		return err
 	}
 	return nil
 }
+
+// inputError is the list of input problems, which errors.Is sees through
+// to the kernel's (ErrNotKernel).
+type inputError struct{ list, kernel error }
+
+func (e *inputError) Error() string { return e.list.Error() }
+func (e *inputError) Unwrap() error { return e.kernel }
 
 func (s *state) initramfs(ctx context.Context, _ *pipe.Context) error {
 	o := s.opts
