@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/fredbook/udos-dist/internal/bridge/discover"
 	"github.com/fredbook/udos-dist/internal/bridge/hostauth"
 	"github.com/fredbook/udos-dist/internal/bridge/server"
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
@@ -49,7 +50,6 @@ type ServeOptions struct {
 	AuthorizedKeys string
 	Ifaces         []string
 	NoAnnounce     bool
-	Keep           int
 	KeepAlive      time.Duration
 }
 
@@ -72,6 +72,8 @@ is bin/ucode. Clients authenticate by key: list them in --authorized-keys
 	fs.StringArrayVar(&o.Allow, "allow", nil, "a `COMMAND` clients may run (repeatable; default bin/ucode)")
 	fs.StringVar(&o.AuthorizedKeys, "authorized-keys", "", "authorized client keys `FILE` (OpenSSH format; default <root>/bridge/authorized_keys)")
 	fs.DurationVar(&o.KeepAlive, "keepalive", 15*time.Second, "interval of keepalive requests to clients")
+	fs.StringArrayVar(&o.Ifaces, "iface", nil, "announce on this `INTERFACE` only (repeatable; default: every up interface)")
+	fs.BoolVar(&o.NoAnnounce, "no-announce", false, "do not announce over mDNS")
 	return c
 }
 
@@ -131,7 +133,37 @@ func serve(ctx context.Context, f *factory.Factory, o *ServeOptions) error {
 	fp := hostauth.Fingerprint(hostKey.PublicKey())
 	fmt.Fprintf(errOut, "udos-bridge: host key %s\n", fp)
 	fmt.Fprintf(errOut, "udos-bridge: listening on %s (commands: %s)\n", ln.Addr(), strings.Join(sortedKeys(cmds), ", "))
-	return srv.Serve(ctx, ln)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	announced := make(chan error, 1)
+	if o.NoAnnounce {
+		announced <- nil
+	} else {
+		name := o.Name
+		if name == "" {
+			h, _ := os.Hostname()
+			name = "uDOS Wizard on " + h
+		}
+		a := discover.Announcement{Name: name, Port: ln.Addr().(*net.TCPAddr).Port, Ifaces: o.Ifaces,
+			Version: coreVersion(root), Protocol: ProtocolVersion, Fingerprint: fp}
+		go func() {
+			err := discover.Announce(ctx, a, func(n string) {
+				if n != name {
+					logf(fmt.Sprintf("the name %q is taken on the network: announced as %q", name, n))
+				}
+				logf(fmt.Sprintf("announced as %q (%s)", n, discover.ServiceType))
+			})
+			if err != nil {
+				// Commands still work by address; say why discovery does not.
+				logf(fmt.Sprintf("not announced over mDNS: %v", err))
+			}
+			announced <- err
+		}()
+	}
+	err = srv.Serve(ctx, ln)
+	cancel()
+	<-announced
+	return err
 }
 
 func coreVersion(root string) string {

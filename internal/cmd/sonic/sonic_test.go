@@ -70,7 +70,7 @@ func serve(t *testing.T, extra ...string) (wizardRoot, addr, fp string) {
 	go func() {
 		f := factory.New(&iostreams.IOStreams{In: strings.NewReader(""), Out: &lockedBuf{}, ErrOut: errb})
 		f.Ctx = ctx
-		done <- root.Run(f, append([]string{"--root", wizardRoot, "bridge", "serve", "--listen", "127.0.0.1:0", "--keepalive", "1s"}, extra...))
+		done <- root.Run(f, append([]string{"--root", wizardRoot, "bridge", "serve", "--listen", "127.0.0.1:0", "--no-announce", "--keepalive", "1s"}, extra...))
 	}()
 	t.Cleanup(func() {
 		cancel()
