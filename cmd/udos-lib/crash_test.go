@@ -122,12 +122,26 @@ func TestKilledInstall(t *testing.T) {
 			cmd := udosLib(root, reg, []string{"UDOS_LIB_TEST_PAUSE=" + pt.name}, "install", "grid-math@1.1.1", "pathfinding@1.1.0", "themes-retro")
 			killAtPause(t, cmd, pt.name)
 
-			// The next command recovers; the state is exactly old or new.
-			var errOut bytes.Buffer
+			// A read-only command reports an unfinished transaction and
+			// leaves it alone.
+			_, journalErr := os.Stat(store.Paths{Root: root}.Journal())
+			var listErr bytes.Buffer
 			list := udosLib(root, reg, nil, "list", "--json")
-			list.Stderr = &errOut
-			if err := list.Run(); err != nil {
-				t.Fatalf("list after the kill: %v\n%s", err, errOut.String())
+			list.Stderr = &listErr
+			_ = list.Run()
+			if _, err := os.Stat(store.Paths{Root: root}.Journal()); (err == nil) != (journalErr == nil) {
+				t.Fatalf("list changed the journal (before: %v, after: %v)", journalErr, err)
+			}
+			if journalErr == nil && !strings.Contains(listErr.String(), "an interrupted transaction is pending") {
+				t.Errorf("list did not report the pending transaction:\n%s", listErr.String())
+			}
+			// The next command that changes the root recovers; the state is
+			// exactly old or new.
+			var errOut bytes.Buffer
+			next := udosLib(root, reg, nil, "sync")
+			next.Stderr = &errOut
+			if err := next.Run(); err != nil {
+				t.Fatalf("sync after the kill: %v\n%s", err, errOut.String())
 			}
 			got := installedState(t, root)
 			if strings.Join(got, " ") != strings.Join(pt.want, " ") {
@@ -218,8 +232,9 @@ func TestConcurrentInstalls(t *testing.T) {
 	}
 }
 
-// TestLockWait: a second process waits for the first with a message and
-// gives up after UDOS_LIB_LOCK_TIMEOUT with a clear error.
+// TestLockWait: a second process that changes the root waits for the first
+// with a message and gives up after UDOS_LIB_LOCK_TIMEOUT with a clear
+// error; a read-only one does not wait at all.
 func TestLockWait(t *testing.T) {
 	t.Parallel()
 	reg := t.TempDir()
@@ -236,7 +251,19 @@ func TestLockWait(t *testing.T) {
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() && !strings.Contains(sc.Text(), "test pause") {
 	}
-	second := udosLib(root, reg, []string{"UDOS_LIB_LOCK_TIMEOUT=500ms"}, "list")
+	for _, ro := range [][]string{{"list"}, {"list", "--available"}, {"search", "grid"}, {"info", "grid-math"}, {"check-updates"}} {
+		cmd := udosLib(root, reg, []string{"UDOS_LIB_LOCK_TIMEOUT=20s"}, ro...)
+		var out bytes.Buffer
+		cmd.Stderr = &out
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			t.Errorf("%v while another udos-lib holds the lock: %v\n%s", ro, err, out.String())
+		}
+		if d := time.Since(start); d > 5*time.Second || strings.Contains(out.String(), "waiting for another") {
+			t.Errorf("%v waited for the lock (%s):\n%s", ro, d, out.String())
+		}
+	}
+	second := udosLib(root, reg, []string{"UDOS_LIB_LOCK_TIMEOUT=500ms"}, "install", "grid-math")
 	var errOut bytes.Buffer
 	second.Stderr = &errOut
 	err = second.Run()

@@ -13,7 +13,7 @@ import (
 // Fetcher is what the installer needs of the project's fetch code: small
 // whole files, and downloads resumed with Range.
 type Fetcher interface {
-	Get(ctx context.Context, loc, etag string, max int64) (fetch.Result, error)
+	Get(ctx context.Context, loc string, cond fetch.Validators, max int64) (fetch.Result, error)
 	Resume(ctx context.Context, loc string, offset int64, w io.Writer, restart func() error) (int64, error)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/atomicfile"
 	"github.com/fredbook/udos-dist/internal/checksum"
+	"github.com/fredbook/udos-dist/internal/fetch"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
 )
@@ -209,7 +210,7 @@ func (in *Installer) getSmall(ctx context.Context, src Source, version, name str
 	if err != nil {
 		return nil, err
 	}
-	res, err := in.Fetcher.Get(ctx, loc, "", maxManifest)
+	res, err := in.Fetcher.Get(ctx, loc, fetch.Validators{}, maxManifest)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s of release %s: %w", name, version, err)
 	}

@@ -38,7 +38,7 @@ type Source interface {
 // Getter reads a small file (an index page) from a URL or path; the
 // library fetcher is one.
 type Getter interface {
-	Get(ctx context.Context, loc, etag string, max int64) (fetch.Result, error)
+	Get(ctx context.Context, loc string, cond fetch.Validators, max int64) (fetch.Result, error)
 }
 
 // ParseSource reads SOURCE: "OWNER/NAME" (GitHub, through gh), an http(s)
@@ -135,7 +135,7 @@ func (s *urlSource) String() string { return s.prefix }
 var hrefRe = regexp.MustCompile(`(?i)href\s*=\s*["']?([^"' >]+)`)
 
 func (s *urlSource) Versions(ctx context.Context) ([]string, error) {
-	res, err := s.get.Get(ctx, s.prefix+"/", "", 4<<20)
+	res, err := s.get.Get(ctx, s.prefix+"/", fetch.Validators{}, 4<<20)
 	if err != nil {
 		return nil, fmt.Errorf("listing releases at %s (the prefix must serve an index page; or name the version): %w", s.prefix, err)
 	}

@@ -5,10 +5,12 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -33,6 +35,10 @@ type Fetcher struct {
 	Timeout time.Duration
 	// Requests counts HTTP requests sent (figures and tests).
 	Requests int
+	// OnRetry, when set, is told of every retry before its wait: the URL,
+	// the attempt about to be made (2 for the first retry), how many there
+	// may be, the wait, and what failed.
+	OnRetry func(loc string, attempt, attempts int, wait time.Duration, err error)
 }
 
 // New returns a Fetcher with sensible defaults for end users: 4 attempts,
@@ -54,80 +60,164 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("GET %s: HTTP %d %s", e.URL, e.Status, http.StatusText(e.Status))
 }
 
-// Result of a conditional fetch.
-type Result struct {
-	Body        []byte
-	ETag        string
-	NotModified bool
+// Validators make a request conditional: the ETag and Last-Modified of the
+// copy the caller has. A server answers 304 when that copy is current; one
+// that sends no ETag (python's http.server, a plain file server) can still
+// answer If-Modified-Since.
+type Validators struct {
+	ETag         string
+	LastModified string
 }
 
-// Get reads a whole file with the size limit max (0: none); etag, when set,
+func (v Validators) empty() bool { return v.ETag == "" && v.LastModified == "" }
+
+// Result of a conditional fetch.
+type Result struct {
+	Body []byte
+	// ETag and LastModified are the answer's validators (the caller's own
+	// when NotModified).
+	ETag         string
+	LastModified string
+	NotModified  bool
+}
+
+// ErrTooLarge: a file is larger than its limit (a catalog's declared size,
+// or a hard cap); the transfer stopped there.
+var ErrTooLarge = errors.New("larger than allowed")
+
+// ReadFile reads a local regular file of at most max bytes. Devices, FIFOs
+// and folders are refused (a catalog pointing at /dev/zero must not read
+// forever), and a file that grows past max stops there.
+func ReadFile(path string, max int64) ([]byte, error) {
+	max = limit(max)
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("reading %s: %w (more than %d bytes)", path, ErrTooLarge, max)
+	}
+	return b, nil
+}
+
+// limit is max, or no limit at all for max <= 0 (callers give one).
+func limit(max int64) int64 {
+	if max <= 0 {
+		return math.MaxInt64 - 1
+	}
+	return max
+}
+
+func openRegular(path string) (*os.File, error) {
+	// Stat first: opening a FIFO would block until someone writes to it.
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading %s: not a regular file (%s)", path, fi.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// Get reads a whole file of at most max bytes (max > 0); cond, when set,
 // makes the request conditional.
-func (f *Fetcher) Get(ctx context.Context, loc, etag string, max int64) (Result, error) {
+func (f *Fetcher) Get(ctx context.Context, loc string, cond Validators, max int64) (Result, error) {
 	if !regref.IsRemote(loc) {
-		b, err := os.ReadFile(loc)
+		b, err := ReadFile(loc, max)
 		if err != nil {
-			return Result{}, fmt.Errorf("reading %s: %w", loc, err)
+			return Result{}, err
 		}
 		return Result{Body: b}, nil
 	}
 	var res Result
-	err := f.do(ctx, loc, etag, nil, func(resp *http.Response) error {
+	err := f.do(ctx, loc, cond, nil, func(resp *http.Response) error {
 		if resp.StatusCode == http.StatusNotModified {
-			res = Result{NotModified: true, ETag: etag}
+			res = Result{NotModified: true, ETag: cond.ETag, LastModified: cond.LastModified}
+			if e := resp.Header.Get("ETag"); e != "" {
+				res.ETag = e
+			}
 			return nil
 		}
-		r := io.Reader(resp.Body)
-		if max > 0 {
-			r = io.LimitReader(resp.Body, max+1)
-		}
-		b, err := io.ReadAll(r)
-		if err != nil {
+		var buf bytes.Buffer
+		if _, err := copyMax(&buf, resp, loc, max); err != nil {
 			return err
 		}
-		if max > 0 && int64(len(b)) > max {
-			return &finalError{fmt.Errorf("GET %s: larger than %d bytes", loc, max)}
-		}
-		if resp.ContentLength >= 0 && int64(len(b)) != resp.ContentLength {
-			return fmt.Errorf("GET %s: %w (got %d of %d bytes)", loc, io.ErrUnexpectedEOF, len(b), resp.ContentLength)
-		}
-		res = Result{Body: b, ETag: resp.Header.Get("ETag")}
+		res = Result{Body: buf.Bytes(), ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
 		return nil
 	})
 	return res, err
 }
 
-// Download writes the file at loc to w. reset is called before every retry
-// so the caller can truncate what it received.
-func (f *Fetcher) Download(ctx context.Context, loc string, w io.Writer, reset func() error) error {
+// Download streams the file at loc into w, at most max bytes (max > 0): a
+// server that sends more is cut off at max and the download fails, so a
+// package a catalog declares as 536 bytes cannot cost a gigabyte. reset is
+// called before every retry so the caller can truncate what it received.
+func (f *Fetcher) Download(ctx context.Context, loc string, w io.Writer, max int64, reset func() error) error {
 	if !regref.IsRemote(loc) {
-		in, err := os.Open(loc)
+		max = limit(max)
+		in, err := openRegular(loc)
 		if err != nil {
-			return fmt.Errorf("reading %s: %w", loc, err)
+			return err
 		}
 		defer in.Close()
-		if _, err := io.Copy(w, in); err != nil {
+		n, err := io.Copy(w, io.LimitReader(in, max+1))
+		switch {
+		case err != nil:
 			return fmt.Errorf("reading %s: %w", loc, err)
+		case n > max:
+			return fmt.Errorf("reading %s: %w (more than %d bytes)", loc, ErrTooLarge, max)
 		}
 		return nil
 	}
 	first := true
-	return f.do(ctx, loc, "", nil, func(resp *http.Response) error {
+	return f.do(ctx, loc, Validators{}, nil, func(resp *http.Response) error {
 		if !first {
 			if err := reset(); err != nil {
 				return &finalError{err}
 			}
 		}
 		first = false
-		n, err := io.Copy(w, resp.Body)
-		if err != nil {
-			return err
-		}
-		if resp.ContentLength >= 0 && n != resp.ContentLength {
-			return fmt.Errorf("GET %s: %w (got %d of %d bytes)", loc, io.ErrUnexpectedEOF, n, resp.ContentLength)
-		}
-		return nil
+		_, err := copyMax(w, resp, loc, max)
+		return err
 	})
+}
+
+// copyMax copies resp's body to w, refusing more than max bytes (a final
+// error: the same server will send the same size again) and a body shorter
+// than its Content-Length (retried: a dropped connection).
+func copyMax(w io.Writer, resp *http.Response, loc string, max int64) (int64, error) {
+	if max > 0 && resp.ContentLength > max {
+		return 0, &finalError{fmt.Errorf("GET %s: %w: the server announces %d bytes, at most %d are expected", loc, ErrTooLarge, resp.ContentLength, max)}
+	}
+	r := io.Reader(resp.Body)
+	if max > 0 {
+		r = io.LimitReader(resp.Body, max+1)
+	}
+	n, err := io.Copy(w, r)
+	if err != nil {
+		return n, err
+	}
+	if max > 0 && n > max {
+		return n, &finalError{fmt.Errorf("GET %s: %w: more than the %d bytes expected", loc, ErrTooLarge, max)}
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return n, fmt.Errorf("GET %s: %w (got %d of %d bytes)", loc, io.ErrUnexpectedEOF, n, resp.ContentLength)
+	}
+	return n, nil
 }
 
 // finalError stops the retry loop.
@@ -136,7 +226,7 @@ type finalError struct{ err error }
 func (e *finalError) Error() string { return e.err.Error() }
 func (e *finalError) Unwrap() error { return e.err }
 
-func (f *Fetcher) do(ctx context.Context, loc, etag string, prep func(*http.Request), body func(*http.Response) error) error {
+func (f *Fetcher) do(ctx context.Context, loc string, cond Validators, prep func(*http.Request), body func(*http.Response) error) error {
 	attempts := f.Attempts
 	if attempts < 1 {
 		attempts = 1
@@ -148,11 +238,15 @@ func (f *Fetcher) do(ctx context.Context, loc, etag string, prep func(*http.Requ
 	var last error
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
-			if err := clock.Sleep(ctx, f.Backoff.Delay(i-1)); err != nil {
+			wait := f.Backoff.Delay(i - 1)
+			if f.OnRetry != nil {
+				f.OnRetry(loc, i+1, attempts, wait, last)
+			}
+			if err := clock.Sleep(ctx, wait); err != nil {
 				return fmt.Errorf("GET %s: %w (last error: %v)", loc, err, last)
 			}
 		}
-		err := f.once(ctx, loc, etag, prep, body)
+		err := f.once(ctx, loc, cond, prep, body)
 		if err == nil {
 			return nil
 		}
@@ -171,7 +265,7 @@ func (f *Fetcher) do(ctx context.Context, loc, etag string, prep func(*http.Requ
 	return fmt.Errorf("%w (gave up after %d attempts)", last, attempts)
 }
 
-func (f *Fetcher) once(parent context.Context, loc, etag string, prep func(*http.Request), body func(*http.Response) error) error {
+func (f *Fetcher) once(parent context.Context, loc string, cond Validators, prep func(*http.Request), body func(*http.Response) error) error {
 	ctx := parent
 	if f.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -182,8 +276,11 @@ func (f *Fetcher) once(parent context.Context, loc, etag string, prep func(*http
 	if err != nil {
 		return &finalError{fmt.Errorf("GET %s: %w", loc, err)}
 	}
-	if etag != "" {
-		req.Header.Set("If-None-Match", etag)
+	if cond.ETag != "" {
+		req.Header.Set("If-None-Match", cond.ETag)
+	}
+	if cond.LastModified != "" {
+		req.Header.Set("If-Modified-Since", cond.LastModified)
 	}
 	req.Header.Set("User-Agent", "udos-lib")
 	if prep != nil {
@@ -203,7 +300,7 @@ func (f *Fetcher) once(parent context.Context, loc, etag string, prep func(*http
 	}
 	defer resp.Body.Close()
 	partial := resp.StatusCode == http.StatusPartialContent && req.Header.Get("Range") != ""
-	if resp.StatusCode != http.StatusOK && !partial && !(resp.StatusCode == http.StatusNotModified && etag != "") {
+	if resp.StatusCode != http.StatusOK && !partial && !(resp.StatusCode == http.StatusNotModified && !cond.empty()) {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		return &HTTPError{URL: loc, Status: resp.StatusCode}
 	}

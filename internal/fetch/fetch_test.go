@@ -62,7 +62,7 @@ func TestFetcherRetries(t *testing.T) {
 			defer srv.Close()
 			f := &Fetcher{Client: srv.Client(), Attempts: 3, Timeout: 5 * time.Second, Clock: noWait{}}
 			var got strings.Builder
-			err := f.Download(context.Background(), srv.URL+"/p", &got, func() error { got.Reset(); return nil })
+			err := f.Download(context.Background(), srv.URL+"/p", &got, 1<<20, func() error { got.Reset(); return nil })
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -93,7 +93,7 @@ func TestFetcherStallTimesOut(t *testing.T) {
 	defer close(release)
 	f := &Fetcher{Client: srv.Client(), Attempts: 2, Timeout: 100 * time.Millisecond, Clock: noWait{}}
 	start := time.Now()
-	_, err := f.Get(context.Background(), srv.URL+"/c", "", 0)
+	_, err := f.Get(context.Background(), srv.URL+"/c", Validators{}, 0)
 	if err == nil || !strings.Contains(err.Error(), "timed out after 100ms") {
 		t.Fatalf("error %v, want a timeout", err)
 	}
@@ -116,11 +116,11 @@ func TestFetcherConditional(t *testing.T) {
 	}))
 	defer srv.Close()
 	f := &Fetcher{Client: srv.Client(), Attempts: 1, Timeout: time.Second}
-	r, err := f.Get(context.Background(), srv.URL, "", 0)
+	r, err := f.Get(context.Background(), srv.URL, Validators{}, 0)
 	if err != nil || string(r.Body) != "catalog" || r.ETag != `"v1"` {
 		t.Fatalf("first: %+v %v", r, err)
 	}
-	r, err = f.Get(context.Background(), srv.URL, r.ETag, 0)
+	r, err = f.Get(context.Background(), srv.URL, Validators{ETag: r.ETag}, 0)
 	if err != nil || !r.NotModified || len(r.Body) != 0 {
 		t.Fatalf("second: %+v %v", r, err)
 	}
@@ -136,7 +136,7 @@ func TestFetcherContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	f := &Fetcher{Client: srv.Client(), Attempts: 5, Backoff: retry.Backoff{Base: time.Hour}}
-	_, err := f.Get(ctx, srv.URL, "", 0)
+	_, err := f.Get(ctx, srv.URL, Validators{}, 0)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}

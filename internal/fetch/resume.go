@@ -75,7 +75,7 @@ func (f *Fetcher) Resume(ctx context.Context, loc string, offset int64, w io.Wri
 		}
 		return nil
 	}
-	err := f.do(ctx, loc, "", prep, body)
+	err := f.do(ctx, loc, Validators{}, prep, body)
 	var he *HTTPError
 	if errors.As(err, &he) && he.Status == http.StatusRequestedRangeNotSatisfiable && held > 0 {
 		// What the caller holds is longer than the file: start over.
@@ -83,7 +83,7 @@ func (f *Fetcher) Resume(ctx context.Context, loc string, offset int64, w io.Wri
 			return held, err
 		}
 		held = 0
-		err = f.do(ctx, loc, "", prep, body)
+		err = f.do(ctx, loc, Validators{}, prep, body)
 	}
 	return held, err
 }

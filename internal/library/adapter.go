@@ -54,7 +54,11 @@ func (s resolveSource) Versions(id string) ([]resolve.Candidate, error) {
 	}
 	switch {
 	case errors.Is(err, resolve.ErrUnknown) && !hasExtra:
-		return nil, fmt.Errorf("library %s is not in the catalog (try 'udos-lib search'): %w", id, resolve.ErrUnknown)
+		hint := ""
+		if s.in.Catalog != nil {
+			hint = suggest(id, s.in.Catalog.ids())
+		}
+		return nil, fmt.Errorf("library %s is not in the catalog%s (try 'udos-lib search'): %w", id, hint, resolve.ErrUnknown)
 	case err != nil && !errors.Is(err, resolve.ErrUnknown):
 		return nil, err
 	}

@@ -36,7 +36,15 @@ func (c *Catalog) Lookup(name string) (*catalog.Library, error) {
 	if l, ok := c.Find(ref.ID); ok {
 		return l, nil
 	}
-	return nil, fmt.Errorf("library %q is not in the catalog (try 'udos-lib search %s')", name, ref.Short)
+	return nil, fmt.Errorf("library %q is not in the catalog%s (try 'udos-lib search %s')", name, suggest(name, c.ids()), ref.Short)
+}
+
+func (c *Catalog) ids() []string {
+	out := make([]string, len(c.Libraries))
+	for i, l := range c.Libraries {
+		out[i] = l.ID
+	}
+	return out
 }
 
 // emptyCatalog is used where no registry is configured.
@@ -127,11 +135,23 @@ type SyncResult struct {
 	Requests int
 }
 
+// Hard caps on what a registry may make the client read, local or remote:
+// a catalog.json of 1,000,000 libraries would otherwise cost gigabytes.
+const (
+	maxCatalogSize   = 64 << 20
+	maxSignatureSize = 1 << 20
+)
+
 // LoadCatalog returns the registry's catalog, verified (signature, serial,
 // expiry). With refresh, an http registry is asked (conditionally, with the
-// cached ETag); without it, a cached copy is used when there is one. A local
-// folder is always read directly.
+// cached ETag and Last-Modified); without it, a cached copy is used when
+// there is one. A local folder is always read directly. A read-only client
+// (Open) uses the cache but never writes it.
 func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, error) {
+	return c.loadCatalog(ctx, refresh, true)
+}
+
+func (c *Client) loadCatalog(ctx context.Context, refresh, useCache bool) (*SyncResult, error) {
 	loc, err := CatalogLocation(c.Registry)
 	if err != nil {
 		return nil, err
@@ -142,45 +162,45 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 	}
 	prev := state
 	dir := c.Paths.CacheDir(c.Registry)
-	cachedBody, errBody := os.ReadFile(filepath.Join(dir, "catalog.json"))
-	haveCache := errBody == nil
+	cachedBody, errBody := fetch.ReadFile(filepath.Join(dir, catalog.FileName), maxCatalogSize)
+	haveCache := useCache && errBody == nil
 	before := c.Fetcher.Requests
 	res := &SyncResult{}
 
 	var body, sig []byte
 	switch {
 	case !regref.IsRemote(loc):
-		body, err = os.ReadFile(loc)
+		body, err = fetch.ReadFile(loc, maxCatalogSize)
 		if err != nil {
-			return nil, fmt.Errorf("reading catalog %s: %w", loc, err)
+			return nil, fmt.Errorf("reading catalog: %w", err)
 		}
-		sig, err = os.ReadFile(loc + ".asc")
+		sig, err = fetch.ReadFile(loc+".asc", maxSignatureSize)
 		if errors.Is(err, os.ErrNotExist) {
 			sig = nil
 		} else if err != nil {
-			return nil, fmt.Errorf("reading catalog signature %s.asc: %w", loc, err)
+			return nil, fmt.Errorf("reading catalog signature: %w", err)
 		}
 	case haveCache && !refresh:
 		body = cachedBody
-		sig = readOptional(filepath.Join(dir, "catalog.json.asc"))
+		sig = readOptional(filepath.Join(dir, catalog.SignatureName))
 		res.Cached = true
 	default:
-		etag := ""
+		var cond fetch.Validators
 		if haveCache {
-			etag = state.ETag
+			cond = fetch.Validators{ETag: state.ETag, LastModified: state.LastModified}
 		}
-		r, err := c.Fetcher.Get(ctx, loc, etag, 64<<20)
+		r, err := c.Fetcher.Get(ctx, loc, cond, maxCatalogSize)
 		if err != nil {
 			return nil, fmt.Errorf("fetching catalog: %w", err)
 		}
 		if r.NotModified {
 			body = cachedBody
-			sig = readOptional(filepath.Join(dir, "catalog.json.asc"))
+			sig = readOptional(filepath.Join(dir, catalog.SignatureName))
 			res.Cached = true
 		} else {
 			body = r.Body
-			state.ETag = r.ETag
-			sr, err := c.Fetcher.Get(ctx, loc+".asc", "", 1<<20)
+			state.ETag, state.LastModified = r.ETag, r.LastModified
+			sr, err := c.Fetcher.Get(ctx, loc+".asc", fetch.Validators{}, maxSignatureSize)
 			var he *fetch.HTTPError
 			switch {
 			case err == nil:
@@ -198,22 +218,27 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 	if err != nil && res.Cached && regref.IsRemote(loc) {
 		// The cached copy no longer passes (a keyring given since, a
 		// signature published since without changing catalog.json, an
-		// expired copy): ask again without the ETag, once.
-		if err := os.Remove(filepath.Join(dir, "catalog.json")); err != nil {
+		// expired copy): ask again without the validators, once.
+		if c.ReadOnly {
+			return c.loadCatalog(ctx, true, false)
+		}
+		if err := os.Remove(filepath.Join(dir, catalog.FileName)); err != nil {
 			return nil, fmt.Errorf("dropping the cached catalog: %w", err)
 		}
-		return c.LoadCatalog(ctx, true)
+		return c.loadCatalog(ctx, true, true)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if !res.Cached {
 		res.Changed = cat.Serial != state.Serial || (regref.IsRemote(loc) && !haveCache)
+	}
+	if !res.Cached && !c.ReadOnly {
 		if regref.IsRemote(loc) {
-			if err := atomicfile.WriteFile(filepath.Join(dir, "catalog.json"), body, 0o644); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(dir, catalog.FileName), body, 0o644); err != nil {
 				return nil, err
 			}
-			ascPath := filepath.Join(dir, "catalog.json.asc")
+			ascPath := filepath.Join(dir, catalog.SignatureName)
 			if sig != nil {
 				if err := atomicfile.WriteFile(ascPath, sig, 0o644); err != nil {
 					return nil, err
@@ -237,7 +262,7 @@ func (c *Client) LoadCatalog(ctx context.Context, refresh bool) (*SyncResult, er
 }
 
 func readOptional(path string) []byte {
-	b, err := os.ReadFile(path)
+	b, err := fetch.ReadFile(path, maxSignatureSize)
 	if err != nil {
 		return nil
 	}

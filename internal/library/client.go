@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -58,6 +59,9 @@ type Client struct {
 	// Prerelease lets every constraint admit the pre-releases inside its
 	// range when resolving (--pre; npm's includePrerelease).
 	Prerelease bool
+	// ReadOnly is set by Open: nothing is written into the root (no lock,
+	// no recovery, no catalog cache).
+	ReadOnly bool
 
 	warned map[string]bool
 	lock   *store.FileLock
@@ -97,8 +101,8 @@ func (c *Client) hook(point string) {
 // ctx is done) and completes any interrupted transaction. Every command
 // calls it first and End when done.
 func (c *Client) Begin(ctx context.Context) error {
-	if _, err := os.Stat(c.Paths.Root); err != nil {
-		return fmt.Errorf("uDOS root %s: %w (pass --root DIR or set UDOS_ROOT)", c.Paths.Root, err)
+	if err := store.CheckRoot(c.Paths.Root); err != nil {
+		return err
 	}
 	timeout := c.LockTimeout
 	if timeout == 0 {
@@ -122,6 +126,28 @@ func (c *Client) Begin(ctx context.Context) error {
 	return nil
 }
 
+// Open prepares a read-only command (search, info, list, check-updates): it
+// takes no lock, so it never waits behind another udos-lib, and writes
+// nothing into the root. With requireRoot the root must be a uDOS
+// installation. An unfinished transaction is reported, not completed (the
+// next command that changes the root completes it).
+func (c *Client) Open(requireRoot bool) error {
+	c.ReadOnly = true
+	if requireRoot {
+		if err := store.CheckRoot(c.Paths.Root); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(c.Paths.Journal()); err == nil {
+		if store.Busy(c.Paths.Mutex()) {
+			c.warnOnce("another udos-lib is changing " + c.Paths.Root + " right now: what is shown may be about to change")
+		} else {
+			c.warnOnce("an interrupted transaction is pending in " + c.Paths.Root + ": the next install, update, uninstall or rollback completes it")
+		}
+	}
+	return nil
+}
+
 // End releases the lock.
 func (c *Client) End() {
 	if c.lock != nil {
@@ -141,36 +167,44 @@ func (c *Client) FindInstalled(lock *lockfile.Lock, name string) (string, lockfi
 	}
 	e, ok := lock.Libraries[ref.ID]
 	if !ok {
-		return "", lockfile.Entry{}, fmt.Errorf("%s is not installed (see 'udos-lib list')", name)
+		return "", lockfile.Entry{}, fmt.Errorf("%s is not installed%s (see 'udos-lib list')", name, suggest(name, lock.IDs()))
 	}
 	return ref.ID, e, nil
 }
 
-// fetchBytes downloads a whole file with progress and retries.
-func (c *Client) fetchBytes(ctx context.Context, loc, label string, size int64) ([]byte, error) {
-	var buf bytes.Buffer
+// download streams the package at loc into path, at most max bytes,
+// computing its digests on the way, with progress and retries.
+func (c *Client) download(ctx context.Context, loc, path, label string, size, max int64, d *digester) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("downloading %s: %w", label, err)
+	}
+	defer f.Close()
 	var sink ProgressSink
 	if c.Progress != nil && regref.IsRemote(loc) {
 		sink = c.Progress(label, size)
 	}
-	w := io.Writer(&buf)
+	w := io.MultiWriter(f, d)
 	if sink != nil {
-		w = io.MultiWriter(&buf, sink)
+		w = io.MultiWriter(f, d, sink)
 	}
-	err := c.Fetcher.Download(ctx, loc, w, func() error {
-		buf.Reset()
+	err = c.Fetcher.Download(ctx, loc, w, max, func() error {
+		d.Reset()
 		if sink != nil {
 			sink.Reset()
 		}
-		return nil
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		return f.Truncate(0)
 	})
 	if sink != nil {
 		sink.Done()
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return buf.Bytes(), nil
+	return f.Close()
 }
 
 // source is where one version comes from and what it must hash to.
@@ -203,33 +237,59 @@ func (c *Client) ensureStored(ctx context.Context, s source) (*store.Meta, error
 	if i := strings.LastIndex(s.URL, "/"); i >= 0 {
 		file = s.URL[i+1:]
 	}
+	tmp, err := c.Paths.Staging(s.ID, version)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		os.RemoveAll(tmp)
+		// The library's folder goes too when nothing else is in it: a
+		// refused download leaves no trace.
+		_ = os.Remove(filepath.Dir(tmp))
+	}()
 	// Digest and signature are checked on the raw bytes, before the archive
 	// is even parsed: nothing of an unverified download is interpreted.
 	var raw, sig []byte
+	d := newDigester()
 	if s.Local != nil {
 		raw, sig = s.Local.Bytes(), s.LocalSig
+		d.Write(raw)
 	} else {
-		var err error
-		raw, err = c.fetchBytes(ctx, s.URL, file, s.Size)
-		if err != nil {
+		// The download streams to disk and stops at the size the catalog
+		// declares (a lock file declares none: the package format's own
+		// cap), hashing as it goes.
+		max := int64(udospkg.MaxPackageSize)
+		if s.Size > 0 && s.Size < max {
+			max = s.Size
+		}
+		dl := filepath.Join(tmp, "package")
+		if err := c.download(ctx, s.URL, dl, file, s.Size, max, d); err != nil {
+			if errors.Is(err, fetch.ErrTooLarge) {
+				return nil, fmt.Errorf("downloading %s: %w (the catalog declares %d bytes; nothing was installed)", file, err, s.Size)
+			}
 			return nil, &unavailableError{fmt.Errorf("downloading %s: %w", file, err)}
 		}
 		c.hook("after-download")
+		if raw, err = fetch.ReadFile(dl, max); err != nil {
+			return nil, err
+		}
 	}
 	if s.SHA256 != "" || s.SHA512 != "" {
-		if err := checkDigests(raw, s.SHA256, s.SHA512); err != nil {
+		if err := d.check(s.SHA256, s.SHA512); err != nil {
 			return nil, fmt.Errorf("%s: %w (the download is corrupt or the package was replaced; nothing was installed)", file, err)
 		}
 	} else if s.Local == nil {
 		return nil, fmt.Errorf("%s: no digest to check it against", file)
 	}
 	if s.Local == nil && s.SignatureURL != "" {
-		r, err := c.Fetcher.Get(ctx, s.SignatureURL, "", 1<<20)
+		r, err := c.Fetcher.Get(ctx, s.SignatureURL, fetch.Validators{}, maxSignatureSize)
 		var he *fetch.HTTPError
 		switch {
 		case err == nil:
 			sig = r.Body
 		case errors.As(err, &he) && he.Status == 404, errors.Is(err, os.ErrNotExist):
+		case errors.Is(err, fetch.ErrTooLarge):
+			return nil, fmt.Errorf("downloading the signature of %s: %w (nothing was installed)", file, err)
 		default:
 			return nil, &unavailableError{fmt.Errorf("downloading the signature of %s: %w", file, err)}
 		}
@@ -260,11 +320,6 @@ func (c *Client) ensureStored(ctx context.Context, s source) (*store.Meta, error
 		return nil, fmt.Errorf("%s: %w (nothing was installed)", file, err)
 	}
 
-	tmp, err := c.Paths.Staging(s.ID, version)
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
 	if _, err := pkg.ExtractTo(filepath.Join(tmp, "x")); err != nil {
 		return nil, fmt.Errorf("extracting %s: %w (nothing was installed)", file, err)
 	}
@@ -329,17 +384,28 @@ func (c *Client) coreVersion() *semver.Version {
 	return v
 }
 
-// checkDigests compares raw bytes with expected lower-case hex digests.
-func checkDigests(raw []byte, sha256Hex, sha512Hex string) error {
+// digester computes a package's sha256 and sha512 as it streams by.
+type digester struct{ s256, s512 hash.Hash }
+
+func newDigester() *digester { return &digester{sha256.New(), sha512.New()} }
+
+func (d *digester) Write(p []byte) (int, error) {
+	d.s256.Write(p)
+	d.s512.Write(p)
+	return len(p), nil
+}
+
+func (d *digester) Reset() { d.s256.Reset(); d.s512.Reset() }
+
+// check compares the digests with the expected lower-case hex ones.
+func (d *digester) check(sha256Hex, sha512Hex string) error {
 	if sha256Hex != "" {
-		sum := sha256.Sum256(raw)
-		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, sha256Hex) {
+		if got := hex.EncodeToString(d.s256.Sum(nil)); !strings.EqualFold(got, sha256Hex) {
 			return fmt.Errorf("%w: sha256 is %s, expected %s", udospkg.ErrDigestMismatch, got, sha256Hex)
 		}
 	}
 	if sha512Hex != "" {
-		sum := sha512.Sum512(raw)
-		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, sha512Hex) {
+		if got := hex.EncodeToString(d.s512.Sum(nil)); !strings.EqualFold(got, sha512Hex) {
 			return fmt.Errorf("%w: sha512 is %s, expected %s", udospkg.ErrDigestMismatch, got, sha512Hex)
 		}
 	}

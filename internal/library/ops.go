@@ -250,6 +250,16 @@ func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
 		}
 		next.Libraries[id] = e
 	}
+	for _, id := range next.IDs() {
+		if _, had := p.old.Libraries[id]; had || p.targets[id] {
+			continue
+		}
+		// Not asked for, not there before, but something already installed
+		// needs it: the install puts back what an 'uninstall --force' took.
+		if users := dependents(p.old, id); len(users) > 0 {
+			c.warnOnce(fmt.Sprintf("putting %s %s back: %s need(s) it (it was missing, e.g. after 'uninstall --force')", id, next.Libraries[id].Version, strings.Join(users, ", ")))
+		}
+	}
 	if err := c.commit(p.op, p.old, next); err != nil {
 		return nil, err
 	}
@@ -302,6 +312,12 @@ func (c *Client) Install(ctx context.Context, specs []Spec) ([]Change, error) {
 	sr, err := c.LoadCatalog(ctx, true)
 	if err != nil {
 		return nil, err
+	}
+	for _, s := range specs {
+		if _, ok := sr.Catalog.Find(s.ID); !ok && old.Libraries[s.ID].Version == "" {
+			// Said here, with a suggestion, rather than as a resolver failure.
+			return nil, fmt.Errorf("resolving dependencies: library %s is not in the catalog%s (try 'udos-lib search')", s.ID, suggest(s.ID, sr.Catalog.ids()))
+		}
 	}
 	p := c.newPlan("install", old, sr.Catalog)
 	for _, s := range specs {
@@ -564,16 +580,7 @@ func (c *Client) Uninstall(name string, force bool) ([]Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	var users []string
-	for other, e := range old.Libraries {
-		if other == id {
-			continue
-		}
-		if _, ok := e.Dependencies[id]; ok {
-			users = append(users, other+"@"+e.Version)
-		}
-	}
-	sort.Strings(users)
+	users := dependents(old, id)
 	if len(users) > 0 && !force {
 		return nil, fmt.Errorf("%s is needed by %s: uninstall those first, or pass --force", id, strings.Join(users, ", "))
 	}
@@ -601,6 +608,11 @@ func (c *Client) Uninstall(name string, force bool) ([]Change, error) {
 	}
 	if err := c.commit("uninstall", old, next); err != nil {
 		return nil, err
+	}
+	if len(users) > 0 {
+		// --force: say what is now broken, and how to mend it.
+		c.warnOnce(fmt.Sprintf("%s is uninstalled although %s depend(s) on it: they are broken until it is back ('udos-lib install %s'); 'udos-lib list' shows the unmet dependencies",
+			id, strings.Join(users, ", "), strings.TrimPrefix(id, "lib-")))
 	}
 	return diff(old, next), nil
 }

@@ -17,6 +17,9 @@ type RegistryState struct {
 	Registry string `json:"registry"`
 	Serial   int64  `json:"serial"`
 	ETag     string `json:"etag,omitempty"`
+	// LastModified is the cached copy's Last-Modified, for servers that
+	// send no ETag (If-Modified-Since).
+	LastModified string `json:"last_modified,omitempty"`
 	// Signed records whether the cached catalog was verified against a keyring.
 	Signed bool `json:"signed"`
 }

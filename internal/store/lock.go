@@ -78,3 +78,19 @@ func (l *FileLock) Unlock() error {
 	l.f = nil
 	return err
 }
+
+// Busy reports whether another process holds the lock at path, without
+// waiting and without creating anything (read-only commands use it to say
+// that what they show may be changing).
+func Busy(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}

@@ -93,6 +93,24 @@ func CheckInstallPath(ip string) error {
 	return nil
 }
 
+// ErrNotInstallation: the root has no version.json, so it is not a uDOS
+// installation (a mistyped --root, or the current folder by accident).
+var ErrNotInstallation = errors.New("not a uDOS installation")
+
+// CheckRoot makes sure root is a uDOS installation before anything reads
+// or writes there.
+func CheckRoot(root string) error {
+	if _, err := os.Stat(root); err != nil {
+		return fmt.Errorf("uDOS root %s: %w (pass --root DIR or set UDOS_ROOT)", root, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "version.json")); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %s has no version.json; use --root or UDOS_ROOT", ErrNotInstallation, root)
+	} else if err != nil {
+		return fmt.Errorf("uDOS root %s: %w", root, err)
+	}
+	return nil
+}
+
 // CoreVersion reads <root>/version.json in either shape: the repository's
 // nested {"version": {"major":1,"minor":5,"patch":0}} or a variant's flat
 // {"version": "1.4.6"}.
@@ -100,7 +118,7 @@ func CoreVersion(root string) (*semver.Version, error) {
 	path := filepath.Join(root, "version.json")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s not found: --root (or UDOS_ROOT) must name a uDOS installation", path)
+		return nil, fmt.Errorf("%w: %s has no version.json; use --root or UDOS_ROOT", ErrNotInstallation, root)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)

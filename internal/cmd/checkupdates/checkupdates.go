@@ -24,7 +24,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Begin}
+	opts := &Options{IO: f.IO, Begin: f.Inspect}
 	return &cobra.Command{
 		Use:   "check-updates",
 		Short: "Show installed libraries with newer versions",

@@ -101,6 +101,17 @@ func (f *Factory) Client() (*library.Client, error) {
 	if d, err := time.ParseDuration(f.Getenv("UDOS_LIB_RETRY_BACKOFF")); err == nil && d >= 0 {
 		fetcher.Backoff.Base = d
 	}
+	// Retries are said on stderr: the first one always, every one with -v.
+	told := false
+	fetcher.OnRetry = func(loc string, attempt, attempts int, wait time.Duration, err error) {
+		switch {
+		case f.Global.Verbose:
+			fmt.Fprintf(f.IO.ErrOut, "udos-lib: %v; retrying in %s (attempt %d of %d)\n", err, wait, attempt, attempts)
+		case !told:
+			told = true
+			fmt.Fprintf(f.IO.ErrOut, "udos-lib: %v; retrying in %s (attempt %d of %d; -v shows every retry)\n", err, wait, attempt, attempts)
+		}
+	}
 	c := &library.Client{
 		Paths:    paths,
 		Registry: registry,
@@ -138,6 +149,25 @@ func New(io *iostreams.IOStreams) *Factory {
 		Global:        &Global{},
 		UserConfigDir: os.UserConfigDir,
 	}
+}
+
+// Inspect builds a read-only client on a uDOS root (list, check-updates):
+// no lock taken, nothing written into the root.
+func (f *Factory) Inspect() (*library.Client, func(), error) { return f.open(true) }
+
+// Browse builds a read-only client for the catalog commands (search, info),
+// which work outside a uDOS installation too.
+func (f *Factory) Browse() (*library.Client, func(), error) { return f.open(false) }
+
+func (f *Factory) open(requireRoot bool) (*library.Client, func(), error) {
+	c, err := f.Client()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.Open(requireRoot); err != nil {
+		return nil, nil, err
+	}
+	return c, func() {}, nil
 }
 
 // Begin builds the client, takes the root's lock and runs recovery. The

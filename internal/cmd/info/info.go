@@ -40,7 +40,7 @@ type Details struct {
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Begin}
+	opts := &Options{IO: f.IO, Begin: f.Browse}
 	return &cobra.Command{
 		Use:     "info NAME[@VERSION]",
 		Example: "  udos-lib info grid-extensions\n  udos-lib info grid-extensions@1.2.0 --json",

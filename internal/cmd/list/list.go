@@ -36,11 +36,16 @@ type Item struct {
 	Description string `json:"description,omitempty"`
 	// Installed is the installed version (list --available only).
 	Installed string `json:"installed,omitempty"`
+	// Status is "ok" or "broken" (installed libraries only); Problems
+	// says why: a missing or misdirected link, an incomplete store copy,
+	// an unmet dependency.
+	Status   string   `json:"status,omitempty"`
+	Problems []string `json:"problems,omitempty"`
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Begin}
+	opts := &Options{IO: f.IO, Begin: f.Inspect}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List installed libraries, or every library in the catalog",
@@ -75,14 +80,41 @@ func run(opts *Options) error {
 			return err
 		}
 		for _, l := range sr.Catalog.Libraries {
+			e := lock.Libraries[l.ID]
 			items = append(items, Item{ID: l.ID, Namespace: l.Namespace, Version: l.Version, InstallPath: l.InstallPath,
-				Name: l.Name, Description: l.Description, Installed: lock.Libraries[l.ID].Version})
-		}
-	} else {
-		for id, e := range lock.Libraries {
-			items = append(items, Item{ID: id, Namespace: e.Namespace, Version: e.Version, InstallPath: e.InstallPath, Direct: e.Direct, Requested: e.Requested})
+				Name: l.Name, Description: l.Description, Installed: e.Version, Direct: e.Direct, Requested: e.Requested})
 		}
 	}
+	problems := 0
+	if !opts.Available {
+		for _, st := range c.Statuses(lock) {
+			e := st.Entry
+			it := Item{ID: st.ID, Namespace: e.Namespace, Version: e.Version, InstallPath: e.InstallPath, Direct: e.Direct, Requested: e.Requested,
+				Status: "ok", Problems: st.Problems}
+			if len(st.Problems) > 0 {
+				it.Status = "broken"
+				problems += len(st.Problems)
+			}
+			items = append(items, it)
+		}
+	}
+	if err := printItems(opts, items); err != nil {
+		return err
+	}
+	if problems > 0 {
+		// Like npm ls: the listing is printed, and the exit code says the
+		// tree is not what the lock file promises.
+		for _, it := range items {
+			for _, p := range it.Problems {
+				fmt.Fprintf(opts.IO.ErrOut, "udos-lib: %s %s: %s\n", it.ID, it.Version, p)
+			}
+		}
+		return fmt.Errorf("%d problem(s) with what is installed: 'udos-lib install' (no arguments) restores links and store copies, 'udos-lib install NAME' adds a missing dependency", problems)
+	}
+	return nil
+}
+
+func printItems(opts *Options, items []Item) error {
 	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
 	if opts.JSON {
 		return cmdutil.WriteJSON(opts.IO.Out, items)
@@ -106,13 +138,17 @@ func run(opts *Options) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.Namespace, it.Version, inst, it.Description)
 		}
 	} else {
-		fmt.Fprintln(tw, "NAME\tVERSION\tPATH\tREQUESTED")
+		fmt.Fprintln(tw, "NAME\tVERSION\tPATH\tREQUESTED\tSTATUS")
 		for _, it := range items {
 			req := it.Requested
 			if !it.Direct {
 				req = "(dependency)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.Namespace, it.Version, it.InstallPath, req)
+			status := it.Status
+			if len(it.Problems) > 0 {
+				status = "BROKEN" // the problems follow on stderr
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.Namespace, it.Version, it.InstallPath, req, status)
 		}
 	}
 	return tw.Flush()

@@ -37,7 +37,7 @@ type Result struct {
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Begin}
+	opts := &Options{IO: f.IO, Begin: f.Browse}
 	return &cobra.Command{
 		Use:     "search QUERY...",
 		Short:   "Search the catalog by id, name, description and tags",

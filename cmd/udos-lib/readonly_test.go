@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// snapshot lists every path under dir with its content digest or link
+// target, so two snapshots differ when anything was written.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			out[rel] = "-> " + target
+			return err
+		case d.IsDir():
+			out[rel] = "dir"
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(b)
+			out[rel] = hex.EncodeToString(sum[:])
+		}
+		return nil
+	})
+	mustNoErr(t, err)
+	return out
+}
+
+func sameSnapshot(t *testing.T, what string, before, after map[string]string) {
+	t.Helper()
+	for p, v := range after {
+		if before[p] != v {
+			t.Errorf("%s wrote %s", what, p)
+		}
+	}
+	for p := range before {
+		if _, ok := after[p]; !ok {
+			t.Errorf("%s removed %s", what, p)
+		}
+	}
+}
+
+// TestReadOnlyCommandsWriteNothing: search, info, list and check-updates
+// never write into the root, over http (with and without a cache) or a
+// folder registry; search in an empty folder creates nothing there.
+func TestReadOnlyCommandsWriteNothing(t *testing.T) {
+	t.Parallel()
+	reg := t.TempDir()
+	mustNoErr(t, buildRegistry(reg, regOptions{}))
+	srv := newFaultServer(reg)
+	defer srv.srv.Close()
+
+	empty := t.TempDir()
+	for _, r := range []string{reg, srv.srv.URL} {
+		cmd := udosLib(empty, r, nil, "search", "grid")
+		mustRun(t, cmd)
+	}
+	if ents, _ := os.ReadDir(empty); len(ents) != 0 {
+		t.Fatalf("search in an empty folder left %d entries there", len(ents))
+	}
+
+	root := newRoot(t)
+	mustRun(t, udosLib(root, srv.srv.URL, nil, "install", "grid-math@1.1.0"))
+	readOnly := [][]string{{"search", "grid"}, {"info", "grid-math"}, {"list"}, {"list", "--available"}, {"check-updates"}, {"--json", "list"}}
+	for _, r := range []string{srv.srv.URL, reg} {
+		// With the cache the install left, and without any.
+		for _, dropCache := range []bool{false, true} {
+			if dropCache {
+				mustNoErr(t, os.RemoveAll(filepath.Join(root, "library", ".udos-lib", "cache")))
+			}
+			before := snapshot(t, root)
+			for _, args := range readOnly {
+				mustRun(t, udosLib(root, r, nil, args...))
+				sameSnapshot(t, strings.Join(args, " "), before, snapshot(t, root))
+			}
+		}
+	}
+}
+
+// TestInterruptDuringDownload: Ctrl-C while a package download stalls ends
+// udos-lib at once with exit 130 and "interrupted"; nothing is installed and
+// nothing of the download is left.
+func TestInterruptDuringDownload(t *testing.T) {
+	t.Parallel()
+	reg := t.TempDir()
+	mustNoErr(t, buildRegistry(reg, regOptions{}))
+	srv := newFaultServer(reg)
+	defer srv.srv.Close()
+	srv.mu.Lock()
+	srv.stall, srv.only, srv.stallFor = 1, "themes-retro", 30*time.Second
+	srv.mu.Unlock()
+	root := newRoot(t)
+	cmd := udosLib(root, srv.srv.URL, []string{"UDOS_LIB_HTTP_TIMEOUT=60s", "UDOS_LIB_FORCE_TTY=0"}, "install", "themes-retro")
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	mustNoErr(t, cmd.Start())
+	// Wait until the server holds the package request.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		srv.mu.Lock()
+		stalled := srv.stall == 0
+		srv.mu.Unlock()
+		if stalled {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the download never started:\n%s", errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	mustNoErr(t, cmd.Process.Signal(syscall.SIGINT))
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("udos-lib did not end within 5s of SIGINT")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %s after SIGINT", d)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit code %d, want 130\n%s", code, errOut.String())
+	}
+	sc := bufio.NewScanner(strings.NewReader(errOut.String()))
+	last := ""
+	for sc.Scan() {
+		last = sc.Text()
+	}
+	if last != "udos-lib: interrupted" {
+		t.Errorf("last line of stderr %q, want \"udos-lib: interrupted\":\n%s", last, errOut.String())
+	}
+	for _, p := range []string{"library/themes-retro", "library/lock.json", "library/.udos-lib/store/lib-themes-retro", "library/.udos-lib/journal.json"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); !os.IsNotExist(err) {
+			t.Errorf("%s exists after the interrupted install", p)
+		}
+	}
+}
