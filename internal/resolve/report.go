@@ -394,22 +394,12 @@ func requiresThrough(a, b *incompat, la, lb int) (string, bool) {
 	default:
 		return "", false
 	}
+	subject, ok := prior.subject()
+	if !ok {
+		return "", false
+	}
 	var out strings.Builder
-	var pos []term
-	for _, t := range prior.terms {
-		if t.positive() {
-			pos = append(pos, t)
-		}
-	}
-	if len(pos) > 1 {
-		parts := make([]string, len(pos))
-		for i, t := range pos {
-			parts[i] = terse(t, false)
-		}
-		out.WriteString("if " + strings.Join(parts, " or ") + " then ")
-	} else {
-		out.WriteString(terse(pos[0], true) + " " + prior.verb(pos[0]) + " ")
-	}
+	out.WriteString(subject)
 	out.WriteString(terse(priorNeg, false) + numberSuffix(priorLine) + " which ")
 	if latter.kind == causeDependency {
 		out.WriteString("depends on ")
@@ -418,6 +408,28 @@ func requiresThrough(a, b *incompat, la, lb int) (string, bool) {
 	}
 	out.WriteString(negatives(latter) + numberSuffix(latterLine))
 	return out.String(), true
+}
+
+// subject opens "X depends on …" or "if X or Y then …" from in's positive
+// terms; false when it has none.
+func (in *incompat) subject() (string, bool) {
+	var pos []term
+	for _, t := range in.terms {
+		if t.positive() {
+			pos = append(pos, t)
+		}
+	}
+	switch len(pos) {
+	case 0:
+		return "", false
+	case 1:
+		return terse(pos[0], true) + " " + in.verb(pos[0]) + " ", true
+	}
+	parts := make([]string, len(pos))
+	for i, t := range pos {
+		parts[i] = terse(t, false)
+	}
+	return "if " + strings.Join(parts, " or ") + " then ", true
 }
 
 func requiresForbidden(a, b *incompat, la, lb int) (string, bool) {
@@ -432,25 +444,12 @@ func requiresForbidden(a, b *incompat, la, lb int) (string, bool) {
 	if !ok || len(latter.terms) == 0 || !neg.negate().set.subset(latter.terms[0].set) {
 		return "", false
 	}
-	var out strings.Builder
-	var pos []term
-	for _, t := range prior.terms {
-		if t.positive() {
-			pos = append(pos, t)
-		}
-	}
-	switch {
-	case len(pos) > 1:
-		parts := make([]string, len(pos))
-		for i, t := range pos {
-			parts[i] = terse(t, false)
-		}
-		out.WriteString("if " + strings.Join(parts, " or ") + " then ")
-	case len(pos) == 1:
-		out.WriteString(terse(pos[0], true) + " " + prior.verb(pos[0]) + " ")
-	default:
+	subject, ok := prior.subject()
+	if !ok {
 		return "", false
 	}
+	var out strings.Builder
+	out.WriteString(subject)
 	out.WriteString(terse(latter.terms[0], false) + numberSuffix(priorLine) + " ")
 	switch latter.kind {
 	case causeCore:
