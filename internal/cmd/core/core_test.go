@@ -419,3 +419,42 @@ func TestKillUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteBenchFixtures writes the BENCHMARKS.md fixtures when
+// UDOS_CORE_BENCH_DIR is set: wizard-full 1.4.3 and 1.4.6 (from
+// UDOS_CORE_BENCH_TREE, default examples/udos) in DIR/mirror with signed
+// SHA256SUMS, and the public key in DIR/release.pub.asc.
+func TestWriteBenchFixtures(t *testing.T) {
+	dir := os.Getenv("UDOS_CORE_BENCH_DIR")
+	if dir == "" {
+		t.Skip("UDOS_CORE_BENCH_DIR not set")
+	}
+	tree := os.Getenv("UDOS_CORE_BENCH_TREE")
+	if tree == "" {
+		tree = coretest.Examples()
+	}
+	key, err := coretest.NewKey("uDOS Release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror := filepath.Join(dir, "mirror")
+	ctx := context.Background()
+	if err := coretest.ReleaseFrom(ctx, tree, mirror, "1.4.3", "", key, "wizard-full"); err != nil {
+		t.Fatal(err)
+	}
+	if err := coretest.ReleaseFrom(ctx, tree, mirror, "1.4.6", "1.4.3", key, "wizard-full"); err != nil {
+		t.Fatal(err)
+	}
+	lists, err := checksum.MergeFiles(mirror, filepath.Join(mirror, "udos-wizard-full-v1.4.3.tar.gz"), filepath.Join(mirror, "udos-wizard-full-v1.4.6.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lists {
+		if _, err := pgpsign.SignFile(key.Signer, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "release.pub.asc"), key.Pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

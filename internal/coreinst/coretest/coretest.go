@@ -49,14 +49,20 @@ func Examples() string {
 // folder dir: v<version>-manifest.json and .asc, and per variant its archive
 // and .asc. previous, when set, is the manifest's previous_version.
 func Release(ctx context.Context, dir, version, previous string, key *Key, variants ...string) error {
+	return ReleaseFrom(ctx, Examples(), dir, version, previous, key, variants...)
+}
+
+// ReleaseFrom is Release from another uDOS tree (a checkout of the real
+// repository, for benchmarks).
+func ReleaseFrom(ctx context.Context, tree, dir, version, previous string, key *Key, variants ...string) error {
 	work, err := os.MkdirTemp("", "coretest-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
 	src := filepath.Join(work, "src")
-	if err := os.CopyFS(src, os.DirFS(Examples())); err != nil {
-		return fmt.Errorf("copying examples/udos: %w", err)
+	if err := os.CopyFS(src, os.DirFS(tree)); err != nil {
+		return fmt.Errorf("copying %s: %w", tree, err)
 	}
 	if err := stampVersion(src, version); err != nil {
 		return err
