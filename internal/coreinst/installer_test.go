@@ -345,10 +345,23 @@ func TestRefusals(t *testing.T) {
 		{"tampered archive", func(t *testing.T, dir string) {
 			flipByte(t, filepath.Join(dir, archive), 1000)
 		}, "sha256"},
-		{"archive signed by another key", func(t *testing.T, dir string) {
+		{"archive's inline signature by another key", func(t *testing.T, dir string) {
+			sig := signBy(t, other, filepath.Join(dir, archive))
+			editManifest(t, dir, "1.4.6", key, func(m *relmanifest.Manifest) {
+				v := m.Variants["core-slim"]
+				v.GPGSignature = string(sig)
+				m.Variants["core-slim"] = v
+			})
+		}, "not in the trusted keyring"},
+		{"archive's .asc by another key, no inline signature", func(t *testing.T, dir string) {
 			if _, err := pgpsign.SignFile(other.Signer, filepath.Join(dir, archive)); err != nil {
 				t.Fatal(err)
 			}
+			editManifest(t, dir, "1.4.6", key, func(m *relmanifest.Manifest) {
+				v := m.Variants["core-slim"]
+				v.GPGSignature = ""
+				m.Variants["core-slim"] = v
+			})
 		}, "not in the trusted keyring"},
 		{"manifest signed by another key", func(t *testing.T, dir string) {
 			if _, err := pgpsign.SignFile(other.Signer, filepath.Join(dir, "v1.4.6-manifest.json")); err != nil {
@@ -409,6 +422,20 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+func signBy(t *testing.T, k *coretest.Key, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sig, err := k.Signer.SignDetached(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sig
 }
 
 func flipByte(t *testing.T, path string, off int64) {

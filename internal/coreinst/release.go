@@ -52,7 +52,11 @@ func (r *Release) Variant(name string) (Asset, error) {
 	if !ok {
 		return Asset{}, fmt.Errorf("release %s has no variant %q (it has: %s)", r.Version, name, strings.Join(r.Manifest.Names(), ", "))
 	}
-	return Asset{Variant: name, Filename: v.Filename, Size: v.Size, SHA256: v.SHA256, SHA512: v.SHA512, Signature: v.Signature, Platforms: v.Platforms}, nil
+	sig := v.GPGSignature // the seed's armored signature, inline
+	if sig == "" {
+		sig = v.Signature // the .asc's name or URL
+	}
+	return Asset{Variant: name, Filename: v.Filename, Size: v.Size, SHA256: v.SHA256, SHA512: v.SHA512, Signature: sig, Platforms: v.Platforms}, nil
 }
 
 // Expires returns the manifest's optional "expires" time (RFC 3339); zero
