@@ -85,7 +85,10 @@ func (s *DirSource) read(p string, col *Collection) error {
 		ManifestURL: s.url(PackagesDir + "/" + manifest),
 	}}
 	if c.Readme, err = readme(pkg); err != nil {
-		col.Warnings = append(col.Warnings, fmt.Sprintf("%s: %v", file, err))
+		return fmt.Errorf("package %q: %w", p, err)
+	}
+	if len(c.Readme) > site.MaxReadmeSize {
+		col.Warnings = append(col.Warnings, fmt.Sprintf("%s: %s is larger than %d KiB: the site does not show it", file, site.ReadmeName, site.MaxReadmeSize>>10))
 	}
 	col.Published[PackagesDir+"/"+file] = pkg.Bytes()
 	col.Published[PackagesDir+"/"+manifest] = pkg.ManifestJSON
@@ -122,12 +125,12 @@ func (s *DirSource) url(rel string) string {
 }
 
 // readme is the package's README for the site (nil when it has none). One
-// too large to show is an error the caller reports as a warning: the
-// package itself is fine.
+// too large to show is cut just past site.MaxReadmeSize, so that the site
+// says so (and caches keep no more of it).
 func readme(pkg *udospkg.Package) ([]byte, error) {
-	md, err := pkg.File(site.ReadmeName, site.MaxReadmeSize)
-	if errors.Is(err, udospkg.ErrFileTooLarge) {
-		return nil, fmt.Errorf("%v: not shown on the site", err)
+	md, err := pkg.File(site.ReadmeName, udospkg.MaxPackageSize)
+	if len(md) > site.MaxReadmeSize {
+		md = md[:site.MaxReadmeSize+1]
 	}
 	return md, err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/regref"
+	"github.com/fredbook/udos-dist/internal/site"
 	"github.com/fredbook/udos-dist/internal/testenv"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
@@ -506,5 +507,35 @@ func TestLocalSite(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "keys.asc")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stale keys.asc after an unsigned run: %v", err)
+	}
+}
+
+// TestLargeReadme: a README too large for the site is not shown; the page
+// says why, the run warns, and the package is listed as usual.
+func TestLargeReadme(t *testing.T) {
+	t.Parallel()
+	src := libSource(t, t.TempDir(), "big", nil)
+	if err := os.MkdirAll(filepath.Join(src, "docs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("# big\n\ntext\n\n"), site.MaxReadmeSize/13+1)
+	if err := os.WriteFile(filepath.Join(src, "docs", "README.md"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := t.TempDir()
+	if _, err := udospkg.PackFile(src, in, udospkg.PackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	res, err := dirRun{DirSource{Dir: in}, Options{OutDir: out, Now: localT0, Site: true}}.run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Libraries != 1 || !strings.Contains(strings.Join(res.Warnings, "\n"), "docs/README.md is larger than 512 KiB: the site does not show it") {
+		t.Errorf("libraries %d, warnings %q", res.Libraries, res.Warnings)
+	}
+	data := string(mustRead(t, filepath.Join(out, SiteDir, "_data", "readmes.json")))
+	if !strings.Contains(data, `"note": "docs/README.md is larger than 512 KiB; not shown"`) || strings.Contains(data, `"html"`) {
+		t.Errorf("readmes.json:\n%.300s", data)
 	}
 }

@@ -368,8 +368,11 @@ func (s *GitHubSource) fetchPackage(ctx context.Context, pa, sa, ma *github.Rele
 		Size: pkg.Size, SHA256: pkg.SHA256, SHA512: pkg.SHA512,
 		Manifest: json.RawMessage(pkg.ManifestJSON), Signer: who.Fingerprint,
 	}
-	// A README too large for the site is only not shown.
-	if md, err := readme(pkg); err == nil && md != nil {
+	md, err := readme(pkg)
+	if err != nil {
+		return cachedPackage{}, contentErr("%v", err)
+	}
+	if md != nil {
 		cp.Readme = string(md)
 		cp.HasReadme = true
 	}

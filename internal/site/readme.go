@@ -45,7 +45,7 @@ const MaxReadmeSize = 512 << 10
 // relative links go, at ref (a tag; "" means the default branch, HEAD).
 func RenderReadme(markdown []byte, repository, ref string) (string, error) {
 	if len(markdown) > MaxReadmeSize {
-		return "", fmt.Errorf("%s is %d bytes, more than %d", ReadmeName, len(markdown), MaxReadmeSize)
+		return "", fmt.Errorf("%s is larger than %d KiB", ReadmeName, MaxReadmeSize>>10)
 	}
 	pol := linkPolicy{}
 	if repository != "" {

@@ -45,7 +45,7 @@ func TestRenderReadmeLinks(t *testing.T) {
 
 func TestRenderReadmeLimits(t *testing.T) {
 	t.Parallel()
-	if _, err := RenderReadme(make([]byte, MaxReadmeSize+1), "", ""); err == nil || !strings.Contains(err.Error(), "more than") {
+	if _, err := RenderReadme(make([]byte, MaxReadmeSize+1), "", ""); err == nil || err.Error() != "docs/README.md is larger than 512 KiB" {
 		t.Errorf("oversized README: %v", err)
 	}
 	if _, err := RenderReadme([]byte("x"), "not a repo", ""); err == nil {
