@@ -18,7 +18,7 @@ func envFunc(m map[string]string) func(string) string {
 
 // TestRunOutsideActions runs the action's program without the runner's
 // files (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY unset): outputs and summary go
-// to stdout instead of panicking, and the secrets are masked first.
+// to stdout instead of panicking, and the secrets are never printed.
 func TestRunOutsideActions(t *testing.T) {
 	t.Parallel()
 	priv, _, err := pgpsign.GenerateTestKey("uDOS Release", "release@example.org", []byte("pw-1234567"))
@@ -40,14 +40,29 @@ func TestRunOutsideActions(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, stdout.String())
 	}
 	s := stdout.String()
-	for _, want := range []string{"::add-mask::pw-1234567", "archive=" + filepath.Join(out, "udos-core-slim-v1.4.6.tar.gz"), "sha256=", "| `udos-core-slim-v1.4.6.tar.gz` | archive |"} {
+	for _, want := range []string{"archive=" + filepath.Join(out, "udos-core-slim-v1.4.6.tar.gz"), "sha256=", "| `udos-core-slim-v1.4.6.tar.gz` | archive |"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("stdout lacks %q", want)
 		}
 	}
+	// Outside Actions nothing reads ::add-mask::, which would only print
+	// the secrets: neither the passphrase nor a line of the key appears.
 	keyLine := strings.Split(string(priv), "\n")[3]
-	if !strings.Contains(s, "::add-mask::"+keyLine) {
-		t.Error("key lines are not masked")
+	for _, secret := range []string{"pw-1234567", keyLine} {
+		if strings.Contains(s, secret) {
+			t.Errorf("a secret is printed outside Actions:\n%s", s)
+		}
+	}
+	// Under the runner both are masked before anything else is printed.
+	env["GITHUB_ACTIONS"], env["INPUT_OUTPUT"] = "true", t.TempDir()
+	stdout.Reset()
+	if err := run(context.Background(), envFunc(env), &stdout); err != nil {
+		t.Fatalf("run under Actions: %v\n%s", err, stdout.String())
+	}
+	for _, want := range []string{"::add-mask::pw-1234567", "::add-mask::" + keyLine} {
+		if !strings.HasPrefix(stdout.String(), "::add-mask::") || !strings.Contains(stdout.String(), want) {
+			t.Errorf("under Actions, stdout lacks %q first", want)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(out, "udos-core-slim-v1.4.6.tar.gz.asc")); err != nil {
 		t.Error(err)

@@ -34,6 +34,7 @@ func TestActionPublishesAndWritesOutputs(t *testing.T) {
 		"INPUT_SIGNING-PASSPHRASE": "secret pass",
 		"INPUT_TOKEN":              "tok",
 		"INPUT_REPOSITORY":         "fredbook/udos-grid-extensions",
+		"GITHUB_ACTIONS":           "true",
 		"GITHUB_WORKSPACE":         "../..",
 		"GITHUB_REF":               "refs/tags/v1.2.3",
 		"GITHUB_API_URL":           srv.URL,

@@ -82,6 +82,7 @@ func TestActionBuildsSignsUploads(t *testing.T) {
 		"INPUT_TOKEN":              "tok",
 		"INPUT_REPOSITORY":         "fredbook/uDOS",
 		"UDOS_SONIC_RUNTIME":       f["sonic-runtime"],
+		"GITHUB_ACTIONS":           "true",
 		"GITHUB_WORKSPACE":         tmp,
 		"GITHUB_REF":               "refs/tags/v1.4.6",
 		"GITHUB_API_URL":           srv.URL,

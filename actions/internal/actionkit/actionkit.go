@@ -165,8 +165,9 @@ type Secrets struct {
 }
 
 // Secrets reads the inputs signing-key, signing-passphrase and token and
-// masks them before returning them, so nothing can print them first. The
-// passphrase is masked as given and trimmed, whichever the caller uses.
+// masks them (under Actions, see Mask) before returning them, so nothing
+// can print them first. The passphrase is masked as given and trimmed,
+// whichever the caller uses.
 func (k *Kit) Secrets() Secrets {
 	var s Secrets
 	s.Key = k.ArmoredKey("signing-key")
@@ -217,14 +218,24 @@ func KeyMaskLines(armored string) []string {
 	return lines
 }
 
-// Mask hides each non-empty value in the rest of the job's log.
+// Mask hides each non-empty value in the rest of the job's log, under the
+// runner (GITHUB_ACTIONS=true). Anywhere else nothing reads workflow
+// commands: an ::add-mask:: line would only print the secret, so nothing
+// is written.
 func (k *Kit) Mask(values ...string) {
+	if !k.UnderActions() {
+		return
+	}
 	for _, v := range values {
 		if v != "" {
 			k.gha.AddMask(v)
 		}
 	}
 }
+
+// UnderActions reports whether the program runs as a step of a GitHub
+// Actions job (or of act, which sets the same variable).
+func (e Env) UnderActions() bool { return e("GITHUB_ACTIONS") == "true" }
 
 // SetOutput logs the output as a name=value line and, under the runner,
 // writes it to GITHUB_OUTPUT (go-githubactions panics when that is unset,
@@ -260,11 +271,12 @@ func (k *Kit) GitHub(token, userAgent string) (*ghrelease.Client, error) {
 	})
 }
 
-// SplitRepository splits OWNER/NAME.
+// SplitRepository splits the repository input OWNER/NAME, by
+// ghrelease.ParseRepo's rules.
 func SplitRepository(s string) (owner, name string, err error) {
-	owner, name, ok := strings.Cut(s, "/")
-	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
-		return "", "", fmt.Errorf("input repository: %q is not owner/name", s)
+	r, err := ghrelease.ParseRepo(s)
+	if err != nil {
+		return "", "", fmt.Errorf("input repository: %q is not owner/name (a GitHub login, a slash, a repository name)", s)
 	}
-	return owner, name, nil
+	return r.Owner, r.Name, nil
 }

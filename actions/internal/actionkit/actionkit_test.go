@@ -35,7 +35,7 @@ func TestArmoredKeyMasksEveryBodyLine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var log bytes.Buffer
-			k := New(env(map[string]string{"INPUT_SIGNING-KEY": tc.key}), &log)
+			k := New(env(map[string]string{"INPUT_SIGNING-KEY": tc.key, "GITHUB_ACTIONS": "true"}), &log)
 			if got := k.ArmoredKey("signing-key"); got != tc.key {
 				t.Fatal("the key came back altered")
 			}
@@ -84,7 +84,7 @@ func TestSecretsAreMaskedAsRead(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var log bytes.Buffer
-			k := New(env(map[string]string{"INPUT_SIGNING_PASSPHRASE": tc.value}), &log)
+			k := New(env(map[string]string{"INPUT_SIGNING_PASSPHRASE": tc.value, "GITHUB_ACTIONS": "true"}), &log)
 			if got := tc.read(k); got != tc.want {
 				t.Errorf("read %q, want %q", got, tc.want)
 			}
@@ -292,6 +292,7 @@ func TestSecretsMasksAllThreeFirst(t *testing.T) {
 	var log bytes.Buffer
 	k := New(env(map[string]string{
 		"INPUT_SIGNING-KEY": string(priv), "INPUT_SIGNING_PASSPHRASE": " pw ", "INPUT_TOKEN": "ghs_token\n",
+		"GITHUB_ACTIONS": "true",
 	}), &log)
 	s := k.Secrets()
 	if s.Key != string(priv) || s.Passphrase != " pw " || s.Token != "ghs_token" {
@@ -307,6 +308,32 @@ func TestSecretsMasksAllThreeFirst(t *testing.T) {
 	}
 	if _, err := pgpsign.LoadSigner([]byte(s.Key), []byte(s.Passphrase)); err != nil {
 		t.Errorf("the key as read does not load: %v", err)
+	}
+}
+
+// TestSecretsOutsideActions: run anywhere but under the runner, nothing
+// reads workflow commands, so the secrets are read but never written out,
+// not even as ::add-mask:: lines; GITHUB_ACTIONS other than "true" is not
+// the runner.
+func TestSecretsOutsideActions(t *testing.T) {
+	t.Parallel()
+	priv, _, err := pgpsign.GenerateTestKey("CI", "ci@example.org", []byte(" pw "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, actions := range []string{"", "false", "1"} {
+		var log bytes.Buffer
+		k := New(env(map[string]string{
+			"INPUT_SIGNING-KEY": string(priv), "INPUT_SIGNING_PASSPHRASE": " pw ", "INPUT_TOKEN": "ghs_token", "GITHUB_ACTIONS": actions,
+		}), &log)
+		s := k.Secrets()
+		if s.Key != string(priv) || s.Passphrase != " pw " || s.Token != "ghs_token" {
+			t.Errorf("GITHUB_ACTIONS=%q: Secrets() did not return the inputs", actions)
+		}
+		k.Mask("another")
+		if log.Len() != 0 {
+			t.Errorf("GITHUB_ACTIONS=%q: printed %q", actions, log.String())
+		}
 	}
 }
 
