@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/sourcedate"
 )
 
 // Tag is the name of the pushed tag ("v1.4.6"), or "" when the run is not
@@ -73,7 +75,7 @@ var Year1980 = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 func (e Env) SourceDateEpoch(ctx context.Context, input, gitDir string, notBefore time.Time) (time.Time, error) {
 	from, v := "input source-date-epoch", strings.TrimSpace(input)
 	if v == "" {
-		from, v = "SOURCE_DATE_EPOCH", strings.TrimSpace(e("SOURCE_DATE_EPOCH"))
+		from, v = sourcedate.Name, strings.TrimSpace(e(sourcedate.Name))
 	}
 	if v == "" {
 		if gitDir == "" {
@@ -85,11 +87,15 @@ func (e Env) SourceDateEpoch(ctx context.Context, input, gitDir string, notBefor
 		}
 		from, v = "the commit time of "+gitDir, strings.TrimSpace(string(out))
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
+	t, err := sourcedate.Parse(v)
 	if err != nil {
+		if _, numErr := strconv.ParseInt(v, 10, 64); numErr == nil && strings.HasPrefix(v, "-") {
+			// A negative count of seconds is a time before 1970: say so
+			// as for any time too early for the output.
+			return time.Time{}, fmt.Errorf("%s: %q is before %s, the earliest time this output can hold", from, v, notBefore.UTC().Format(time.DateOnly))
+		}
 		return time.Time{}, fmt.Errorf("%s: %q is not a Unix time (not a number of seconds since 1970)", from, v)
 	}
-	t := time.Unix(n, 0).UTC()
 	if t.Before(notBefore) {
 		return time.Time{}, fmt.Errorf("%s: %q is before %s, the earliest time this output can hold", from, v, notBefore.UTC().Format(time.DateOnly))
 	}
