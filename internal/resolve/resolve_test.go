@@ -343,6 +343,19 @@ func TestResolveErrors(t *testing.T) {
 			roots: []string{"lib-e", "lib-b"},
 		},
 		{
+			// The issue's case: the backtracking search said only "lib-b
+			// 2.0.0 requires lib-a 1.0.0 but lib-a 2.0.0 was chosen"; the
+			// derivation covers every version of lib-b and why lib-a 1.0.0
+			// is no way out.
+			name: "every version fails for a different reason",
+			catalog: []string{
+				"lib-b 2.0.0 -> lib-a 1.0.0", "lib-b 1.0.0 -> lib-c ^2",
+				"lib-a 1.0.0 -> lib-d ^5", "lib-a 2.0.0",
+				"lib-c 1.0.0", "lib-d 1.0.0",
+			},
+			roots: []string{"lib-b", "lib-a"},
+		},
+		{
 			name: "conflict at depth 2",
 			catalog: []string{
 				"lib-e 1.0.0 -> lib-x ^1", "lib-x 1.0.0 -> lib-a ^2.0.0",
