@@ -414,8 +414,12 @@ func (s *solver) propagate(p *pkg) error {
 				if err != nil {
 					return err
 				}
-				q, _ = s.propagateOne(cause)
-				changed = []*pkg{q}
+				// The learned cause is almost satisfied after the backjump:
+				// propagation continues from the library it derives.
+				changed = changed[:0]
+				if q, _ = s.propagateOne(cause); q != nil {
+					changed = append(changed, q)
+				}
 				break
 			}
 			if q != nil && !slices.Contains(changed, q) {
