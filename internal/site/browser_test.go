@@ -114,6 +114,17 @@ func TestJekyllSiteWithoutJavaScript(t *testing.T) {
 			t.Errorf("pathfinding page lacks %q", want)
 		}
 	}
+	// Every version of home-assistant is yanked: its page and its entry say so.
+	ha0, _ := os.ReadFile(filepath.Join(dst, "libraries", "lib-home-assistant", "index.html"))
+	if !strings.Contains(string(ha0), `<span class="version">0.3.0</span> <em class="yanked-badge" title="every version is yanked">(yanked)</em></h1>`) {
+		t.Error("home-assistant page does not mark its current version yanked")
+	}
+	if !regexp.MustCompile(`lib-home-assistant/">Home Assistant Bridge</a>\s*<span class="version">0.3.0</span> <em class="yanked-badge">\(yanked\)</em>`).MatchString(page) {
+		t.Error("index.html does not mark home-assistant yanked")
+	}
+	if strings.Contains(string(lib), `<span class="version">1.2.3</span> <em class="yanked-badge"`) {
+		t.Error("grid-extensions is marked yanked (only 1.2.2 is)")
+	}
 	for page, want := range map[string]string{"lib-nethack": "3.4 MiB", "lib-home-assistant": "812 B"} {
 		data, _ := os.ReadFile(filepath.Join(dst, "libraries", page, "index.html"))
 		if !strings.Contains(string(data), `">`+want+`</span>`) {
