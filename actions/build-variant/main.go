@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -77,8 +78,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		if err != nil {
 			return err
 		}
+		compose, catalog, err := wizardInputs(in)
+		if err != nil {
+			return err
+		}
 		res, err := build.Build(ctx, build.Config{
 			Image:   img,
+			Compose: compose, Catalog: catalog,
 			Variant: in("variant", ""), Source: in("source", "."), Version: version, Output: in("output", "dist"),
 			SourceDateEpoch: epoch, SigningKey: []byte(key), Passphrase: []byte(pass),
 			VariantsFile: in("variants-file", ""), Strict: strict,
@@ -169,4 +175,33 @@ func resolveVersion(input string, getenv func(string) string, source string) (st
 		return v, nil
 	}
 	return variant.ReadVersion(source)
+}
+
+// wizardInputs reads the Wizard's port and health path for the compose file
+// (empty: the variants file's, else the spec's 9000 and /api/health) and the
+// library catalog to ship.
+func wizardInputs(in func(name, def string) string) (variant.ComposeOptions, []byte, error) {
+	var o variant.ComposeOptions
+	if p := in("wizard-port", ""); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return o, nil, fmt.Errorf("input wizard-port %q: want a port number (1-65535), e.g. 8765", p)
+		}
+		o.Port = n
+	}
+	if h := in("wizard-health-path", ""); h != "" {
+		if !strings.HasPrefix(h, "/") {
+			return o, nil, fmt.Errorf("input wizard-health-path %q: want an absolute URL path, e.g. /health", h)
+		}
+		o.HealthPath = h
+	}
+	var catalog []byte
+	if c := in("library-catalog", ""); c != "" {
+		data, err := os.ReadFile(c)
+		if err != nil {
+			return o, nil, fmt.Errorf("input library-catalog: %w", err)
+		}
+		catalog = data
+	}
+	return o, catalog, nil
 }

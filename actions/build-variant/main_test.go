@@ -169,3 +169,43 @@ func TestActionMetadataMatchesMain(t *testing.T) {
 		}
 	}
 }
+
+func TestWizardInputs(t *testing.T) {
+	t.Parallel()
+	catalog := filepath.Join(t.TempDir(), "catalog.json")
+	if err := os.WriteFile(catalog, []byte(`{"catalog_version": "1.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		inputs  map[string]string
+		port    int
+		health  string
+		catalog bool
+		wantErr string
+	}{
+		{inputs: map[string]string{}},
+		{inputs: map[string]string{"wizard-port": "8765", "wizard-health-path": "/health", "library-catalog": catalog}, port: 8765, health: "/health", catalog: true},
+		{inputs: map[string]string{"wizard-port": "http"}, wantErr: `input wizard-port "http"`},
+		{inputs: map[string]string{"wizard-port": "70000"}, wantErr: "1-65535"},
+		{inputs: map[string]string{"wizard-health-path": "health"}, wantErr: "absolute URL path"},
+		{inputs: map[string]string{"library-catalog": "/nonexistent/catalog.json"}, wantErr: "input library-catalog"},
+	}
+	for _, tt := range tests {
+		in := func(name, def string) string {
+			if v, ok := tt.inputs[name]; ok {
+				return v
+			}
+			return def
+		}
+		o, cat, err := wizardInputs(in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%v: err = %v, want %q", tt.inputs, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || o.Port != tt.port || o.HealthPath != tt.health || (cat != nil) != tt.catalog {
+			t.Errorf("%v: %+v %q %v", tt.inputs, o, cat, err)
+		}
+	}
+}

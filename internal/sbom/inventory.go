@@ -226,6 +226,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// PyprojectDependencies returns a pyproject file's [project] dependencies
+// as written (pyproject.udos.toml: core's requirements).
+func PyprojectDependencies(data []byte) ([]string, error) {
+	var doc struct {
+		Project struct {
+			Dependencies []string `toml:"dependencies"`
+		} `toml:"project"`
+	}
+	if err := toml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("reading pyproject: %w", err)
+	}
+	return doc.Project.Dependencies, nil
+}
+
 func (inv *Inventory) readPyproject(name string, data []byte) error {
 	var doc struct {
 		Project struct {

@@ -83,10 +83,12 @@ type Config struct {
 
 // Result is what a build produced.
 type Result struct {
-	Version  string
-	Tag      string
-	Variant  *variant.Variant
-	Layout   *variant.Layout
+	Version string
+	Tag     string
+	Variant *variant.Variant
+	Layout  *variant.Layout
+	// Homebrew is the formula the homebrew step rendered.
+	Homebrew homebrew.Formula
 	Archive  *artifact.Artifact
 	SBOM     *artifact.Artifact
 	Formula  *artifact.Artifact
@@ -380,6 +382,21 @@ func (homebrewStep) Run(_ context.Context, c *pipe.Context) error {
 		EntryPoints:   eps,
 		Requirements:  l.Requirements,
 	}
+	// uDOS pins core's dependencies in pyproject.udos.toml, not in a
+	// requirements file: the formula installs them into its venv too.
+	if src := l.Sources["pyproject.udos.toml"]; src != "" {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		deps, err := sbom.PyprojectDependencies(data)
+		if err != nil {
+			return fmt.Errorf("pyproject.udos.toml: %w", err)
+		}
+		for _, d := range deps {
+			f.Packages = append(f.Packages, strings.TrimSpace(d))
+		}
+	}
 	if !strings.Contains(f.URL, "://") {
 		// Without a repository there is no download URL; the formula then
 		// points at the archive next to it, for local testing with brew.
@@ -402,5 +419,6 @@ func (homebrewStep) Run(_ context.Context, c *pipe.Context) error {
 	}
 	a.Variant = l.Variant.Name
 	s.res.Formula = s.arts.Add(a)
+	s.res.Homebrew = f
 	return nil
 }
