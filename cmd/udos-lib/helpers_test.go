@@ -128,6 +128,7 @@ type faultServer struct {
 
 	mu       sync.Mutex
 	log      []string
+	noETag   bool   // like python's http.server: Last-Modified, no ETag
 	fail     int    // answer 500 to this many matching requests
 	truncate int    // cut this many matching bodies in half
 	stall    int    // stall this many matching requests
@@ -151,7 +152,7 @@ func (s *faultServer) record(r *http.Request, status, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cond := ""
-	if r.Header.Get("If-None-Match") != "" {
+	if r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Modified-Since") != "" {
 		cond = " (conditional)"
 	}
 	s.log = append(s.log, fmt.Sprintf("%s %s %d %d%s", r.Method, r.URL.Path, status, n, cond))
@@ -182,19 +183,39 @@ func (s *faultServer) handle(w http.ResponseWriter, r *http.Request) {
 		s.record(r, 0, 0)
 		return
 	}
-	b, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(clean)))
+	path := filepath.Join(s.dir, filepath.FromSlash(clean))
+	b, err := os.ReadFile(path)
 	if err != nil {
 		s.record(r, 404, 0)
 		http.NotFound(w, r)
 		return
 	}
-	sum := sha256.Sum256(b)
-	etag := `"` + hex.EncodeToString(sum[:8]) + `"`
-	w.Header().Set("ETag", etag)
-	if r.Header.Get("If-None-Match") == etag {
-		s.record(r, 304, 0)
-		w.WriteHeader(http.StatusNotModified)
-		return
+	s.mu.Lock()
+	noETag := s.noETag
+	s.mu.Unlock()
+	if noETag {
+		fi, err := os.Stat(path)
+		if err != nil {
+			s.record(r, 404, 0)
+			http.NotFound(w, r)
+			return
+		}
+		mod := fi.ModTime().UTC().Truncate(time.Second)
+		w.Header().Set("Last-Modified", mod.Format(http.TimeFormat))
+		if t, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !mod.After(t) {
+			s.record(r, 304, 0)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	} else {
+		sum := sha256.Sum256(b)
+		etag := `"` + hex.EncodeToString(sum[:8]) + `"`
+		w.Header().Set("ETag", etag)
+		if r.Header.Get("If-None-Match") == etag {
+			s.record(r, 304, 0)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
 	}
 	w.Header().Set("Content-Length", fmt.Sprint(len(b)))
 	if s.takeFault(clean, &s.truncate) {

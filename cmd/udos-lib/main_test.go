@@ -118,9 +118,11 @@ func cmdMkregistry(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 }
 
-// serve [-name NAME] [-fail N] [-truncate N] [-stall N] [-only SUBSTR] DIR:
+// serve [-name NAME] [-no-etag] [-fail N] [-truncate N] [-stall N] [-only SUBSTR] DIR:
 // serves DIR on a loopback port of its own and sets $REGISTRY_URL (with a
 // name: $REGISTRY_URL_NAME), so a script can run two registries at once.
+// -no-etag answers like python's http.server: Last-Modified and
+// If-Modified-Since, no ETag.
 func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	name := fs.String("name", "", "")
@@ -128,8 +130,9 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	trunc := fs.Int("truncate", 0, "")
 	stall := fs.Int("stall", 0, "")
 	only := fs.String("only", "", "")
+	noETag := fs.Bool("no-etag", false, "")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		ts.Fatalf("usage: serve [-name N] [-fail N] [-truncate N] [-stall N] [-only S] DIR")
+		ts.Fatalf("usage: serve [-name N] [-no-etag] [-fail N] [-truncate N] [-stall N] [-only S] DIR")
 	}
 	serversMu.Lock()
 	if servers[ts] == nil {
@@ -151,7 +154,7 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	serversMu.Unlock()
 	s.mu.Lock()
 	s.dir = ts.MkAbs(fs.Arg(0))
-	s.fail, s.truncate, s.stall, s.only = *fail, *trunc, *stall, *only
+	s.fail, s.truncate, s.stall, s.only, s.noETag = *fail, *trunc, *stall, *only, *noETag
 	s.mu.Unlock()
 	env := "REGISTRY_URL"
 	if *name != "" {

@@ -44,6 +44,10 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Errorf("missing %s: %v", p, err)
 		}
 	}
+	// The second sync is one conditional request answered 304.
+	if !strings.Contains(errs.String(), "catalog unchanged") || !strings.Contains(errs.String(), "(1 request(s))") {
+		t.Errorf("the second sync was not a 304:\n%s", errs.String())
+	}
 	if !strings.Contains(out.String(), "@uDOS/grid-extensions") {
 		t.Errorf("list output does not show the library:\n%s", out.String())
 	}

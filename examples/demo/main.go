@@ -12,6 +12,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -103,7 +106,7 @@ func run(ctx context.Context, dir string, keepServing bool, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("listening on loopback: %w", err)
 	}
-	srv := &http.Server{Handler: http.FileServer(http.Dir(registry)), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: withETags(http.Dir(registry)), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 	url := "http://" + ln.Addr().String()
@@ -131,6 +134,10 @@ func run(ctx context.Context, dir string, keepServing bool, stdout, stderr io.Wr
 	if err := lib("install", "grid-extensions@^1.2"); err != nil {
 		return err
 	}
+	d.say("   syncing again: nothing changed, so the server answers 304 Not Modified (its ETag matches)")
+	if err := lib("sync"); err != nil {
+		return err
+	}
 	d.say("6/6 what is installed")
 	if err := lib("list"); err != nil {
 		return err
@@ -145,6 +152,26 @@ func run(ctx context.Context, dir string, keepServing bool, stdout, stderr io.Wr
 		<-ctx.Done()
 	}
 	return nil
+}
+
+// withETags serves the registry folder like http.FileServer and gives every
+// file an ETag (a digest of its content), as GitHub Pages does: a client's
+// If-None-Match then gets 304 Not Modified, no body, when nothing changed.
+// (http.FileServer honours If-None-Match when the ETag is set first.)
+func withETags(root http.FileSystem) http.Handler {
+	files := http.FileServer(root)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f, err := root.Open(path.Clean("/" + r.URL.Path)); err == nil {
+			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+				h := sha256.New()
+				if _, err := io.Copy(h, f); err == nil {
+					w.Header().Set("ETag", `"`+hex.EncodeToString(h.Sum(nil)[:16])+`"`)
+				}
+			}
+			f.Close()
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 func (d *demo) say(format string, args ...any) {

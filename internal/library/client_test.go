@@ -56,6 +56,13 @@ func hostilePackage(t *testing.T, extra func(tw *tar.Writer)) []byte {
 // localRegistry writes a one-package registry folder (unsigned catalog).
 func localRegistry(t *testing.T, pkg []byte) string {
 	t.Helper()
+	return localRegistryWith(t, pkg, nil)
+}
+
+// localRegistryWith is localRegistry with the version's catalog entry
+// changed by edit before the catalog is written.
+func localRegistryWith(t *testing.T, pkg []byte, edit func(v *catalog.Version)) string {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "packages"), 0o755); err != nil {
 		t.Fatal(err)
@@ -68,6 +75,9 @@ func localRegistry(t *testing.T, pkg []byte) string {
 	now := time.Now().UTC().Truncate(time.Second)
 	v := catalog.Version{Version: "1.0.0", URL: name, Size: int64(len(pkg)), SHA256: hex.EncodeToString(s256[:]),
 		SHA512: hex.EncodeToString(s512[:]), Dependencies: map[string]string{}, PublishedAt: now}
+	if edit != nil {
+		edit(&v)
+	}
 	cat := &catalog.Catalog{CatalogVersion: catalog.FormatVersion, Serial: 1, LastUpdated: now, Expires: now.Add(time.Hour),
 		Libraries: []catalog.Library{{ID: "lib-evil", Namespace: "@uDOS/evil", Name: "Evil", Version: "1.0.0", Author: "x", License: "MIT",
 			EntryPoint: "lib/x.py", InstallPath: "library/evil", Dependencies: map[string]string{}, URL: v.URL, Size: v.Size,
