@@ -3,10 +3,15 @@ package wizard
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +19,7 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/compose"
 	"github.com/fredbook/udos-dist/internal/dockertest"
+	"github.com/fredbook/udos-dist/internal/retry"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
@@ -111,4 +117,134 @@ func waitComposeHealthy(b *testing.B, cli *client.Client, project string, n int)
 		time.Sleep(100 * time.Millisecond)
 	}
 	b.Fatal(fmt.Sprintf("docker-compose's %s not healthy within a minute", project))
+}
+
+// BenchmarkAvailabilityUnderFaults runs watch while a fault injector kills
+// (SIGKILL from the engine) or hangs the service at random moments
+// (exponentially distributed, mean UDOS_WIZARD_FAULT_EVERY, default 60s)
+// for UDOS_WIZARD_SOAK (default 1m; BENCHMARKS.md's figure is 10m), and
+// probes the health endpoint from the host every 100 ms. It reports the
+// fraction of probes answered healthy and the recovery time (fault to the
+// next healthy answer) at p50 and p99. watch runs with --interval 250ms
+// --backoff 250ms; the service's health check probes every 250 ms.
+//
+//	UDOS_WIZARD_SOAK=10m go test -run '^$' -bench BenchmarkAvailabilityUnderFaults -benchtime 1x -timeout 30m ./internal/wizard
+func BenchmarkAvailabilityUnderFaults(b *testing.B) {
+	soak := envDuration("UDOS_WIZARD_SOAK", time.Minute)
+	every := envDuration("UDOS_WIZARD_FAULT_EVERY", time.Minute)
+	cli := dockertest.Engine(b)
+	label := dockertest.Label(b, cli)
+	image, _ := dockertest.TestsvcImage(b, label)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir := b.TempDir()
+	file := filepath.Join(dir, "docker-compose.yml")
+	src := strings.Replace(benchCompose(image), "version: \"2.4\"\nservices:\n", "name: wzsoak"+label[len(label)-8:]+"\nservices:\n", 1)
+	src = src[:strings.Index(src, "  api:")] // one service: db
+	src = strings.Replace(src, "    restart: \"no\"\n", fmt.Sprintf("    restart: \"no\"\n    ports: [\"127.0.0.1:%d:8080\"]\n", port), 1)
+	os.WriteFile(file, []byte(src), 0o644)
+	ctx := context.Background()
+	p, err := compose.Load(ctx, file, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := &Manager{Engine: cli, Project: p, Poll: 100 * time.Millisecond, ExtraLabels: map[string]string{dockertest.LabelKey: label}}
+	if err := m.Up(ctx, UpOptions{WaitTimeout: time.Minute}); err != nil {
+		b.Fatal(err)
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan error, 1)
+	go func() {
+		watchDone <- m.Watch(wctx, WatchOptions{Interval: 250 * time.Millisecond, Backoff: retry.Backoff{Base: 250 * time.Millisecond},
+			MaxRestarts: 1000, Window: time.Minute, StopTimeout: time.Second}, nil)
+	}()
+
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	hc := &http.Client{Timeout: 500 * time.Millisecond}
+	var mu sync.Mutex
+	var probes, healthy int
+	var faultAt time.Time
+	var recoveries []time.Duration
+	probe := func() {
+		started := time.Now()
+		resp, err := hc.Get(url + "/api/health")
+		ok := err == nil && resp.StatusCode == 200
+		if resp != nil {
+			resp.Body.Close()
+		}
+		mu.Lock()
+		probes++
+		if ok {
+			healthy++
+			// Only a probe sent after the fault tells of the recovery.
+			if !faultAt.IsZero() && started.After(faultAt) {
+				recoveries = append(recoveries, time.Since(faultAt))
+				faultAt = time.Time{}
+			}
+		}
+		mu.Unlock()
+	}
+	b.ResetTimer()
+	end := time.Now().Add(soak)
+	nextFault := time.Now().Add(time.Duration(rand.ExpFloat64() * float64(every)))
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var kills, hangs int
+	for now := range tick.C {
+		if now.After(end) {
+			break
+		}
+		go probe()
+		mu.Lock()
+		idle := faultAt.IsZero()
+		mu.Unlock()
+		if now.After(nextFault) && idle {
+			o, err := m.observe(ctx, "db")
+			if err == nil && o.ready(true) {
+				mu.Lock()
+				faultAt = time.Now()
+				mu.Unlock()
+				if rand.IntN(2) == 0 {
+					kills++
+					cli.ContainerKill(ctx, o.ID, client.ContainerKillOptions{Signal: "SIGKILL"})
+				} else {
+					hangs++
+					if resp, err := hc.Post(url+"/control/hang", "text/plain", nil); err == nil {
+						resp.Body.Close()
+					}
+				}
+			}
+			nextFault = now.Add(time.Duration(rand.ExpFloat64() * float64(every)))
+		}
+	}
+	b.StopTimer()
+	stopWatch()
+	<-watchDone
+	m.Down(ctx, DownOptions{Timeout: time.Second})
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(recoveries)
+	pct := func(q float64) float64 {
+		if len(recoveries) == 0 {
+			return 0
+		}
+		return recoveries[min(len(recoveries)-1, int(q*float64(len(recoveries))))].Seconds()
+	}
+	b.ReportMetric(100*float64(healthy)/float64(max(probes, 1)), "%healthy")
+	b.ReportMetric(pct(0.5), "p50-recovery-s")
+	b.ReportMetric(pct(0.99), "p99-recovery-s")
+	b.ReportMetric(float64(kills), "kills")
+	b.ReportMetric(float64(hangs), "hangs")
+	b.Logf("%d probes, %d healthy; %d kills, %d hangs; recoveries %v", probes, healthy, kills, hangs, recoveries)
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
+		return d
+	}
+	return def
 }
