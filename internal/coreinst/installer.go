@@ -39,8 +39,14 @@ type Installer struct {
 	LockTimeout time.Duration
 	// Keep is the number of versions kept for rollback (default 3).
 	Keep int
+	// Libraries opens the prefix's library client (nil: upgrades cannot
+	// update libraries, only name them).
+	Libraries func() (Libraries, error)
 
 	lock *store.FileLock
+	// libs and libIDs: the libraries the running upgrade moves.
+	libs   Libraries
+	libIDs []string
 }
 
 func (in *Installer) hook(p string) {
@@ -79,7 +85,7 @@ func (in *Installer) Begin(ctx context.Context) (Outcome, error) {
 		return Nothing, err
 	}
 	in.lock = l
-	out, j, err := in.recover()
+	out, j, err := in.recover(ctx)
 	if err != nil {
 		in.End()
 		return Nothing, err
@@ -195,6 +201,8 @@ type Result struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Blocked lists the libraries the new version would break.
 	Blocked []Blocker `json:"blocked,omitempty"`
+	// Libraries are the libraries upgraded along with uDOS.
+	Libraries []LibraryUpdate `json:"libraries,omitempty"`
 }
 
 // InstallOptions of one install.
@@ -282,6 +290,12 @@ func (in *Installer) transact(ctx context.Context, op string, src Source, versio
 		return err
 	}
 	j.Created = true
+	if len(in.libIDs) > 0 {
+		j.Libraries, j.Core = in.libIDs, version
+		if j.LockBefore, err = in.Paths.lockDigest(); err != nil {
+			return err
+		}
+	}
 	if err := in.begin(j); err != nil {
 		return err
 	}
@@ -289,6 +303,16 @@ func (in *Installer) transact(ctx context.Context, op string, src Source, versio
 		Archive: a.Filename, ArchiveSHA256: a.SHA256, ManifestSHA256: sha256Hex(rel.Raw), Signer: rel.Signer.Fingerprint}
 	if err := in.unpack(path, dir, rec); err != nil {
 		return err
+	}
+	if len(j.Libraries) > 0 {
+		if err := in.libs.Update(ctx, semver.MustParse(version), j.Libraries); err != nil {
+			// The library client left the libraries as they were: undo.
+			if _, _, rerr := in.recover(ctx); rerr != nil {
+				return fmt.Errorf("%w (and undoing: %v)", err, rerr)
+			}
+			return fmt.Errorf("updating the libraries for %s: %w", version, err)
+		}
+		in.hook("libraries")
 	}
 	if err := in.commit(j); err != nil {
 		return err
@@ -386,6 +410,27 @@ func newest(ctx context.Context, src Source, floor *semver.Version) (string, err
 		return "", nil
 	}
 	return best.Original(), nil
+}
+
+// Libraries is what an upgrade needs of the library client: which
+// blocking libraries the catalog can move to a version that works with
+// the new core, and doing so.
+type Libraries interface {
+	// Compatible returns the version of each of ids the catalog would
+	// install with @uDOS/core at core; an error when it cannot.
+	Compatible(ctx context.Context, core *semver.Version, ids []string) (map[string]string, error)
+	// Update moves ids to such versions, in the library client's own
+	// transaction.
+	Update(ctx context.Context, core *semver.Version, ids []string) error
+	// Recover finishes or undoes an interrupted library transaction.
+	Recover(ctx context.Context) error
+}
+
+// LibraryUpdate is one library an upgrade moves along with uDOS.
+type LibraryUpdate struct {
+	ID   string `json:"id"`
+	From string `json:"from"`
+	To   string `json:"to"`
 }
 
 // Blocker is an installed library whose @uDOS/core constraint excludes a
@@ -498,6 +543,15 @@ func (in *Installer) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, er
 	if res.Blocked, err = in.Paths.Blockers(target); err != nil {
 		return nil, err
 	}
+	var libs Libraries
+	if len(res.Blocked) > 0 && !o.Force && in.Libraries != nil {
+		if libs, err = in.Libraries(); err != nil {
+			return nil, err
+		}
+		if res.Blocked, res.Libraries, err = fixable(ctx, libs, tv, res.Blocked); err != nil {
+			return nil, err
+		}
+	}
 	if o.Check {
 		res.Action = "available"
 		return res, nil
@@ -508,10 +562,43 @@ func (in *Installer) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, er
 	for _, b := range res.Blocked {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s (upgraded anyway: --force)", b))
 	}
+	in.libs, in.libIDs = libs, nil
+	for _, u := range res.Libraries {
+		in.libIDs = append(in.libIDs, u.ID)
+	}
+	defer func() { in.libs, in.libIDs = nil, nil }()
 	if err := in.transact(ctx, "upgrade", src, target, variant, active, res); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// fixable splits blockers into those the catalog can move to a version
+// that works with core (updated in the upgrade's transaction) and those
+// it cannot.
+func fixable(ctx context.Context, libs Libraries, core *semver.Version, blocked []Blocker) ([]Blocker, []LibraryUpdate, error) {
+	ids := make([]string, len(blocked))
+	for i, b := range blocked {
+		ids[i] = b.ID
+	}
+	wanted, err := libs.Compatible(ctx, core, ids)
+	if err != nil {
+		// No catalog answer that satisfies every library: they all block.
+		return blocked, nil, nil
+	}
+	var still []Blocker
+	var moves []LibraryUpdate
+	for _, b := range blocked {
+		if w := wanted[b.ID]; w != "" && w != b.Version {
+			moves = append(moves, LibraryUpdate{ID: b.ID, From: b.Version, To: w})
+		} else {
+			still = append(still, b)
+		}
+	}
+	if len(still) > 0 {
+		return blocked, nil, nil // one transaction: all or nothing
+	}
+	return nil, moves, nil
 }
 
 // notes are the upgrade notes of a release: the version it upgrades from

@@ -1,6 +1,7 @@
 package coreinst
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/fredbook/udos-dist/internal/atomicfile"
+	"github.com/fredbook/udos-dist/internal/lockfile"
 	"github.com/fredbook/udos-dist/internal/store"
 )
 
@@ -23,6 +25,12 @@ type Journal struct {
 	// Created: Dir is new in this transaction, so undoing removes it.
 	Created bool   `json:"created"`
 	Source  string `json:"source,omitempty"`
+	// Libraries are updated for Core in this transaction, before the
+	// switch; LockBefore is library/lock.json's digest before that, so
+	// recovery can tell whether they were.
+	Libraries  []string `json:"libraries,omitempty"`
+	Core       string   `json:"core,omitempty"`
+	LockBefore string   `json:"lock_before,omitempty"`
 }
 
 // State is what the prefix remembers between commands.
@@ -77,7 +85,12 @@ const (
 // rule is the switch: once P/current names the new folder, the transaction
 // is finished; before, it is undone and the previous version, which was
 // never touched, stays active.
-func (in *Installer) recover() (Outcome, *Journal, error) {
+//
+// With libraries in the transaction, the libraries' own commit is the
+// point of no return instead: once library/lock.json differs from the
+// journal's digest, the libraries work with the new version only, so the
+// switch is done (finished) rather than the libraries left broken.
+func (in *Installer) recover(ctx context.Context) (Outcome, *Journal, error) {
 	var j Journal
 	ok, err := in.Paths.readJSON(in.Paths.Journal(), &j)
 	if err != nil {
@@ -97,6 +110,24 @@ func (in *Installer) recover() (Outcome, *Journal, error) {
 	if active == j.Dir {
 		return Finished, &j, in.finish(&j)
 	}
+	if len(j.Libraries) > 0 {
+		if in.Libraries != nil {
+			libs, err := in.Libraries()
+			if err != nil {
+				return Nothing, nil, err
+			}
+			if err := libs.Recover(ctx); err != nil {
+				return Nothing, nil, err
+			}
+		}
+		now, err := in.Paths.lockDigest()
+		if err != nil {
+			return Nothing, nil, err
+		}
+		if _, err := os.Stat(in.Paths.InstallRecord(j.Dir)); err == nil && now != j.LockBefore {
+			return Finished, &j, in.commit(&j)
+		}
+	}
 	if err := os.RemoveAll(in.Paths.Staging()); err != nil {
 		return Nothing, nil, fmt.Errorf("undoing the interrupted %s: %w", j.Op, err)
 	}
@@ -109,6 +140,18 @@ func (in *Installer) recover() (Outcome, *Journal, error) {
 		return Nothing, nil, fmt.Errorf("undoing the interrupted %s: %w", j.Op, err)
 	}
 	return Undone, &j, nil
+}
+
+// lockDigest is the sha256 of library/lock.json ("" when there is none).
+func (p Paths) lockDigest() (string, error) {
+	b, err := os.ReadFile(filepath.Join(p.Prefix, filepath.FromSlash(lockfile.Path)))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return sha256Hex(b), nil
 }
 
 // begin records the journal: from here on a kill is recovered.

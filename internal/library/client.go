@@ -62,6 +62,10 @@ type Client struct {
 	// ReadOnly is set by Open: nothing is written into the root (no lock,
 	// no recovery, no catalog cache).
 	ReadOnly bool
+	// CoreVersion, when set, is the @uDOS/core resolution assumes instead
+	// of version.json's: `udos-lib core upgrade` plans the libraries for
+	// the version it is about to switch to.
+	CoreVersion *semver.Version
 
 	warned map[string]bool
 	lock   *store.FileLock
@@ -376,6 +380,9 @@ func (c *Client) commit(op string, old, next *lockfile.Lock) error {
 // coreVersion reads version.json; a missing file is not fatal for libraries
 // that do not depend on the core.
 func (c *Client) coreVersion() *semver.Version {
+	if c.CoreVersion != nil {
+		return c.CoreVersion
+	}
 	v, err := store.CoreVersion(c.Paths.Root)
 	if err != nil {
 		c.warnOnce(err.Error() + "; constraints on @uDOS/core are not checked")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
@@ -18,6 +19,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/coreinst"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/library"
 )
 
 // Options shared by the core subcommands.
@@ -186,7 +188,70 @@ func newInstaller(f *factory.Factory, prefix string) (*coreinst.Installer, error
 		Info:        func(m string) { fmt.Fprintln(f.IO.ErrOut, m) },
 		Progress:    func(label string, total int64) coreinst.ProgressSink { return f.IO.NewProgress(label, total) },
 		LockTimeout: c.LockTimeout,
+		Libraries:   func() (coreinst.Libraries, error) { return &libraries{client: ff.Client}, nil },
 	}, nil
+}
+
+// libraries is the library client as `core upgrade` uses it: a fresh
+// client for each step, planning for the new core's version.
+type libraries struct {
+	client func() (*library.Client, error)
+}
+
+func (l *libraries) open(core *semver.Version) (*library.Client, error) {
+	c, err := l.client()
+	if err != nil {
+		return nil, err
+	}
+	c.CoreVersion = core
+	return c, nil
+}
+
+func (l *libraries) Compatible(ctx context.Context, core *semver.Version, ids []string) (map[string]string, error) {
+	c, err := l.open(core)
+	if err != nil {
+		return nil, err
+	}
+	if c.Registry == "" {
+		return nil, fmt.Errorf("no registry is configured (--registry, UDOS_REGISTRY) to look for compatible versions")
+	}
+	if err := c.Open(true); err != nil {
+		return nil, err
+	}
+	ups, err := c.CheckUpdates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, u := range ups {
+		out[u.ID] = u.Wanted
+	}
+	return out, nil
+}
+
+func (l *libraries) Update(ctx context.Context, core *semver.Version, ids []string) error {
+	c, err := l.open(core)
+	if err != nil {
+		return err
+	}
+	if err := c.Begin(ctx); err != nil {
+		return err
+	}
+	defer c.End()
+	_, err = c.Update(ctx, ids, false)
+	return err
+}
+
+func (l *libraries) Recover(ctx context.Context) error {
+	c, err := l.open(nil)
+	if err != nil {
+		return err
+	}
+	if err := c.Begin(ctx); err != nil {
+		return err
+	}
+	c.End()
+	return nil
 }
 
 // begin builds the installer, takes the lock and recovers.
@@ -226,8 +291,8 @@ func runUpgrade(o *Options) error {
 		for _, b := range res.Blocked {
 			lines = append(lines, "  "+b.String())
 		}
-		return fmt.Errorf("upgrading to %s would break %d installed librar%s:\n%s\nupdate or uninstall them first (udos-lib update NAME), or pass --force",
-			res.To, len(res.Blocked), plural(len(res.Blocked), "y", "ies"), strings.Join(lines, "\n"))
+		return fmt.Errorf("upgrading to %s would break %d installed librar%s:\n%s\nthe catalog has no version of them that works with %s (checked with --registry/UDOS_REGISTRY): uninstall them, wait for one, or pass --force",
+			res.To, len(res.Blocked), plural(len(res.Blocked), "y", "ies"), strings.Join(lines, "\n"), res.To)
 	}
 	if err != nil {
 		return explain(err)
@@ -300,6 +365,9 @@ func printResult(o *Options, res *coreinst.Result) error {
 	case "installed":
 		fmt.Fprintf(w, "installed %s %s in %s\n", res.Variant, res.To, o.Prefix)
 	case "upgraded":
+		for _, u := range res.Libraries {
+			fmt.Fprintf(w, "updated %s %s -> %s (for @uDOS/core %s)\n", u.ID, u.From, u.To, res.To)
+		}
 		fmt.Fprintf(w, "upgraded %s %s -> %s\n", res.Variant, res.From, res.To)
 	case "rolled-back":
 		fmt.Fprintf(w, "rolled back %s %s -> %s\n", res.Variant, res.From, res.To)
@@ -309,6 +377,9 @@ func printResult(o *Options, res *coreinst.Result) error {
 		fmt.Fprintf(w, "%s %s is the newest release\n", res.Variant, res.To)
 	case "available":
 		fmt.Fprintf(w, "%s %s -> %s is available", res.Variant, res.From, res.To)
+		for _, u := range res.Libraries {
+			fmt.Fprintf(w, "; %s %s -> %s with it", u.ID, u.From, u.To)
+		}
 		if len(res.Blocked) > 0 {
 			fmt.Fprintf(w, "; it would break:\n")
 			for _, b := range res.Blocked {

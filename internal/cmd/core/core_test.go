@@ -25,6 +25,8 @@ import (
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/registry"
+	"github.com/fredbook/udos-dist/internal/udospkg"
 )
 
 // udosLib is the udos-lib main, with the test-only pause hook: when
@@ -117,11 +119,12 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"sign":      cmdSign,
-			"tamper":    cmdTamper,
-			"httpserve": cmdHTTPServe,
-			"ghserve":   cmdGHServe,
-			"sums":      cmdSums,
+			"sign":       cmdSign,
+			"tamper":     cmdTamper,
+			"httpserve":  cmdHTTPServe,
+			"ghserve":    cmdGHServe,
+			"sums":       cmdSums,
+			"mkregistry": cmdMkregistry,
 		},
 	})
 }
@@ -155,6 +158,124 @@ func cmdTamper(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	b[len(b)/2] ^= 0xff
 	ts.Check(os.WriteFile(p, b, 0o644))
+}
+
+// mkregistry OUT LIBDIR...: pack each library folder, sign it and the
+// catalog with keys/release.asc, assemble (again) into OUT.
+func cmdMkregistry(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: mkregistry OUT LIBDIR...")
+	}
+	priv, err := os.ReadFile(ts.MkAbs("keys/release.asc"))
+	ts.Check(err)
+	pub, err := os.ReadFile(ts.MkAbs("keys/release.pub.asc"))
+	ts.Check(err)
+	var dirs []string
+	for _, d := range args[1:] {
+		dirs = append(dirs, ts.MkAbs(d))
+	}
+	ts.Check(mkRegistry(ts.MkAbs(args[0]), priv, pub, dirs...))
+}
+
+// mkRegistry packs and signs each library folder and assembles (again)
+// the signed registry OUT.
+func mkRegistry(out string, priv, pub []byte, dirs ...string) error {
+	signer, err := pgpsign.LoadSigner(priv, nil)
+	if err != nil {
+		return err
+	}
+	kr, err := pgpsign.LoadKeyring(pub)
+	if err != nil {
+		return err
+	}
+	pkgs := out + ".packages"
+	if err := os.MkdirAll(pkgs, 0o755); err != nil {
+		return err
+	}
+	for _, dir := range dirs {
+		res, err := udospkg.PackFile(dir, pkgs, udospkg.PackOptions{MTime: time.Unix(1764000000, 0)})
+		if err != nil {
+			return err
+		}
+		if _, err := pgpsign.SignFile(signer, filepath.Join(pkgs, res.FileName)); err != nil {
+			return err
+		}
+	}
+	_, err = registry.Assemble(context.Background(), &registry.DirSource{Dir: pkgs, Keyring: kr, RequireSignatures: true},
+		registry.Options{OutDir: out, Signer: signer, PublisherKeys: pub})
+	return err
+}
+
+// library writes a library folder whose versions need @uDOS/core core.
+func library(t *testing.T, dir, name, version, core string) string {
+	t.Helper()
+	d := filepath.Join(dir, name+"-"+version)
+	m := fmt.Sprintf(`{"id": "lib-%s", "name": %q, "version": %q, "description": "d", "author": "t", "license": "MIT", "entry_point": "lib/x.py", "dependencies": {"@uDOS/core": %q}}`, name, name, version, core)
+	if err := os.MkdirAll(filepath.Join(d, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "manifest.json"), []byte(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "lib", "x.py"), []byte("V = "+strconvQuote(version)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
+
+// TestKillUpgradeWithLibraries kills an upgrade that also moves a library:
+// before the library commit the whole upgrade is undone (library and core
+// as they were); after it, recovery finishes the switch, so the library
+// never runs on a core its constraint excludes.
+func TestKillUpgradeWithLibraries(t *testing.T) {
+	t.Parallel()
+	src, key, err := fixture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr := filepath.Join(t.TempDir(), "release.pub.asc")
+	if err := os.WriteFile(kr, key.Pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		point      string
+		core, fixm string
+	}{
+		{"journaled", "1.4.3", "1.0.0"},
+		{"unpacked", "1.4.3", "1.0.0"},
+		{"libraries", "1.4.6", "1.1.0"},
+		{"switched", "1.4.6", "1.1.0"},
+	} {
+		t.Run(tc.point, func(t *testing.T) {
+			t.Parallel()
+			work := t.TempDir()
+			reg := filepath.Join(work, "reg")
+			old := library(t, work, "fixme", "1.0.0", ">=1.4.0 <1.4.5")
+			if err := mkRegistry(reg, key.Priv, key.Pub, old); err != nil {
+				t.Fatal(err)
+			}
+			prefix := filepath.Join(work, "udos")
+			runOK(t, "--keyring", kr, "core", "install", "core-slim@1.4.3", "--prefix", prefix, "--from", src)
+			runOK(t, "--keyring", kr, "--root", prefix, "--registry", reg, "install", "fixme")
+			if err := mkRegistry(reg, key.Priv, key.Pub, old, library(t, work, "fixme", "1.1.0", ">=1.4.0")); err != nil {
+				t.Fatal(err)
+			}
+			killAt(t, tc.point, "--keyring", kr, "--root", prefix, "--registry", reg, "core", "upgrade")
+			if st := readStatus(t, prefix, kr); st.Version != tc.core {
+				t.Fatalf("killed at %s: core %s, want %s", tc.point, st.Version, tc.core)
+			}
+			b, err := os.ReadFile(filepath.Join(prefix, "library", "fixme", "lib", "x.py"))
+			if err != nil || string(b) != "V = \""+tc.fixm+"\"\n" {
+				t.Fatalf("killed at %s: fixme is %q (%v), want %s", tc.point, b, err, tc.fixm)
+			}
+			runOK(t, "--keyring", kr, "--root", prefix, "--registry", reg, "core", "upgrade")
+			if st := readStatus(t, prefix, kr); st.Version != "1.4.6" {
+				t.Fatalf("after the second upgrade: %+v", st)
+			}
+		})
+	}
 }
 
 // sums DIR FILE...: SHA256SUMS and SHA512SUMS in DIR listing the FILEs.
