@@ -3,6 +3,9 @@ package wizard_test
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +16,8 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/root"
 	"github.com/fredbook/udos-dist/internal/dockertest"
 	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/ociimage"
+	"github.com/fredbook/udos-dist/internal/pgpsign"
 	wz "github.com/fredbook/udos-dist/internal/wizard"
 )
 
@@ -36,6 +41,17 @@ func TestScripts(t *testing.T) {
 	cli := dockertest.Engine(t)
 	label := dockertest.Label(t, cli)
 	image, _ := dockertest.TestsvcImage(t, label)
+	// The release's key and its signed statement for the image.
+	priv, pub, err := pgpsign.GenerateTestKey("uDOS Release", "release@example.org", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := pgpsign.LoadSigner(priv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, digest, _ := strings.Cut(image, "@")
+	stmt := ociimage.Statement{Image: repo, Digest: digest, Platform: "linux/" + runtime.GOARCH}
 	var projects []string
 	t.Cleanup(func() {
 		for _, p := range projects {
@@ -50,7 +66,14 @@ func TestScripts(t *testing.T) {
 			env.Setenv("IMAGE", image)
 			env.Setenv("PROJECT", p)
 			env.Setenv("SUDO_USER", "tester")
-			return nil
+			dir := filepath.Join(env.WorkDir, "statements")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			if _, _, err := ociimage.WriteSigned(dir, "wizard-full", "1.4.6", signer, stmt); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(env.WorkDir, "release.asc"), pub, 0o644)
 		},
 	})
 }
