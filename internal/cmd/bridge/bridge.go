@@ -22,6 +22,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/bridge/discover"
 	"github.com/fredbook/udos-dist/internal/bridge/hostauth"
 	"github.com/fredbook/udos-dist/internal/bridge/server"
+	"github.com/fredbook/udos-dist/internal/bridge/statesync"
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/store"
@@ -50,6 +51,7 @@ type ServeOptions struct {
 	AuthorizedKeys string
 	Ifaces         []string
 	NoAnnounce     bool
+	Keep           int
 	KeepAlive      time.Duration
 }
 
@@ -64,7 +66,12 @@ directory, from an argument vector (never a shell). --allow takes a path
 (relative to the root) or a name found in <root>/bin or on PATH; the default
 is bin/ucode. Clients authenticate by key: list them in --authorized-keys
 (default <root>/bridge/authorized_keys; add one with 'bridge authorize').`,
-		RunE: func(*cobra.Command, []string) error { return serve(f.Ctx, f, o) },
+		RunE: func(*cobra.Command, []string) error {
+			if o.Keep < 1 {
+				return cmdutil.Usagef("serve: --keep must be at least 1")
+			}
+			return serve(f.Ctx, f, o)
+		},
 	}
 	fs := c.Flags()
 	fs.StringVar(&o.Listen, "listen", ":"+strconv.Itoa(hostauth.DefaultPort), "TCP `ADDRESS` to listen on")
@@ -74,6 +81,7 @@ is bin/ucode. Clients authenticate by key: list them in --authorized-keys
 	fs.DurationVar(&o.KeepAlive, "keepalive", 15*time.Second, "interval of keepalive requests to clients")
 	fs.StringArrayVar(&o.Ifaces, "iface", nil, "announce on this `INTERFACE` only (repeatable; default: every up interface)")
 	fs.BoolVar(&o.NoAnnounce, "no-announce", false, "do not announce over mDNS")
+	fs.IntVar(&o.Keep, "keep", 5, "synced state versions kept per Sonic")
 	return c
 }
 
@@ -107,8 +115,10 @@ func serve(ctx context.Context, f *factory.Factory, o *ServeOptions) error {
 		return err
 	}
 	clog := &hostauth.ClientLog{File: p.Clients()}
+	store := &statesync.Store{Dir: p.StateStore(), Keep: o.Keep, Now: f.Now}
 	errOut := f.IO.ErrOut
 	logf := func(m string) { fmt.Fprintf(errOut, "udos-bridge: %s\n", m) }
+	store.Log = logf
 	srv, err := server.New(server.Config{
 		HostKey:    hostKey,
 		Authorized: ak.Load,
@@ -116,7 +126,13 @@ func serve(ctx context.Context, f *factory.Factory, o *ServeOptions) error {
 		Dir:        root,
 		Env:        commandEnv(f, root),
 		KeepAlive:  o.KeepAlive,
-		Log:        logf,
+		Subsystems: map[string]server.SubsystemHandler{
+			server.SyncSubsystem: func(ctx context.Context, ch ssh.Channel, c server.Client) error {
+				_, err := store.Serve(ctx, ch, c.Fingerprint)
+				return err
+			},
+		},
+		Log: logf,
 		OnAuth: func(c server.Client) {
 			if err := clog.Touch(c.Fingerprint, c.Comment, c.Addr, f.Now()); err != nil {
 				logf(fmt.Sprintf("recording client %s: %v", c.Fingerprint, err))

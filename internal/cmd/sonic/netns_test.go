@@ -2,6 +2,7 @@ package sonic_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -124,4 +125,58 @@ func TestAcrossNamespaces(t *testing.T) {
 		t.Fatalf("run hung after the link was cut: %s", runOut)
 	}
 	sonic.Mend()
+
+	// A sync cut mid-transfer: the host keeps its last complete version,
+	// the next sync resumes and sends only what is missing.
+	mem := filepath.Join(sroot, "memory")
+	os.MkdirAll(mem, 0o755)
+	os.WriteFile(filepath.Join(mem, "user.json"), []byte("v1"), 0o644)
+	if b, err := udosLibIn(ctx, sonic, "--root", sroot, "sonic", "sync", wiz.IP).CombinedOutput(); err != nil {
+		t.Fatalf("first sync: %v %s", err, b)
+	}
+	big := make([]byte, 32<<20)
+	rand.Read(big)
+	os.WriteFile(filepath.Join(mem, "user.json"), []byte("v2"), 0o644)
+	os.WriteFile(filepath.Join(mem, "big.bin"), big, 0o644)
+	syncRun := udosLibIn(ctx, sonic, "--root", sroot, "sonic", "sync", wiz.IP)
+	syncOut := &nettest.Buffer{}
+	syncRun.Stdout, syncRun.Stderr = syncOut, syncOut
+	if err := syncRun.Start(); err != nil {
+		t.Fatal(err)
+	}
+	chunks := func() int {
+		n, _ := filepath.Glob(filepath.Join(wroot, "bridge", "state", "*", "chunks", "*", "*"))
+		return len(n)
+	}
+	for i := 0; i < 400 && chunks() < 6; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	sonic.Cut()
+	go func() { done <- syncRun.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(syncOut.String(), "keeps its last complete version") {
+			t.Fatalf("sync across a cut link: %v %s", err, syncOut)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("sync hung after the link was cut: %s", syncOut)
+	}
+	cur, _ := filepath.Glob(filepath.Join(wroot, "bridge", "state", "*", "current", "user.json"))
+	if b, _ := os.ReadFile(cur[0]); string(b) != "v1" {
+		t.Fatalf("host's current state after a cut sync: %q", b)
+	}
+	arrived := chunks() - 1
+	sonic.Mend()
+	out, err = udosLibIn(ctx, sonic, "--root", sroot, "sonic", "sync", wiz.IP, "--json").Output()
+	var res struct {
+		Version int `json:"version"`
+		Sent    int `json:"chunks_sent"`
+	}
+	if err != nil || json.Unmarshal(out, &res) != nil || res.Version != 2 || res.Sent != 33-arrived {
+		t.Fatalf("resumed sync (%d of 33 chunks had arrived): %v %s", arrived, err, out)
+	}
+	t.Logf("cut after %d of 33 chunks; the resumed sync sent %d", arrived, res.Sent)
+	if b, _ := os.ReadFile(cur[0]); string(b) != "v2" {
+		t.Fatalf("host's current state after the resumed sync: %q", b)
+	}
 }

@@ -32,7 +32,7 @@ func NewCmd(f *factory.Factory) *cobra.Command {
 		Short: "Find, trust and use a Wizard host from Sonic (see docs/BRIDGE.md)",
 		Args:  cmdutil.NoArgs,
 	}
-	c.AddCommand(newDiscover(f), newTrust(f), newRun(f), newStatus(f))
+	c.AddCommand(newDiscover(f), newTrust(f), newRun(f), newSync(f), newStatus(f))
 	for _, e := range Extra {
 		c.AddCommand(e(f))
 	}

@@ -190,3 +190,76 @@ func TestChangedHostKeyRefused(t *testing.T) {
 		}
 	}
 }
+
+// pair trusts the host by fingerprint and authorizes this Sonic on it.
+func pair(t *testing.T, wiz, sonic, addr, fp string) {
+	t.Helper()
+	ctx := context.Background()
+	r := udosLib(ctx, sonic, "", "sonic", "trust", addr, "--fingerprint", fp)
+	key := regexp.MustCompile(`authorize '([^']+)'`).FindStringSubmatch(r.stderr)
+	if r.code != 0 || key == nil {
+		t.Fatalf("trust: %+v", r)
+	}
+	if r := udosLib(ctx, wiz, "", "bridge", "authorize", key[1]); r.code != 0 {
+		t.Fatalf("authorize: %+v", r)
+	}
+}
+
+func TestSyncAndStatus(t *testing.T) {
+	wiz, addr, fp := serve(t, "--keep", "2")
+	sonic := t.TempDir()
+	pair(t, wiz, sonic, addr, fp)
+	ctx := context.Background()
+	mem := filepath.Join(sonic, "memory")
+	os.MkdirAll(filepath.Join(mem, "logs"), 0o755)
+	os.WriteFile(filepath.Join(mem, "user.json"), []byte(`{"name":"sonic"}`), 0o644)
+	os.WriteFile(filepath.Join(mem, "logs", "today.log"), bytes.Repeat([]byte("log line\n"), 300000), 0o644)
+
+	r := udosLib(ctx, sonic, "", "sonic", "sync", addr, "--json")
+	var res struct {
+		Version int `json:"version"`
+		Sent    int `json:"chunks_sent"`
+		Files   int `json:"files"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.out), &res) != nil || res.Version != 1 || res.Files != 2 || res.Sent != 4 {
+		t.Fatalf("first sync: %+v", r)
+	}
+	stateDirs, _ := filepath.Glob(filepath.Join(wiz, "bridge", "state", "*", "current"))
+	if len(stateDirs) != 1 {
+		t.Fatalf("host state: %v", stateDirs)
+	}
+	if b, _ := os.ReadFile(filepath.Join(stateDirs[0], "user.json")); string(b) != `{"name":"sonic"}` {
+		t.Fatalf("host copy: %q", b)
+	}
+	r = udosLib(ctx, sonic, "", "sonic", "status", "--json")
+	if r.code != 0 || !strings.Contains(r.out, `"synced_version": 1`) || !strings.Contains(r.out, `"changed_since_sync": false`) {
+		t.Fatalf("status after sync: %+v", r)
+	}
+	os.WriteFile(filepath.Join(mem, "user.json"), []byte(`{"name":"sonic 2"}`), 0o644)
+	if r = udosLib(ctx, sonic, "", "sonic", "status", "--json"); !strings.Contains(r.out, `"changed_since_sync": true`) {
+		t.Fatalf("status after a change: %+v", r)
+	}
+	r = udosLib(ctx, sonic, "", "sonic", "sync", addr, "--json")
+	if r.code != 0 || json.Unmarshal([]byte(r.out), &res) != nil || res.Version != 2 || res.Sent != 1 {
+		t.Fatalf("incremental sync: %+v", r)
+	}
+	// A Sonic restored without its journal is based on nothing: its sync is
+	// kept beside the host's version 2, reported on both sides.
+	os.Remove(filepath.Join(sonic, "bridge", "sync-journal.json"))
+	os.WriteFile(filepath.Join(mem, "user.json"), []byte(`{"name":"restored"}`), 0o644)
+	r = udosLib(ctx, sonic, "", "sonic", "sync", addr)
+	if r.code != 1 || !strings.Contains(r.stderr, "newer version") || !strings.Contains(r.stderr, "conflicts/") {
+		t.Fatalf("conflicting sync: %+v", r)
+	}
+	if b, _ := os.ReadFile(filepath.Join(stateDirs[0], "user.json")); string(b) != `{"name":"sonic 2"}` {
+		t.Fatalf("the conflict overwrote the host's latest: %q", b)
+	}
+	if r = udosLib(ctx, sonic, "", "sonic", "status", "--json"); !strings.Contains(r.out, `"conflict": "conflicts/`) {
+		t.Fatalf("status after a conflict: %+v", r)
+	}
+	// A missing state folder is a clear error.
+	r = udosLib(ctx, sonic, "", "sonic", "sync", addr, "--state", filepath.Join(sonic, "nope"))
+	if r.code != 1 || !strings.Contains(r.stderr, "not a folder") {
+		t.Fatalf("missing state: %+v", r)
+	}
+}
