@@ -240,17 +240,7 @@ func TestLockWait(t *testing.T) {
 	reg := t.TempDir()
 	mustNoErr(t, buildRegistry(reg, regOptions{}))
 	root := newRoot(t)
-	first := udosLib(root, reg, []string{"UDOS_LIB_TEST_PAUSE=after-download"}, "install", "themes-retro")
-	stderr, err := first.StderrPipe()
-	mustNoErr(t, err)
-	mustNoErr(t, first.Start())
-	defer func() {
-		first.Process.Signal(syscall.SIGKILL)
-		first.Wait()
-	}()
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "test pause") {
-	}
+	first := holdLock(t, root, reg)
 	for _, ro := range [][]string{{"list"}, {"list", "--available"}, {"search", "grid"}, {"info", "grid-math"}, {"check-updates"}} {
 		cmd := udosLib(root, reg, []string{"UDOS_LIB_LOCK_TIMEOUT=20s"}, ro...)
 		var out bytes.Buffer
@@ -266,7 +256,7 @@ func TestLockWait(t *testing.T) {
 	second := udosLib(root, reg, []string{"UDOS_LIB_LOCK_TIMEOUT=500ms"}, "install", "grid-math")
 	var errOut bytes.Buffer
 	second.Stderr = &errOut
-	err = second.Run()
+	err := second.Run()
 	if err == nil {
 		t.Fatalf("the second process did not wait for the lock")
 	}
@@ -291,17 +281,7 @@ func TestInterruptWhileWaitingForLock(t *testing.T) {
 	mustRun(t, udosLib(root, reg, nil, "install", "grid-math@1.1.0"))
 	before := installedState(t, root)
 
-	first := udosLib(root, reg, []string{"UDOS_LIB_TEST_PAUSE=after-download"}, "install", "themes-retro")
-	stderr, err := first.StderrPipe()
-	mustNoErr(t, err)
-	mustNoErr(t, first.Start())
-	defer func() {
-		first.Process.Signal(syscall.SIGKILL)
-		first.Wait()
-	}()
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "test pause") {
-	}
+	first := holdLock(t, root, reg)
 
 	second := udosLib(root, reg, nil, "install", "pathfinding")
 	errPipe, err := second.StderrPipe()
@@ -326,28 +306,7 @@ func TestInterruptWhileWaitingForLock(t *testing.T) {
 		second.Process.Kill()
 		t.Fatalf("the second udos-lib never said it was waiting")
 	}
-	mustNoErr(t, second.Process.Signal(syscall.SIGINT))
-	start := time.Now()
-	exited := make(chan error, 1)
-	go func() { <-done; exited <- second.Wait() }()
-	select {
-	case err = <-exited:
-	case <-time.After(5 * time.Second):
-		second.Process.Kill()
-		t.Fatalf("udos-lib did not end within 5s of SIGINT")
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("udos-lib took %s to end after SIGINT, want under a second", d)
-	}
-	if code := second.ProcessState.ExitCode(); code != 130 {
-		t.Errorf("exit code %d (%v), want 130\n%s", code, err, errOut.String())
-	}
-	if !strings.Contains(errOut.String(), "udos-lib: interrupted") {
-		t.Errorf("stderr lacks \"interrupted\":\n%s", errOut.String())
-	}
-	if strings.Contains(errOut.String(), "context canceled") {
-		t.Errorf("stderr shows the Go error text:\n%s", errOut.String())
-	}
+	interrupt(t, second, func() error { <-done; return second.Wait() }, errOut.String)
 	// Let the first finish its install; only it changed the tree.
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
@@ -356,5 +315,57 @@ func TestInterruptWhileWaitingForLock(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "library", ".udos-lib", "store", "lib-pathfinding")); !os.IsNotExist(err) {
 		t.Errorf("the interrupted install left something in the store: %v", err)
+	}
+}
+
+// holdLock starts a udos-lib install on root that pauses (holding the
+// root's lock) after its download, and returns once it is there; the
+// process is killed when the test ends.
+func holdLock(t *testing.T, root, reg string) *exec.Cmd {
+	t.Helper()
+	first := udosLib(root, reg, []string{"UDOS_LIB_TEST_PAUSE=after-download"}, "install", "themes-retro")
+	stderr, err := first.StderrPipe()
+	mustNoErr(t, err)
+	mustNoErr(t, first.Start())
+	t.Cleanup(func() {
+		first.Process.Signal(syscall.SIGKILL)
+		first.Wait()
+	})
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "test pause") {
+	}
+	go io_drain(sc)
+	return first
+}
+
+// interrupt sends SIGINT to cmd and checks that udos-lib ends within a
+// second with exit code 130 and "udos-lib: interrupted" as the last line of
+// its stderr (read after wait returns).
+func interrupt(t *testing.T, cmd *exec.Cmd, wait func() error, stderr func() string) {
+	t.Helper()
+	mustNoErr(t, cmd.Process.Signal(syscall.SIGINT))
+	start := time.Now()
+	exited := make(chan error, 1)
+	go func() { exited <- wait() }()
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("udos-lib did not end within 5s of SIGINT")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("udos-lib took %s to end after SIGINT, want under a second", d)
+	}
+	out := stderr()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit code %d (%v), want 130\n%s", code, err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if last := lines[len(lines)-1]; last != "udos-lib: interrupted" {
+		t.Errorf("last line of stderr %q, want \"udos-lib: interrupted\":\n%s", last, out)
+	}
+	if strings.Contains(out, "context canceled") {
+		t.Errorf("stderr shows the Go error text:\n%s", out)
 	}
 }

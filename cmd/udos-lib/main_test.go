@@ -1,11 +1,8 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -265,37 +262,7 @@ func cmdCmptree(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func treeListing(ts *testscript.TestScript, root string) map[string]string {
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		switch {
-		case rel == ".udos-lib/cache" || rel == ".udos-lib/lock" || rel == ".keep":
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		case d.Type()&fs.ModeSymlink != 0:
-			t, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			out[rel] = "-> " + t
-		case d.IsDir():
-			out[rel] = "dir"
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			out[rel] = hex.EncodeToString(sum[:])
-		}
-		return nil
-	})
+	out, err := listTree(root, map[string]bool{".udos-lib/cache": true, ".udos-lib/lock": true, ".keep": true})
 	ts.Check(err)
 	return out
 }

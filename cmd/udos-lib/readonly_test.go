@@ -1,46 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// snapshot lists every path under dir with its content digest or link
-// target, so two snapshots differ when anything was written.
+// snapshot lists every path under dir, so two snapshots differ when
+// anything was written.
 func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			out[rel] = "-> " + target
-			return err
-		case d.IsDir():
-			out[rel] = "dir"
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			out[rel] = hex.EncodeToString(sum[:])
-		}
-		return nil
-	})
+	out, err := listTree(dir, nil)
 	mustNoErr(t, err)
 	return out
 }
@@ -129,30 +102,7 @@ func TestInterruptDuringDownload(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond)
-	mustNoErr(t, cmd.Process.Signal(syscall.SIGINT))
-	start := time.Now()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("udos-lib did not end within 5s of SIGINT")
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("took %s after SIGINT", d)
-	}
-	if code := cmd.ProcessState.ExitCode(); code != 130 {
-		t.Errorf("exit code %d, want 130\n%s", code, errOut.String())
-	}
-	sc := bufio.NewScanner(strings.NewReader(errOut.String()))
-	last := ""
-	for sc.Scan() {
-		last = sc.Text()
-	}
-	if last != "udos-lib: interrupted" {
-		t.Errorf("last line of stderr %q, want \"udos-lib: interrupted\":\n%s", last, errOut.String())
-	}
+	interrupt(t, cmd, cmd.Wait, errOut.String)
 	for _, p := range []string{"library/themes-retro", "library/lock.json", "library/.udos-lib/store/lib-themes-retro", "library/.udos-lib/journal.json"} {
 		if _, err := os.Lstat(filepath.Join(root, p)); !os.IsNotExist(err) {
 			t.Errorf("%s exists after the interrupted install", p)

@@ -160,9 +160,6 @@ func (c *Client) End() {
 	}
 }
 
-// Installed returns the lock file.
-func (c *Client) Installed() (*lockfile.Lock, error) { return c.Paths.ReadLock() }
-
 // FindInstalled looks an installed library up by any of its names.
 func (c *Client) FindInstalled(lock *lockfile.Lock, name string) (string, lockfile.Entry, error) {
 	ref, err := libid.Parse(name)
@@ -370,11 +367,6 @@ func normaliseDeps(deps map[string]string) map[string]string {
 		}
 	}
 	return out
-}
-
-// commit switches the live tree from old to next in one transaction.
-func (c *Client) commit(op string, old, next *lockfile.Lock) error {
-	return c.Paths.Switch(op, old, next, c.hook)
 }
 
 // coreVersion reads version.json; a missing file is not fatal for libraries

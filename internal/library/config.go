@@ -32,7 +32,7 @@ type LibraryConfig struct {
 
 // Config reads a library's config, falling back to the package defaults.
 func (c *Client) Config(name string) (*LibraryConfig, error) {
-	lock, err := c.Installed()
+	lock, err := c.Paths.ReadLock()
 	if err != nil {
 		return nil, err
 	}

@@ -260,7 +260,7 @@ func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
 			c.warnOnce(fmt.Sprintf("putting %s %s back: %s need(s) it (it was missing, e.g. after 'uninstall --force')", id, next.Libraries[id].Version, strings.Join(users, ", ")))
 		}
 	}
-	if err := c.commit(p.op, p.old, next); err != nil {
+	if err := c.Paths.Switch(p.op, p.old, next, c.hook); err != nil {
 		return nil, err
 	}
 	return diff(p.old, next), nil
@@ -305,7 +305,7 @@ func diff(old, next *lockfile.Lock) []Change {
 
 // Install installs the named libraries (and what they need) from the registry.
 func (c *Client) Install(ctx context.Context, specs []Spec) ([]Change, error) {
-	old, err := c.Installed()
+	old, err := c.Paths.ReadLock()
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +355,7 @@ func (c *Client) InstallFile(ctx context.Context, path string) ([]Change, error)
 		return nil, fmt.Errorf("reading package %s: %w", path, err)
 	}
 	m := pkg.Manifest
-	old, err := c.Installed()
+	old, err := c.Paths.ReadLock()
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +393,7 @@ func (c *Client) InstallFile(ctx context.Context, path string) ([]Change, error)
 // InstallLocked installs exactly what library/lock.json pins, checking each
 // archive against the digests recorded there (no resolution, like npm ci).
 func (c *Client) InstallLocked(ctx context.Context) ([]Change, error) {
-	lock, err := c.Installed()
+	lock, err := c.Paths.ReadLock()
 	if err != nil {
 		return nil, err
 	}
@@ -458,7 +458,7 @@ func (c *Client) InstallLocked(ctx context.Context) ([]Change, error) {
 		c.warnOnce(fmt.Sprintf("%s was resolved against uDOS %s; this installation is %s", c.Paths.LockFile(), lock.CoreVersion, cv))
 	}
 	// Every library the lock names is relinked if needed; stray links removed.
-	if err := c.commit("install", current, next); err != nil {
+	if err := c.Paths.Switch("install", current, next, c.hook); err != nil {
 		return nil, err
 	}
 	return changes, nil
@@ -467,7 +467,7 @@ func (c *Client) InstallLocked(ctx context.Context) ([]Change, error) {
 // Update moves the named libraries (or all) to the newest versions their
 // requested constraints allow; the others keep their versions if they can.
 func (c *Client) Update(ctx context.Context, names []string, all bool) ([]Change, error) {
-	old, err := c.Installed()
+	old, err := c.Paths.ReadLock()
 	if err != nil {
 		return nil, err
 	}
@@ -529,7 +529,7 @@ type UpdateInfo struct {
 // what 'update --all' would install, from the same resolver call: every
 // requested constraint and every installed dependent's constraint holds.
 func (c *Client) CheckUpdates(ctx context.Context) ([]UpdateInfo, error) {
-	lock, err := c.Installed()
+	lock, err := c.Paths.ReadLock()
 	if err != nil {
 		return nil, err
 	}
@@ -572,7 +572,7 @@ func (c *Client) CheckUpdates(ctx context.Context) ([]UpdateInfo, error) {
 // Uninstall removes a library from the live tree and the lock file (its
 // store copy stays for rollback), and prunes dependencies nothing needs.
 func (c *Client) Uninstall(name string, force bool) ([]Change, error) {
-	old, err := c.Installed()
+	old, err := c.Paths.ReadLock()
 	if err != nil {
 		return nil, err
 	}
@@ -606,7 +606,7 @@ func (c *Client) Uninstall(name string, force bool) ([]Change, error) {
 			}
 		}
 	}
-	if err := c.commit("uninstall", old, next); err != nil {
+	if err := c.Paths.Switch("uninstall", old, next, c.hook); err != nil {
 		return nil, err
 	}
 	if len(users) > 0 {
@@ -621,7 +621,7 @@ func (c *Client) Uninstall(name string, force bool) ([]Change, error) {
 // offline when that version is still in the store; otherwise it is fetched
 // from the registry.
 func (c *Client) Rollback(ctx context.Context, name, version string) ([]Change, error) {
-	old, err := c.Installed()
+	old, err := c.Paths.ReadLock()
 	if err != nil {
 		return nil, err
 	}
@@ -679,7 +679,7 @@ func (c *Client) Rollback(ctx context.Context, name, version string) ([]Change, 
 	e := meta.Entry
 	e.Direct, e.Requested = cur.Direct, cur.Requested
 	next.Libraries[id] = e
-	if err := c.commit("rollback", old, next); err != nil {
+	if err := c.Paths.Switch("rollback", old, next, c.hook); err != nil {
 		return nil, err
 	}
 	return diff(old, next), nil

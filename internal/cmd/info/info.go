@@ -90,7 +90,7 @@ func run(opts *Options) error {
 		}
 		d.Selected, d.SelectedDeps = v.Version, v.Dependencies
 	}
-	if lock, err := c.Installed(); err == nil {
+	if lock, err := c.Paths.ReadLock(); err == nil {
 		d.Installed = lock.Libraries[lib.ID].Version
 	}
 	if d.SelectedDeps == nil {

@@ -69,7 +69,7 @@ func run(opts *Options) error {
 		return err
 	}
 	defer end()
-	lock, err := c.Installed()
+	lock, err := c.Paths.ReadLock()
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func run(opts *Options) error {
 		if err != nil {
 			return err
 		}
-		lock, err := c.Installed()
+		lock, err := c.Paths.ReadLock()
 		end()
 		if err != nil {
 			return err

@@ -202,7 +202,7 @@ func source(opts *Options) (string, error) {
 		return "", err
 	}
 	defer end()
-	lock, err := c.Installed()
+	lock, err := c.Paths.ReadLock()
 	if err != nil {
 		return "", err
 	}
