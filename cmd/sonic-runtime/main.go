@@ -167,6 +167,7 @@ func boot() {
 	if err := writeReport(hw); err != nil {
 		say("SONIC-ERROR %v", err)
 	}
+	say("%s", runtime.HardwareLine(hw))
 	say("%s", runtime.ReadyLine(version, hw, cfg.Source))
 
 	if cfg.Poweroff {

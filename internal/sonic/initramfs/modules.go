@@ -42,7 +42,7 @@ var DefaultModules = []string{
 	"ata_piix", "ata_generic", "ahci", "sd_mod", "sr_mod", "nvme", "crct10dif_generic",
 	"virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net",
 	"xhci_pci", "ehci_pci", "ohci_pci", "uhci_hcd", "usb_storage", "uas",
-	"e1000", "e1000e",
+	"e1000", "e1000e", "8139cp", "8139too",
 }
 
 // compressions are the module file suffixes the builder reads, with their

@@ -2,9 +2,11 @@ package runtime
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,11 +14,16 @@ import (
 
 // Hardware is what the runtime found; it is also the JSON hardware report.
 type Hardware struct {
-	Firmware string      `json:"firmware"` // "uefi" or "bios"
+	Firmware string `json:"firmware"` // "uefi" or "bios"
+	// Machine is the DMI product name ("Standard PC (Q35 + ICH9, 2009)").
+	Machine  string      `json:"machine,omitempty"`
 	CPU      CPU         `json:"cpu"`
 	MemoryMB int64       `json:"memory_mb"`
 	Disks    []Disk      `json:"disks"`
 	Network  []Interface `json:"network"`
+	// PCIDrivers are the kernel drivers bound to PCI devices (ahci, nvme,
+	// xhci_hcd, e1000, …), sorted and unique: which controllers work.
+	PCIDrivers []string `json:"pci_drivers"`
 }
 
 // CPU summarises /proc/cpuinfo.
@@ -33,6 +40,9 @@ type Disk struct {
 	Removable bool   `json:"removable"`
 	ReadOnly  bool   `json:"read_only"`
 	Kind      string `json:"kind"` // disk, cdrom
+	// Bus is how the disk is attached: ata, nvme, virtio-blk, virtio-scsi,
+	// scsi, usb, mmc, or "" when sysfs does not say.
+	Bus string `json:"bus,omitempty"`
 }
 
 // Interface is one network interface from /sys/class/net.
@@ -41,6 +51,8 @@ type Interface struct {
 	MAC     string `json:"mac"`
 	Carrier bool   `json:"carrier"`
 	Address string `json:"address,omitempty"`
+	// Driver is the kernel driver of the card (e1000, virtio_net, 8139cp).
+	Driver string `json:"driver,omitempty"`
 }
 
 func readTrim(fsys fs.FS, p string) string {
@@ -93,12 +105,74 @@ func Detect(fsys fs.FS) (Hardware, error) {
 			hw.MemoryMB = kb / 1024
 		}
 	}
+	hw.Machine = readTrim(fsys, "sys/class/dmi/id/product_name")
 	hw.Disks, err = detectDisks(fsys)
 	if err != nil {
 		return hw, err
 	}
+	hw.PCIDrivers = detectPCIDrivers(fsys)
 	hw.Network, err = detectInterfaces(fsys)
 	return hw, err
+}
+
+// linkBase is the last element of the symbolic link name points to ("" when
+// it is not a link): sysfs names a device's driver by such a link.
+func linkBase(fsys fs.FS, name string) string {
+	target, err := fs.ReadLink(fsys, name)
+	if err != nil {
+		return ""
+	}
+	return path.Base(target)
+}
+
+// diskBus reads the attachment from the device path /sys/block/NAME links
+// to, e.g. ../devices/pci0000:00/0000:00:1f.2/ata1/host0/…/block/sda.
+func diskBus(fsys fs.FS, name string) string {
+	target, err := fs.ReadLink(fsys, "sys/block/"+name)
+	if err != nil {
+		return ""
+	}
+	has := func(prefix string) bool {
+		for _, el := range strings.Split(target, "/") {
+			if strings.HasPrefix(el, prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("usb"):
+		return "usb"
+	case has("nvme"):
+		return "nvme"
+	case has("mmc"):
+		return "mmc"
+	case has("ata"):
+		return "ata"
+	case has("virtio") && has("host"):
+		return "virtio-scsi"
+	case has("virtio"):
+		return "virtio-blk"
+	case has("host"):
+		return "scsi"
+	}
+	return ""
+}
+
+func detectPCIDrivers(fsys fs.FS) []string {
+	seen := map[string]bool{}
+	ents, _ := fs.ReadDir(fsys, "sys/bus/pci/devices")
+	for _, e := range ents {
+		if d := linkBase(fsys, "sys/bus/pci/devices/"+e.Name()+"/driver"); d != "" {
+			seen[d] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for d := range seen {
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func detectDisks(fsys fs.FS) ([]Disk, error) {
@@ -124,6 +198,7 @@ func detectDisks(fsys fs.FS) ([]Disk, error) {
 			Removable: readTrim(fsys, base+"/removable") == "1",
 			ReadOnly:  readTrim(fsys, base+"/ro") == "1",
 			Kind:      "disk",
+			Bus:       diskBus(fsys, n),
 		}
 		if strings.HasPrefix(n, "sr") {
 			d.Kind = "cdrom"
@@ -153,6 +228,7 @@ func detectInterfaces(fsys fs.FS) ([]Interface, error) {
 			Name:    n,
 			MAC:     readTrim(fsys, base+"/address"),
 			Carrier: readTrim(fsys, base+"/carrier") == "1",
+			Driver:  linkBase(fsys, base+"/device/driver"),
 		})
 	}
 	sort.Slice(ifs, func(i, j int) bool { return ifs[i].Name < ifs[j].Name })
@@ -185,4 +261,16 @@ func NetSummary(ifs []Interface) string {
 func ReadyLine(version string, hw Hardware, source string) string {
 	return fmt.Sprintf("SONIC-READY version=%s firmware=%s cpus=%d mem_mb=%d disks=%d net=%s source=%s",
 		version, hw.Firmware, hw.CPU.Count, hw.MemoryMB, len(hw.Disks), NetSummary(hw.Network), source)
+}
+
+// HardwareLine is the hardware report on one console line, printed before
+// the readiness line so that a boot log alone says what was found (the
+// hardware matrix of docs/SONIC-HARDWARE-SUPPORT.md is read from it).
+func HardwareLine(hw Hardware) string {
+	b, err := json.Marshal(hw)
+	if err != nil {
+		// Hardware holds only strings, numbers and slices of them.
+		panic(err)
+	}
+	return "SONIC-HARDWARE " + string(b)
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,7 +82,25 @@ func fakeRoot(uefi bool) fstest.MapFS {
 		"sys/class/net/wlan0/address":   {Data: []byte("52:54:00:aa:bb:cc\n")},
 		"sys/class/net/wlan0/carrier":   {Data: []byte("0\n")},
 		"sys/firmware/acpi/tables/DSDT": {Data: []byte{}},
-		"lib/modules/sonic-load.list":   {Data: []byte("# order\n/lib/modules/a.ko\n\n/lib/modules/b.ko\n/lib/modules/c.ko\n")},
+		"sys/class/dmi/id/product_name": {Data: []byte("Standard PC (Q35 + ICH9, 2009)\n")},
+		// sysfs names devices and drivers by links.
+		"sys/block/nvme0n1": {Mode: fs.ModeSymlink, Data: []byte("../devices/pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1")},
+		"sys/devices/pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1/size": {Data: []byte("2048\n")},
+		"sys/block/vda": {Mode: fs.ModeSymlink, Data: []byte("../devices/pci0000:00/0000:00:05.0/virtio2/block/vda")},
+		"sys/devices/pci0000:00/0000:00:05.0/virtio2/block/vda/size": {Data: []byte("2048\n")},
+		"sys/block/sdb": {Mode: fs.ModeSymlink, Data: []byte("../devices/pci0000:00/0000:00:06.0/virtio3/host2/target2:0:0/2:0:0:0/block/sdb")},
+		"sys/devices/pci0000:00/0000:00:06.0/virtio3/host2/target2:0:0/2:0:0:0/block/sdb/size": {Data: []byte("2048\n")},
+		"sys/block/sdc": {Mode: fs.ModeSymlink, Data: []byte("../devices/pci0000:00/0000:00:07.0/usb1/1-1/1-1:1.0/host3/target3:0:0/3:0:0:0/block/sdc")},
+		"sys/devices/pci0000:00/0000:00:07.0/usb1/1-1/1-1:1.0/host3/target3:0:0/3:0:0:0/block/sdc/size": {Data: []byte("2048\n")},
+		"sys/block/sr1": {Mode: fs.ModeSymlink, Data: []byte("../devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sr1")},
+		"sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sr1/size": {Data: []byte("2048\n")},
+		"sys/class/net/eth0/device/driver":                                                  {Mode: fs.ModeSymlink, Data: []byte("../../../bus/pci/drivers/e1000")},
+		"sys/bus/pci/devices/0000:00:1f.2/driver":                                           {Mode: fs.ModeSymlink, Data: []byte("../../../bus/pci/drivers/ahci")},
+		"sys/bus/pci/devices/0000:00:04.0/driver":                                           {Mode: fs.ModeSymlink, Data: []byte("../../../bus/pci/drivers/nvme")},
+		"sys/bus/pci/devices/0000:00:07.0/driver":                                           {Mode: fs.ModeSymlink, Data: []byte("../../../bus/pci/drivers/xhci_hcd")},
+		"sys/bus/pci/devices/0000:00:08.0/driver":                                           {Mode: fs.ModeSymlink, Data: []byte("../../../bus/pci/drivers/ahci")},
+		"sys/bus/pci/devices/0000:00:09.0/vendor":                                           {Data: []byte("0x8086\n")}, // no driver bound
+		"lib/modules/sonic-load.list":                                                       {Data: []byte("# order\n/lib/modules/a.ko\n\n/lib/modules/b.ko\n/lib/modules/c.ko\n")},
 	}
 	if uefi {
 		m["sys/firmware/efi/systab"] = &fstest.MapFile{Data: []byte("ACPI20=0x1\n")}
@@ -105,13 +125,48 @@ func TestDetect(t *testing.T) {
 		if hw.MemoryMB != 493 {
 			t.Errorf("memory %d MB, want 493", hw.MemoryMB)
 		}
-		if len(hw.Disks) != 2 || hw.Disks[0].Name != "sda" || hw.Disks[0].SizeBytes != 20<<30 ||
-			hw.Disks[0].Model != "QEMU HARDDISK" || hw.Disks[1].Kind != "cdrom" || !hw.Disks[1].Removable {
+		byName := map[string]Disk{}
+		for _, d := range hw.Disks {
+			byName[d.Name] = d
+		}
+		if len(hw.Disks) != 7 || byName["sda"].SizeBytes != 20<<30 ||
+			byName["sda"].Model != "QEMU HARDDISK" || byName["sr0"].Kind != "cdrom" || !byName["sr0"].Removable {
 			t.Errorf("disks %+v", hw.Disks)
 		}
-		if len(hw.Network) != 2 || hw.Network[0].Name != "eth0" || !hw.Network[0].Carrier || hw.Network[1].Carrier {
+		for name, bus := range map[string]string{"sda": "", "nvme0n1": "nvme", "vda": "virtio-blk", "sdb": "virtio-scsi", "sdc": "usb", "sr1": "ata"} {
+			if byName[name].Bus != bus {
+				t.Errorf("%s: bus %q, want %q", name, byName[name].Bus, bus)
+			}
+		}
+		if byName["nvme0n1"].SizeBytes != 2048*512 {
+			t.Errorf("size through the sysfs link: %+v", byName["nvme0n1"])
+		}
+		if len(hw.Network) != 2 || hw.Network[0].Name != "eth0" || !hw.Network[0].Carrier || hw.Network[1].Carrier ||
+			hw.Network[0].Driver != "e1000" || hw.Network[1].Driver != "" {
 			t.Errorf("network %+v", hw.Network)
 		}
+		if got := strings.Join(hw.PCIDrivers, ","); got != "ahci,nvme,xhci_hcd" {
+			t.Errorf("pci drivers %q", got)
+		}
+		if hw.Machine != "Standard PC (Q35 + ICH9, 2009)" {
+			t.Errorf("machine %q", hw.Machine)
+		}
+	}
+}
+
+func TestHardwareLine(t *testing.T) {
+	hw, err := Detect(fakeRoot(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := HardwareLine(hw)
+	js, ok := strings.CutPrefix(line, "SONIC-HARDWARE ")
+	if !ok || strings.ContainsAny(line, "\r\n") {
+		t.Fatalf("not one prefixed line: %q", line)
+	}
+	var back Hardware
+	if err := json.Unmarshal([]byte(js), &back); err != nil || back.Machine != hw.Machine || len(back.Disks) != len(hw.Disks) {
+		t.Fatalf("round trip: %v %+v", err, back)
 	}
 }
 
@@ -133,7 +188,7 @@ func TestReadyLine(t *testing.T) {
 		net  []Interface
 		want string
 	}{
-		{"no network", nil, "SONIC-READY version=1.4.6 firmware=uefi cpus=2 mem_mb=493 disks=2 net=none source=iso"},
+		{"no network", nil, "SONIC-READY version=1.4.6 firmware=uefi cpus=2 mem_mb=493 disks=7 net=none source=iso"},
 		{"no carrier", []Interface{{Name: "eth0"}}, "net=none"},
 		{"lease", []Interface{{Name: "eth0", Carrier: true, Address: "10.0.2.15"}}, "net=eth0:10.0.2.15 source=iso"},
 		{"no lease", []Interface{{Name: "eth0", Carrier: true}}, "net=eth0:nolease"},
