@@ -46,8 +46,8 @@ type WizardSpec struct {
 	Python string
 	// Created is SOURCE_DATE_EPOCH: every layer's mtime and the config's
 	// date.
-	Created  time.Time
-	Platform v1.Platform
+	Created                   time.Time
+	Platform                  v1.Platform
 	Version, Revision, Source string
 }
 
