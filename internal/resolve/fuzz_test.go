@@ -207,11 +207,11 @@ func checkAgainstBruteForce(t *testing.T, src *memSource, roots []Requirement, o
 	}
 }
 
-// TestResolveAgainstBruteForce runs the fuzz target's comparison on a few
+// TestResolveAgainstBruteForce runs the fuzz target's comparison on a
 // thousand generated problems, so every test run covers it.
 func TestResolveAgainstBruteForce(t *testing.T) {
 	t.Parallel()
-	n := 2000
+	n := 1000
 	if testing.Short() {
 		n = 300
 	}
