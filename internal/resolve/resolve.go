@@ -51,9 +51,10 @@ var ErrUnknown = errors.New("unknown library")
 var ErrTooComplex = errors.New("dependency resolution is too complex")
 
 // DefaultMaxSteps bounds the search when Options.MaxSteps is zero. A step is
-// one library version tried (and at most a few hundred incompatibilities
-// examined per step); typical graphs take tens of steps, and PubGrub's
-// learning settles most conflicts in a few more.
+// one library version tried; the propagation work is bounded too, at a
+// thousand incompatibilities examined per allowed step. Typical graphs
+// take tens of steps, and PubGrub's learning settles most conflicts in a
+// few more.
 const DefaultMaxSteps = 5_000
 
 // Root names the user's own requirements in Solution.Why.
