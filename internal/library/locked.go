@@ -56,8 +56,12 @@ func (o *catalogOnce) get(ctx context.Context, c *Client) (*Catalog, error) {
 // whose sources name the registry as it was) the registry's catalog is
 // asked for the same version with the same sha256.
 func (c *Client) storeLocked(ctx context.Context, cats *catalogOnce, id string, v *semver.Version, e lockfile.Entry, preferCatalog bool) (*store.Meta, error) {
-	if c.Registry == "" && !regref.IsRemote(e.Source) && !filepath.IsAbs(e.Source) {
-		return nil, fmt.Errorf("%s@%s is not in the store, and the lock file's source %s is relative to the registry: pass --registry URL|DIR or set UDOS_REGISTRY (the lock file's digests decide what is accepted)", id, v, e.Source)
+	if c.Registry == "" && !regref.IsRemote(e.Source) {
+		what := "is relative to the registry"
+		if filepath.IsAbs(e.Source) {
+			what = "is a local path, which is never opened"
+		}
+		return nil, fmt.Errorf("%s@%s is not in the store, and the lock file's source %s %s: pass --registry URL|DIR or set UDOS_REGISTRY (the lock file's digests decide what is accepted)", id, v, e.Source, what)
 	}
 	fromLock := func() (source, error) {
 		loc, err := c.resolveLocked(e.Source)
@@ -120,8 +124,10 @@ func (c *Client) storeLocked(ctx context.Context, cats *catalogOnce, id string, 
 
 // resolveLocked turns a lock file's source into what to fetch: relative
 // ones resolve against the registry given now; http(s) URLs are taken as
-// they are; an absolute local path (a version 1 lock file made with a
-// folder registry) is read where it is.
+// they are. An absolute local path (a version 1 lock file made with a
+// folder registry) is not opened: lock files travel between machines, and
+// one must not make udos-lib read (and report the digest of) any local
+// file; the registry is asked for that version and digest instead.
 func (c *Client) resolveLocked(ref string) (string, error) {
 	switch {
 	case regref.IsRemote(ref):
@@ -130,7 +136,7 @@ func (c *Client) resolveLocked(ref string) (string, error) {
 		}
 		return ref, nil
 	case filepath.IsAbs(ref):
-		return ref, nil
+		return "", fmt.Errorf("%w: %s is a local path (recorded by an older udos-lib); only the registry is asked for it", regref.ErrRefused, ref)
 	}
 	base, err := c.registryBase()
 	if err != nil {
