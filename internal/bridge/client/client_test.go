@@ -57,7 +57,13 @@ func (s *syncBuf) String() string {
 	return s.b.String()
 }
 
-func newFixture(t *testing.T, nClients int) *fixture {
+func newFixture(t testing.TB, nClients int) *fixture {
+	return newFixtureWith(t, nClients, nil, nil)
+}
+
+// newFixtureWith also allows the commands extra (names on PATH) and serves
+// the given subsystems.
+func newFixtureWith(t testing.TB, nClients int, extra []string, subs map[string]server.SubsystemHandler) *fixture {
 	t.Helper()
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
@@ -88,12 +94,12 @@ func newFixture(t *testing.T, nClients int) *fixture {
 		}
 		fx.clients = append(fx.clients, k)
 	}
-	cmds, err := server.ResolveAllow(root, []string{"bin/ucode"}, exec.LookPath)
+	cmds, err := server.ResolveAllow(root, append([]string{"bin/ucode"}, extra...), exec.LookPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv, err := server.New(server.Config{HostKey: host, Authorized: ak.Load, Commands: cmds, Dir: root,
-		Env: []string{"PATH=" + os.Getenv("PATH")}, Log: fx.log.add, KeepAlive: time.Second})
+		Env: []string{"PATH=" + os.Getenv("PATH")}, Log: fx.log.add, KeepAlive: time.Second, Subsystems: subs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +120,7 @@ func newFixture(t *testing.T, nClients int) *fixture {
 	return fx
 }
 
-func (fx *fixture) pin(t *testing.T) {
+func (fx *fixture) pin(t testing.TB) {
 	t.Helper()
 	if err := fx.kh.Add("127.0.0.1", fx.addr.Port, fx.host.PublicKey()); err != nil {
 		t.Fatal(err)
@@ -126,7 +132,7 @@ func (fx *fixture) cfg(i int) client.Config {
 		HostKey: client.Pinned(fx.kh, "127.0.0.1", fx.addr.Port), KeepAlive: 200 * time.Millisecond}
 }
 
-func (fx *fixture) dial(t *testing.T, i int) *client.Conn {
+func (fx *fixture) dial(t testing.TB, i int) *client.Conn {
 	t.Helper()
 	c, err := client.Dial(context.Background(), fx.cfg(i))
 	if err != nil {

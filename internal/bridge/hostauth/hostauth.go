@@ -47,6 +47,7 @@ func (p Paths) AuthorizedKeys() string { return filepath.Join(p.Dir, "authorized
 func (p Paths) Clients() string        { return filepath.Join(p.Dir, "clients.json") }
 func (p Paths) Journal() string        { return filepath.Join(p.Dir, "sync-journal.json") }
 func (p Paths) StateStore() string     { return filepath.Join(p.Dir, "state") }
+func (p Paths) ScanCache() string      { return filepath.Join(p.Dir, "scan-cache.json") }
 
 // Ensure creates the bridge folder (0700) and tightens it if it exists with
 // wider permissions: it holds private keys.

@@ -108,7 +108,7 @@ func (s *Store) Serve(ctx context.Context, rw io.ReadWriter, client string) (res
 		if !missing[id] {
 			return res, fmt.Errorf("chunk %s was not asked for", id[:12])
 		}
-		if err := atomicfile.WriteFile(chunkPath(cdir, id), data, 0o600); err != nil {
+		if err := writeChunk(chunkPath(cdir, id), data); err != nil {
 			return res, err
 		}
 		delete(missing, id)
@@ -272,6 +272,32 @@ func (s *Store) materialize(cdir string, m *Manifest, dst string, prev int) erro
 	return syncDir(parent)
 }
 
+// writeChunk stores a chunk by rename, without fsync: a chunk lost or torn
+// by a host crash is caught by the hash check when a version is built from
+// it (and then asked for again), while the version itself is fsynced.
+func writeChunk(p string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), p)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("storing chunk %s: %w", filepath.Base(p)[:12], werr)
+	}
+	return nil
+}
+
 func writeFromChunks(cdir string, f File, p string) error {
 	out, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -279,6 +305,13 @@ func writeFromChunks(cdir string, f File, p string) error {
 	}
 	for _, c := range f.Chunks {
 		b, err := os.ReadFile(chunkPath(cdir, c))
+		if err == nil {
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != c {
+				// Torn by a crash: drop it so the next sync sends it again.
+				os.Remove(chunkPath(cdir, c))
+				err = errors.New("damaged on the host (it will be asked for again)")
+			}
+		}
 		if err != nil {
 			out.Close()
 			return fmt.Errorf("chunk %s of %s: %w", c[:12], f.Path, err)

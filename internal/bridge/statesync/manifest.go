@@ -58,8 +58,24 @@ func (m *Manifest) Size() int64 {
 // Scan reads dir into a manifest. Only regular files and directories are
 // state: a symlink or device is refused (naming it), since following one
 // could ship what lies outside the tree.
-func Scan(dir string) (*Manifest, error) {
+func Scan(dir string) (*Manifest, error) { return ScanCached(dir, nil) }
+
+// CacheEntry remembers a file's chunk hashes with what identifies its
+// contents cheaply (size, mtime, ctime, inode), as git's index does.
+type CacheEntry struct {
+	Size   int64    `json:"size"`
+	Mtime  int64    `json:"mtime"`
+	Ctime  int64    `json:"ctime"`
+	Ino    uint64   `json:"ino"`
+	Chunks []string `json:"chunks"`
+}
+
+// ScanCached is Scan that re-reads only files whose size, times or inode
+// differ from cache (keyed by relative path), and updates cache. A nil cache
+// reads everything.
+func ScanCached(dir string, cache map[string]CacheEntry) (*Manifest, error) {
 	m := &Manifest{}
+	seen := map[string]bool{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -82,14 +98,28 @@ func Scan(dir string) (*Manifest, error) {
 			return err
 		}
 		f := File{Path: rel, Mode: uint32(fi.Mode().Perm()), Size: fi.Size()}
-		if f.Chunks, err = chunkFile(p); err != nil {
+		key := statKey(fi)
+		key.Size = fi.Size()
+		if c, ok := cache[rel]; ok && cache != nil && c.Size == key.Size && c.Mtime == key.Mtime && c.Ctime == key.Ctime && c.Ino == key.Ino && key.Ino != 0 {
+			f.Chunks = c.Chunks
+		} else if f.Chunks, err = chunkFile(p); err != nil {
 			return err
+		}
+		if cache != nil {
+			key.Chunks = f.Chunks
+			cache[rel] = key
+			seen[rel] = true
 		}
 		m.Files = append(m.Files, f)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the state folder: %w", err)
+	}
+	for k := range cache {
+		if !seen[k] {
+			delete(cache, k)
+		}
 	}
 	// Only directories with nothing under them need listing.
 	var empty []string

@@ -177,3 +177,32 @@ func (j Journal) Update(host string, f func(*HostEntry)) error {
 	}
 	return atomicfile.WriteFile(j.File, append(b, '\n'), 0o600)
 }
+
+// ScanCache is the Sonic's cache of chunk hashes per state folder, so an
+// incremental sync reads only the files that changed.
+type ScanCache struct{ File string }
+
+// Scan scans dir through the cache and saves the cache.
+func (c ScanCache) Scan(dir string) (*Manifest, error) {
+	all := map[string]map[string]CacheEntry{}
+	if b, err := os.ReadFile(c.File); err == nil {
+		// A damaged cache only costs a full read.
+		_ = json.Unmarshal(b, &all)
+	}
+	if all == nil {
+		all = map[string]map[string]CacheEntry{}
+	}
+	entries := all[dir]
+	if entries == nil {
+		entries = map[string]CacheEntry{}
+	}
+	m, err := ScanCached(dir, entries)
+	if err != nil {
+		return nil, err
+	}
+	all[dir] = entries
+	if b, err := json.Marshal(all); err == nil {
+		_ = atomicfile.WriteFile(c.File, b, 0o600)
+	}
+	return m, nil
+}

@@ -51,7 +51,7 @@ func (e *env) status() error {
 			}
 			if _, seen := ids[dir]; !seen {
 				// An unreadable state counts as changed.
-				if m, err := statesync.Scan(dir); err == nil {
+				if m, err := (statesync.ScanCache{File: e.paths.ScanCache()}).Scan(dir); err == nil {
 					ids[dir] = m.ID()
 				} else {
 					ids[dir] = ""

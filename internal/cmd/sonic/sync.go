@@ -61,7 +61,7 @@ func (e *env) sync(arg, stateDir string, timeout time.Duration) error {
 		return err
 	}
 	prev := entries[key]
-	m, err := statesync.Scan(abs)
+	m, err := statesync.ScanCache{File: e.paths.ScanCache()}.Scan(abs)
 	if err != nil {
 		return err
 	}
