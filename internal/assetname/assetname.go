@@ -129,6 +129,11 @@ func SonicISO(version string) string {
 	return "udos-sonic-v" + strings.TrimPrefix(version, "v") + ".iso"
 }
 
+// SonicIndex is the signed block index of the Sonic image, which
+// `udos-lib sonic update` reads to fetch only the blocks it lacks:
+// "udos-sonic-v1.4.6.iso.bix" (format: docs/FORMATS.md).
+func SonicIndex(version string) string { return SonicISO(version) + ".bix" }
+
 // ReleaseSBOM is the release-wide CycloneDX SBOM the release manifest's
 // top-level sbom points at: "udos-v1.4.6.cdx.json".
 func ReleaseSBOM(version string) string {

@@ -25,6 +25,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/pipe"
 	"github.com/fredbook/udos-dist/internal/release"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
+	"github.com/fredbook/udos-dist/internal/sonic/delta"
 	"github.com/fredbook/udos-dist/internal/sonic/initramfs"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
 )
@@ -89,10 +90,16 @@ type Result struct {
 	Signature string   // .asc path, "" when unsigned
 	Manifest  string   // the merged release manifest
 	Fragment  string   // the manifest fragment holding only sonic-iso
+	Index     string   // the ISO's block index (.bix)
 	Initramfs int64    // compressed initramfs size
 	Published *ghrelease.PublishResult
 	Steps     []pipe.Result
 }
+
+// DeltaIndex is the type of the ISO's block index (internal/sonic/delta):
+// a payload like the ISO, so the tail signs, checksums, lists (next to the
+// ISO, under its variant) and uploads it.
+var DeltaIndex = artifact.Type{Name: "delta-index", ContentType: "application/octet-stream"}
 
 // FileName is the ISO's name for a version.
 func FileName(version string) string { return assetname.SonicISO(version) }
@@ -129,7 +136,7 @@ func Build(ctx context.Context, opts Options) (Result, error) {
 		tail.ServerURL, tail.Publish = p.ServerURL, p.Release
 	}
 	pc := &pipe.Context{Log: opts.Log, Values: st}
-	steps := append([]pipe.Step{pipe.Func("initramfs", st.initramfs), pipe.Func("iso", st.iso)}, tail.Steps("publish")...)
+	steps := append([]pipe.Step{pipe.Func("initramfs", st.initramfs), pipe.Func("iso", st.iso), pipe.Func("delta-index", st.index)}, tail.Steps("publish")...)
 	err = pipe.Run(ctx, pc, steps...)
 	st.res.Steps = pc.Results()
 	for _, a := range st.arts.Filter(artifact.ByType(artifact.Checksum)) {
@@ -268,5 +275,31 @@ func (s *state) iso(ctx context.Context, _ *pipe.Context) error {
 			BIOSFallback:  relmanifest.Bool(true),
 		},
 	})
+	return nil
+}
+
+// index writes the ISO's block index beside it.
+func (s *state) index(ctx context.Context, _ *pipe.Context) error {
+	f, err := os.Open(s.res.ISO)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	ix, err := delta.MakeIndex(f, 0)
+	if err != nil {
+		return fmt.Errorf("indexing %s: %w", filepath.Base(s.res.ISO), err)
+	}
+	raw, err := ix.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	out := filepath.Join(s.opts.OutputDir, assetname.SonicIndex(s.opts.Version))
+	a, err := artifact.WriteFile(DeltaIndex, out, raw)
+	if err != nil {
+		return err
+	}
+	a.Variant = VariantName
+	s.arts.Add(a)
+	s.res.Index = out
 	return nil
 }

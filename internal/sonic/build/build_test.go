@@ -12,6 +12,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/pipe"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
+	"github.com/fredbook/udos-dist/internal/sonic/delta"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
 )
 
@@ -88,7 +89,7 @@ func TestBuildUnsigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Base(res.ISO) != "udos-sonic-v1.4.6.iso" || res.Signature != "" || len(res.Sidecars) != 2 {
+	if filepath.Base(res.ISO) != "udos-sonic-v1.4.6.iso" || res.Signature != "" || len(res.Sidecars) != 4 {
 		t.Errorf("result %+v", res)
 	}
 	status := map[string]pipe.Status{}
@@ -108,6 +109,16 @@ func TestBuildUnsigned(t *testing.T) {
 	v := m.Variants[VariantName]
 	if v.Filename != "udos-sonic-v1.4.6.iso" || v.SHA256 != res.SHA256 || v.Size != res.Size || v.Bootable == nil || !*v.Bootable || v.Signature != "" {
 		t.Errorf("manifest entry %+v", v)
+	}
+	// The block index is listed next to the ISO and describes it.
+	f, ok := m.File("udos-sonic-v1.4.6.iso.bix")
+	if !ok || f.Type != "delta-index" || f.Variant != VariantName {
+		t.Errorf("manifest artifacts %+v: no delta-index of sonic-iso", m.Artifacts)
+	}
+	raw, _ := os.ReadFile(res.Index)
+	ix, err := delta.ParseIndex(raw)
+	if err != nil || ix.SHA256Hex() != res.SHA256 || ix.Size != res.Size {
+		t.Errorf("index %v: %+v", err, ix)
 	}
 	if _, err := os.Stat(filepath.Join(out, assetname.Fragment(VariantName, "1.4.6"))); err != nil {
 		t.Errorf("no fragment: %v", err)
