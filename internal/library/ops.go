@@ -260,6 +260,11 @@ func (c *Client) run(ctx context.Context, p *plan) ([]Change, error) {
 			c.warnOnce(fmt.Sprintf("putting %s %s back: %s need(s) it (it was missing, e.g. after 'uninstall --force')", id, next.Libraries[id].Version, strings.Join(users, ", ")))
 		}
 	}
+	// Interrupted before the switch: nothing has changed yet, so stop here
+	// (once the journal is written, the transaction completes).
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := c.Paths.Switch(p.op, p.old, next, c.hook); err != nil {
 		return nil, err
 	}
@@ -458,6 +463,11 @@ func (c *Client) InstallLocked(ctx context.Context) ([]Change, error) {
 		c.warnOnce(fmt.Sprintf("%s was resolved against uDOS %s; this installation is %s", c.Paths.LockFile(), lock.CoreVersion, cv))
 	}
 	// Every library the lock names is relinked if needed; stray links removed.
+	// Interrupted before the switch: nothing has changed yet, so stop here
+	// (once the journal is written, the transaction completes).
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := c.Paths.Switch("install", current, next, c.hook); err != nil {
 		return nil, err
 	}
