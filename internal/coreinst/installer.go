@@ -224,7 +224,7 @@ func (in *Installer) Install(ctx context.Context, o InstallOptions) (*Result, er
 	}
 	version := strings.TrimPrefix(o.Version, "v")
 	if version == "" {
-		if version, err = newest(ctx, src, nil); err != nil {
+		if version, err = Newest(ctx, src, nil); err != nil {
 			return nil, err
 		}
 		if version == "" {
@@ -262,7 +262,7 @@ func (in *Installer) transact(ctx context.Context, op string, src Source, versio
 		}
 		return in.commit(j)
 	}
-	rel, err := in.fetchRelease(ctx, src, version)
+	rel, err := in.FetchRelease(ctx, src, version)
 	if err != nil {
 		return err
 	}
@@ -275,7 +275,7 @@ func (in *Installer) transact(ctx context.Context, op string, src Source, versio
 	if err != nil {
 		return err
 	}
-	sig, err := in.assetSignature(ctx, src, version, a)
+	sig, err := in.AssetSignature(ctx, src, version, a)
 	if err != nil {
 		return err
 	}
@@ -386,9 +386,9 @@ func (in *Installer) unpack(archive, dir string, rec Record) error {
 	return nil
 }
 
-// newest returns the highest release version of src above floor (any
+// Newest returns the highest release version of src above floor (any
 // when floor is nil); pre-releases only when floor is one.
-func newest(ctx context.Context, src Source, floor *semver.Version) (string, error) {
+func Newest(ctx context.Context, src Source, floor *semver.Version) (string, error) {
 	vs, err := src.Versions(ctx)
 	if err != nil {
 		return "", err
@@ -516,7 +516,7 @@ func (in *Installer) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, er
 	res := &Result{Action: "upgraded", Variant: variant, From: cur}
 	target := strings.TrimPrefix(o.To, "v")
 	if target == "" {
-		if target, err = newest(ctx, src, curV); err != nil {
+		if target, err = Newest(ctx, src, curV); err != nil {
 			return nil, err
 		}
 		if target == "" {
@@ -532,7 +532,7 @@ func (in *Installer) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, er
 		return nil, fmt.Errorf("%s is not newer than the installed %s: use 'udos-lib core rollback --to %s' to go back", target, cur, target)
 	}
 	res.To, res.Dir = target, DirName(variant, target)
-	rel, err := in.fetchRelease(ctx, src, target)
+	rel, err := in.FetchRelease(ctx, src, target)
 	if err != nil {
 		return nil, err
 	}

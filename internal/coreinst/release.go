@@ -181,8 +181,8 @@ func readAll(r io.Reader, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// fetchRelease downloads and verifies a release's manifest.
-func (in *Installer) fetchRelease(ctx context.Context, src Source, version string) (*Release, error) {
+// FetchRelease downloads and verifies a release's manifest.
+func (in *Installer) FetchRelease(ctx context.Context, src Source, version string) (*Release, error) {
 	name := assetname.ReleaseManifest(version)
 	raw, err := in.getSmall(ctx, src, version, name)
 	if err != nil {
@@ -195,9 +195,9 @@ func (in *Installer) fetchRelease(ctx context.Context, src Source, version strin
 	return VerifyManifest(raw, sig, version, in.Keyring, in.now())
 }
 
-// assetSignature returns the armored signature of an asset: the manifest's
+// AssetSignature returns the armored signature of an asset: the manifest's
 // inline text, or the .asc file it names (by default <file>.asc).
-func (in *Installer) assetSignature(ctx context.Context, src Source, version string, a Asset) ([]byte, error) {
+func (in *Installer) AssetSignature(ctx context.Context, src Source, version string, a Asset) ([]byte, error) {
 	s := strings.TrimSpace(a.Signature)
 	if strings.HasPrefix(s, "-----BEGIN PGP SIGNATURE-----") {
 		return []byte(a.Signature), nil

@@ -119,6 +119,17 @@ func (p *Progress) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// Add counts n bytes that did not pass through Write (a block copied from
+// a local file rather than downloaded).
+func (p *Progress) Add(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += n
+	if p.bar != nil {
+		p.bar.IncrInt64(n)
+	}
+}
+
 // Reset restarts the count (a retried download).
 func (p *Progress) Reset() {
 	p.mu.Lock()

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rogpeppe/go-internal/testscript"
+
 	"github.com/fredbook/udos-dist/internal/bridge/nettest"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/root"
@@ -29,7 +31,7 @@ func TestMain(m *testing.M) {
 		cancel()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	os.Exit(testscript.RunMain(m, map[string]func() int{"udos-lib": udosLibMain}))
 }
 
 func udosLibIn(ctx context.Context, h *nettest.Host, args ...string) *exec.Cmd {

@@ -1,6 +1,6 @@
 // Package sonic implements `udos-lib sonic`, the Sonic end of the bridge:
 // discover Wizard hosts, trust one by its host key, run commands on it and
-// sync state to it. Room is left for `sonic update` (the A/B image update).
+// sync state to it, and fetch a newer Sonic image (`sonic update`).
 package sonic
 
 import (
@@ -32,7 +32,7 @@ func NewCmd(f *factory.Factory) *cobra.Command {
 		Short: "Find, trust and use a Wizard host from Sonic (see docs/BRIDGE.md)",
 		Args:  cmdutil.NoArgs,
 	}
-	c.AddCommand(newDiscover(f), newTrust(f), newRun(f), newSync(f), newStatus(f))
+	c.AddCommand(newDiscover(f), newTrust(f), newRun(f), newSync(f), newStatus(f), newUpdate(f))
 	for _, e := range Extra {
 		c.AddCommand(e(f))
 	}

@@ -1,0 +1,194 @@
+package sonic
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/coreinst"
+	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/internal/sonic/runtime"
+	"github.com/fredbook/udos-dist/internal/sonic/update"
+)
+
+type updateOpts struct {
+	check   bool
+	to      string
+	from    string
+	write   string
+	yes     bool
+	current string
+	images  []string
+	output  string
+	arch    string
+}
+
+// updateReport is --json's document.
+type updateReport struct {
+	*update.Offer
+	Download *update.Result `json:"download,omitempty"`
+	Written  string         `json:"written_to,omitempty"`
+}
+
+func newUpdate(f *factory.Factory) *cobra.Command {
+	o := &updateOpts{}
+	c := &cobra.Command{
+		Use:   "update [--check] [--to VERSION] [--from SOURCE] [--write DEVICE]",
+		Short: "Fetch the newer signed Sonic image by delta, verified, and write it to a stick",
+		Long: `Looks for a release newer than the running Sonic (/etc/sonic-release, or
+--current) with a sonic-iso image of this architecture: the uDOS repository's
+GitHub Releases (conditional requests), or --from SOURCE as for 'udos-lib core'
+(OWNER/NAME, an http(s) URL prefix, a folder). The release manifest, the
+image's block index and the image must verify against the release key
+(--keyring or UDOS_KEYRING). The image is fetched by delta: the blocks the
+local image (the boot medium, or --image FILE) already holds are copied, only
+the others are downloaded with HTTP Range requests; an interrupted download
+resumes. The verified image lands in --output (default the current folder);
+--write DEVICE then writes it to a USB stick, refusing the device Sonic booted
+from unless --yes. See docs/SONIC-STANDALONE.md.`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runUpdate(f, o) },
+	}
+	fl := c.Flags()
+	fl.BoolVar(&o.check, "check", false, "only say whether a newer image is offered")
+	fl.StringVar(&o.to, "to", "", "update to this VERSION (newer than the running one) instead of the newest")
+	fl.StringVar(&o.from, "from", "", "release SOURCE: OWNER/NAME, an http(s) URL prefix or a folder (default "+coreinst.DefaultRepository+")")
+	fl.StringVar(&o.write, "write", "", "write the verified image to DEVICE (a USB stick)")
+	fl.BoolVar(&o.yes, "yes", false, "with --write: allow writing to the device Sonic booted from")
+	fl.StringVar(&o.current, "current", "", "the running version (default: read from "+update.ReleaseFile+")")
+	fl.StringArrayVar(&o.images, "image", nil, "local image to take unchanged blocks from, and to count as the boot medium (default: the boot medium found)")
+	fl.StringVar(&o.output, "output", ".", "folder for the new image")
+	fl.StringVar(&o.arch, "arch", goruntime.GOARCH, "architecture of the image wanted")
+	return c
+}
+
+func runUpdate(f *factory.Factory, o *updateOpts) error {
+	ctx := f.Ctx
+	if o.yes && o.write == "" {
+		return cmdutil.Usagef("sonic update: --yes only goes with --write DEVICE")
+	}
+	if o.check && o.write != "" {
+		return cmdutil.Usagef("sonic update: --check only checks; drop --write or --check")
+	}
+	cur := o.current
+	if cur == "" {
+		v, err := update.CurrentVersion(update.ReleaseFile)
+		if err != nil {
+			return err
+		}
+		cur = v
+	}
+	cl, err := f.Client()
+	if err != nil {
+		return err
+	}
+	if cl.Trust.Keyring == nil {
+		return fmt.Errorf("sonic update: no keyring: pass --keyring FILE (or set UDOS_KEYRING) with the uDOS release key")
+	}
+	gh := func() (*ghrelease.Client, error) {
+		cfg := ghrelease.ConfigFromEnv(f.Getenv)
+		cfg.HTTPClient = f.HTTPClient
+		cfg.UserAgent = "udos-lib"
+		// Conditional requests: a check that finds nothing new costs 304s.
+		if dir, err := os.UserCacheDir(); err == nil {
+			cfg.ETags = ghrelease.DirETagStore{Dir: filepath.Join(dir, "udos-lib", "github-etags")}
+		}
+		return ghrelease.New(cfg)
+	}
+	src, err := coreinst.ParseSource(o.from, cl.Fetcher, gh)
+	if err != nil {
+		return err
+	}
+	in := &coreinst.Installer{Keyring: cl.Trust.Keyring, Fetcher: cl.Fetcher, Now: f.Now}
+	images := o.images
+	if len(images) == 0 {
+		images = bootMedia(cur)
+	}
+	u := &update.Updater{Installer: in, Ranger: cl.Fetcher, Arch: o.arch, Current: cur, Log: f.IO.ErrOut}
+	offer, err := u.Check(ctx, src, o.to)
+	if err != nil {
+		return err
+	}
+	rep := updateReport{Offer: offer}
+	if !offer.Available {
+		fmt.Fprintf(f.IO.ErrOut, "Sonic %s is the newest release at %s.\n", cur, offer.Source)
+		return report(f, rep)
+	}
+	fmt.Fprintf(f.IO.ErrOut, "Sonic %s is offered (running %s): %s, %d bytes.\n", offer.Version, cur, offer.ISO, offer.Size)
+	if o.check {
+		return report(f, rep)
+	}
+	bar := f.IO.NewProgress(offer.ISO, offer.Size)
+	var last int64
+	u.Progress = func(done, _ int64) {
+		if done < last {
+			bar.Reset()
+			last = 0
+		}
+		bar.Add(done - last)
+		last = done
+	}
+	res, err := u.Download(ctx, offer, o.output, images)
+	bar.Done()
+	if err != nil {
+		return err
+	}
+	rep.Download = res
+	st := res.Stats
+	how := fmt.Sprintf("%d bytes downloaded in %d requests, %d taken from the local image", st.FetchedBytes, st.Requests, st.LocalBytes)
+	if st.Full {
+		how = fmt.Sprintf("%d bytes downloaded in full (the server ignores Range requests)", st.FetchedBytes)
+	}
+	fmt.Fprintf(f.IO.ErrOut, "Verified %s (sha256, OpenPGP signature): %s.\n", res.Path, how)
+	if o.write != "" {
+		wbar := f.IO.NewProgress("writing "+o.write, offer.Size)
+		err := update.Write(ctx, res.Path, o.write, images, o.yes, wbar.Add)
+		wbar.Done()
+		if err != nil {
+			return err
+		}
+		rep.Written = o.write
+		fmt.Fprintf(f.IO.ErrOut, "Wrote and read back %s on %s: boot from it to run Sonic %s.\n", filepath.Base(res.Path), o.write, offer.Version)
+	} else {
+		fmt.Fprintf(f.IO.ErrOut, "Write it to a USB stick with: udos-lib sonic update --write DEVICE (or any image writer).\n")
+	}
+	return report(f, rep)
+}
+
+// report prints the result: the document with --json, else the new
+// image's path (data on stdout).
+func report(f *factory.Factory, rep updateReport) error {
+	if f.Global.JSON {
+		return cmdutil.WriteJSON(f.IO.Out, rep)
+	}
+	switch {
+	case rep.Download != nil:
+		fmt.Fprintln(f.IO.Out, rep.Download.Path)
+	case rep.Available:
+		fmt.Fprintln(f.IO.Out, rep.Version)
+	}
+	return nil
+}
+
+// bootMedia finds the device holding the running Sonic ISO (CD or USB
+// stick), which is both the source of unchanged blocks and the device
+// --write must not overwrite.
+func bootMedia(version string) []string {
+	var devs []string
+	for _, pat := range []string{"/dev/sr*", "/dev/sd?", "/dev/vd?", "/dev/nvme?n?", "/dev/mmcblk?"} {
+		m, _ := filepath.Glob(pat)
+		devs = append(devs, m...)
+	}
+	m, err := runtime.FindMedium(devs, version)
+	if err != nil {
+		return nil
+	}
+	m.Close()
+	return []string{m.Device}
+}
+

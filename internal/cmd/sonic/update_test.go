@@ -1,0 +1,135 @@
+package sonic_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/cmd/root"
+	"github.com/fredbook/udos-dist/internal/coreinst/coretest"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/sonic/update/updatetest"
+)
+
+// udosLibMain is udos-lib's main for the scripts.
+func udosLibMain() int {
+	ctx, cancel := root.Context()
+	defer cancel()
+	f := factory.New(iostreams.System("0"))
+	f.Ctx = ctx
+	return root.Run(f, os.Args[1:])
+}
+
+var (
+	relOnce sync.Once
+	relDir  string
+	relKey  *coretest.Key
+	relErr  error
+)
+
+// imageSize is small so the scripts stay fast; the block logic is the same
+// at any size (BENCHMARKS.md has the figures of a large one).
+const imageSize = 2<<20 + 1234
+
+// releases builds Sonic 1.4.3 and 1.4.6 once (1.4.6 changes 5 % of the
+// image in 4 places), signed by a fresh key.
+func releases() (string, *coretest.Key, error) {
+	relOnce.Do(func() {
+		if relDir, relErr = os.MkdirTemp("", "sonic-releases-"); relErr != nil {
+			return
+		}
+		if relKey, relErr = coretest.NewKey("uDOS Release"); relErr != nil {
+			return
+		}
+		old := updatetest.Image(imageSize, 1, 0, 0)
+		if relErr = updatetest.Release(context.Background(), relDir, "1.4.3", "", old, relKey); relErr != nil {
+			return
+		}
+		relErr = updatetest.Release(context.Background(), relDir, "1.4.6", "1.4.3", updatetest.Image(imageSize, 1, 0.05, 4), relKey)
+	})
+	return relDir, relKey, relErr
+}
+
+func TestUpdateScripts(t *testing.T) {
+	t.Parallel()
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			src, key, err := releases()
+			if err != nil {
+				return err
+			}
+			if err := os.CopyFS(filepath.Join(env.WorkDir, "releases"), os.DirFS(src)); err != nil {
+				return err
+			}
+			other, err := coretest.NewKey("Mallory")
+			if err != nil {
+				return err
+			}
+			keys := filepath.Join(env.WorkDir, "keys")
+			os.MkdirAll(keys, 0o755)
+			for name, b := range map[string][]byte{"release.pub.asc": key.Pub, "other.asc": other.Priv, "other.pub.asc": other.Pub} {
+				if err := os.WriteFile(filepath.Join(keys, name), b, 0o600); err != nil {
+					return err
+				}
+			}
+			env.Setenv("KEYRING", filepath.Join(keys, "release.pub.asc"))
+			env.Setenv("XDG_CACHE_HOME", filepath.Join(env.WorkDir, ".cache"))
+			env.Setenv("UDOS_LIB_RETRY_BACKOFF", "10ms")
+			env.Setenv("UDOS_LIB_HTTP_TIMEOUT", "5s")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"httpserve": cmdHTTPServe,
+			"flipbyte":  cmdFlipByte,
+		},
+	})
+}
+
+// httpserve DIR [norange]: a loopback file server on DIR (norange: one that
+// ignores Range requests and answers with the whole file); sets URL.
+func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: httpserve DIR [norange]")
+	}
+	fs := http.FileServer(http.Dir(ts.MkAbs(args[0])))
+	h := http.Handler(fs)
+	if len(args) == 2 && args[1] == "norange" {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Header.Del("Range")
+			fs.ServeHTTP(w, r)
+		})
+	}
+	srv := httptest.NewServer(h)
+	ts.Defer(srv.Close)
+	ts.Setenv("URL", srv.URL)
+}
+
+// flipbyte FILE OFFSET|OTHER: invert one byte of FILE (a tampered block):
+// at OFFSET, or the first byte where FILE differs from the file OTHER.
+func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE OFFSET|OTHER")
+	}
+	p := ts.MkAbs(args[0])
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	off, err := strconv.Atoi(args[1])
+	if err != nil {
+		other, err := os.ReadFile(ts.MkAbs(args[1]))
+		ts.Check(err)
+		for off = 0; off < len(b) && off < len(other) && b[off] == other[off]; off++ {
+		}
+	}
+	b[off] ^= 0xff
+	ts.Check(os.WriteFile(p, b, 0o644))
+}
+
