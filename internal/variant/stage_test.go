@@ -514,3 +514,25 @@ func TestSuppliedCatalogAndCompose(t *testing.T) {
 		t.Errorf("bad port: %v", err)
 	}
 }
+
+// A folder git tracks nothing of, inside a work tree, is staged as a plain
+// folder rather than as an empty checkout.
+func TestStageUntrackedFolderInGit(t *testing.T) {
+	t.Parallel()
+	testenv.Tool(t, "git")
+	outer := t.TempDir()
+	fixturetest.Git(t, outer, "init", "-q")
+	src := filepath.Join(outer, "unpacked")
+	copyTree(t, fixture, src)
+	v, _ := Builtin().Get("core-slim")
+	l, warnings, err := v.Stage(context.Background(), src, Options{Version: "1.4.6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Git || !strings.Contains(warningsText(warnings), "is not a git checkout") {
+		t.Errorf("git %v, warnings:\n%s", l.Git, warningsText(warnings))
+	}
+	if _, ok := l.Sources["core/__init__.py"]; !ok {
+		t.Error("core/ not staged")
+	}
+}

@@ -48,8 +48,17 @@ func loadTree(ctx context.Context, root string) (*tree, error) {
 		if err := t.listGit(ctx); err != nil {
 			return nil, err
 		}
-	} else if err := t.walk(); err != nil {
-		return nil, err
+		if len(t.nodes) == 0 {
+			// An untracked folder inside someone's work tree (a tarball
+			// unpacked in a home directory under git): not a checkout.
+			t.git = false
+			t.skipped = nil
+		}
+	}
+	if !t.git {
+		if err := t.walk(); err != nil {
+			return nil, err
+		}
 	}
 	for p := range t.nodes {
 		t.sorted = append(t.sorted, p)
