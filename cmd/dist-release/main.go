@@ -38,6 +38,7 @@ func run() error {
 	base := flag.String("base-url", "", "where install.sh downloads from (default the GitHub release of -repo)")
 	repo := flag.String("repo", "fredbook/udos-dist", "OWNER/NAME, for the default -base-url")
 	platforms := flag.String("platforms", "", "comma-separated GOOS-GOARCH (default linux and darwin, amd64 and arm64)")
+	digests := flag.Bool("write-action-digests", false, "record the action programs' archives in actions/*/prebuilt.sha256 (commit them before tagging)")
 	publish := flag.Bool("publish", false, "publish the files as the GitHub release v<version> of -repo (GITHUB_API_URL, GITHUB_TOKEN)")
 	flag.Parse()
 	if *version == "" {
@@ -80,6 +81,15 @@ func run() error {
 	}
 	for _, f := range res.Files {
 		fmt.Println(f)
+	}
+	if *digests {
+		paths, err := selfrelease.WriteActionDigests(".", res, selfrelease.ActionPrograms)
+		if err != nil {
+			return err
+		}
+		for _, p := range paths {
+			fmt.Fprintf(os.Stderr, "wrote %s\n", p)
+		}
 	}
 	if !*publish {
 		return nil

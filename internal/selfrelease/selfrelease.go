@@ -283,3 +283,39 @@ func writeInstaller(path string, cfg Config, archives []string) error {
 	}
 	return atomicfile.WriteFile(path, buf.Bytes(), 0o755)
 }
+
+// ActionPrograms are the programs whose action folders carry a
+// prebuilt.sha256.
+var ActionPrograms = []string{"build-variant", "publish-library", "sonic-iso"}
+
+// WriteActionDigests records the release's archives of each action program
+// in <module>/actions/<program>/prebuilt.sha256 (sha256sum format, entries
+// of other versions kept), the list the action checks a downloaded program
+// against. Run before tagging: the tag's reproducible build gives the same
+// digests, so the list committed with the action matches the release.
+func WriteActionDigests(module string, res *Result, programs []string) ([]string, error) {
+	var written []string
+	for _, prog := range programs {
+		var lines []checksum.Line
+		for _, a := range res.Archives {
+			name := filepath.Base(a)
+			if !strings.HasPrefix(name, prog+"-v") {
+				continue
+			}
+			d, err := checksum.File(a)
+			if err != nil {
+				return nil, err
+			}
+			lines = append(lines, checksum.Line{Digest: d.SHA256, Name: name})
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		path := filepath.Join(module, "actions", prog, "prebuilt.sha256")
+		if err := checksum.MergeFile(path, checksum.SHA256, lines...); err != nil {
+			return nil, err
+		}
+		written = append(written, path)
+	}
+	return written, nil
+}

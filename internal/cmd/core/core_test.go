@@ -231,14 +231,7 @@ func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
 // never runs on a core its constraint excludes.
 func TestKillUpgradeWithLibraries(t *testing.T) {
 	t.Parallel()
-	src, key, err := fixture()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr := filepath.Join(t.TempDir(), "release.pub.asc")
-	if err := os.WriteFile(kr, key.Pub, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	src, key, kr := fixtureKeyring(t)
 	for _, tc := range []struct {
 		point      string
 		core, fixm string
@@ -441,6 +434,20 @@ func sameTree(t *testing.T, what string, a, b map[string]string) {
 	}
 }
 
+// fixtureKeyring is the fixture with its public key in a keyring file.
+func fixtureKeyring(t *testing.T) (src string, key *coretest.Key, keyring string) {
+	t.Helper()
+	src, key, err := fixture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring = filepath.Join(t.TempDir(), "release.pub.asc")
+	if err := os.WriteFile(keyring, key.Pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return src, key, keyring
+}
+
 // The named points of a transaction, in order; the switch is between
 // "unpacked" and "switched".
 var points = []string{"download-half", "verified", "journaled", "extracted", "unpacked", "switched", "finished"}
@@ -452,14 +459,7 @@ func switched(point string) bool { return point == "switched" || point == "finis
 // next command says which, and a retry installs.
 func TestKillInstall(t *testing.T) {
 	t.Parallel()
-	src, key, err := fixture()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr := filepath.Join(t.TempDir(), "release.pub.asc")
-	if err := os.WriteFile(kr, key.Pub, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	src, _, kr := fixtureKeyring(t)
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
@@ -491,14 +491,7 @@ func TestKillInstall(t *testing.T) {
 // never touched, and the next command finishes or undoes the upgrade.
 func TestKillUpgrade(t *testing.T) {
 	t.Parallel()
-	src, key, err := fixture()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr := filepath.Join(t.TempDir(), "release.pub.asc")
-	if err := os.WriteFile(kr, key.Pub, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	src, _, kr := fixtureKeyring(t)
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
