@@ -19,6 +19,7 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/bridge/client"
 	"github.com/fredbook/udos-dist/internal/bridge/hostauth"
+	"github.com/fredbook/udos-dist/internal/bridge/nettest"
 	"github.com/fredbook/udos-dist/internal/bridge/server"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
@@ -42,19 +43,7 @@ type fixture struct {
 	keyFile []string
 	addr    *net.TCPAddr
 	kh      hostauth.KnownHosts
-	log     *syncBuf
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) add(m string) { s.mu.Lock(); s.b.WriteString(m + "\n"); s.mu.Unlock() }
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log     *nettest.Buffer
 }
 
 func newFixture(t testing.TB, nClients int) *fixture {
@@ -80,7 +69,7 @@ func newFixtureWith(t testing.TB, nClients int, extra []string, subs map[string]
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{root: root, host: host, log: &syncBuf{}, kh: hostauth.KnownHosts{File: filepath.Join(t.TempDir(), "known_hosts")}}
+	fx := &fixture{root: root, host: host, log: &nettest.Buffer{}, kh: hostauth.KnownHosts{File: filepath.Join(t.TempDir(), "known_hosts")}}
 	ak := hostauth.AuthorizedKeys{File: p.AuthorizedKeys()}
 	for i := 0; i < nClients; i++ {
 		kf := filepath.Join(t.TempDir(), "client")
@@ -99,7 +88,7 @@ func newFixtureWith(t testing.TB, nClients int, extra []string, subs map[string]
 		t.Fatal(err)
 	}
 	srv, err := server.New(server.Config{HostKey: host, Authorized: ak.Load, Commands: cmds, Dir: root,
-		Env: []string{"PATH=" + os.Getenv("PATH")}, Log: fx.log.add, KeepAlive: time.Second, Subsystems: subs})
+		Env: []string{"PATH=" + os.Getenv("PATH")}, Log: func(m string) { fx.log.Write([]byte(m + "\n")) }, KeepAlive: time.Second, Subsystems: subs})
 	if err != nil {
 		t.Fatal(err)
 	}

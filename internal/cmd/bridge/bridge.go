@@ -85,13 +85,19 @@ is bin/ucode. Clients authenticate by key: list them in --authorized-keys
 	return c
 }
 
-func serve(ctx context.Context, f *factory.Factory, o *ServeOptions) error {
+// paths returns the uDOS root and its bridge folder, created if needed.
+func paths(f *factory.Factory) (string, hostauth.Paths, error) {
 	root, err := f.RootDir()
 	if err != nil {
-		return err
+		return "", hostauth.Paths{}, err
 	}
 	p := hostauth.For(root)
-	if err := p.Ensure(); err != nil {
+	return root, p, p.Ensure()
+}
+
+func serve(ctx context.Context, f *factory.Factory, o *ServeOptions) error {
+	root, p, err := paths(f)
+	if err != nil {
 		return err
 	}
 	hostKey, err := hostauth.LoadOrCreateKey(p.HostKey())
@@ -279,12 +285,8 @@ func newAuthorize(f *factory.Factory) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("not an OpenSSH public key: %w", err)
 			}
-			root, err := f.RootDir()
+			_, p, err := paths(f)
 			if err != nil {
-				return err
-			}
-			p := hostauth.For(root)
-			if err := p.Ensure(); err != nil {
 				return err
 			}
 			if akFile == "" {

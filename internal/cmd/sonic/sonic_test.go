@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/bridge/nettest"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/root"
 	"github.com/fredbook/udos-dist/internal/iostreams"
@@ -25,25 +25,13 @@ esac
 echo "ucode $*"
 `
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 type result struct {
 	code        int
 	out, stderr string
 }
 
 func udosLib(ctx context.Context, rootDir, stdin string, args ...string) result {
-	out, errb := &lockedBuf{}, &lockedBuf{}
+	out, errb := &nettest.Buffer{}, &nettest.Buffer{}
 	io := &iostreams.IOStreams{In: strings.NewReader(stdin), Out: out, ErrOut: errb}
 	f := factory.New(io)
 	f.Ctx = ctx
@@ -65,10 +53,10 @@ func serve(t *testing.T, extra ...string) (wizardRoot, addr, fp string) {
 	os.MkdirAll(filepath.Join(wizardRoot, "bin"), 0o755)
 	os.WriteFile(filepath.Join(wizardRoot, "bin", "ucode"), []byte(ucode), 0o755)
 	ctx, cancel := context.WithCancel(context.Background())
-	errb := &lockedBuf{}
+	errb := &nettest.Buffer{}
 	done := make(chan int, 1)
 	go func() {
-		f := factory.New(&iostreams.IOStreams{In: strings.NewReader(""), Out: &lockedBuf{}, ErrOut: errb})
+		f := factory.New(&iostreams.IOStreams{In: strings.NewReader(""), Out: &nettest.Buffer{}, ErrOut: errb})
 		f.Ctx = ctx
 		done <- root.Run(f, append([]string{"--root", wizardRoot, "bridge", "serve", "--listen", "127.0.0.1:0", "--no-announce", "--keepalive", "1s"}, extra...))
 	}()
