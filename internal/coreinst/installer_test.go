@@ -45,10 +45,10 @@ func releases(t *testing.T) (string, *coretest.Key) {
 			return
 		}
 		ctx := context.Background()
-		if fixErr = coretest.Release(ctx, fixDir, "1.4.3", "", fixKey, "core-slim", "wizard-full"); fixErr != nil {
+		if fixErr = coretest.Release(ctx, fixDir, "1.4.3", "", fixKey, "core-slim", "wizard-full", "dev-complete"); fixErr != nil {
 			return
 		}
-		fixErr = coretest.Release(ctx, fixDir, "1.4.6", "1.4.3", fixKey, "core-slim", "wizard-full")
+		fixErr = coretest.Release(ctx, fixDir, "1.4.6", "1.4.3", fixKey, "core-slim", "wizard-full", "dev-complete")
 	})
 	if fixErr != nil {
 		t.Fatal(fixErr)
@@ -245,14 +245,25 @@ func userData(t *testing.T, prefix string) map[string]string {
 	return out
 }
 
+// TestInstallUpgradeRollback: each tar.gz variant installed at 1.4.3,
+// upgraded to 1.4.6 with the user's data kept, rolled back offline.
 func TestInstallUpgradeRollback(t *testing.T) {
 	t.Parallel()
+	for _, variant := range []string{"core-slim", "wizard-full", "dev-complete"} {
+		t.Run(variant, func(t *testing.T) {
+			t.Parallel()
+			testInstallUpgradeRollback(t, variant)
+		})
+	}
+}
+
+func testInstallUpgradeRollback(t *testing.T, variant string) {
 	_, key := releases(t)
 	src := copySource(t)
 	prefix := filepath.Join(t.TempDir(), "udos")
 	in := newInstaller(t, prefix, keyring(t, key.Pub), nil)
 
-	res := mustOK[*coreinst.Result](t)(install(t, in, "core-slim", "1.4.3", src))
+	res := mustOK[*coreinst.Result](t)(install(t, in, variant, "1.4.3", src))
 	if res.Action != "installed" || res.To != "1.4.3" || res.Signer != key.Signer.Fingerprint() {
 		t.Fatalf("install: %+v", res)
 	}
@@ -272,7 +283,7 @@ func TestInstallUpgradeRollback(t *testing.T) {
 	}
 	writeUserData(t, prefix)
 	data := userData(t, prefix)
-	v143 := snapshot(t, filepath.Join(prefix, "versions", "udos-core-slim-v1.4.3"))
+	v143 := snapshot(t, filepath.Join(prefix, "versions", "udos-"+variant+"-v1.4.3"))
 
 	// Upgrade to the newest release of the recorded source.
 	res = mustOK[*coreinst.Result](t)(upgrade(t, in, coreinst.UpgradeOptions{}))
@@ -287,7 +298,7 @@ func TestInstallUpgradeRollback(t *testing.T) {
 	}
 	sameTree(t, "user data across the upgrade", data, userData(t, prefix))
 	entryPoint(t, prefix, "uDOS 1.4.6")
-	sameTree(t, "the kept 1.4.3 folder", v143, snapshot(t, filepath.Join(prefix, "versions", "udos-core-slim-v1.4.3")))
+	sameTree(t, "the kept 1.4.3 folder", v143, snapshot(t, filepath.Join(prefix, "versions", "udos-"+variant+"-v1.4.3")))
 	if b, err := os.ReadFile(filepath.Join(prefix, "current", "memory", "notes.md")); err != nil || string(b) != "my notes\n" {
 		t.Fatalf("the new version does not see the user's memory: %q %v", b, err)
 	}
@@ -313,7 +324,7 @@ func TestInstallUpgradeRollback(t *testing.T) {
 	os.Rename(src+".gone", src)
 
 	st := mustOK[*coreinst.Status](t)(run(t, in, func() (*coreinst.Status, error) { return in.Status(context.Background(), true, "") }))
-	if !st.Installed || st.Version != "1.4.3" || st.Variant != "core-slim" || len(st.Kept) != 2 || fmt.Sprint(st.Newer) != "[1.4.6]" {
+	if !st.Installed || st.Version != "1.4.3" || st.Variant != variant || len(st.Kept) != 2 || fmt.Sprint(st.Newer) != "[1.4.6]" {
 		t.Fatalf("status: %+v", st)
 	}
 	// Back up to the kept 1.4.6: no download needed.
