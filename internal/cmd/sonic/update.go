@@ -191,4 +191,3 @@ func bootMedia(version string) []string {
 	m.Close()
 	return []string{m.Device}
 }
-

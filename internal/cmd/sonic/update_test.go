@@ -132,4 +132,3 @@ func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
 	b[off] ^= 0xff
 	ts.Check(os.WriteFile(p, b, 0o644))
 }
-
