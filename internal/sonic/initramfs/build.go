@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path"
@@ -40,6 +41,31 @@ type Options struct {
 	Modules *Modules  // optional kernel modules to load at boot
 	Time    time.Time // every mtime
 	Level   int       // gzip level; 0 means gzip.DefaultCompression
+	// SingleStream writes one gzip stream, the layout before delta
+	// updates (a little smaller; any change recompresses everything after
+	// it). Off, the archive is a series of independent members (below).
+	SingleStream bool
+}
+
+// Members: the initramfs is a concatenation of complete cpio archives,
+// each compressed on its own, which the kernel unpacks in order as one
+// tree (the layout early-microcode initrds use). Every file of memberFile
+// bytes or more is a member of its own; smaller entries are grouped, a new
+// group starting at a name that hashes to 0 mod memberEvery or once it
+// holds memberMax bytes. Boundaries are fixed by the names and files, not
+// by offsets, so a changed file changes only its own member's compressed
+// bytes and a delta update (internal/sonic/delta) fetches about that much.
+// The cost is compression across files: see BENCHMARKS.md.
+const (
+	memberFile  = 4 << 10
+	memberEvery = 8
+	memberMax   = 64 << 10
+)
+
+func memberStart(name string) bool {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return h.Sum32()%memberEvery == 0
 }
 
 type entry struct {
@@ -136,12 +162,39 @@ func write(w io.Writer, t tree, opts Options) error {
 	if level == 0 {
 		level = gzip.DefaultCompression
 	}
-	// No name and a zero time in the gzip header: reproducible.
-	zw, err := gzip.NewWriterLevel(w, level)
-	if err != nil {
-		return fmt.Errorf("starting gzip: %w", err)
+	var zw *gzip.Writer
+	var cw *CPIOWriter
+	var held int64 // bytes in the current member
+	prevBig := false
+	finish := func() error {
+		if cw == nil {
+			return nil
+		}
+		if err := cw.Close(); err != nil {
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return fmt.Errorf("finishing gzip: %w", err)
+		}
+		cw = nil
+		return nil
 	}
-	cw := NewCPIOWriter(zw, opts.Time)
+	begin := func() error {
+		if err := finish(); err != nil {
+			return err
+		}
+		// No name and a zero time in the gzip header: reproducible.
+		var err error
+		if zw, err = gzip.NewWriterLevel(w, level); err != nil {
+			return fmt.Errorf("starting gzip: %w", err)
+		}
+		cw, held = NewCPIOWriter(zw, opts.Time), 0
+		return nil
+	}
+	if err := begin(); err != nil {
+		return err
+	}
+	var err error
 	names := make([]string, 0, len(t))
 	for n := range t {
 		names = append(names, n)
@@ -157,6 +210,14 @@ func write(w io.Writer, t tree, opts Options) error {
 			}
 		}
 		e := t[n]
+		big := e.kind == 'f' && e.size >= memberFile
+		if !opts.SingleStream && held > 0 && (big || prevBig || memberStart(n) || held+e.size > memberMax) {
+			if err := begin(); err != nil {
+				return err
+			}
+		}
+		prevBig = big
+		held += e.size + 110 + int64(len(n))
 		switch e.kind {
 		case 'd':
 			err = cw.Dir(n, e.mode)
@@ -181,13 +242,7 @@ func write(w io.Writer, t tree, opts Options) error {
 			return err
 		}
 	}
-	if err := cw.Close(); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("finishing gzip: %w", err)
-	}
-	return nil
+	return finish()
 }
 
 // addTarball merges a tar or tar.gz under prefix. Names that climb out of

@@ -1,5 +1,6 @@
-// Package initramfs builds the Sonic initramfs: a gzip-compressed newc cpio
-// archive written deterministically (sorted entries, fixed inode numbers,
+// Package initramfs builds the Sonic initramfs: gzip-compressed newc cpio
+// archives (independent members, for delta updates) written
+// deterministically (sorted entries, fixed inode numbers,
 // owners and times), merged from a base root file system tarball, busybox,
 // the sonic-runtime init, the uDOS core tarball under /opt/udos, extra static
 // binaries and the kernel modules the runtime loads at boot.

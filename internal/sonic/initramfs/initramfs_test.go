@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"io"
 	"crypto/sha256"
 	"flag"
 	"fmt"
@@ -78,22 +79,48 @@ func baseOptions(t *testing.T) Options {
 	}
 }
 
+// members decompresses each gzip member of an initramfs on its own: each
+// is a complete cpio archive, as the kernel reads them.
+func members(t *testing.T, archive []byte) [][]byte {
+	t.Helper()
+	br := bytes.NewReader(archive)
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for {
+		zr.Multistream(false)
+		var raw bytes.Buffer
+		if _, err := raw.ReadFrom(zr); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasSuffix(bytes.TrimRight(raw.Bytes(), "\x00"), []byte("TRAILER!!!")) {
+			t.Fatalf("member %d does not end with the cpio trailer", len(out))
+		}
+		out = append(out, raw.Bytes())
+		if err := zr.Reset(br); err == io.EOF {
+			return out
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // listing unpacks an initramfs with cpio(1), the reference reader, and
 // returns `cpio -tv`-like lines: mode, name, and link target or content.
 func listing(t *testing.T, archive []byte) string {
 	t.Helper()
 	cpio := testenv.Tool(t, "cpio")
-	zr, err := gzip.NewReader(bytes.NewReader(archive))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw bytes.Buffer
-	raw.ReadFrom(zr)
-	cmd := exec.Command(cpio, "-t", "-v", "--quiet")
-	cmd.Stdin = &raw
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("cpio -t: %v\n%s", err, out)
+	var out []byte
+	for _, m := range members(t, archive) {
+		cmd := exec.Command(cpio, "-t", "-v", "--quiet")
+		cmd.Stdin = bytes.NewReader(m)
+		o, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("cpio -t: %v\n%s", err, o)
+		}
+		out = append(out, o...)
 	}
 	// Drop the date column: cpio prints it in the local zone.
 	var lines []string

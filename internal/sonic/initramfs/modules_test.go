@@ -94,16 +94,14 @@ func writeFile(t *testing.T, p string, data []byte) {
 func unpackInitramfs(t *testing.T, archive []byte) string {
 	t.Helper()
 	cpio := testenv.Tool(t, "cpio")
-	zr, err := gzip.NewReader(bytes.NewReader(archive))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	cmd := exec.Command(cpio, "-i", "-d", "--quiet", "--no-absolute-filenames", "-D", dir)
-	cmd.Stdin = zr
-	// Device nodes cannot be made without privileges; the files we check are regular.
-	if out, err := cmd.CombinedOutput(); err != nil && os.Geteuid() == 0 {
-		t.Fatalf("cpio -i: %v\n%s", err, out)
+	for _, m := range members(t, archive) {
+		cmd := exec.Command(cpio, "-i", "-d", "--quiet", "--no-absolute-filenames", "-D", dir)
+		cmd.Stdin = bytes.NewReader(m)
+		// Device nodes cannot be made without privileges; the files we check are regular.
+		if out, err := cmd.CombinedOutput(); err != nil && os.Geteuid() == 0 {
+			t.Fatalf("cpio -i: %v\n%s", err, out)
+		}
 	}
 	return dir
 }
