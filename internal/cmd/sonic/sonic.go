@@ -22,9 +22,6 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 )
 
-// Extra lists further sonic subcommands (e.g. update) other packages add.
-var Extra []func(f *factory.Factory) *cobra.Command
-
 // NewCmd builds the sonic command group.
 func NewCmd(f *factory.Factory) *cobra.Command {
 	c := &cobra.Command{
@@ -33,9 +30,6 @@ func NewCmd(f *factory.Factory) *cobra.Command {
 		Args:  cmdutil.NoArgs,
 	}
 	c.AddCommand(newDiscover(f), newTrust(f), newRun(f), newSync(f), newStatus(f), newUpdate(f))
-	for _, e := range Extra {
-		c.AddCommand(e(f))
-	}
 	return c
 }
 

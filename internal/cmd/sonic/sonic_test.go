@@ -49,6 +49,13 @@ func udosLib(ctx context.Context, rootDir, stdin string, args ...string) result 
 // and host-key fingerprint.
 func serve(t *testing.T, extra ...string) (wizardRoot, addr, fp string) {
 	t.Helper()
+	wizardRoot, addr, fp, _ = serveLog(t, extra...)
+	return
+}
+
+// serveLog is serve that also returns the host's log.
+func serveLog(t *testing.T, extra ...string) (wizardRoot, addr, fp string, log *nettest.Buffer) {
+	t.Helper()
 	wizardRoot = t.TempDir()
 	os.MkdirAll(filepath.Join(wizardRoot, "bin"), 0o755)
 	os.WriteFile(filepath.Join(wizardRoot, "bin", "ucode"), []byte(ucode), 0o755)
@@ -71,7 +78,7 @@ func serve(t *testing.T, extra ...string) (wizardRoot, addr, fp string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(errb.String()); m != nil {
-			return wizardRoot, m[1], fre.FindStringSubmatch(errb.String())[1]
+			return wizardRoot, m[1], fre.FindStringSubmatch(errb.String())[1], errb
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -194,7 +201,7 @@ func pair(t *testing.T, wiz, sonic, addr, fp string) {
 }
 
 func TestSyncAndStatus(t *testing.T) {
-	wiz, addr, fp := serve(t, "--keep", "2")
+	wiz, addr, fp, hostLog := serveLog(t, "--keep", "2")
 	sonic := t.TempDir()
 	pair(t, wiz, sonic, addr, fp)
 	ctx := context.Background()
@@ -242,6 +249,9 @@ func TestSyncAndStatus(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(stateDirs[0], "user.json")); string(b) != `{"name":"sonic 2"}` {
 		t.Fatalf("the conflict overwrote the host's latest: %q", b)
 	}
+	if !strings.Contains(hostLog.String(), "was based on version 0, not the latest 2: kept beside it") {
+		t.Fatalf("the host did not report the conflict: %s", hostLog)
+	}
 	if r = udosLib(ctx, sonic, "", "sonic", "status", "--json"); !strings.Contains(r.out, `"conflict": "conflicts/`) {
 		t.Fatalf("status after a conflict: %+v", r)
 	}
@@ -249,5 +259,23 @@ func TestSyncAndStatus(t *testing.T) {
 	r = udosLib(ctx, sonic, "", "sonic", "sync", addr, "--state", filepath.Join(sonic, "nope"))
 	if r.code != 1 || !strings.Contains(r.stderr, "not a folder") {
 		t.Fatalf("missing state: %+v", r)
+	}
+}
+
+func TestServeRefusesBadSetup(t *testing.T) {
+	ctx := context.Background()
+	empty := t.TempDir()
+	r := udosLib(ctx, empty, "", "bridge", "serve", "--listen", "127.0.0.1:0", "--no-announce")
+	if r.code != 1 || !strings.Contains(r.stderr, "bin/ucode") || !strings.Contains(r.stderr, "--allow") {
+		t.Fatalf("no ucode: %+v", r)
+	}
+	if r := udosLib(ctx, empty, "", "bridge", "serve", "--keep", "0"); r.code != 2 {
+		t.Fatalf("--keep 0: %+v", r)
+	}
+	if r := udosLib(ctx, empty, "", "sonic", "run", "host", "ucode"); r.code != 2 {
+		t.Fatalf("run without --: %+v", r)
+	}
+	if r := udosLib(ctx, empty, "", "bridge", "authorize", "not a key"); r.code != 1 || !strings.Contains(r.stderr, "not an OpenSSH public key") {
+		t.Fatalf("bad key: %+v", r)
 	}
 }
