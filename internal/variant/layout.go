@@ -95,6 +95,10 @@ type Layout struct {
 	Git bool
 	// Warnings are what Stage returned.
 	Warnings []Warning
+	// Compose are the settings of the generated docker-compose.yml: the
+	// options given over the variants file's, else the Dockerfile's
+	// HEALTHCHECK endpoint, else the spec's defaults (zero fields).
+	Compose ComposeOptions
 }
 
 // Files returns the regular-file entries.

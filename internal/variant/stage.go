@@ -9,7 +9,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/fredbook/udos-dist/internal/tarball"
@@ -86,6 +88,7 @@ type stager struct {
 	outside  map[string]LinkProblem
 	loops    map[string]LinkProblem
 	closure  []string
+	compose  ComposeOptions // what the generated compose file uses
 }
 
 // Stage lays the variant out from the checkout at src: what ships, from
@@ -424,6 +427,35 @@ func (s *stager) dockerfileSources() error {
 	return nil
 }
 
+var healthURL = regexp.MustCompile(`https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::([0-9]{1,5}))?(/[A-Za-z0-9/_.-]*)`)
+
+// DockerfileHealth returns the port and path a Dockerfile's HEALTHCHECK
+// probes on the container itself (uDOS's: curl -f
+// http://localhost:8765/health), so that the compose file checks the same
+// endpoint when nothing else says which.
+func DockerfileHealth(df []byte) (int, string, bool) {
+	sc := bufio.NewScanner(bytes.NewReader(df))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 || !strings.EqualFold(f[0], "HEALTHCHECK") || strings.EqualFold(f[1], "NONE") {
+			continue
+		}
+		m := healthURL.FindStringSubmatch(sc.Text())
+		if m == nil {
+			return 0, "", false
+		}
+		port := 80
+		if m[1] != "" {
+			port, _ = strconv.Atoi(m[1])
+		}
+		if port < 1 || port > 65535 || m[2] == "" {
+			return 0, "", false
+		}
+		return port, m[2], true
+	}
+	return 0, "", false
+}
+
 // dockerCopySources returns the build-context sources of a Dockerfile's
 // COPY and ADD instructions (not those copying from another stage).
 func dockerCopySources(df []byte) []string {
@@ -466,6 +498,19 @@ func dockerCopySources(df []byte) []string {
 }
 
 func (s *stager) generate(version string) error {
+	s.compose = s.v.Compose.Merge(s.opts.Compose)
+	if s.compose.Port == 0 && s.compose.HealthPath == "" && contains(s.v.Generate, "docker-compose.yml") {
+		if df, ok := s.files["Dockerfile"]; ok && df.src != "" {
+			data, err := os.ReadFile(s.t.disk(df.src))
+			if err != nil {
+				return fmt.Errorf("variant %s: reading Dockerfile: %w", s.v.Name, err)
+			}
+			if port, hp, ok := DockerfileHealth(data); ok {
+				s.compose.Port, s.compose.HealthPath = port, hp
+				s.warn("docker-compose.yml", "checks the Wizard's health at port %d, %s, as the Dockerfile's HEALTHCHECK does (set \"compose\" in %s or the wizard-port and wizard-health-path inputs to choose)", port, hp, FileName)
+			}
+		}
+	}
 	for _, g := range s.v.Generate {
 		var data []byte
 		var err error
@@ -473,7 +518,7 @@ func (s *stager) generate(version string) error {
 		case "version.json":
 			data, err = VersionFile(version, s.v.Name)
 		case "docker-compose.yml":
-			data, err = Compose(version, s.v.Compose.Merge(s.opts.Compose))
+			data, err = Compose(version, s.compose)
 		default:
 			err = fmt.Errorf("cannot generate %q", g)
 		}
@@ -494,7 +539,7 @@ func (s *stager) generate(version string) error {
 // layout turns the staged files into archive entries.
 func (s *stager) layout(version string) (*Layout, error) {
 	l := &Layout{Variant: s.v, Version: version, Root: RootDir(s.v.Name, version), Sources: map[string]string{},
-		Closure: s.closure, Git: s.t.git}
+		Closure: s.closure, Git: s.t.git, Compose: s.compose}
 	entries := map[string]tarball.Entry{}
 	for name, f := range s.files {
 		if f.src == "" {
@@ -532,4 +577,13 @@ func (s *stager) layout(version string) (*Layout, error) {
 	l.Missing = s.missing
 	sort.SliceStable(l.Missing, func(i, j int) bool { return l.Missing[i].Path < l.Missing[j].Path })
 	return l, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

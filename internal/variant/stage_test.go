@@ -164,15 +164,6 @@ func TestStageFixtures(t *testing.T) {
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Tracked secrets refuse the variant, every one named and none printed;
 // the remedies (allow by path, untrack) let it build.
 func TestStageSecrets(t *testing.T) {
@@ -534,5 +525,48 @@ func TestStageUntrackedFolderInGit(t *testing.T) {
 	}
 	if _, ok := l.Sources["core/__init__.py"]; !ok {
 		t.Error("core/ not staged")
+	}
+}
+
+func TestDockerfileHealth(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		df   string
+		port int
+		path string
+		ok   bool
+	}{
+		{"FROM x\nHEALTHCHECK CMD curl -f http://localhost:8765/health || exit 1\n", 8765, "/health", true},
+		{"HEALTHCHECK --interval=30s CMD [\"wget\", \"-qO-\", \"http://127.0.0.1:9000/api/health\"]\n", 9000, "/api/health", true},
+		{"HEALTHCHECK NONE\n", 0, "", false},
+		{"HEALTHCHECK CMD pgrep wizard\n", 0, "", false},
+		{"HEALTHCHECK CMD curl http://example.com:8765/health\n", 0, "", false},
+		{"FROM x\n", 0, "", false},
+	}
+	for _, tt := range tests {
+		port, p, ok := DockerfileHealth([]byte(tt.df))
+		if port != tt.port || p != tt.path || ok != tt.ok {
+			t.Errorf("%q: %d %q %v", tt.df, port, p, ok)
+		}
+	}
+}
+
+// With nothing set, the compose file checks what the Dockerfile's
+// HEALTHCHECK checks (the real Wizard: 8765, /health).
+func TestComposeFromDockerfile(t *testing.T) {
+	t.Parallel()
+	src := fixturetest.Repo(t, "udos-v1.5", fixturetest.Options{})
+	v, _ := Builtin().Get("wizard-full")
+	l, warnings, err := v.Stage(context.Background(), src, Options{Version: "1.5.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := materialize(t, l, t.TempDir())
+	compose, _ := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	if !strings.Contains(string(compose), "http://127.0.0.1:8765/health'") || l.Compose.Port != 8765 {
+		t.Errorf("compose does not check the Dockerfile's endpoint:\n%s", compose)
+	}
+	if !strings.Contains(warningsText(warnings), "as the Dockerfile's HEALTHCHECK does") {
+		t.Errorf("no warning says where the port came from:\n%s", warningsText(warnings))
 	}
 }

@@ -201,15 +201,15 @@ func (layoutStep) Run(ctx context.Context, c *pipe.Context) error {
 	if err != nil {
 		return err
 	}
-	// The variants file's compose settings, under the inputs: what the
-	// compose file, and the image built for it, use.
-	s.cfg.Compose = v.Compose.Merge(s.cfg.Compose)
 	l, warnings, err := v.Stage(ctx, s.cfg.Source, variant.Options{Version: s.cfg.Version, Compose: s.cfg.Compose,
 		Catalog: s.cfg.Catalog, Time: s.cfg.SourceDateEpoch})
 	if err != nil {
 		return err
 	}
 	l.Warnings = warnings
+	// What the compose file uses (the inputs over the variants file, else
+	// the Dockerfile's HEALTHCHECK), and so the image built for it.
+	s.cfg.Compose = l.Compose
 	s.res.Variant, s.res.Layout = v, l
 	for _, w := range warnings {
 		s.res.Warnings = append(s.res.Warnings, fmt.Sprintf("variant %s: %s", v.Name, w))
