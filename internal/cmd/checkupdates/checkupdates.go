@@ -20,17 +20,19 @@ type Options struct {
 	Ctx   context.Context
 	Begin func() (*library.Client, func(), error)
 	JSON  bool
+	Pre   bool
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Inspect}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "check-updates",
 		Short: "Show installed libraries with newer versions",
-		Long: `WANTED is the newest version the requested constraint allows ('update' goes
-there); LATEST is the newest published version.`,
-		Example: "  udos-lib check-updates\n  udos-lib check-updates --json",
+		Long: `WANTED is what 'update --all' would install: the newest versions the requested
+constraints allow while every installed library's dependencies still hold.
+LATEST is the newest published version (pre-releases only with --pre).`,
+		Example: "  udos-lib check-updates\n  udos-lib check-updates --json\n  udos-lib check-updates --pre",
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
@@ -40,6 +42,8 @@ there); LATEST is the newest published version.`,
 			return run(opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Pre, "pre", false, "allow pre-release versions inside every range (npm's includePrerelease; see docs/CONSTRAINTS.md)")
+	return cmd
 }
 
 func run(opts *Options) error {
@@ -48,6 +52,7 @@ func run(opts *Options) error {
 		return err
 	}
 	defer end()
+	c.Prerelease = opts.Pre
 	ups, err := c.CheckUpdates(opts.Ctx)
 	if err != nil {
 		return err

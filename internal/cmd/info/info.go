@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/catalog"
@@ -25,6 +26,7 @@ type Options struct {
 	JSON    bool
 	Name    string
 	Version string
+	Pre     bool
 }
 
 // Details is the --json output.
@@ -41,9 +43,9 @@ type Details struct {
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Browse}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "info NAME[@VERSION]",
-		Example: "  udos-lib info grid-extensions\n  udos-lib info grid-extensions@1.2.0 --json",
+		Example: "  udos-lib info grid-extensions\n  udos-lib info grid-extensions@1.2.0 --json\n  udos-lib info grid-extensions --pre   # the newest pre-release's dependencies",
 		Args:    cmdutil.ExactArgs(1, "name exactly one library"),
 		Short:   "Show a library's details, versions and dependencies",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,6 +61,8 @@ func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 			return run(opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Pre, "pre", false, "describe the newest version counting pre-releases (npm's includePrerelease)")
+	return cmd
 }
 
 func run(opts *Options) error {
@@ -78,6 +82,16 @@ func run(opts *Options) error {
 	d := Details{Library: *lib, Selected: lib.Version, SelectedDeps: lib.Dependencies}
 	for _, v := range c.Paths.StoredVersions(lib.ID) {
 		d.Stored = append(d.Stored, v.Original())
+	}
+	if opts.Pre && opts.Version == "" {
+		// The newest published version, pre-releases included (yanked
+		// ones are never "the newest").
+		var newest *semver.Version
+		for _, x := range lib.Versions {
+			if v, err := semver.NewVersion(x.Version); err == nil && !x.Yanked && (newest == nil || v.GreaterThan(newest)) {
+				newest, d.Selected, d.SelectedDeps = v, x.Version, x.Dependencies
+			}
+		}
 	}
 	if opts.Version != "" {
 		v, ok := lib.FindVersion(opts.Version)
@@ -109,6 +123,9 @@ func run(opts *Options) error {
 	}
 	fmt.Fprintf(w, "id:          %s\n", lib.ID)
 	fmt.Fprintf(w, "latest:      %s\n", lib.Version)
+	if opts.Pre && d.Selected != lib.Version && opts.Version == "" {
+		fmt.Fprintf(w, "pre-release: %s\n", d.Selected)
+	}
 	if d.Installed != "" {
 		fmt.Fprintf(w, "installed:   %s\n", d.Installed)
 	} else {

@@ -26,12 +26,13 @@ type Options struct {
 
 	Specs []library.Spec
 	File  string
+	Pre   bool
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Begin: f.Begin}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "install [NAME[@CONSTRAINT]... | FILE.udos-package]",
 		Short: "Install libraries and their dependencies",
 		Long: `NAME is an id (lib-grid-extensions), a namespace (@uDOS/grid-extensions) or a
@@ -40,6 +41,7 @@ A path ending in .udos-package installs that file; its dependencies come from
 the registry. Without arguments, installs exactly what library/lock.json pins.`,
 		Example: `  udos-lib install grid-extensions@^1.2
   udos-lib install @uDOS/pathfinding@~1.0 grid-math
+  udos-lib install grid-math@^1.2 --pre    # 1.2.0-beta.1 too
   udos-lib install ./lib-grid-math-v1.1.1.udos-package
   udos-lib install            # exactly what library/lock.json pins`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -65,6 +67,8 @@ the registry. Without arguments, installs exactly what library/lock.json pins.`,
 			return run(opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Pre, "pre", false, "allow pre-release versions inside every range (npm's includePrerelease; see docs/CONSTRAINTS.md)")
+	return cmd
 }
 
 func run(opts *Options) error {
@@ -73,6 +77,7 @@ func run(opts *Options) error {
 		return err
 	}
 	defer end()
+	c.Prerelease = opts.Pre
 	var changes []library.Change
 	switch {
 	case opts.File != "":

@@ -21,6 +21,7 @@ type Options struct {
 	JSON  bool
 	All   bool
 	Names []string
+	Pre   bool
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
@@ -47,6 +48,7 @@ NAME@NEWCONSTRAINT.`,
 				return err
 			}
 			defer end()
+			c.Prerelease = opts.Pre
 			changes, err := c.Update(opts.Ctx, opts.Names, opts.All)
 			if err != nil {
 				return err
@@ -55,5 +57,6 @@ NAME@NEWCONSTRAINT.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.All, "all", false, "update every installed library")
+	cmd.Flags().BoolVar(&opts.Pre, "pre", false, "allow pre-release versions inside every range (npm's includePrerelease; see docs/CONSTRAINTS.md)")
 	return cmd
 }
