@@ -1,11 +1,14 @@
 // Package selfrelease builds udos-dist's own release: its programs
 // (udos-lib, registry-gen and the three action programs) for Linux and
-// macOS on amd64 and arm64, reproducibly (CGO off, -trimpath, no build id
-// or VCS stamp: two builds of a tag give the same bytes), one tar.gz per
+// macOS on amd64 and arm64, reproducibly (CGO off, -trimpath, no build id;
+// the VCS stamp is the commit's own revision and time and, at a tag, its
+// version, the same on every checkout: two builds of a tag give the same
+// bytes), one tar.gz per
 // program and platform, a CycloneDX SBOM of the Go modules read from the
 // binaries' build info, SHA256SUMS and SHA512SUMS, a detached OpenPGP
-// signature of every file, and install.sh, which downloads a program,
-// checks it against the key and the digests it embeds, and installs it.
+// signature of every file, install.sh, which downloads a program, checks
+// it against the key and the digests it embeds, and installs it, and a
+// Homebrew formula for udos-lib.
 package selfrelease
 
 import (
@@ -87,6 +90,7 @@ type Result struct {
 	Archives []string
 	SBOM     string
 	Install  string
+	Formula  string // udos-lib.rb, when udos-lib is built for macOS or Linux
 	Sums     []string
 	Files    []string // everything, signatures included
 }
@@ -161,6 +165,12 @@ func Build(ctx context.Context, cfg Config) (*Result, error) {
 		res.Install = inst
 		payload = append(payload, inst)
 	}
+	if f, err := writeFormula(cfg, res.Archives); err != nil {
+		return nil, err
+	} else if f != "" {
+		res.Formula = f
+		payload = append(payload, f)
+	}
 	if res.Sums, err = checksum.MergeFiles(cfg.Output, payload...); err != nil {
 		return nil, err
 	}
@@ -178,9 +188,9 @@ func Build(ctx context.Context, cfg Config) (*Result, error) {
 }
 
 // goBuild compiles one program reproducibly: no cgo, no paths, no build
-// id, no VCS stamp, stripped.
+// id, stripped.
 func (c *Config) goBuild(ctx context.Context, prog Program, p Platform, out string) error {
-	cmd := exec.CommandContext(ctx, c.Go, "build", "-trimpath", "-buildvcs=false",
+	cmd := exec.CommandContext(ctx, c.Go, "build", "-trimpath",
 		"-ldflags=-buildid= -s -w", "-o", out, prog.Pkg)
 	cmd.Dir = c.Module
 	cmd.Env = append(append([]string{}, c.Env...), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Arch, "GOFLAGS=-mod=readonly")
@@ -318,4 +328,38 @@ func WriteActionDigests(module string, res *Result, programs []string) ([]string
 		written = append(written, path)
 	}
 	return written, nil
+}
+
+//go:embed formula.rb.tmpl
+var formulaTemplate string
+
+// writeFormula writes udos-lib.rb: the Homebrew formula installing the
+// prebuilt udos-lib of the release for the machine's OS and architecture.
+func writeFormula(cfg Config, archives []string) (string, error) {
+	type bottle struct{ URL, SHA256 string }
+	found := map[string]*bottle{} // a pointer: a missing platform is nil in the template
+	for _, a := range archives {
+		for _, p := range cfg.Platforms {
+			if filepath.Base(a) == ArchiveName("udos-lib", cfg.Version, p) {
+				d, err := checksum.File(a)
+				if err != nil {
+					return "", err
+				}
+				found[p.String()] = &bottle{strings.TrimSuffix(cfg.BaseURL, "/") + "/" + filepath.Base(a), d.SHA256}
+			}
+		}
+	}
+	if len(found) == 0 {
+		return "", nil
+	}
+	t, err := template.New("formula").Parse(formulaTemplate)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, map[string]any{"Version": cfg.Version, "P": found}); err != nil {
+		return "", err
+	}
+	path := filepath.Join(cfg.Output, "udos-lib.rb")
+	return path, atomicfile.WriteFile(path, buf.Bytes(), 0o644)
 }

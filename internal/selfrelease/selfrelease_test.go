@@ -59,7 +59,20 @@ func TestReleaseAndInstallScript(t *testing.T) {
 	if !strings.Contains(string(sa), `"name": "github.com/spf13/cobra"`) || !strings.Contains(string(sa), `"specVersion": "1.6"`) {
 		t.Fatalf("the SBOM lacks the modules:\n%.600s", sa)
 	}
-	for _, f := range []string{"SHA256SUMS", "SHA512SUMS", "install.sh"} {
+	formula, err := os.ReadFile(a.Formula)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(formula), `url "https://github.com/fredbook/udos-dist/releases/download/v9.9.9/udos-lib-v9.9.9-`+host.String()+`.tar.gz"`) ||
+		!strings.Contains(string(formula), `sha256 "`+da.SHA256+`"`) || !strings.Contains(string(formula), `bin.install "udos-lib"`) {
+		t.Fatalf("formula:\n%s", formula)
+	}
+	if rb, err := exec.LookPath("ruby"); err == nil { // the formula is valid Ruby
+		if out, err := exec.Command(rb, "-c", a.Formula).CombinedOutput(); err != nil {
+			t.Fatalf("ruby -c: %v\n%s", err, out)
+		}
+	}
+	for _, f := range []string{"SHA256SUMS", "SHA512SUMS", "install.sh", "udos-lib.rb"} {
 		if _, err := os.Stat(filepath.Join(filepath.Dir(a.SBOM), f+".asc")); err != nil {
 			t.Errorf("%s is not signed: %v", f, err)
 		}
