@@ -1,9 +1,9 @@
 // Command build-variant is the GitHub Action that builds, signs, describes
-// and uploads one uDOS variant (mode "build"), or merges the variants of a
-// release, signs the manifest and publishes the release (mode "publish").
-// It only maps the action's inputs and outputs onto internal/variant/build
-// and internal/release;
-// actions/internal/actionkit does the runner's side.
+// and uploads one uDOS variant (mode "build"), merges the variants of a
+// release, signs the manifest and publishes the release (mode "publish"),
+// or checks the pushed tag against the tree's version (mode "check"). It
+// only maps the action's inputs and outputs onto internal/variant/build and
+// internal/release; actions/internal/actionkit does the runner's side.
 package main
 
 import (
@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/Masterminds/semver/v3"
 
 	"github.com/fredbook/udos-dist/actions/internal/actionkit"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
@@ -30,8 +32,9 @@ var toolVersion = "dev"
 
 func main() { os.Exit(actionkit.Main("", os.Getenv, os.Stdout, run)) }
 
-// run maps the inputs onto build.Build (mode build) or build.Publish
-// (mode publish), and their results onto the outputs and the summary.
+// run maps the inputs onto build.Build (mode build), release.Publish
+// (mode publish) or the tag check (mode check), and their results onto the
+// outputs and the summary.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	kit := actionkit.New(getenv, stdout)
 	in := kit.InputOr
@@ -127,8 +130,31 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			kit.SetOutput("release-url", res.Release.HTMLURL)
 		}
 		return nil
+	case "check":
+		return checkTag(kit, in("source", "."))
 	}
-	return fmt.Errorf("input mode: %q is neither build nor publish", mode)
+	return fmt.Errorf("input mode: %q is neither build nor publish (nor check)", mode)
+}
+
+// checkTag is mode check, the release workflow's first job: the pushed tag
+// must name a version (v1.5.0, v1.5.0-rc.1) and that version must be the
+// tree's version.json, so that a wrong tag fails once, clearly, before
+// any build starts.
+func checkTag(kit *actionkit.Kit, source string) error {
+	tag := kit.Tag()
+	if tag == "" {
+		return errors.New("mode check runs on a tag push (refs/tags/v1.5.0): GITHUB_REF names no tag")
+	}
+	version := kit.TagVersion()
+	if _, err := semver.StrictNewVersion(version); err != nil {
+		return fmt.Errorf("tag %s does not name a version: release tags are v<major>.<minor>.<patch>, such as v1.5.0", tag)
+	}
+	if err := variant.CheckVersion(source, version); err != nil {
+		return fmt.Errorf("tag %s: %w (tag the commit whose version.json says %s, or fix version.json)", tag, err, version)
+	}
+	kit.SetOutput("version", version)
+	kit.SetOutput("tag", tag)
+	return nil
 }
 
 // imageConfig maps the image-* inputs (wizard-full's container image);

@@ -209,3 +209,73 @@ func TestWizardInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckTag is mode check, the release workflow's first job, on trees
+// with the real uDOS version.json (nested) and the flat one.
+func TestCheckTag(t *testing.T) {
+	t.Parallel()
+	tree := func(versionJSON string) string {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "version.json"), []byte(versionJSON), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	real150 := tree(`{"$schema": "core/version.schema.json", "component": "udos", "name": "uDOS",
+ "version": {"major": 1, "minor": 5, "patch": 0}, "display": "v1.5.0", "channel": "stable", "released": "2026-03-04"}`)
+	flat146 := tree(`{"version": "1.4.6", "variant": "core-slim"}`)
+	tests := []struct {
+		name, source, ref string
+		want              []string // outputs, or the error's parts
+		ok                bool
+	}{
+		{"v1.5.0 on the v1.5 tree", real150, "refs/tags/v1.5.0", []string{"version=1.5.0", "tag=v1.5.0"}, true},
+		{"release candidate", real150, "refs/tags/v1.5.0-rc.1", []string{"version=1.5.0-rc.1"}, true},
+		{"flat version.json", flat146, "refs/tags/v1.4.6", []string{"version=1.4.6"}, true},
+		{"tag of another version", real150, "refs/tags/v1.4.6", []string{"tag v1.4.6", "releasing 1.4.6 but version.json says 1.5.0", "fix version.json"}, false},
+		{"not a version tag", real150, "refs/tags/vnext", []string{"tag vnext does not name a version", "v1.5.0"}, false},
+		{"not a tag", real150, "refs/heads/main", []string{"runs on a tag push"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout bytes.Buffer
+			err := run(context.Background(), envFunc(map[string]string{"INPUT_MODE": "check", "INPUT_SOURCE": tc.source, "GITHUB_REF": tc.ref}), &stdout)
+			if tc.ok != (err == nil) {
+				t.Fatalf("err = %v\n%s", err, stdout.String())
+			}
+			got := stdout.String()
+			if err != nil {
+				got = err.Error()
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("%q lacks %q", got, w)
+				}
+			}
+		})
+	}
+}
+
+// TestReleaseWorkflowTriggers: release.yml runs on every v* tag (a v1.5.0
+// tag must release) and checks the tag first; no version is written into it.
+func TestReleaseWorkflowTriggers(t *testing.T) {
+	t.Parallel()
+	wf, err := os.ReadFile("../../.github/workflows/release.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(wf)
+	on := s[strings.Index(s, "\non:\n"):strings.Index(s, "\npermissions:")]
+	if !regexp.MustCompile(`(?m)^\s+tags:\n(\s+#.*\n)*\s+- "v\*"\n`).MatchString(on) {
+		t.Errorf("release.yml does not trigger on v* tags:\n%s", on)
+	}
+	if m := regexp.MustCompile(`v1\.[0-9]+[.*]`).FindString(strings.SplitN(s, "\njobs:", 2)[1]); m != "" {
+		t.Errorf("release.yml's jobs name a version (%s): they take it from the tag", m)
+	}
+	for _, want := range []string{"mode: check", "needs: version", "needs: [version, build, sonic]", "version: ${{ needs.version.outputs.version }}"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("release.yml lacks %q", want)
+		}
+	}
+}
