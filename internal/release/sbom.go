@@ -2,6 +2,7 @@ package release
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -141,11 +142,11 @@ func releaseSBOM(m *relmanifest.Manifest, variantSBOMs map[string][]byte, when t
 	}
 	bom.Dependencies = &dl
 
-	var raw bytes.Buffer
-	enc := cdx.NewBOMEncoder(&raw, cdx.BOMFileFormatJSON)
-	enc.SetEscapeHTML(false)
-	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
+	// The BOM is built as 1.6: no version conversion is needed, and
+	// canonjson fixes the bytes.
+	raw, err := json.Marshal(bom)
+	if err != nil {
 		return nil, fmt.Errorf("encoding the release SBOM: %w", err)
 	}
-	return canonjson.Reformat(raw.Bytes())
+	return canonjson.Reformat(raw)
 }
