@@ -298,9 +298,11 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 	// 3 variants x (archive, SBOM, formula, fragment: 4 files with
 	// .sha256/.sha512/.asc but fragments only .asc = 14) = 42, the
 	// manifest, SUMS lists, the release-wide SBOM and their signatures = 8,
-	// and the ISO with .sha256, .sha512, .asc and its signed fragment = 6.
-	if len(assets) != 56 {
-		t.Errorf("%d assets, want 56", len(assets))
+	// the ISO with .sha256, .sha512, .asc and its signed fragment = 6, and
+	// the ISO's block index (delta-index, a producer of the sonic job) with
+	// .sha256, .sha512 and .asc = 4.
+	if len(assets) != 60 {
+		t.Errorf("%d assets, want 60", len(assets))
 	}
 	m, err := relmanifest.Parse(assets["v1.4.6-manifest.json"].Data)
 	if err != nil {
@@ -373,8 +375,8 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(lines) != 12 {
-			t.Errorf("%s has %d lines, want 12 (3 x archive, SBOM, formula; the ISO; the release SBOM; the manifest)", algo.SumsName(), len(lines))
+		if len(lines) != 13 {
+			t.Errorf("%s has %d lines, want 13 (3 x archive, SBOM, formula; the ISO and its block index; the release SBOM; the manifest)", algo.SumsName(), len(lines))
 		}
 		for _, l := range lines {
 			d, err := checksum.Sum(bytes.NewReader(assets[l.Name].Data))
