@@ -200,8 +200,10 @@ func TestSonicJobDownloadsKernelWithAct(t *testing.T) {
 			t.Errorf("the draft lacks %s", n)
 		}
 	}
-	if len(assets) != 6 {
-		t.Errorf("%d assets on the draft, want the 6 of the sonic job", len(assets))
+	// The ISO's four, its fragment's two, and the block index (the
+	// delta-index producer of the sonic job) with its sidecars and .asc.
+	if len(assets) != 10 {
+		t.Errorf("%d assets on the draft, want the 10 of the sonic job", len(assets))
 	}
 	kr, err := pgpsign.LoadKeyring(pub)
 	if err != nil {
