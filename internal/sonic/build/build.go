@@ -47,7 +47,11 @@ type Options struct {
 	Runtime     string   // static sonic-runtime binary (CGO_ENABLED=0)
 	Bins        []string // extra static binaries for /usr/local/bin (udos-lib)
 	Cmdline     string   // extra kernel command line
-	OutputDir   string
+	// SingleStream compresses the initramfs as one gzip stream, the
+	// layout before delta updates (for the size comparison in
+	// BENCHMARKS.md); off, it is in independent members.
+	SingleStream bool
+	OutputDir    string
 	// Time stamps every file in the ISO, the initramfs and the ESP image
 	// (SOURCE_DATE_EPOCH); the same inputs and Time give the same bytes.
 	Time time.Time
@@ -216,7 +220,7 @@ func (s *state) initramfs(ctx context.Context, _ *pipe.Context) error {
 	o := s.opts
 	in := initramfs.Options{
 		Version: o.Version, Runtime: o.Runtime, Busybox: o.Busybox,
-		Rootfs: o.Rootfs, Core: o.Core, Bins: o.Bins, Time: o.Time,
+		Rootfs: o.Rootfs, Core: o.Core, Bins: o.Bins, Time: o.Time, SingleStream: o.SingleStream,
 	}
 	if o.Modules != "" {
 		names := o.ModuleNames

@@ -76,17 +76,26 @@ func MakePlan(ctx context.Context, ix *Index, aligned string, seeds ...string) (
 	return p, nil
 }
 
-func (p *Plan) alignedSeed(ctx context.Context, path string) error {
+// addSeed opens a seed and gives it its number; nil without error when
+// the file does not exist.
+func (p *Plan) addSeed(path string) (*os.File, int, error) {
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
-		return nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+		return nil, 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	p.Seeds = append(p.Seeds, path)
+	return f, len(p.Seeds) - 1, nil
+}
+
+func (p *Plan) alignedSeed(ctx context.Context, path string) error {
+	f, seed, err := p.addSeed(path)
+	if f == nil {
+		return err
 	}
 	defer f.Close()
-	seed := len(p.Seeds)
-	p.Seeds = append(p.Seeds, path)
 	buf := make([]byte, p.Index.BlockSize)
 	for i := range p.Blocks {
 		if i%1024 == 0 && ctx.Err() != nil {
@@ -130,16 +139,11 @@ func newMatcher(ix *Index) *matcher {
 }
 
 func (p *Plan) scanSeed(ctx context.Context, m *matcher, path string) error {
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+	f, seed, err := p.addSeed(path)
+	if f == nil {
+		return err
 	}
 	defer f.Close()
-	seed := len(p.Seeds)
-	p.Seeds = append(p.Seeds, path)
 	bs := m.ix.BlockSize
 	buf := make([]byte, 0, 4<<20+bs)
 	var base int64 // file offset of buf[0]
