@@ -4,7 +4,6 @@ package checkupdates
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -36,10 +35,7 @@ LATEST is the newest published version (pre-releases only with --pre).`,
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
-			if runF != nil {
-				return runF(opts)
-			}
-			return run(opts)
+			return cmdutil.Run(opts, runF, run)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Pre, "pre", false, "allow pre-release versions inside every range (npm's includePrerelease; see docs/CONSTRAINTS.md)")
@@ -47,16 +43,17 @@ LATEST is the newest published version (pre-releases only with --pre).`,
 }
 
 func run(opts *Options) error {
-	c, end, err := opts.Begin()
-	if err != nil {
-		return err
-	}
-	defer end()
-	c.Prerelease = opts.Pre
-	ups, err := c.CheckUpdates(opts.Ctx)
-	if err != nil {
-		return err
-	}
+	return cmdutil.WithClient(opts.Begin, func(c *library.Client) error {
+		c.Prerelease = opts.Pre
+		ups, err := c.CheckUpdates(opts.Ctx)
+		if err != nil {
+			return err
+		}
+		return printUpdates(opts, ups)
+	})
+}
+
+func printUpdates(opts *Options, ups []library.UpdateInfo) error {
 	if opts.JSON {
 		if ups == nil {
 			ups = []library.UpdateInfo{}
@@ -64,7 +61,7 @@ func run(opts *Options) error {
 		return cmdutil.WriteJSON(opts.IO.Out, ups)
 	}
 	n := 0
-	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	tw := cmdutil.NewTable(opts.IO.Out)
 	for _, u := range ups {
 		if !u.Update && u.Wanted == u.Current {
 			continue

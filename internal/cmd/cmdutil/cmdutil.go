@@ -1,15 +1,21 @@
 // Package cmdutil holds what udos-lib's cobra commands share: usage errors
-// (exit code 2) and the argument checks that produce them, and the JSON and
-// change-list output helpers.
+// (exit code 2) and the argument checks that produce them, the action seam
+// (runF in tests, run otherwise), the library session around an action, and
+// the JSON, table and change-list output helpers.
 package cmdutil
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fredbook/udos-dist/internal/library"
 )
 
 // UsageError is a mistake in the command line: exit code 2.
@@ -90,4 +96,66 @@ func PrintChanges[T any](out, errOut io.Writer, asJSON bool, changes []T, line f
 		}
 	}
 	return nil
+}
+
+// Run is the end of every command's RunE: the test seam runF when a test set
+// one (it sees the Options the flags and arguments filled), run otherwise.
+func Run[O any](opts *O, runF, run func(*O) error) error {
+	if runF != nil {
+		return runF(opts)
+	}
+	return run(opts)
+}
+
+// WithClient runs fn in one library session opened by begin (the factory's
+// Begin, Browse or Inspect) and ends the session, releasing its lock,
+// however fn returns.
+func WithClient(begin func() (*library.Client, func(), error), fn func(*library.Client) error) error {
+	c, end, err := begin()
+	if err != nil {
+		return err
+	}
+	defer end()
+	return fn(c)
+}
+
+// WithCatalog runs fn in one session of begin with the registry catalog:
+// the cached one, or fetched when there is none or refresh is set.
+func WithCatalog(ctx context.Context, begin func() (*library.Client, func(), error), refresh bool, fn func(*library.Client, *library.SyncResult) error) error {
+	return WithClient(begin, func(c *library.Client) error {
+		sr, err := c.LoadCatalog(ctx, refresh)
+		if err != nil {
+			return err
+		}
+		return fn(c, sr)
+	})
+}
+
+// SourceDir resolves the (NAME | DIR) argument of pack and share: target
+// itself when it is a folder, else the store copy of the installed library
+// it names.
+func SourceDir(begin func() (*library.Client, func(), error), target string) (string, error) {
+	if fi, err := os.Stat(target); err == nil && fi.IsDir() {
+		return target, nil
+	}
+	var dir string
+	err := WithClient(begin, func(c *library.Client) error {
+		lock, err := c.Paths.ReadLock()
+		if err != nil {
+			return err
+		}
+		id, e, err := c.FindInstalled(lock, target)
+		if err != nil {
+			return fmt.Errorf("%s is neither a library source folder nor an installed library", target)
+		}
+		dir = c.Paths.StoreDir(id, e.Version)
+		return nil
+	})
+	return dir, err
+}
+
+// NewTable is the layout of every table on stdout: left-aligned columns two
+// spaces apart; Flush it when the rows are written.
+func NewTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 }

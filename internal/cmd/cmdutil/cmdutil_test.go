@@ -1,9 +1,12 @@
 package cmdutil
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fredbook/udos-dist/internal/library"
 )
 
 func TestArgChecksAreUsageErrors(t *testing.T) {
@@ -29,5 +32,38 @@ func TestArgChecksAreUsageErrors(t *testing.T) {
 				t.Fatalf("error %v, want usage error %v", err, tc.usage)
 			}
 		})
+	}
+}
+
+func TestRunTakesTheTestSeamWhenSet(t *testing.T) {
+	type opts struct{ got string }
+	run := func(o *opts) error { o.got = "run"; return nil }
+	seam := func(o *opts) error { o.got = "seam"; return nil }
+	for _, tc := range []struct {
+		runF func(*opts) error
+		want string
+	}{{nil, "run"}, {seam, "seam"}} {
+		o := &opts{}
+		if err := Run(o, tc.runF, run); err != nil || o.got != tc.want {
+			t.Fatalf("Run: %v, ran %q, want %q", err, o.got, tc.want)
+		}
+	}
+}
+
+func TestWithClientEndsTheSessionOnError(t *testing.T) {
+	ended := 0
+	begin := func() (*library.Client, func(), error) { return &library.Client{}, func() { ended++ }, nil }
+	boom := errors.New("boom")
+	if err := WithClient(begin, func(*library.Client) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("WithClient: %v, want %v", err, boom)
+	}
+	if ended != 1 {
+		t.Fatalf("session ended %d times, want 1", ended)
+	}
+	refused := errors.New("locked")
+	called := false
+	err := WithClient(func() (*library.Client, func(), error) { return nil, nil, refused }, func(*library.Client) error { called = true; return nil })
+	if !errors.Is(err, refused) || called {
+		t.Fatalf("WithClient with a failing begin: %v (fn called %v)", err, called)
 	}
 }

@@ -57,10 +57,7 @@ is refused and the old config kept.`,
 				return cmdutil.Usagef("config: usage: config NAME --show | --edit")
 			}
 			opts.Name = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return run(opts)
+			return cmdutil.Run(opts, runF, run)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Show, "show", false, "print the config")
@@ -69,11 +66,10 @@ is refused and the old config kept.`,
 }
 
 func run(opts *Options) error {
-	c, end, err := opts.Begin()
-	if err != nil {
-		return err
-	}
-	defer end()
+	return cmdutil.WithClient(opts.Begin, func(c *library.Client) error { return config(opts, c) })
+}
+
+func config(opts *Options, c *library.Client) error {
 	lc, err := c.Config(opts.Name)
 	if err != nil {
 		return err

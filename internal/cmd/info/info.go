@@ -55,10 +55,7 @@ func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 			}
 			opts.Name, opts.Version = name, strings.TrimPrefix(ver, "v")
 			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
-			if runF != nil {
-				return runF(opts)
-			}
-			return run(opts)
+			return cmdutil.Run(opts, runF, run)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Pre, "pre", false, "describe the newest version counting pre-releases (npm's includePrerelease)")
@@ -66,16 +63,13 @@ func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 }
 
 func run(opts *Options) error {
-	c, end, err := opts.Begin()
-	if err != nil {
-		return err
-	}
-	defer end()
-	sr, err := c.LoadCatalog(opts.Ctx, false)
-	if err != nil {
-		return err
-	}
-	lib, err := sr.Catalog.Lookup(opts.Name)
+	return cmdutil.WithCatalog(opts.Ctx, opts.Begin, false, func(c *library.Client, sr *library.SyncResult) error {
+		return describe(opts, c, sr.Catalog)
+	})
+}
+
+func describe(opts *Options, c *library.Client, cat *library.Catalog) error {
+	lib, err := cat.Lookup(opts.Name)
 	if err != nil {
 		return err
 	}

@@ -61,10 +61,7 @@ the registry. Without arguments, installs exactly what library/lock.json pins.`,
 				}
 				opts.Specs = append(opts.Specs, s)
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return run(opts)
+			return cmdutil.Run(opts, runF, run)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Pre, "pre", false, "allow pre-release versions inside every range (npm's includePrerelease; see docs/CONSTRAINTS.md)")
@@ -72,28 +69,32 @@ the registry. Without arguments, installs exactly what library/lock.json pins.`,
 }
 
 func run(opts *Options) error {
-	c, end, err := opts.Begin()
-	if err != nil {
-		return err
-	}
-	defer end()
-	c.Prerelease = opts.Pre
-	var changes []library.Change
-	switch {
-	case opts.File != "":
-		changes, err = c.InstallFile(opts.Ctx, opts.File)
-	case len(opts.Specs) > 0:
-		changes, err = c.Install(opts.Ctx, opts.Specs)
-	default:
-		changes, err = c.InstallLocked(opts.Ctx)
-	}
-	if err != nil {
-		return err
-	}
-	return Print(opts.IO, opts.JSON, changes)
+	return Apply(opts.IO, opts.JSON, opts.Begin, func(c *library.Client) ([]library.Change, error) {
+		c.Prerelease = opts.Pre
+		switch {
+		case opts.File != "":
+			return c.InstallFile(opts.Ctx, opts.File)
+		case len(opts.Specs) > 0:
+			return c.Install(opts.Ctx, opts.Specs)
+		default:
+			return c.InstallLocked(opts.Ctx)
+		}
+	})
 }
 
-// Print reports changes (shared by install, update, uninstall, rollback).
+// Apply runs one transaction in a session of begin and reports its changes
+// (shared by install, update, uninstall, rollback).
+func Apply(io *iostreams.IOStreams, asJSON bool, begin func() (*library.Client, func(), error), tx func(*library.Client) ([]library.Change, error)) error {
+	return cmdutil.WithClient(begin, func(c *library.Client) error {
+		changes, err := tx(c)
+		if err != nil {
+			return err
+		}
+		return Print(io, asJSON, changes)
+	})
+}
+
+// Print reports changes: JSON on stdout, or one line per change on stderr.
 func Print(io *iostreams.IOStreams, asJSON bool, changes []library.Change) error {
 	n := 0
 	err := cmdutil.PrintChanges(io.Out, io.ErrOut, asJSON, changes, func(c library.Change) string {

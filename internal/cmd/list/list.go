@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -53,10 +52,7 @@ func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
-			if runF != nil {
-				return runF(opts)
-			}
-			return run(opts)
+			return cmdutil.Run(opts, runF, run)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Available, "available", false, "list the catalog instead")
@@ -64,11 +60,10 @@ func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 }
 
 func run(opts *Options) error {
-	c, end, err := opts.Begin()
-	if err != nil {
-		return err
-	}
-	defer end()
+	return cmdutil.WithClient(opts.Begin, func(c *library.Client) error { return list(opts, c) })
+}
+
+func list(opts *Options, c *library.Client) error {
 	lock, err := c.Paths.ReadLock()
 	if err != nil {
 		return err
@@ -127,7 +122,7 @@ func printItems(opts *Options, items []Item) error {
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	tw := cmdutil.NewTable(opts.IO.Out)
 	if opts.Available {
 		fmt.Fprintln(tw, "NAME\tLATEST\tINSTALLED\tDESCRIPTION")
 		for _, it := range items {

@@ -58,10 +58,7 @@ library. --output is a file or a folder (default: the current folder).
 UDOS_SIGN_PASSPHRASE. Entry times come from SOURCE_DATE_EPOCH (default 0).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target, opts.JSON = args[0], f.Global.JSON
-			if runF != nil {
-				return runF(opts)
-			}
-			return run(opts)
+			return cmdutil.Run(opts, runF, run)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", ".", "output `FILE` or folder")
@@ -70,26 +67,12 @@ UDOS_SIGN_PASSPHRASE. Entry times come from SOURCE_DATE_EPOCH (default 0).`,
 }
 
 func run(opts *Options) error {
-	src := opts.Target
-	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
-		c, end, err := opts.Begin()
-		if err != nil {
-			return err
-		}
-		lock, err := c.Paths.ReadLock()
-		end()
-		if err != nil {
-			return err
-		}
-		id, e, err := c.FindInstalled(lock, opts.Target)
-		if err != nil {
-			return fmt.Errorf("%s is neither a library source folder nor an installed library", opts.Target)
-		}
-		src = c.Paths.StoreDir(id, e.Version)
+	src, err := cmdutil.SourceDir(opts.Begin, opts.Target)
+	if err != nil {
+		return err
 	}
 	var signer *pgpsign.Signer
 	if opts.SignKey != "" {
-		var err error
 		signer, err = pgpsign.LoadSignerFile(opts.SignKey, []byte(opts.Getenv("UDOS_SIGN_PASSPHRASE")))
 		if err != nil {
 			return fmt.Errorf("loading --sign-key %s: %w (a protected key's passphrase comes from UDOS_SIGN_PASSPHRASE)", opts.SignKey, err)

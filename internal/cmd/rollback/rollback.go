@@ -35,21 +35,15 @@ func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 				return cmdutil.Usagef("rollback: usage: rollback NAME --to VERSION")
 			}
 			opts.Name, opts.Ctx, opts.JSON = args[0], f.Ctx, f.Global.JSON
-			if runF != nil {
-				return runF(opts)
-			}
-			c, end, err := opts.Begin()
-			if err != nil {
-				return err
-			}
-			defer end()
-			changes, err := c.Rollback(opts.Ctx, opts.Name, opts.To)
-			if err != nil {
-				return err
-			}
-			return install.Print(opts.IO, opts.JSON, changes)
+			return cmdutil.Run(opts, runF, run)
 		},
 	}
 	cmd.Flags().StringVar(&opts.To, "to", "", "the `VERSION` to go back to")
 	return cmd
+}
+
+func run(opts *Options) error {
+	return install.Apply(opts.IO, opts.JSON, opts.Begin, func(c *library.Client) ([]library.Change, error) {
+		return c.Rollback(opts.Ctx, opts.Name, opts.To)
+	})
 }

@@ -6,10 +6,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/iostreams"
@@ -45,25 +45,18 @@ func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 		Args:    cmdutil.MinArgs(1, "give a query (e.g. 'udos-lib search grid')"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Query, opts.Ctx, opts.JSON = strings.Join(args, " "), f.Ctx, f.Global.JSON
-			if runF != nil {
-				return runF(opts)
-			}
-			return run(opts)
+			return cmdutil.Run(opts, runF, run)
 		},
 	}
 }
 
 func run(opts *Options) error {
-	c, end, err := opts.Begin()
-	if err != nil {
-		return err
-	}
-	defer end()
-	sr, err := c.LoadCatalog(opts.Ctx, false)
-	if err != nil {
-		return err
-	}
-	libs := library.Search(sr.Catalog, opts.Query)
+	return cmdutil.WithCatalog(opts.Ctx, opts.Begin, false, func(_ *library.Client, sr *library.SyncResult) error {
+		return printMatches(opts, library.Search(sr.Catalog, opts.Query))
+	})
+}
+
+func printMatches(opts *Options, libs []catalog.Library) error {
 	if opts.JSON {
 		out := []Result{}
 		for _, l := range libs {
@@ -79,7 +72,7 @@ func run(opts *Options) error {
 		fmt.Fprintf(opts.IO.ErrOut, "no library matches %q\n", opts.Query)
 		return nil
 	}
-	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	tw := cmdutil.NewTable(opts.IO.Out)
 	fmt.Fprintln(tw, "NAME\tVERSION\tDESCRIPTION")
 	for _, l := range libs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", l.Namespace, l.Version, l.Description)

@@ -83,10 +83,7 @@ come from SOURCE_DATE_EPOCH (default 0).`,
 				return cmdutil.Usagef("share: say where to publish: --github")
 			}
 			opts.Ctx, opts.Target, opts.JSON = f.Ctx, args[0], f.Global.JSON
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(opts)
+			return cmdutil.Run(opts, runF, Run)
 		},
 	}
 	fs := cmd.Flags()
@@ -106,7 +103,7 @@ func Run(opts *Options) error {
 	if opts.Ctx == nil {
 		opts.Ctx = context.Background()
 	}
-	src, err := source(opts)
+	src, err := cmdutil.SourceDir(opts.Begin, opts.Target)
 	if err != nil {
 		return err
 	}
@@ -191,26 +188,6 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-func source(opts *Options) (string, error) {
-	if fi, err := os.Stat(opts.Target); err == nil && fi.IsDir() {
-		return opts.Target, nil
-	}
-	c, end, err := opts.Begin()
-	if err != nil {
-		return "", err
-	}
-	defer end()
-	lock, err := c.Paths.ReadLock()
-	if err != nil {
-		return "", err
-	}
-	id, e, err := c.FindInstalled(lock, opts.Target)
-	if err != nil {
-		return "", fmt.Errorf("%s is neither a library source folder nor an installed library", opts.Target)
-	}
-	return c.Paths.StoreDir(id, e.Version), nil
 }
 
 func signingKey(opts *Options) ([]byte, error) {

@@ -44,26 +44,20 @@ func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
-			if runF != nil {
-				return runF(opts)
-			}
-			return run(opts)
+			return cmdutil.Run(opts, runF, run)
 		},
 	}
 }
 
 func run(opts *Options) error {
-	c, end, err := opts.Begin()
-	if err != nil {
-		return err
-	}
-	defer end()
-	sr, err := c.LoadCatalog(opts.Ctx, true)
-	if err != nil {
-		return err
-	}
+	return cmdutil.WithCatalog(opts.Ctx, opts.Begin, true, func(c *library.Client, sr *library.SyncResult) error {
+		return report(opts, c.Registry, sr)
+	})
+}
+
+func report(opts *Options, registry string, sr *library.SyncResult) error {
 	cat := sr.Catalog
-	res := Result{Registry: c.Registry, Serial: cat.Serial, Libraries: len(cat.Libraries), Changed: sr.Changed, Requests: sr.Requests}
+	res := Result{Registry: registry, Serial: cat.Serial, Libraries: len(cat.Libraries), Changed: sr.Changed, Requests: sr.Requests}
 	if cat.Signer != nil {
 		res.Signed, res.Signer = true, cat.Signer.Fingerprint
 	}

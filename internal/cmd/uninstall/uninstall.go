@@ -33,21 +33,15 @@ Dependencies nothing else needs any more are removed too. The library's
 config and its store copies are kept.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name, opts.JSON = args[0], f.Global.JSON
-			if runF != nil {
-				return runF(opts)
-			}
-			c, end, err := opts.Begin()
-			if err != nil {
-				return err
-			}
-			defer end()
-			changes, err := c.Uninstall(opts.Name, opts.Force)
-			if err != nil {
-				return err
-			}
-			return install.Print(opts.IO, opts.JSON, changes)
+			return cmdutil.Run(opts, runF, run)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "remove even if other libraries depend on it")
 	return cmd
+}
+
+func run(opts *Options) error {
+	return install.Apply(opts.IO, opts.JSON, opts.Begin, func(c *library.Client) ([]library.Change, error) {
+		return c.Uninstall(opts.Name, opts.Force)
+	})
 }

@@ -40,23 +40,17 @@ NAME@NEWCONSTRAINT.`,
 			if opts.All == (len(args) > 0) {
 				return cmdutil.Usagef("update: name libraries or pass --all (not both)")
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			c, end, err := opts.Begin()
-			if err != nil {
-				return err
-			}
-			defer end()
-			c.Prerelease = opts.Pre
-			changes, err := c.Update(opts.Ctx, opts.Names, opts.All)
-			if err != nil {
-				return err
-			}
-			return install.Print(opts.IO, opts.JSON, changes)
+			return cmdutil.Run(opts, runF, run)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.All, "all", false, "update every installed library")
 	cmd.Flags().BoolVar(&opts.Pre, "pre", false, "allow pre-release versions inside every range (npm's includePrerelease; see docs/CONSTRAINTS.md)")
 	return cmd
+}
+
+func run(opts *Options) error {
+	return install.Apply(opts.IO, opts.JSON, opts.Begin, func(c *library.Client) ([]library.Change, error) {
+		c.Prerelease = opts.Pre
+		return c.Update(opts.Ctx, opts.Names, opts.All)
+	})
 }

@@ -49,10 +49,7 @@ The verdict is one line on stdout; the exit code is 0 when it is OK, 1 when not.
 		Args: cmdutil.ExactArgs(1, "usage: verify FILE [--manifest M] [--signature FILE.asc]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Input.File, opts.JSON = args[0], f.Global.JSON
-			if runF != nil {
-				return runF(opts)
-			}
-			return run(opts)
+			return cmdutil.Run(opts, runF, run)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Input.Manifest, "manifest", "", "the release manifest or SHA256SUMS/SHA512SUMS `FILE` that lists it")

@@ -13,7 +13,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -301,7 +300,7 @@ func statusCmd(f *factory.Factory) *cobra.Command {
 }
 
 func printStatus(w io.Writer, st []wz.ServiceStatus) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := cmdutil.NewTable(w)
 	fmt.Fprintln(tw, "SERVICE\tSTATE\tHEALTH\tRESTARTS\tUPTIME\tIMAGE\tLAST PROBE")
 	for _, s := range st {
 		img := s.Image
@@ -527,7 +526,7 @@ func auditCmd(f *factory.Factory) *cobra.Command {
 				}
 				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"entries": es})
 			}
-			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+			tw := cmdutil.NewTable(f.IO.Out)
 			for _, e := range es {
 				code := ""
 				if e.ExitCode != nil {
