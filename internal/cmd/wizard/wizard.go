@@ -42,17 +42,24 @@ type env struct {
 	c *common
 }
 
-// manager loads the compose file and connects to the engine.
-func (e env) manager(ctx context.Context) (*wz.Manager, error) {
-	root, err := e.f.RootDir()
-	if err != nil {
-		return nil, err
+// project loads the compose file: --compose, else <root>/docker-compose.yml.
+func (e env) project(ctx context.Context) (p *compose.Project, root string, err error) {
+	if root, err = e.f.RootDir(); err != nil {
+		return nil, "", err
 	}
 	file := e.c.compose
 	if file == "" {
 		file = filepath.Join(root, "docker-compose.yml")
 	}
-	p, err := compose.Load(ctx, file, environ(e.f.Getenv))
+	if p, err = compose.Load(ctx, file, environ(e.f.Getenv)); err != nil {
+		return nil, "", err
+	}
+	return p, root, nil
+}
+
+// manager loads the compose file and connects to the engine.
+func (e env) manager(ctx context.Context) (*wz.Manager, error) {
+	p, root, err := e.project(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +95,35 @@ func (e env) manager(ctx context.Context) (*wz.Manager, error) {
 			}
 		},
 	}, nil
+}
+
+// withManager is the RunE of a subcommand that drives the engine: fn gets
+// the Manager of the compose file, connected.
+func (c *common) withManager(f *factory.Factory, fn func(e env, m *wz.Manager, args []string) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		e := env{f, c}
+		m, err := e.manager(f.Ctx)
+		if err != nil {
+			return err
+		}
+		return fn(e, m, args)
+	}
+}
+
+// writeList is the --json output of a subcommand that reports what it did
+// to each service: {key: [...]}, written even when the action failed part
+// way; the action's error wins over an output error.
+func writeList[T any](f *factory.Factory, key string, items []T, err error) error {
+	if !f.Global.JSON {
+		return err
+	}
+	if items == nil {
+		items = []T{}
+	}
+	if jerr := cmdutil.WriteJSON(f.IO.Out, map[string]any{key: items}); jerr != nil && err == nil {
+		err = jerr
+	}
+	return err
 }
 
 // environ is the environment compose interpolation reads (${VAR}), as
@@ -164,15 +200,7 @@ func checkCmd(f *factory.Factory) *cobra.Command {
 		Example: "  udos-lib wizard check\n  udos-lib wizard check --compose ./docker-compose.yml --json",
 		Args:    cmdutil.NoArgs,
 		RunE: func(_ *cobra.Command, args []string) error {
-			root, err := f.RootDir()
-			if err != nil {
-				return err
-			}
-			file := c.compose
-			if file == "" {
-				file = filepath.Join(root, "docker-compose.yml")
-			}
-			p, err := compose.Load(f.Ctx, file, environ(f.Getenv))
+			p, _, err := (env{f, c}).project(f.Ctx)
 			if err != nil {
 				return err
 			}
@@ -216,12 +244,7 @@ the release's signed statements when a keyring is given (--keyring), creates
 the project's networks and volumes, and starts the services in dependency
 order, each once its dependencies meet their depends_on condition.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(_ *cobra.Command, args []string) error {
-			e := env{f, c}
-			m, err := e.manager(f.Ctx)
-			if err != nil {
-				return err
-			}
+		RunE: c.withManager(f, func(e env, m *wz.Manager, _ []string) (err error) {
 			if o.Trust, err = e.trust(m); err != nil {
 				return err
 			}
@@ -236,7 +259,7 @@ order, each once its dependencies meet their depends_on condition.`,
 			}
 			fmt.Fprintf(f.IO.ErrOut, "wizard: %s is up, every service healthy\n", m.Project.Name)
 			return nil
-		},
+		}),
 	}
 	c.flags(cmd)
 	cmd.Flags().DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "how long to wait for every service to be healthy")
@@ -251,22 +274,10 @@ func downCmd(f *factory.Factory) *cobra.Command {
 		Use:   "down [--timeout 30s]",
 		Short: "Stop (stop signal, grace, then SIGKILL) and remove the containers in reverse order; volumes stay",
 		Args:  cmdutil.NoArgs,
-		RunE: func(_ *cobra.Command, args []string) error {
-			m, err := (env{f, c}).manager(f.Ctx)
-			if err != nil {
-				return err
-			}
+		RunE: c.withManager(f, func(_ env, m *wz.Manager, _ []string) error {
 			st, err := m.Down(f.Ctx, o)
-			if f.Global.JSON {
-				if st == nil {
-					st = []wz.Stopped{}
-				}
-				if jerr := cmdutil.WriteJSON(f.IO.Out, map[string]any{"stopped": st}); jerr != nil && err == nil {
-					err = jerr
-				}
-			}
-			return err
-		},
+			return writeList(f, "stopped", st, err)
+		}),
 	}
 	c.flags(cmd)
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "grace before SIGKILL, replacing each service's stop_grace_period (default 30s)")
@@ -279,11 +290,7 @@ func statusCmd(f *factory.Factory) *cobra.Command {
 		Use:   "status [--json]",
 		Short: "Per service: state, health, restarts, uptime, image digest, last probe",
 		Args:  cmdutil.NoArgs,
-		RunE: func(_ *cobra.Command, args []string) error {
-			m, err := (env{f, c}).manager(f.Ctx)
-			if err != nil {
-				return err
-			}
+		RunE: c.withManager(f, func(_ env, m *wz.Manager, args []string) error {
 			st, err := m.Status(f.Ctx)
 			if err != nil {
 				return err
@@ -293,7 +300,7 @@ func statusCmd(f *factory.Factory) *cobra.Command {
 			}
 			printStatus(f.IO.Out, st)
 			return nil
-		},
+		}),
 	}
 	c.flags(cmd)
 	return cmd
@@ -327,14 +334,10 @@ func logsCmd(f *factory.Factory) *cobra.Command {
 		Use:   "logs SERVICE [--follow] [--tail N]",
 		Short: "A service's container logs (stdout to stdout, stderr to stderr)",
 		Args:  cmdutil.ExactArgs(1, "name one SERVICE"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			m, err := (env{f, c}).manager(f.Ctx)
-			if err != nil {
-				return err
-			}
+		RunE: c.withManager(f, func(_ env, m *wz.Manager, args []string) error {
 			o.Stdout, o.Stderr = f.IO.Out, f.IO.ErrOut
 			return m.Logs(f.Ctx, args[0], o)
-		},
+		}),
 	}
 	c.flags(cmd)
 	cmd.Flags().BoolVar(&o.Follow, "follow", false, "keep printing until the container stops or Ctrl-C")
@@ -354,28 +357,17 @@ func recoverCmd(f *factory.Factory) *cobra.Command {
 			}
 			return nil
 		},
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: c.withManager(f, func(_ env, m *wz.Manager, args []string) error {
 			only := ""
 			if len(args) == 1 {
 				only = args[0]
 			}
-			m, err := (env{f, c}).manager(f.Ctx)
-			if err != nil {
-				return err
-			}
 			res, err := m.Recover(f.Ctx, only, o)
-			if f.Global.JSON {
-				if res == nil {
-					res = []wz.Recovered{}
-				}
-				if jerr := cmdutil.WriteJSON(f.IO.Out, map[string]any{"recovered": res}); jerr != nil && err == nil {
-					err = jerr
-				}
-			} else if err == nil && len(res) == 0 {
+			if !f.Global.JSON && err == nil && len(res) == 0 {
 				fmt.Fprintln(f.IO.ErrOut, "wizard: nothing to recover")
 			}
-			return err
-		},
+			return writeList(f, "recovered", res, err)
+		}),
 	}
 	c.flags(cmd)
 	cmd.Flags().DurationVar(&o.WaitTimeout, "wait-timeout", 2*time.Minute, "how long a recovered service may take to be ready")
@@ -389,18 +381,14 @@ func watchCmd(f *factory.Factory) *cobra.Command {
 		Use:   "watch [--interval 5s]",
 		Short: "Supervise: restart exited or unhealthy services with backoff until Ctrl-C",
 		Args:  cmdutil.NoArgs,
-		RunE: func(_ *cobra.Command, args []string) error {
-			m, err := (env{f, c}).manager(f.Ctx)
-			if err != nil {
-				return err
-			}
-			err = m.Watch(f.Ctx, o, nil)
+		RunE: c.withManager(f, func(_ env, m *wz.Manager, args []string) error {
+			err := m.Watch(f.Ctx, o, nil)
 			if err == nil {
 				// SIGINT/SIGTERM is how watch is meant to end.
 				fmt.Fprintln(f.IO.ErrOut, "wizard: watch stopped")
 			}
 			return err
-		},
+		}),
 	}
 	c.flags(cmd)
 	fl := cmd.Flags()
@@ -418,11 +406,7 @@ func backupCmd(f *factory.Factory) *cobra.Command {
 		Use:   "backup [--output FILE]",
 		Short: "Cold backup of every named volume into one verified archive (writers stopped, then restarted)",
 		Args:  cmdutil.NoArgs,
-		RunE: func(_ *cobra.Command, args []string) error {
-			m, err := (env{f, c}).manager(f.Ctx)
-			if err != nil {
-				return err
-			}
+		RunE: c.withManager(f, func(_ env, m *wz.Manager, args []string) error {
 			if out == "" {
 				root, err := f.RootDir()
 				if err != nil {
@@ -439,7 +423,7 @@ func backupCmd(f *factory.Factory) *cobra.Command {
 			}
 			fmt.Fprintln(f.IO.Out, out)
 			return nil
-		},
+		}),
 	}
 	c.flags(cmd)
 	cmd.Flags().StringVar(&out, "output", "", "the archive `FILE` (default: <root>/backups/wizard-<project>-<UTC time>.tar.gz)")
@@ -453,14 +437,10 @@ func restoreCmd(f *factory.Factory) *cobra.Command {
 		Use:   "restore FILE [--force]",
 		Short: "Verify a backup against its manifest and restore it into fresh volumes",
 		Args:  cmdutil.ExactArgs(1, "name one backup FILE"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			m, err := (env{f, c}).manager(f.Ctx)
-			if err != nil {
-				return err
-			}
-			_, err = m.Restore(f.Ctx, args[0], o)
+		RunE: c.withManager(f, func(_ env, m *wz.Manager, args []string) error {
+			_, err := m.Restore(f.Ctx, args[0], o)
 			return err
-		},
+		}),
 	}
 	c.flags(cmd)
 	cmd.Flags().BoolVar(&o.Force, "force", false, "replace volumes that exist (their current data is lost)")
@@ -473,12 +453,7 @@ func verifyCmd(f *factory.Factory) *cobra.Command {
 		Use:   "verify-image IMAGE",
 		Short: "Check that the engine's copy of IMAGE is named by a statement signed by a trusted key",
 		Args:  cmdutil.ExactArgs(1, "name one IMAGE"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			e := env{f, c}
-			m, err := e.manager(f.Ctx)
-			if err != nil {
-				return err
-			}
+		RunE: c.withManager(f, func(e env, m *wz.Manager, args []string) error {
 			trust, err := e.trust(m)
 			if err != nil {
 				return err
@@ -496,7 +471,7 @@ func verifyCmd(f *factory.Factory) *cobra.Command {
 			fmt.Fprintf(f.IO.Out, "%s\n", s.Ref())
 			fmt.Fprintf(f.IO.ErrOut, "wizard: %s (%s) is signed by %s\n", args[0], s.Platform, s.Signer)
 			return nil
-		},
+		}),
 	}
 	c.flags(cmd)
 	return cmd
