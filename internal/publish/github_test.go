@@ -12,6 +12,7 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
+	"github.com/fredbook/udos-dist/internal/treetest"
 )
 
 const token = "publish-token"
@@ -88,7 +89,7 @@ func TestPublishToReplica(t *testing.T) {
 
 	// Different contents under the same version fail clearly.
 	changed := t.TempDir()
-	copyTree(t, exampleLib, changed)
+	treetest.Copy(t, exampleLib, changed)
 	if err := os.WriteFile(filepath.Join(changed, "lib", "grid_extensions", "extra.py"), []byte("X = 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -140,27 +141,5 @@ func TestPublishSurvivesFaults(t *testing.T) {
 				t.Error("no dispatch")
 			}
 		})
-	}
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if info.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }

@@ -23,29 +23,8 @@ import (
 	"github.com/fredbook/udos-dist/internal/publish"
 	"github.com/fredbook/udos-dist/internal/site"
 	"github.com/fredbook/udos-dist/internal/testenv"
+	"github.com/fredbook/udos-dist/internal/treetest"
 )
-
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if info.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 // gitRepo makes dir a git repository of fredbook/NAME with one commit (and
 // tag), as act needs to derive the github context.
@@ -149,8 +128,8 @@ func TestActReleaseRegistryAndClient(t *testing.T) {
 
 	// 1. A tag push in the grid-math repository runs its release workflow.
 	libRepo := filepath.Join(t.TempDir(), "udos-grid-math")
-	copyDir(t, filepath.Join(repoRoot, "examples", "libraries", "grid-math"), libRepo)
-	copyDir(t, filepath.Join(repoRoot, "testdata", "act", "registry", "library"), libRepo)
+	treetest.Copy(t, filepath.Join(repoRoot, "examples", "libraries", "grid-math"), libRepo)
+	treetest.Copy(t, filepath.Join(repoRoot, "testdata", "act", "registry", "library"), libRepo)
 	gitRepo(t, libRepo, "udos-grid-math", "v1.1.1")
 	work := t.TempDir()
 	event := filepath.Join(work, "push.json")

@@ -43,25 +43,35 @@ func BenchmarkGitHubRegistry(b *testing.B) {
 		b.ReportMetric(float64(notMod)/float64(b.N), "304s/op")
 		b.ReportMetric(float64(down)/float64(b.N), "downloads/op")
 	}
-	b.Run("refetch", func(b *testing.B) {
-		reqs, notMod, down := 0, 0, 0
+	// measure runs b.N regenerations, each after an untimed prepare (a
+	// fresh output folder, a new release), reports the counts per run and
+	// returns the requests sent and the ones answered 304, summed.
+	measure := func(b *testing.B, prepare func(), check func(ghResult)) (reqs, notMod int) {
+		down := 0
+		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			f.out = filepath.Join(b.TempDir(), "out")
+			prepare()
 			f.r.ResetLog()
 			b.StartTimer()
 			res, err := f.run(b, t0.Add(240*time.Hour))
 			if err != nil {
 				b.Fatal(err)
 			}
-			if res.Versions != 1000 {
-				b.Fatalf("%d versions", res.Versions)
-			}
+			check(res)
 			reqs += len(f.r.Requests())
 			notMod += countNotModified(f.r.Requests())
 			down += res.Downloaded
 		}
 		report(b, reqs, notMod, down)
+		return reqs, notMod
+	}
+	b.Run("refetch", func(b *testing.B) {
+		measure(b, func() { f.out = filepath.Join(b.TempDir(), "out") }, func(res ghResult) {
+			if res.Versions != 1000 {
+				b.Fatalf("%d versions", res.Versions)
+			}
+		})
 	})
 	// warm gives f a fresh output folder whose cache is current: a first
 	// run fills it, a second absorbs the download counts the first moved.
@@ -76,21 +86,7 @@ func BenchmarkGitHubRegistry(b *testing.B) {
 	}
 	b.Run("nochange", func(b *testing.B) {
 		warm(b)
-		reqs, notMod, down := 0, 0, 0
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			f.r.ResetLog()
-			b.StartTimer()
-			res, err := f.run(b, t0.Add(240*time.Hour))
-			if err != nil {
-				b.Fatal(err)
-			}
-			reqs += len(f.r.Requests())
-			notMod += countNotModified(f.r.Requests())
-			down += res.Downloaded
-		}
-		report(b, reqs, notMod, down)
+		reqs, notMod := measure(b, func() {}, func(ghResult) {})
 		if reqs != 101*b.N || notMod != reqs {
 			b.Errorf("no-change runs: %d requests, %d answered 304, want 101 per run, all 304", reqs, notMod)
 		}
@@ -100,24 +96,11 @@ func BenchmarkGitHubRegistry(b *testing.B) {
 		// Each run finds one new release in one repository.
 		warm(b)
 		src := libSource(b, f.srcDir, "lib050", map[string]string{"@uDOS/core": ">=1.4.0"})
-		reqs, notMod, down := 0, 0, 0
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
+		measure(b, func() {
 			version := fmt.Sprintf("2.%d.0", published)
 			f.release(b, "scale/udos-lib050", "v"+version, t0.Add(time.Duration(1000+published)*time.Hour), libAssets(b, src, version)...)
 			published++
-			f.r.ResetLog()
-			b.StartTimer()
-			res, err := f.run(b, t0.Add(240*time.Hour))
-			if err != nil {
-				b.Fatal(err)
-			}
-			reqs += len(f.r.Requests())
-			notMod += countNotModified(f.r.Requests())
-			down += res.Downloaded
-		}
-		report(b, reqs, notMod, down)
+		}, func(ghResult) {})
 	})
 	_ = os.RemoveAll(f.srcDir)
 }
