@@ -3,56 +3,16 @@ package tarball
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/tarball/tartest"
 )
-
-// rawEntry is a tar header plus body, written as given (no checks), so
-// tests can build archives our writer refuses to make.
-type rawEntry struct {
-	hdr  tar.Header
-	body []byte
-}
-
-func file(name, body string) rawEntry {
-	return rawEntry{hdr: tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}, body: []byte(body)}
-}
-
-func dir(name string) rawEntry {
-	return rawEntry{hdr: tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755}}
-}
-
-func rawArchive(t testing.TB, entries ...rawEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, e := range entries {
-		h := e.hdr
-		h.ModTime = time.Unix(0, 0)
-		h.Format = tar.FormatGNU
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(e.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 func goodArchive(t testing.TB) []byte {
 	t.Helper()
@@ -140,29 +100,29 @@ func TestRefused(t *testing.T) {
 		lim     Limits
 		want    error
 	}{
-		{"traversal", rawArchive(t, dir("a/"), file("a/ok.txt", "ok"), file("a/../../evil.txt", "x")), Limits{}, ErrUnsafePath},
-		{"traversal at start", rawArchive(t, file("../evil.txt", "x")), Limits{}, ErrUnsafePath},
-		{"absolute", rawArchive(t, file("/tmp/evil.txt", "x")), Limits{}, ErrUnsafePath},
-		{"windows drive", rawArchive(t, file("C:/evil.txt", "x")), Limits{}, ErrUnsafePath},
-		{"backslash", rawArchive(t, file(`a\..\..\evil.txt`, "x")), Limits{}, ErrUnsafePath},
-		{"unclean", rawArchive(t, file("a//b.txt", "x")), Limits{}, ErrUnsafePath},
-		{"dot slash", rawArchive(t, file("./a.txt", "x")), Limits{}, ErrUnsafePath},
-		{"empty name", rawArchive(t, file("", "x")), Limits{}, ErrUnsafePath},
-		{"long component", rawArchive(t, file(strings.Repeat("a", 256), "x")), Limits{}, ErrUnsafePath},
-		{"long name", rawArchive(t, file(strings.Repeat("abcdefgh/", 120)+"x", "x")), Limits{}, ErrUnsafePath},
-		{"symlink", rawArchive(t, file("a.txt", "x"), rawEntry{hdr: tar.Header{Name: "link", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}}), Limits{}, ErrLink},
-		{"hardlink", rawArchive(t, file("a.txt", "x"), rawEntry{hdr: tar.Header{Name: "link", Typeflag: tar.TypeLink, Linkname: "a.txt"}}), Limits{}, ErrLink},
-		{"char device", rawArchive(t, rawEntry{hdr: tar.Header{Name: "null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}}), Limits{}, ErrSpecialFile},
-		{"block device", rawArchive(t, rawEntry{hdr: tar.Header{Name: "sda", Typeflag: tar.TypeBlock, Devmajor: 8}}), Limits{}, ErrSpecialFile},
-		{"fifo", rawArchive(t, rawEntry{hdr: tar.Header{Name: "pipe", Typeflag: tar.TypeFifo}}), Limits{}, ErrSpecialFile},
-		{"duplicate", rawArchive(t, file("a.txt", "x"), file("b.txt", "y"), file("a.txt", "z")), Limits{}, ErrDuplicate},
-		{"duplicate dir", rawArchive(t, dir("a/"), dir("a/")), Limits{}, ErrDuplicate},
-		{"file as parent", rawArchive(t, file("a", "x"), file("a/b.txt", "y")), Limits{}, ErrDuplicate},
-		{"case collision", rawArchive(t, file("README.md", "x"), file("readme.md", "y")), Limits{}, ErrCaseCollision},
-		{"oversized entry", rawArchive(t, file("big.bin", zeros(2<<10))), small, ErrTooLarge},
-		{"total too large", rawArchive(t, file("a.bin", zeros(1<<10)), file("b.bin", zeros(1<<10)), file("c.bin", "x")), small, ErrBomb},
-		{"gzip bomb (ratio)", rawArchive(t, file("zeros.bin", zeros(8<<20))), Limits{MaxFileSize: 64 << 20, MaxTotal: 64 << 20}, ErrBomb},
-		{"too many entries", rawArchive(t, file("1", ""), file("2", ""), file("3", ""), file("4", ""), file("5", ""), file("6", "")), small, ErrTooMany},
+		{"traversal", tartest.Archive(tartest.Dir("a/"), tartest.File("a/ok.txt", "ok"), tartest.File("a/../../evil.txt", "x")), Limits{}, ErrUnsafePath},
+		{"traversal at start", tartest.Archive(tartest.File("../evil.txt", "x")), Limits{}, ErrUnsafePath},
+		{"absolute", tartest.Archive(tartest.File("/tmp/evil.txt", "x")), Limits{}, ErrUnsafePath},
+		{"windows drive", tartest.Archive(tartest.File("C:/evil.txt", "x")), Limits{}, ErrUnsafePath},
+		{"backslash", tartest.Archive(tartest.File(`a\..\..\evil.txt`, "x")), Limits{}, ErrUnsafePath},
+		{"unclean", tartest.Archive(tartest.File("a//b.txt", "x")), Limits{}, ErrUnsafePath},
+		{"dot slash", tartest.Archive(tartest.File("./a.txt", "x")), Limits{}, ErrUnsafePath},
+		{"empty name", tartest.Archive(tartest.File("", "x")), Limits{}, ErrUnsafePath},
+		{"long component", tartest.Archive(tartest.File(strings.Repeat("a", 256), "x")), Limits{}, ErrUnsafePath},
+		{"long name", tartest.Archive(tartest.File(strings.Repeat("abcdefgh/", 120)+"x", "x")), Limits{}, ErrUnsafePath},
+		{"symlink", tartest.Archive(tartest.File("a.txt", "x"), tartest.Entry{Header: tar.Header{Name: "link", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}}), Limits{}, ErrLink},
+		{"hardlink", tartest.Archive(tartest.File("a.txt", "x"), tartest.Entry{Header: tar.Header{Name: "link", Typeflag: tar.TypeLink, Linkname: "a.txt"}}), Limits{}, ErrLink},
+		{"char device", tartest.Archive(tartest.Entry{Header: tar.Header{Name: "null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}}), Limits{}, ErrSpecialFile},
+		{"block device", tartest.Archive(tartest.Entry{Header: tar.Header{Name: "sda", Typeflag: tar.TypeBlock, Devmajor: 8}}), Limits{}, ErrSpecialFile},
+		{"fifo", tartest.Archive(tartest.Entry{Header: tar.Header{Name: "pipe", Typeflag: tar.TypeFifo}}), Limits{}, ErrSpecialFile},
+		{"duplicate", tartest.Archive(tartest.File("a.txt", "x"), tartest.File("b.txt", "y"), tartest.File("a.txt", "z")), Limits{}, ErrDuplicate},
+		{"duplicate dir", tartest.Archive(tartest.Dir("a/"), tartest.Dir("a/")), Limits{}, ErrDuplicate},
+		{"file as parent", tartest.Archive(tartest.File("a", "x"), tartest.File("a/b.txt", "y")), Limits{}, ErrDuplicate},
+		{"case collision", tartest.Archive(tartest.File("README.md", "x"), tartest.File("readme.md", "y")), Limits{}, ErrCaseCollision},
+		{"oversized entry", tartest.Archive(tartest.File("big.bin", zeros(2<<10))), small, ErrTooLarge},
+		{"total too large", tartest.Archive(tartest.File("a.bin", zeros(1<<10)), tartest.File("b.bin", zeros(1<<10)), tartest.File("c.bin", "x")), small, ErrBomb},
+		{"gzip bomb (ratio)", tartest.Archive(tartest.File("zeros.bin", zeros(8<<20))), Limits{MaxFileSize: 64 << 20, MaxTotal: 64 << 20}, ErrBomb},
+		{"too many entries", tartest.Archive(tartest.File("1", ""), tartest.File("2", ""), tartest.File("3", ""), tartest.File("4", ""), tartest.File("5", ""), tartest.File("6", "")), small, ErrTooMany},
 		{"truncated", good[:len(good)/2], Limits{}, ErrCorrupt},
 		{"truncated trailer", good[:len(good)-4], Limits{}, ErrCorrupt},
 		{"bad crc", func() []byte { b := bytes.Clone(good); b[len(b)-6] ^= 0xff; return b }(), Limits{}, ErrCorrupt},
@@ -173,33 +133,7 @@ func TestRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := Scan(bytes.NewReader(tt.archive), tt.lim); !errors.Is(err, tt.want) {
-				t.Errorf("Scan: err = %v, want %v", err, tt.want)
-			}
-			parent := t.TempDir()
-			dst := filepath.Join(parent, "dst")
-			names, err := Extract(bytes.NewReader(tt.archive), dst, tt.lim)
-			if !errors.Is(err, tt.want) {
-				t.Errorf("Extract: err = %v, want %v", err, tt.want)
-			}
-			if names != nil {
-				t.Errorf("Extract returned names %q on error", names)
-			}
-			// Nothing from the archive may remain, inside or outside dst.
-			var left []string
-			filepath.Walk(parent, func(p string, fi os.FileInfo, err error) error {
-				if p != parent && p != dst {
-					left = append(left, p)
-				}
-				return nil
-			})
-			sort.Strings(left)
-			if len(left) > 0 {
-				t.Errorf("left behind after a refused archive: %q", left)
-			}
-			if _, err := os.Lstat(filepath.Join(parent, "..", "evil.txt")); err == nil {
-				t.Errorf("traversal wrote outside the test folder")
-			}
+			checkRefusedWithin(t, tt.archive, tt.lim, tt.want)
 		})
 	}
 }
@@ -212,7 +146,7 @@ func TestExtractKeepsExistingFiles(t *testing.T) {
 	}
 	// Good entries first, then a bad one: the good ones must be removed
 	// again, and the file that was already there kept.
-	arc := rawArchive(t, dir("new/"), file("new/a.txt", "a"), file("b.txt", "b"), rawEntry{hdr: tar.Header{Name: "l", Typeflag: tar.TypeSymlink, Linkname: "keep.txt"}})
+	arc := tartest.Archive(tartest.Dir("new/"), tartest.File("new/a.txt", "a"), tartest.File("b.txt", "b"), tartest.Entry{Header: tar.Header{Name: "l", Typeflag: tar.TypeSymlink, Linkname: "keep.txt"}})
 	if _, err := Extract(bytes.NewReader(arc), dst, Limits{}); !errors.Is(err, ErrLink) {
 		t.Fatalf("err = %v, want ErrLink", err)
 	}
@@ -228,7 +162,7 @@ func TestExtractRefusesSymlinkedParentInDst(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dst, "a")); err != nil {
 		t.Skip("no symlinks here:", err)
 	}
-	arc := rawArchive(t, file("a/escape.txt", "x"))
+	arc := tartest.Archive(tartest.File("a/escape.txt", "x"))
 	if _, err := Extract(bytes.NewReader(arc), dst, Limits{}); err == nil {
 		t.Fatal("extracting through a symlink inside dst succeeded")
 	}
@@ -239,7 +173,7 @@ func TestExtractRefusesSymlinkedParentInDst(t *testing.T) {
 
 func FuzzWalk(f *testing.F) {
 	f.Add(goodArchive(f))
-	f.Add(rawArchive(f, file("../x", "y")))
+	f.Add(tartest.Archive(tartest.File("../x", "y")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lim := Limits{MaxFiles: 100, MaxFileSize: 1 << 20, MaxTotal: 4 << 20}
 		hs, err := Scan(bytes.NewReader(data), lim)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -15,21 +16,28 @@ import (
 )
 
 // checkRefused asserts that Scan and Extract both refuse archive with want
-// and that Extract leaves nothing behind.
+// (under the default limits) and that Extract leaves nothing behind.
 func checkRefused(t *testing.T, archive []byte, want error) {
 	t.Helper()
-	if _, err := Scan(bytes.NewReader(archive), Limits{}); !errors.Is(err, want) {
+	checkRefusedWithin(t, archive, Limits{}, want)
+}
+
+// checkRefusedWithin is checkRefused under lim.
+func checkRefusedWithin(t *testing.T, archive []byte, lim Limits, want error) {
+	t.Helper()
+	if _, err := Scan(bytes.NewReader(archive), lim); !errors.Is(err, want) {
 		t.Errorf("Scan: err = %v, want %v", err, want)
 	}
 	parent := t.TempDir()
 	dst := filepath.Join(parent, "dst")
-	names, err := Extract(bytes.NewReader(archive), dst, Limits{})
+	names, err := Extract(bytes.NewReader(archive), dst, lim)
 	if !errors.Is(err, want) {
 		t.Errorf("Extract: err = %v, want %v", err, want)
 	}
 	if names != nil {
 		t.Errorf("Extract returned names %q on error", names)
 	}
+	// Nothing from the archive may remain, inside or outside dst.
 	var left []string
 	filepath.Walk(parent, func(p string, fi os.FileInfo, err error) error {
 		if p != parent && p != dst {
@@ -37,8 +45,12 @@ func checkRefused(t *testing.T, archive []byte, want error) {
 		}
 		return nil
 	})
+	sort.Strings(left)
 	if len(left) > 0 {
 		t.Errorf("left behind after a refused archive: %q", left)
+	}
+	if _, err := os.Lstat(filepath.Join(parent, "..", "evil.txt")); err == nil {
+		t.Errorf("traversal wrote outside the test folder")
 	}
 }
 
@@ -104,10 +116,10 @@ func TestImplicitParentConflicts(t *testing.T) {
 		archive []byte
 		want    error
 	}{
-		{"file after implied directory", rawArchive(t, file("lib/h/i/x.py", "x"), file("lib/h/i", "y")), ErrDuplicate},
-		{"file after implied grandparent", rawArchive(t, file("lib/h/i/x.py", "x"), file("lib/h", "y")), ErrDuplicate},
-		{"file after explicit directory", rawArchive(t, dir("lib/h/"), file("lib/h", "y")), ErrDuplicate},
-		{"directory under a file", rawArchive(t, file("lib/h", "y"), dir("lib/h/i/")), ErrDuplicate},
+		{"file after implied directory", tartest.Archive(tartest.File("lib/h/i/x.py", "x"), tartest.File("lib/h/i", "y")), ErrDuplicate},
+		{"file after implied grandparent", tartest.Archive(tartest.File("lib/h/i/x.py", "x"), tartest.File("lib/h", "y")), ErrDuplicate},
+		{"file after explicit directory", tartest.Archive(tartest.Dir("lib/h/"), tartest.File("lib/h", "y")), ErrDuplicate},
+		{"directory under a file", tartest.Archive(tartest.File("lib/h", "y"), tartest.Dir("lib/h/i/")), ErrDuplicate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,7 +128,7 @@ func TestImplicitParentConflicts(t *testing.T) {
 		})
 	}
 	// A directory entry after the files it holds is fine: nothing clashes.
-	ok := rawArchive(t, file("lib/h/i/x.py", "x"), dir("lib/h/"), dir("lib/h/i/"))
+	ok := tartest.Archive(tartest.File("lib/h/i/x.py", "x"), tartest.Dir("lib/h/"), tartest.Dir("lib/h/i/"))
 	names, err := Extract(bytes.NewReader(ok), filepath.Join(t.TempDir(), "dst"), Limits{})
 	if err != nil || len(names) != 3 {
 		t.Errorf("directory entries after their files: names %q, err %v", names, err)
@@ -144,15 +156,15 @@ func TestFoldedCollisions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			checkRefused(t, rawArchive(t, file(tt.a, "1"), file(tt.b, "2")), ErrCaseCollision)
-			_, err := Scan(bytes.NewReader(rawArchive(t, file(tt.a, "1"), file(tt.b, "2"))), Limits{})
+			checkRefused(t, tartest.Archive(tartest.File(tt.a, "1"), tartest.File(tt.b, "2")), ErrCaseCollision)
+			_, err := Scan(bytes.NewReader(tartest.Archive(tartest.File(tt.a, "1"), tartest.File(tt.b, "2"))), Limits{})
 			if err == nil || !strings.Contains(err.Error(), "would collide on macOS and Windows") {
 				t.Errorf("error %v does not say why", err)
 			}
 		})
 	}
 	// The same folder spelled the same way is no collision.
-	if _, err := Scan(bytes.NewReader(rawArchive(t, file("lib/Mod/x.py", "1"), file("lib/Mod/y.py", "2"))), Limits{}); err != nil {
+	if _, err := Scan(bytes.NewReader(tartest.Archive(tartest.File("lib/Mod/x.py", "1"), tartest.File("lib/Mod/y.py", "2"))), Limits{}); err != nil {
 		t.Errorf("two files in one folder: %v", err)
 	}
 }

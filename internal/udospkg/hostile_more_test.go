@@ -44,7 +44,7 @@ func (zeroReader) Read(p []byte) (int, error) {
 func sparsePackage(enc tartest.Sparse, digest string) []byte {
 	files := map[string]string{entryPy: "print('hi')\n"}
 	m := manifestFor(files)
-	mm, err := ParseManifest(m.body)
+	mm, err := ParseManifest(m.Body)
 	if err != nil {
 		panic(err)
 	}
@@ -70,7 +70,7 @@ func tarPackage(trailer func(b *tartest.Builder), entries ...[2]string) []byte {
 		files[e[0]] = e[1]
 	}
 	var b tartest.Builder
-	b.File(ManifestName, manifestFor(files).body)
+	b.File(ManifestName, manifestFor(files).Body)
 	for _, e := range entries {
 		b.File(e[0], []byte(e[1]))
 	}
@@ -102,7 +102,7 @@ func TestHostileMore(t *testing.T) {
 		// is read (TestManifestDuplicateKeys).
 		{"sigma and final sigma", func() []byte {
 			var b tartest.Builder
-			b.File(ManifestName, manifestFor(map[string]string{ok[0]: ok[1], "lib/demo/σ.py": "1"}).body)
+			b.File(ManifestName, manifestFor(map[string]string{ok[0]: ok[1], "lib/demo/σ.py": "1"}).Body)
 			b.File(ok[0], []byte(ok[1]))
 			b.File("lib/demo/σ.py", []byte("1"))
 			b.File("lib/demo/ς.py", []byte("2"))
@@ -161,7 +161,7 @@ func TestLongOperandsShortened(t *testing.T) {
 	t.Parallel()
 	long := "1.0.0-" + strings.Repeat("x", 10<<10)
 	m := manifestFor(map[string]string{entryPy: "print('hi')\n"})
-	body := bytes.Replace(m.body, []byte(`"1.0.0"`), []byte(`"`+long+`"`), 1)
+	body := bytes.Replace(m.Body, []byte(`"1.0.0"`), []byte(`"`+long+`"`), 1)
 	_, err := ParseManifest(body)
 	var ve *ValidationError
 	if !errors.As(err, &ve) {
@@ -173,7 +173,7 @@ func TestLongOperandsShortened(t *testing.T) {
 
 	entries := [][2]string{{entryPy, "print('hi')\n"}}
 	var b tartest.Builder
-	b.File(ManifestName, manifestFor(map[string]string{entryPy: entries[0][1]}).body)
+	b.File(ManifestName, manifestFor(map[string]string{entryPy: entries[0][1]}).Body)
 	b.File(entryPy, []byte(entries[0][1]))
 	for i := range 200 {
 		b.File(fmt.Sprintf("lib/demo/%s%03d.py", strings.Repeat("n", 80), i), []byte("x"))
@@ -197,7 +197,7 @@ func TestLongOperandsShortened(t *testing.T) {
 // another tool would describe two packages. Refused, naming the key.
 func TestManifestDuplicateKeys(t *testing.T) {
 	t.Parallel()
-	good := manifestFor(map[string]string{entryPy: "print('hi')\n"}).body
+	good := manifestFor(map[string]string{entryPy: "print('hi')\n"}).Body
 	if _, err := ParseManifest(good); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package udospkg
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,9 +10,9 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
-	"time"
 
 	"github.com/fredbook/udos-dist/internal/tarball"
+	"github.com/fredbook/udos-dist/internal/tarball/tartest"
 )
 
 // The hostile corpus lives in testdata/hostile/*.udos-package. Each file is
@@ -21,21 +20,10 @@ import (
 // disk are exactly what the generator makes (go test -update rewrites
 // them), then feeds each to Read, Verify and ExtractTo.
 
-type hEntry struct {
-	hdr  tar.Header
-	body []byte
-	// short: write the header but fewer body bytes than it declares.
-	short bool
-}
-
-func hFile(name, body string) hEntry {
-	return hEntry{hdr: tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}, body: []byte(body)}
-}
-
 const entryPy = "lib/demo/__init__.py"
 
 // manifestFor makes a valid manifest.json listing files (path -> contents).
-func manifestFor(files map[string]string) hEntry {
+func manifestFor(files map[string]string) tartest.Entry {
 	digests := map[string]string{}
 	for p, body := range files {
 		s := sha256.Sum256([]byte(body))
@@ -50,33 +38,7 @@ func manifestFor(files map[string]string) hEntry {
 	if err != nil {
 		panic(err)
 	}
-	return hFile(ManifestName, string(b))
-}
-
-func hArchive(entries ...hEntry) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, e := range entries {
-		h := e.hdr
-		h.ModTime = time.Unix(0, 0)
-		h.Format = tar.FormatGNU
-		if err := tw.WriteHeader(&h); err != nil {
-			panic(err)
-		}
-		if _, err := tw.Write(e.body); err != nil {
-			panic(err)
-		}
-		if e.short {
-			// The header promised more: end the stream here, as a
-			// hand-made archive would.
-			zw.Close()
-			return buf.Bytes()
-		}
-	}
-	tw.Close()
-	zw.Close()
-	return buf.Bytes()
+	return tartest.File(ManifestName, string(b))
 }
 
 type hostileCase struct {
@@ -86,34 +48,34 @@ type hostileCase struct {
 
 func hostileCorpus() map[string]hostileCase {
 	ok := map[string]string{entryPy: "print('hi')\n"}
-	okEntry := hFile(entryPy, ok[entryPy])
-	good := hArchive(manifestFor(ok), okEntry)
+	okEntry := tartest.File(entryPy, ok[entryPy])
+	good := tartest.Archive(manifestFor(ok), okEntry)
 	zeros := string(make([]byte, 20<<20))
 
-	bigHdr := hEntry{hdr: tar.Header{Name: "lib/demo/big.bin", Typeflag: tar.TypeReg, Mode: 0o644, Size: 100 << 20}, body: []byte("x"), short: true}
+	bigHdr := tartest.Entry{Header: tar.Header{Name: "lib/demo/big.bin", Typeflag: tar.TypeReg, Mode: 0o644, Size: 100 << 20}, Body: []byte("x"), Short: true}
 	badVersion := manifestFor(ok)
-	badVersion.body = bytes.Replace(badVersion.body, []byte(`"1.0.0"`), []byte(`"1.0"`), 1)
-	badVersion.hdr.Size = int64(len(badVersion.body))
+	badVersion.Body = bytes.Replace(badVersion.Body, []byte(`"1.0.0"`), []byte(`"1.0"`), 1)
+	badVersion.Header.Size = int64(len(badVersion.Body))
 
 	return map[string]hostileCase{
-		"traversal":          {hArchive(manifestFor(ok), okEntry, hFile("lib/../../evil.py", "x")), tarball.ErrUnsafePath},
-		"absolute-path":      {hArchive(manifestFor(ok), okEntry, hFile("/tmp/evil.py", "x")), tarball.ErrUnsafePath},
-		"symlink":            {hArchive(manifestFor(ok), okEntry, hEntry{hdr: tar.Header{Name: "lib/demo/passwd", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}}), tarball.ErrLink},
-		"hardlink":           {hArchive(manifestFor(ok), okEntry, hEntry{hdr: tar.Header{Name: "lib/demo/passwd", Typeflag: tar.TypeLink, Linkname: "/etc/passwd"}}), tarball.ErrLink},
-		"device-file":        {hArchive(manifestFor(ok), okEntry, hEntry{hdr: tar.Header{Name: "lib/demo/null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}}), tarball.ErrSpecialFile},
-		"fifo":               {hArchive(manifestFor(ok), okEntry, hEntry{hdr: tar.Header{Name: "lib/demo/pipe", Typeflag: tar.TypeFifo}}), tarball.ErrSpecialFile},
-		"duplicate-entry":    {hArchive(manifestFor(ok), okEntry, hFile(entryPy, "import os; os.system('rm -rf ~')\n")), tarball.ErrDuplicate},
-		"case-collision":     {hArchive(manifestFor(ok), okEntry, hFile("lib/demo/__INIT__.py", "x")), tarball.ErrCaseCollision},
-		"oversized-entry":    {hArchive(manifestFor(ok), okEntry, bigHdr), tarball.ErrTooLarge},
-		"gzip-bomb":          {hArchive(manifestFor(map[string]string{entryPy: ok[entryPy], "lib/demo/zeros.bin": zeros}), okEntry, hFile("lib/demo/zeros.bin", zeros)), tarball.ErrBomb},
-		"manifest-not-first": {hArchive(okEntry, manifestFor(ok)), ErrNoManifest},
-		"no-manifest":        {hArchive(okEntry), ErrNoManifest},
-		"empty-archive":      {hArchive(), ErrNoManifest},
-		"digest-mismatch":    {hArchive(manifestFor(ok), hFile(entryPy, "print('pwned')\n")), ErrContentMismatch},
-		"extra-file":         {hArchive(manifestFor(ok), okEntry, hFile("lib/demo/extra.py", "x")), ErrContentMismatch},
-		"missing-file":       {hArchive(manifestFor(map[string]string{entryPy: ok[entryPy], "lib/demo/gone.py": "x"}), okEntry), ErrContentMismatch},
-		"outside-payload":    {hArchive(manifestFor(ok), okEntry, hFile("setup.py", "x")), ErrContentMismatch},
-		"invalid-manifest":   {hArchive(badVersion, okEntry), nil},
+		"traversal":          {tartest.Archive(manifestFor(ok), okEntry, tartest.File("lib/../../evil.py", "x")), tarball.ErrUnsafePath},
+		"absolute-path":      {tartest.Archive(manifestFor(ok), okEntry, tartest.File("/tmp/evil.py", "x")), tarball.ErrUnsafePath},
+		"symlink":            {tartest.Archive(manifestFor(ok), okEntry, tartest.Entry{Header: tar.Header{Name: "lib/demo/passwd", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}}), tarball.ErrLink},
+		"hardlink":           {tartest.Archive(manifestFor(ok), okEntry, tartest.Entry{Header: tar.Header{Name: "lib/demo/passwd", Typeflag: tar.TypeLink, Linkname: "/etc/passwd"}}), tarball.ErrLink},
+		"device-file":        {tartest.Archive(manifestFor(ok), okEntry, tartest.Entry{Header: tar.Header{Name: "lib/demo/null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}}), tarball.ErrSpecialFile},
+		"fifo":               {tartest.Archive(manifestFor(ok), okEntry, tartest.Entry{Header: tar.Header{Name: "lib/demo/pipe", Typeflag: tar.TypeFifo}}), tarball.ErrSpecialFile},
+		"duplicate-entry":    {tartest.Archive(manifestFor(ok), okEntry, tartest.File(entryPy, "import os; os.system('rm -rf ~')\n")), tarball.ErrDuplicate},
+		"case-collision":     {tartest.Archive(manifestFor(ok), okEntry, tartest.File("lib/demo/__INIT__.py", "x")), tarball.ErrCaseCollision},
+		"oversized-entry":    {tartest.Archive(manifestFor(ok), okEntry, bigHdr), tarball.ErrTooLarge},
+		"gzip-bomb":          {tartest.Archive(manifestFor(map[string]string{entryPy: ok[entryPy], "lib/demo/zeros.bin": zeros}), okEntry, tartest.File("lib/demo/zeros.bin", zeros)), tarball.ErrBomb},
+		"manifest-not-first": {tartest.Archive(okEntry, manifestFor(ok)), ErrNoManifest},
+		"no-manifest":        {tartest.Archive(okEntry), ErrNoManifest},
+		"empty-archive":      {tartest.Archive(), ErrNoManifest},
+		"digest-mismatch":    {tartest.Archive(manifestFor(ok), tartest.File(entryPy, "print('pwned')\n")), ErrContentMismatch},
+		"extra-file":         {tartest.Archive(manifestFor(ok), okEntry, tartest.File("lib/demo/extra.py", "x")), ErrContentMismatch},
+		"missing-file":       {tartest.Archive(manifestFor(map[string]string{entryPy: ok[entryPy], "lib/demo/gone.py": "x"}), okEntry), ErrContentMismatch},
+		"outside-payload":    {tartest.Archive(manifestFor(ok), okEntry, tartest.File("setup.py", "x")), ErrContentMismatch},
+		"invalid-manifest":   {tartest.Archive(badVersion, okEntry), nil},
 		"truncated":          {good[:len(good)*2/3], tarball.ErrCorrupt},
 		"bad-gzip-crc":       {func() []byte { b := bytes.Clone(good); b[len(b)-8] ^= 0xff; return b }(), tarball.ErrCorrupt},
 		"not-gzip":           {[]byte("this is not a package\n"), tarball.ErrCorrupt},

@@ -1,7 +1,8 @@
-// Package tartest writes tar streams byte by byte, for tests of archive
-// readers: archive/tar's Writer refuses to make what a hostile archive
-// holds (GNU.sparse.* PAX records, entries after the end-of-archive
-// marker), so the tests that must refuse those build them here.
+// Package tartest builds tar streams for tests of archive readers: Archive
+// writes entries through archive/tar as given (unsafe names, links,
+// devices, short bodies); Builder writes byte by byte what archive/tar's
+// Writer refuses to make (GNU.sparse.* PAX records, entries after the
+// end-of-archive marker), so the tests that must refuse those build them here.
 package tartest
 
 import (
