@@ -64,7 +64,8 @@ func TestReleaseAndInstallScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(formula), `url "https://github.com/fredbook/udos-dist/releases/download/v9.9.9/udos-lib-v9.9.9-`+host.String()+`.tar.gz"`) ||
-		!strings.Contains(string(formula), `sha256 "`+da.SHA256+`"`) || !strings.Contains(string(formula), `bin.install "udos-lib"`) {
+		!strings.Contains(string(formula), `sha256 "`+da.SHA256+`"`) || !strings.Contains(string(formula), `bin.install "udos-lib"`) ||
+		strings.Contains(string(formula), `url ""`) {
 		t.Fatalf("formula:\n%s", formula)
 	}
 	if rb, err := exec.LookPath("ruby"); err == nil { // the formula is valid Ruby
