@@ -188,10 +188,12 @@ func Build(ctx context.Context, cfg Config) (*Result, error) {
 }
 
 // goBuild compiles one program reproducibly: no cgo, no paths, no build
-// id, stripped.
+// id, stripped, the release version stamped.
 func (c *Config) goBuild(ctx context.Context, prog Program, p Platform, out string) error {
+	// The version is stamped so `udos-lib --version` names the release a
+	// -trimpath build from a checkout would otherwise call "(devel)".
 	cmd := exec.CommandContext(ctx, c.Go, "build", "-trimpath",
-		"-ldflags=-buildid= -s -w", "-o", out, prog.Pkg)
+		"-ldflags=-buildid= -s -w -X github.com/fredbook/udos-dist/internal/cmd/version.stamped="+c.Version, "-o", out, prog.Pkg)
 	cmd.Dir = c.Module
 	cmd.Env = append(append([]string{}, c.Env...), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Arch, "GOFLAGS=-mod=readonly")
 	var stderr bytes.Buffer

@@ -92,6 +92,9 @@ func TestReleaseAndInstallScript(t *testing.T) {
 	if out, err := install(prefix); err != nil {
 		t.Fatalf("install.sh: %v\n%s", err, out)
 	}
+	if out, err := exec.Command(filepath.Join(prefix, "bin", "udos-lib"), "--version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "udos-lib 9.9.9 ") {
+		t.Errorf("the installed udos-lib --version says %q (%v), want the release's 9.9.9", out, err)
+	}
 	out, err := exec.Command(filepath.Join(prefix, "bin", "udos-lib"), "--help").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "udos-lib") {
 		t.Fatalf("the installed udos-lib does not run: %v\n%s", err, out)

@@ -15,6 +15,12 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 )
 
+// stamped is the release version a release build sets with
+// -ldflags "-X github.com/fredbook/udos-dist/internal/cmd/version.stamped=1.2.0"
+// (internal/selfrelease does): a -trimpath build from a checkout has no
+// module version of its own, only "(devel)".
+var stamped string
+
 // Info is what a build says about itself (the --json output).
 type Info struct {
 	Version  string `json:"version"`
@@ -28,11 +34,17 @@ type Info struct {
 func FromBuild(bi *debug.BuildInfo) Info {
 	in := Info{Version: "(unknown)"}
 	if bi == nil {
+		if stamped != "" {
+			in.Version = strings.TrimPrefix(stamped, "v")
+		}
 		return in
 	}
 	in.Go = bi.GoVersion
 	if v := bi.Main.Version; v != "" {
 		in.Version = strings.TrimPrefix(v, "v")
+	}
+	if stamped != "" && (in.Version == "(devel)" || in.Version == "(unknown)") {
+		in.Version = strings.TrimPrefix(stamped, "v")
 	}
 	for _, s := range bi.Settings {
 		switch s.Key {

@@ -27,3 +27,16 @@ func TestFromBuild(t *testing.T) {
 		})
 	}
 }
+
+func TestStampedVersionWinsOverDevel(t *testing.T) {
+	defer func(old string) { stamped = old }(stamped)
+	stamped = "v0.9.0"
+	dev := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}
+	if got := FromBuild(dev).Version; got != "0.9.0" {
+		t.Fatalf("a stamped (devel) build says %q, want 0.9.0", got)
+	}
+	rel := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.0"}}
+	if got := FromBuild(rel).Version; got != "1.2.0" {
+		t.Fatalf("the module version must win over the stamp: got %q", got)
+	}
+}
