@@ -90,10 +90,15 @@ func sanitize(s string) string {
 }
 
 // Remove deletes everything labelled LabelKey=value.
-func Remove(cli *client.Client, value string) {
+func Remove(cli *client.Client, value string) { RemoveLabelled(cli, LabelKey+"="+value) }
+
+// RemoveLabelled deletes the containers (with their anonymous volumes),
+// networks, volumes and images carrying label ("key=value"), best effort:
+// it is cleanup, and what it cannot remove the next Cleanup finds.
+func RemoveLabelled(cli *client.Client, label string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	f := client.Filters{}.Add("label", LabelKey+"="+value)
+	f := client.Filters{}.Add("label", label)
 	if cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f}); err == nil {
 		for _, c := range cs.Items {
 			cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})

@@ -266,11 +266,7 @@ func (s *GitHubSource) readRelease(ctx context.Context, repo string, rel *github
 				continue
 			}
 			if m, perr := udospkg.ParseManifest(cp.Manifest); perr == nil {
-				c.Manifest = m
-				c.Version.Size, c.Version.SHA256, c.Version.SHA512 = cp.Size, cp.SHA256, cp.SHA512
-				c.Readme = cp.readme()
-				fillRepository(m, repo)
-				out = append(out, c)
+				out = append(out, c.withPackage(m, cp, repo))
 				s.Cache.keep(key, cp)
 				cached++
 				continue
@@ -291,14 +287,20 @@ func (s *GitHubSource) readRelease(ctx context.Context, repo string, rel *github
 		}
 		downloaded++
 		m, _ := udospkg.ParseManifest(cp.Manifest) // checked by fetchPackage
-		c.Manifest = m
-		c.Version.Size, c.Version.SHA256, c.Version.SHA512 = cp.Size, cp.SHA256, cp.SHA512
-		c.Readme = cp.readme()
-		fillRepository(m, repo)
-		out = append(out, c)
+		out = append(out, c.withPackage(m, cp, repo))
 		s.Cache.keep(key, cp)
 	}
 	return out, probs, downloaded, cached, nil
+}
+
+// withPackage completes c from its verified package, whether fetched now
+// or remembered by the cache: the manifest, digests, size and readme.
+func (c Candidate) withPackage(m *udospkg.Manifest, cp cachedPackage, repo string) Candidate {
+	c.Manifest = m
+	c.Version.Size, c.Version.SHA256, c.Version.SHA512 = cp.Size, cp.SHA256, cp.SHA512
+	c.Readme = cp.readme()
+	fillRepository(m, repo)
+	return c
 }
 
 // assetIdentity is what says an asset has not changed: GitHub's digest

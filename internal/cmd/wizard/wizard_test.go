@@ -1,15 +1,12 @@
 package wizard_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/moby/moby/client"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
@@ -55,7 +52,7 @@ func TestScripts(t *testing.T) {
 	var projects []string
 	t.Cleanup(func() {
 		for _, p := range projects {
-			removeProject(cli, p)
+			dockertest.RemoveLabelled(cli, wz.LabelProject+"="+p) // the project's label, not the test's
 		}
 	})
 	testscript.Run(t, testscript.Params{
@@ -76,27 +73,4 @@ func TestScripts(t *testing.T) {
 			return os.WriteFile(filepath.Join(env.WorkDir, "release.asc"), pub, 0o644)
 		},
 	})
-}
-
-// removeProject deletes what the command made for a project (it carries
-// the project's label, not the test's).
-func removeProject(cli *client.Client, project string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	f := client.Filters{}.Add("label", wz.LabelProject+"="+project)
-	if cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f}); err == nil {
-		for _, c := range cs.Items {
-			cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
-		}
-	}
-	if ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f}); err == nil {
-		for _, n := range ns.Items {
-			cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
-		}
-	}
-	if vs, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f}); err == nil {
-		for _, v := range vs.Items {
-			cli.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true})
-		}
-	}
 }
