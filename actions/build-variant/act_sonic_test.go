@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -195,15 +196,15 @@ func TestSonicJobDownloadsKernelWithAct(t *testing.T) {
 		assets[a.Name] = a
 	}
 	const isoName = "udos-sonic-v1.4.6.iso"
-	for _, n := range []string{isoName, isoName + ".asc", isoName + ".sha256", isoName + ".sha512", "udos-sonic-iso-v1.4.6.manifest.json", "udos-sonic-iso-v1.4.6.manifest.json.asc"} {
+	const netboot, index = "udos-sonic-v1.4.6-netboot.tar.gz", isoName + ".bix"
+	for _, n := range []string{isoName, isoName + ".asc", isoName + ".sha256", isoName + ".sha512", netboot, netboot + ".asc", netboot + ".sha256", netboot + ".sha512",
+		index, index + ".asc", index + ".sha256", index + ".sha512", "udos-sonic-iso-v1.4.6.manifest.json", "udos-sonic-iso-v1.4.6.manifest.json.asc"} {
 		if _, ok := assets[n]; !ok {
 			t.Errorf("the draft lacks %s", n)
 		}
 	}
-	// The ISO's four, its fragment's two, and the block index (the
-	// delta-index producer of the sonic job) with its sidecars and .asc.
-	if len(assets) != 10 {
-		t.Errorf("%d assets on the draft, want the 10 of the sonic job", len(assets))
+	if len(assets) != 14 {
+		t.Errorf("%d assets on the draft, want the 14 of the sonic job", len(assets))
 	}
 	kr, err := pgpsign.LoadKeyring(pub)
 	if err != nil {
@@ -394,17 +395,30 @@ func initramfsFiles(t *testing.T, isoPath string) []string {
 	if err != nil {
 		t.Fatalf("opening /boot/initrd.gz in the ISO: %v", err)
 	}
-	zr, err := gzip.NewReader(initrd)
+	// The initramfs is a series of gzip members, each a complete cpio
+	// archive (the kernel unpacks them in order): list every one.
+	br := bufio.NewReader(initrd)
+	zr, err := gzip.NewReader(br)
 	if err != nil {
 		t.Fatalf("the ISO's initrd.gz: %v", err)
 	}
-	cmd := exec.Command(cpio, "-it", "--quiet")
-	cmd.Stdin = zr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("cpio -it: %v", err)
+	var names []string
+	for {
+		zr.Multistream(false)
+		cmd := exec.Command(cpio, "-it", "--quiet")
+		cmd.Stdin = zr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("cpio -it: %v", err)
+		}
+		io.Copy(io.Discard, zr) // cpio stops at its trailer; the member may hold padding
+		names = append(names, strings.Fields(string(out))...)
+		if err := zr.Reset(br); err == io.EOF {
+			return names
+		} else if err != nil {
+			t.Fatalf("the ISO's initrd.gz: %v", err)
+		}
 	}
-	return strings.Fields(string(out))
 }
 
 // TestSonicJobRefusesRootfsWithAct runs the sonic job with a base root file

@@ -299,10 +299,10 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 	// .sha256/.sha512/.asc but fragments only .asc = 14) = 42, the
 	// manifest, SUMS lists, the release-wide SBOM and their signatures = 8,
 	// the ISO with .sha256, .sha512, .asc and its signed fragment = 6, and
-	// the ISO's block index (delta-index, a producer of the sonic job) with
-	// .sha256, .sha512 and .asc = 4.
-	if len(assets) != 60 {
-		t.Errorf("%d assets, want 60", len(assets))
+	// the netboot bundle and the ISO's block index, each with .sha256,
+	// .sha512, .asc = 8.
+	if len(assets) != 64 {
+		t.Errorf("%d assets, want 64", len(assets))
 	}
 	m, err := relmanifest.Parse(assets["v1.4.6-manifest.json"].Data)
 	if err != nil {
@@ -375,8 +375,8 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(lines) != 13 {
-			t.Errorf("%s has %d lines, want 13 (3 x archive, SBOM, formula; the ISO and its block index; the release SBOM; the manifest)", algo.SumsName(), len(lines))
+		if len(lines) != 14 {
+			t.Errorf("%s has %d lines, want 14 (3 x archive, SBOM, formula; the ISO, its block index and the netboot bundle; the release SBOM; the manifest)", algo.SumsName(), len(lines))
 		}
 		for _, l := range lines {
 			d, err := checksum.Sum(bytes.NewReader(assets[l.Name].Data))

@@ -108,6 +108,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	kit.SetOutput("sha256", res.SHA256)
 	kit.SetOutput("manifest", res.Manifest)
 	kit.SetOutput("signature", res.Signature)
+	kit.SetOutput("netboot", res.Netboot)
 	return nil
 }
 

@@ -133,7 +133,7 @@ func TestActionBuildsSignsUploads(t *testing.T) {
 	if rel, ok := r.ReleaseByTag("fredbook", "uDOS", "v1.4.6"); !ok || !rel.Draft {
 		t.Errorf("release v1.4.6: found %v, want a draft", ok)
 	}
-	for _, want := range []string{"udos-sonic-v1.4.6.iso", ".iso.sha256", ".iso.sha512", ".iso.asc", "udos-sonic-iso-v1.4.6.manifest.json", "udos-sonic-iso-v1.4.6.manifest.json.asc"} {
+	for _, want := range []string{"udos-sonic-v1.4.6.iso", ".iso.sha256", ".iso.sha512", ".iso.asc", "udos-sonic-v1.4.6-netboot.tar.gz", "netboot.tar.gz.asc", "udos-sonic-iso-v1.4.6.manifest.json", "udos-sonic-iso-v1.4.6.manifest.json.asc"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("release assets %q lack %q", got, want)
 		}
@@ -154,7 +154,7 @@ func TestActionBuildsSignsUploads(t *testing.T) {
 	if n := r.Count("POST", "") - posts; n != 0 {
 		t.Errorf("the re-run made %d POST requests (uploads), want 0\n%s", n, stdout.String())
 	}
-	if !strings.Contains(stdout.String(), "kept 2 signature(s)") {
+	if !strings.Contains(stdout.String(), "kept 4 signature(s)") {
 		t.Errorf("the re-run did not keep the release's signatures:\n%s", stdout.String())
 	}
 	if _, err := kr.VerifyFile(isoPath, isoPath+".asc"); err != nil {

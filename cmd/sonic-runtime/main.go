@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,7 +245,22 @@ func settleDevices(target string, limit time.Duration) {
 
 func install(ctx context.Context, cfg runtime.Config, hw runtime.Hardware, version string) bool {
 	say("sonic: installing to %s", cfg.Target)
-	medium, err := runtime.FindMedium(runtime.BlockDevices(hw, cfg.Target), version)
+	devices := runtime.BlockDevices(hw, cfg.Target)
+	if cfg.ISO != "" {
+		// A network boot has no medium: fetch the ISO the boot script
+		// names into RAM, verify it, and install from that file.
+		say("sonic: fetching %s", cfg.ISO)
+		local := "/run/sonic/medium.iso"
+		run := func(ctx context.Context, name string, args ...string) ([]byte, error) {
+			return exec.CommandContext(ctx, name, args...).CombinedOutput()
+		}
+		if err := runtime.FetchISO(ctx, cfg.ISO, cfg.ISOSHA256, local, run, &http.Client{Timeout: 10 * time.Minute}); err != nil {
+			say("SONIC-INSTALL-FAILED %v", err)
+			return false
+		}
+		devices = []string{local}
+	}
+	medium, err := runtime.FindMedium(devices, version)
 	if err != nil {
 		say("SONIC-INSTALL-FAILED %v", err)
 		return false

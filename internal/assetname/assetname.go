@@ -134,6 +134,12 @@ func SonicISO(version string) string {
 // "udos-sonic-v1.4.6.iso.bix" (format: docs/FORMATS.md).
 func SonicIndex(version string) string { return SonicISO(version) + ".bix" }
 
+// SonicNetboot is the Sonic network boot bundle's name:
+// "udos-sonic-v1.4.6-netboot.tar.gz".
+func SonicNetboot(version string) string {
+	return "udos-sonic-v" + strings.TrimPrefix(version, "v") + "-netboot.tar.gz"
+}
+
 // ReleaseSBOM is the release-wide CycloneDX SBOM the release manifest's
 // top-level sbom points at: "udos-v1.4.6.cdx.json".
 func ReleaseSBOM(version string) string {

@@ -92,6 +92,7 @@ type Result struct {
 	SHA512    string
 	Sidecars  []string // .sha256, .sha512
 	Signature string   // .asc path, "" when unsigned
+	Netboot   string   // the network boot bundle (.tar.gz)
 	Manifest  string   // the merged release manifest
 	Fragment  string   // the manifest fragment holding only sonic-iso
 	Index     string   // the ISO's block index (.bix)
@@ -104,6 +105,10 @@ type Result struct {
 // a payload like the ISO, so the tail signs, checksums, lists (next to the
 // ISO, under its variant) and uploads it.
 var DeltaIndex = artifact.Type{Name: "delta-index", ContentType: "application/octet-stream"}
+
+// Netboot is the type of the network boot bundle: kernel, initramfs, iPXE
+// scripts and a GRUB EFI netboot binary, to unpack into a TFTP root.
+var Netboot = artifact.Type{Name: "netboot", ContentType: "application/gzip"}
 
 // FileName is the ISO's name for a version.
 func FileName(version string) string { return assetname.SonicISO(version) }
@@ -140,7 +145,7 @@ func Build(ctx context.Context, opts Options) (Result, error) {
 		tail.ServerURL, tail.Publish = p.ServerURL, p.Release
 	}
 	pc := &pipe.Context{Log: opts.Log, Values: st}
-	steps := append([]pipe.Step{pipe.Func("initramfs", st.initramfs), pipe.Func("iso", st.iso), pipe.Func("delta-index", st.index)}, tail.Steps("publish")...)
+	steps := append([]pipe.Step{pipe.Func("initramfs", st.initramfs), pipe.Func("iso", st.iso), pipe.Func("delta-index", st.index), pipe.Func("netboot", st.netboot)}, tail.Steps("publish")...)
 	err = pipe.Run(ctx, pc, steps...)
 	st.res.Steps = pc.Results()
 	for _, a := range st.arts.Filter(artifact.ByType(artifact.Checksum)) {
@@ -305,5 +310,29 @@ func (s *state) index(ctx context.Context, _ *pipe.Context) error {
 	a.Variant = VariantName
 	s.arts.Add(a)
 	s.res.Index = out
+	return nil
+}
+
+// netboot writes the network boot bundle beside the ISO, from the same
+// kernel and initramfs, with an install script that fetches this ISO
+// (by the digest just computed) and installs it.
+func (s *state) netboot(ctx context.Context, _ *pipe.Context) error {
+	o := s.opts
+	out := filepath.Join(o.OutputDir, assetname.SonicNetboot(o.Version))
+	err := iso.BuildNetboot(ctx, iso.NetbootOptions{
+		Version: o.Version, Kernel: o.Kernel, Initramfs: s.initrd, Cmdline: o.Cmdline,
+		ISOName: filepath.Base(s.res.ISO), ISOSHA256: s.res.SHA256,
+		Output: out, Time: o.Time, Tools: o.Tools, TempDir: s.work,
+	})
+	if err != nil {
+		return err
+	}
+	a, err := artifact.FromFile(Netboot, out)
+	if err != nil {
+		return err
+	}
+	a.Variant = VariantName
+	s.arts.Add(a)
+	s.res.Netboot = out
 	return nil
 }

@@ -1,10 +1,15 @@
 package build
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +94,7 @@ func TestBuildUnsigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Base(res.ISO) != "udos-sonic-v1.4.6.iso" || res.Signature != "" || len(res.Sidecars) != 4 {
+	if filepath.Base(res.ISO) != "udos-sonic-v1.4.6.iso" || res.Signature != "" || len(res.Sidecars) != 6 || filepath.Base(res.Netboot) != "udos-sonic-v1.4.6-netboot.tar.gz" {
 		t.Errorf("result %+v", res)
 	}
 	status := map[string]pipe.Status{}
@@ -146,5 +151,90 @@ func TestBuildFailureLeavesNoISO(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Errorf("output after a failed build: %v", entries)
+	}
+}
+
+// The netboot bundle holds the kernel and initramfs the ISO boots, the
+// iPXE scripts (the install one naming this ISO by its digest) and a GRUB
+// EFI netboot binary with its configuration; it is reproducible.
+func TestNetbootBundle(t *testing.T) {
+	t.Parallel()
+	tools, err := iso.FindTools(exec.LookPath)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	kernel := stand(t, "vmlinuz")
+	build := func() Result {
+		res, err := Build(context.Background(), Options{
+			Version: "1.4.6", Kernel: kernel, Busybox: stand(t, "busybox"), Runtime: stand(t, "sonic-runtime"),
+			Cmdline: "sonic.poweroff=1", OutputDir: t.TempDir(), Time: time.Unix(1764115200, 0), Tools: tools, TempDir: t.TempDir(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := build()
+	files := readTarGz(t, res.Netboot)
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if got := strings.Join(names, " "); got != "boot.ipxe grub/ grub/grub.cfg grubnetx64.efi initrd.gz install.ipxe vmlinuz" {
+		t.Fatalf("bundle holds %s", got)
+	}
+	if want, _ := os.ReadFile(kernel); !bytes.Equal(files["vmlinuz"], want) {
+		t.Error("the bundle's kernel is not the input kernel")
+	}
+	boot := string(files["boot.ipxe"])
+	if !strings.HasPrefix(boot, "#!ipxe\n") || !strings.Contains(boot, "kernel vmlinuz initrd=initrd.gz console=tty0 console=ttyS0,115200 sonic.source=net sonic.poweroff=1\n") {
+		t.Errorf("boot.ipxe:\n%s", boot)
+	}
+	inst := string(files["install.ipxe"])
+	for _, want := range []string{"sonic.mode=install", "sonic.target=${sonic-target}", "sonic.iso=tftp://${next-server}/udos-sonic-v1.4.6.iso", "sonic.iso_sha256=" + res.SHA256} {
+		if !strings.Contains(inst, want) {
+			t.Errorf("install.ipxe lacks %q:\n%s", want, inst)
+		}
+	}
+	if cfg := string(files["grub/grub.cfg"]); !strings.Contains(cfg, "linux ($root)/vmlinuz console=tty0 console=ttyS0,115200 sonic.source=net") {
+		t.Errorf("grub.cfg:\n%s", cfg)
+	}
+	if efi := files["grubnetx64.efi"]; len(efi) < 2 || string(efi[:2]) != "MZ" {
+		t.Error("grubnetx64.efi is not a PE image")
+	}
+	b1, _ := os.ReadFile(res.Netboot)
+	b2, _ := os.ReadFile(build().Netboot)
+	if !bytes.Equal(b1, b2) {
+		t.Error("two builds of the netboot bundle differ")
+	}
+}
+
+func readTarGz(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	out := map[string][]byte{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		out[h.Name] = b
 	}
 }

@@ -9,18 +9,25 @@ package runtime
 
 import (
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 )
 
 // Config is what the kernel command line asks of the runtime.
 type Config struct {
-	Mode     string // "" (live) or "install"
-	Target   string // install target device, e.g. /dev/sda
-	Source   string // "iso" or "disk": which medium the boot loader booted
-	Poweroff bool   // power off once ready (used by tests and unattended installs)
-	Shell    bool   // start a shell on the console once ready (default true)
-	Carry    []string
+	Mode   string // "" (live) or "install"
+	Target string // install target device, e.g. /dev/sda
+	Source string // "iso", "disk" or "net": what the boot loader booted from
+	// ISO is where a network boot fetches the Sonic ISO to install from
+	// (sonic.iso=tftp://host/file or http(s)://…), and ISOSHA256 the
+	// digest it must have (sonic.iso_sha256=…): the netboot bundle's
+	// install script carries both, so nothing unverified is installed.
+	ISO       string
+	ISOSHA256 string
+	Poweroff  bool // power off once ready (used by tests and unattended installs)
+	Shell     bool // start a shell on the console once ready (default true)
+	Carry     []string
 }
 
 // ParseCmdline reads the sonic.* options of a kernel command line.
@@ -46,6 +53,17 @@ func ParseCmdline(cmdline string) (Config, error) {
 			c.Target = v
 		case "sonic.source":
 			c.Source = v
+		case "sonic.iso":
+			u, err := url.Parse(v)
+			if err != nil || u.Host == "" || (u.Scheme != "tftp" && u.Scheme != "http" && u.Scheme != "https") || strings.Contains(u.Path, "..") {
+				return c, fmt.Errorf("sonic.iso=%q: want tftp://HOST/FILE or http(s)://HOST/FILE", v)
+			}
+			c.ISO = v
+		case "sonic.iso_sha256":
+			if len(v) != 64 || strings.Trim(strings.ToLower(v), "0123456789abcdef") != "" {
+				return c, fmt.Errorf("sonic.iso_sha256=%q: want 64 hex digits", v)
+			}
+			c.ISOSHA256 = strings.ToLower(v)
 		case "sonic.poweroff":
 			c.Poweroff = v == "1" || v == "yes" || v == "true"
 			c.Carry = append(c.Carry, f)
@@ -55,6 +73,9 @@ func ParseCmdline(cmdline string) (Config, error) {
 		default:
 			return c, fmt.Errorf("unknown kernel option %q", k)
 		}
+	}
+	if c.ISO != "" && c.ISOSHA256 == "" {
+		return c, fmt.Errorf("sonic.iso needs sonic.iso_sha256: a fetched ISO is only used once its digest is checked")
 	}
 	if c.Mode == "install" && c.Target == "" {
 		return c, fmt.Errorf("sonic.mode=install needs sonic.target=/dev/...")

@@ -40,6 +40,12 @@ func TestParseCmdline(t *testing.T) {
 		{"climbing target", "sonic.target=/dev/../etc/x", Config{}, "under /dev"},
 		{"bad mode", "sonic.mode=erase", Config{}, "want install or live"},
 		{"unknown option", "sonic.colour=blue", Config{}, "unknown kernel option"},
+		{"net install", "sonic.source=net sonic.mode=install sonic.target=/dev/sda sonic.iso=tftp://10.0.2.2/udos-sonic-v1.4.6.iso sonic.iso_sha256=" + strings.Repeat("ab", 32),
+			Config{Mode: "install", Target: "/dev/sda", Source: "net", Shell: true, ISO: "tftp://10.0.2.2/udos-sonic-v1.4.6.iso", ISOSHA256: strings.Repeat("ab", 32)}, ""},
+		{"iso without digest", "sonic.iso=http://10.0.2.2/x.iso", Config{}, "needs sonic.iso_sha256"},
+		{"iso from a file", "sonic.iso=file:///etc/passwd sonic.iso_sha256=" + strings.Repeat("0", 64), Config{}, "want tftp://"},
+		{"iso climbing", "sonic.iso=tftp://h/../x sonic.iso_sha256=" + strings.Repeat("0", 64), Config{}, "want tftp://"},
+		{"short digest", "sonic.iso=tftp://h/x sonic.iso_sha256=abc", Config{}, "64 hex digits"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,7 +60,8 @@ func TestParseCmdline(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got.Mode != tc.want.Mode || got.Target != tc.want.Target || got.Source != tc.want.Source ||
-				got.Poweroff != tc.want.Poweroff || got.Shell != tc.want.Shell || strings.Join(got.Carry, " ") != strings.Join(tc.want.Carry, " ") {
+				got.Poweroff != tc.want.Poweroff || got.Shell != tc.want.Shell || strings.Join(got.Carry, " ") != strings.Join(tc.want.Carry, " ") ||
+				got.ISO != tc.want.ISO || got.ISOSHA256 != tc.want.ISOSHA256 {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
