@@ -254,7 +254,8 @@ func install(ctx context.Context, cfg runtime.Config, hw runtime.Hardware, versi
 		run := func(ctx context.Context, name string, args ...string) ([]byte, error) {
 			return exec.CommandContext(ctx, name, args...).CombinedOutput()
 		}
-		if err := runtime.FetchISO(ctx, cfg.ISO, cfg.ISOSHA256, local, run, &http.Client{Timeout: 10 * time.Minute}); err != nil {
+		progress := func(n int64) { say("sonic: fetched %d MiB of the ISO", n>>20) }
+		if err := runtime.FetchISO(ctx, cfg.ISO, cfg.ISOSHA256, local, run, &http.Client{Timeout: 10 * time.Minute}, progress); err != nil {
 			say("SONIC-INSTALL-FAILED %v", err)
 			return false
 		}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // FetchISO downloads the ISO a network install names (sonic.iso) to dst
@@ -19,8 +20,10 @@ import (
 // removes the file and fails. tftp:// goes through busybox's tftp applet
 // (the firmware has already spoken TFTP to that server); http(s):// is read
 // with client. The file is written to dst+".part" and renamed, so dst
-// exists only once it verified.
-func FetchISO(ctx context.Context, rawURL, want, dst string, run Runner, client *http.Client) error {
+// exists only once it verified. progress, when not nil, is told the bytes
+// received every few seconds (a silent TFTP transfer of a large ISO looks
+// like a hung machine otherwise).
+func FetchISO(ctx context.Context, rawURL, want, dst string, run Runner, client *http.Client, progress func(int64)) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return fmt.Errorf("sonic.iso %q: %w", rawURL, err)
@@ -29,6 +32,24 @@ func FetchISO(ctx context.Context, rawURL, want, dst string, run Runner, client 
 	defer os.Remove(part)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
+	}
+	if progress != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			t := time.NewTicker(5 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					if fi, err := os.Stat(part); err == nil {
+						progress(fi.Size())
+					}
+				}
+			}
+		}()
 	}
 	switch u.Scheme {
 	case "tftp":

@@ -40,7 +40,7 @@ func TestFetchISO(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := filepath.Join(t.TempDir(), "medium.iso")
-			err := FetchISO(context.Background(), tc.url, tc.want, dst, noRun, srv.Client())
+			err := FetchISO(context.Background(), tc.url, tc.want, dst, noRun, srv.Client(), nil)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err %v, want %q", err, tc.err)
@@ -79,7 +79,7 @@ func TestFetchISOByTFTP(t *testing.T) {
 		return nil, nil
 	}
 	dst := filepath.Join(t.TempDir(), "medium.iso")
-	if err := FetchISO(context.Background(), "tftp://10.0.2.2/udos-sonic-v1.4.6.iso", hex.EncodeToString(sum[:]), dst, run, nil); err != nil {
+	if err := FetchISO(context.Background(), "tftp://10.0.2.2/udos-sonic-v1.4.6.iso", hex.EncodeToString(sum[:]), dst, run, nil, func(int64) {}); err != nil {
 		t.Fatal(err)
 	}
 	want := "busybox tftp -g -b 1468 -r udos-sonic-v1.4.6.iso -l " + dst + ".part 10.0.2.2:69"
