@@ -40,6 +40,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -48,7 +49,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -189,11 +190,7 @@ func TestShellBlocksRun(t *testing.T) {
 	all := guides(t)
 	env := newDocEnv(t)
 
-	names := make([]string, 0, len(all))
-	for n := range all {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(all))
 	for _, name := range names {
 		var script strings.Builder
 		script.WriteString("set -euo pipefail\n")

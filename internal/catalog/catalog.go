@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -302,7 +304,7 @@ func (c *Catalog) Validate() error {
 			if !checksum.SHA512.Valid(v.SHA512) {
 				add("%s: sha512 %s is not 128 lower-case hex digits", vw, clip.Quote(v.SHA512))
 			}
-			for _, name := range sortedKeys(v.Dependencies) {
+			for _, name := range slices.Sorted(maps.Keys(v.Dependencies)) {
 				if _, err := libid.Parse(name); err != nil {
 					add("%s: dependencies: unknown dependency name %s: %v", vw, clip.Quote(name), err)
 				}
@@ -336,15 +338,6 @@ func urlProblem(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Marshal returns the catalog as deterministic JSON: libraries sorted by
@@ -547,7 +540,7 @@ func (s catalogSource) Versions(name string) ([]resolve.Candidate, error) {
 // names normalised to ids, sorted by id.
 func Candidate(id string, v *semver.Version, deps map[string]string) (resolve.Candidate, error) {
 	cand := resolve.Candidate{Version: v}
-	for _, dep := range sortedKeys(deps) {
+	for _, dep := range slices.Sorted(maps.Keys(deps)) {
 		ref, err := libid.Parse(dep)
 		if err != nil {
 			return resolve.Candidate{}, fmt.Errorf("%s %s: dependency %s: %w", id, clip.String(v.Original()), clip.Quote(dep), err)

@@ -10,10 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -384,11 +385,7 @@ func (p *Project) Order() ([]string, error) {
 		if !ok {
 			return fmt.Errorf("%s: service %q is not defined", p.File, name)
 		}
-		deps := make([]string, 0, len(svc.DependsOn))
-		for d := range svc.DependsOn {
-			deps = append(deps, d)
-		}
-		sort.Strings(deps)
+		deps := slices.Sorted(maps.Keys(svc.DependsOn))
 		for _, d := range deps {
 			if err := visit(d, append(chain, name)); err != nil {
 				return err

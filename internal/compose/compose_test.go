@@ -3,9 +3,10 @@ package compose
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,11 +40,7 @@ func composeFile(t *testing.T, change map[string]string) string {
 			attrs[k] = v
 		}
 	}
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(attrs))
 	var b strings.Builder
 	b.WriteString("name: hardening\nservices:\n  app:\n")
 	for _, k := range keys {

@@ -6,9 +6,10 @@ package jsonschema
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -76,11 +77,7 @@ func validate(schema, v any, path string) error {
 				}
 			}
 		}
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(v))
 		for _, k := range keys {
 			if ps, ok := props[k]; ok {
 				if err := validate(ps, v[k], path+"."+k); err != nil {

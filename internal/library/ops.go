@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,11 +132,7 @@ func (p *plan) resolve(ctx context.Context) (*resolve.Solution, error) {
 	for id, cons := range p.direct {
 		roots[id] = cons
 	}
-	ids := make([]string, 0, len(roots))
-	for id := range roots {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(roots))
 	for _, id := range ids {
 		for _, con := range roots[id] {
 			p.in.Roots = append(p.in.Roots, resolve.Requirement{ID: id, Constraint: con})
@@ -405,11 +402,7 @@ func (c *Client) InstallLocked(ctx context.Context) ([]Change, error) {
 	if len(lock.Libraries) == 0 {
 		return nil, fmt.Errorf("%s pins no library: nothing to install (name libraries to install them)", c.Paths.LockFile())
 	}
-	ids := make([]string, 0, len(lock.Libraries))
-	for id := range lock.Libraries {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(lock.Libraries))
 	var changes []Change
 	next := lock.Clone()
 	cats := &catalogOnce{}
@@ -509,11 +502,7 @@ func (c *Client) updatePlan(old *lockfile.Lock, cat *Catalog, targets map[string
 			delete(p.in.Prefer, id)
 		}
 	}
-	ids := make([]string, 0, len(targets))
-	for id := range targets {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(targets))
 	for _, id := range ids {
 		if !old.Libraries[id].Direct {
 			// Make the resolver consider it even though nothing pins it

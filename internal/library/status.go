@@ -2,8 +2,10 @@ package library
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -77,11 +79,7 @@ func mustRel(base, p string) string {
 // not satisfy.
 func unmet(lock *lockfile.Lock, core *semver.Version, e lockfile.Entry) []string {
 	var out []string
-	names := make([]string, 0, len(e.Dependencies))
-	for n := range e.Dependencies {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(e.Dependencies))
 	for _, n := range names {
 		con := e.Dependencies[n]
 		cc, err := constraint.Parse(con)

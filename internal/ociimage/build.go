@@ -13,8 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -239,11 +240,7 @@ func DirsLayer(dirs []string, uid, gid int, mtime time.Time) (v1.Layer, error) {
 		}
 		clean[c] = true
 	}
-	names := make([]string, 0, len(clean))
-	for d := range clean {
-		names = append(names, d)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(clean))
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
 	mt := mtime.UTC().Truncate(time.Second)

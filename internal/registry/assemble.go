@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -251,11 +253,7 @@ func addCandidates(cat *catalog.Catalog, prev *catalog.Catalog, col *Collection,
 		res.Packages = append(res.Packages, Package{File: file, ID: m.ID, Version: m.Version, Size: v.Size, SHA256: v.SHA256,
 			Signed: c.Signed, SignatureVerified: c.Verified, New: pv == nil})
 	}
-	ids := make([]string, 0, len(perLib))
-	for id := range perLib {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(perLib))
 	for _, id := range ids {
 		cat.Libraries = append(cat.Libraries, perLib[id].Libraries...)
 	}

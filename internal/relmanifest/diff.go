@@ -2,7 +2,8 @@ package relmanifest
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -59,11 +60,7 @@ func Diff(prev, cur *Manifest) []Change {
 	for _, n := range cur.Names() {
 		names[n] = true
 	}
-	all := make([]string, 0, len(names))
-	for n := range names {
-		all = append(all, n)
-	}
-	sort.Strings(all)
+	all := slices.Sorted(maps.Keys(names))
 	for _, n := range all {
 		p, inPrev := prev.Variants[n]
 		c, inCur := cur.Variants[n]

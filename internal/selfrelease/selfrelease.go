@@ -17,10 +17,11 @@ import (
 	"debug/buildinfo"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -239,11 +240,7 @@ func writeSBOM(path, version string, ts time.Time, infos []*buildinfo.BuildInfo)
 			mods[key] = c
 		}
 	}
-	keys := make([]string, 0, len(mods))
-	for k := range mods {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(mods))
 	comps := make([]cdx.Component, 0, len(keys))
 	for _, k := range keys {
 		comps = append(comps, *mods[k])

@@ -19,10 +19,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -153,11 +155,7 @@ func Write(dir string, catalogJSON []byte, opts Options) error {
 		}
 		files[name] = data
 	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(files))
 	for _, name := range names {
 		if err := writeFile(filepath.Join(tmp, filepath.FromSlash(name)), files[name]); err != nil {
 			return err

@@ -3,9 +3,10 @@ package store
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/fredbook/udos-dist/internal/libid"
@@ -39,11 +40,7 @@ func (p Paths) Switch(op string, old, next *lockfile.Lock, hook Hook) error {
 	for id := range next.Libraries {
 		ids[id] = true
 	}
-	sorted := make([]string, 0, len(ids))
-	for id := range ids {
-		sorted = append(sorted, id)
-	}
-	sort.Strings(sorted)
+	sorted := slices.Sorted(maps.Keys(ids))
 	for _, id := range sorted {
 		o, hadOld := old.Libraries[id]
 		n, hasNew := next.Libraries[id]

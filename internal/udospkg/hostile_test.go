@@ -6,9 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"testing"
 
 	"github.com/fredbook/udos-dist/internal/tarball"
@@ -101,11 +102,7 @@ func TestHostileCorpus(t *testing.T) {
 	if len(onDisk) != len(corpus) {
 		t.Fatalf("testdata/hostile holds %d files, the generator makes %d (run go test -update)", len(onDisk), len(corpus))
 	}
-	names := make([]string, 0, len(corpus))
-	for name := range corpus {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(corpus))
 	for _, name := range names {
 		c := corpus[name]
 		t.Run(name, func(t *testing.T) {

@@ -13,8 +13,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -262,11 +263,7 @@ func (m *Manifest) validate(packaged bool) []Problem {
 	case packaged && m.Files != nil && m.Files[m.EntryPoint] == "":
 		add("entry_point", "%s is not among the package's files", clip.Quote(m.EntryPoint))
 	}
-	deps := make([]string, 0, len(m.Dependencies))
-	for k := range m.Dependencies {
-		deps = append(deps, k)
-	}
-	sort.Strings(deps)
+	deps := slices.Sorted(maps.Keys(m.Dependencies))
 	seenDep := map[string]string{}
 	for _, name := range deps {
 		ref, err := libid.Parse(name)
@@ -291,11 +288,7 @@ func (m *Manifest) validate(packaged bool) []Problem {
 	if len(m.Files) == 0 {
 		add("files", "missing (every payload file with its sha256)")
 	}
-	paths := make([]string, 0, len(m.Files))
-	for p := range m.Files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
+	paths := slices.Sorted(maps.Keys(m.Files))
 	for _, p := range paths {
 		if !IsPayloadPath(p) {
 			add("files", "%s is not a payload path (lib/, docs/, examples/ or requirements.txt)", clip.Quote(p))
@@ -320,11 +313,7 @@ func (m *Manifest) validate(packaged bool) []Problem {
 // PayloadDigest is the sha256 of the lines "<sha256>  <path>\n" for every
 // file, sorted by path: what `sha256sum` prints for the payload files.
 func PayloadDigest(files map[string]string) string {
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
+	paths := slices.Sorted(maps.Keys(files))
 	h := sha256.New()
 	for _, p := range paths {
 		fmt.Fprintf(h, "%s  %s\n", files[p], p)

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -200,7 +202,7 @@ func (m *Manager) Backup(ctx context.Context, opts BackupOptions) (*BackupManife
 	if opts.Output == "" {
 		return nil, errors.New("backup: no output file")
 	}
-	keys := sortedKeys(m.Project.Volumes)
+	keys := slices.Sorted(maps.Keys(m.Project.Volumes))
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%s declares no named volumes: nothing to back up", m.Project.File)
 	}

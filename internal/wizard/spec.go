@@ -4,9 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,7 +101,7 @@ func (m *Manager) spec(service string) (*createSpec, error) {
 		Tty:        svc.Tty,
 		OpenStdin:  svc.StdinOpen,
 	}
-	for _, k := range sortedKeys(svc.Environment) {
+	for _, k := range slices.Sorted(maps.Keys(svc.Environment)) {
 		if v := svc.Environment[k]; v != nil {
 			cfg.Env = append(cfg.Env, k+"="+*v)
 		}
@@ -183,7 +184,7 @@ func (m *Manager) spec(service string) (*createSpec, error) {
 			hc.NanoCPUs = int64(float64(l.NanoCPUs) * 1e9)
 		}
 	}
-	for _, name := range sortedKeys(svc.Ulimits) {
+	for _, name := range slices.Sorted(maps.Keys(svc.Ulimits)) {
 		u := svc.Ulimits[name]
 		soft, hard := int64(u.Soft), int64(u.Hard)
 		if u.Single != 0 {
@@ -351,13 +352,4 @@ func restartPolicy(s string) (container.RestartPolicy, error) {
 		return rp, nil
 	}
 	return container.RestartPolicy{}, fmt.Errorf("restart %q: unknown policy", s)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

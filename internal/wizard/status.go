@@ -2,6 +2,8 @@ package wizard
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -61,7 +63,7 @@ func (m *Manager) Status(ctx context.Context) ([]ServiceStatus, error) {
 			if img, err := m.Engine.ImageInspect(ctx, o.Image); err == nil {
 				st.ImageDigests = img.RepoDigests
 			}
-			for _, p := range sortedKeys(o.Ports) {
+			for _, p := range slices.Sorted(maps.Keys(o.Ports)) {
 				st.Ports = append(st.Ports, o.Ports[p]+"->"+p)
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -210,7 +212,7 @@ func (m *Manager) startAndWait(ctx context.Context, order []string, specs map[st
 
 func (m *Manager) waitingFor(s string, done map[string]bool) string {
 	var w []string
-	for _, dep := range sortedKeys(m.Project.Services[s].DependsOn) {
+	for _, dep := range slices.Sorted(maps.Keys(m.Project.Services[s].DependsOn)) {
 		if !done[dep] {
 			w = append(w, fmt.Sprintf("waiting for %s: %s", dep, m.Project.Services[s].DependsOn[dep].Condition))
 		}
@@ -273,7 +275,7 @@ func (m *Manager) createContainer(ctx context.Context, s string, cs *createSpec)
 	if err != nil {
 		return "", fmt.Errorf("service %q: creating %s: %w", s, cs.Name, err)
 	}
-	for _, name := range sortedKeys(cs.Extra) {
+	for _, name := range slices.Sorted(maps.Keys(cs.Extra)) {
 		if _, err := m.Engine.NetworkConnect(ctx, name, client.NetworkConnectOptions{Container: res.ID, EndpointConfig: cs.Extra[name]}); err != nil {
 			return "", fmt.Errorf("service %q: connecting %s to %s: %w", s, cs.Name, name, err)
 		}
@@ -327,7 +329,7 @@ func (m *Manager) ensureNetworks(ctx context.Context) error {
 			keys[k] = true
 		}
 	}
-	for _, key := range sortedKeys(keys) {
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
 		nc := m.Project.Networks[key]
 		name := m.networkName(key)
 		if _, err := m.Engine.NetworkInspect(ctx, name, client.NetworkInspectOptions{}); err == nil {
@@ -360,7 +362,7 @@ func (m *Manager) ensureNetworks(ctx context.Context) error {
 }
 
 func (m *Manager) ensureVolumes(ctx context.Context) error {
-	for _, key := range sortedKeys(m.Project.Volumes) {
+	for _, key := range slices.Sorted(maps.Keys(m.Project.Volumes)) {
 		if err := m.ensureVolume(ctx, key); err != nil {
 			return err
 		}

@@ -4,7 +4,8 @@ package info
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -134,11 +135,7 @@ func describe(opts *Options, c *library.Client, cat *library.Catalog) error {
 		fmt.Fprintf(w, "tags:        %s\n", strings.Join(lib.Tags, ", "))
 	}
 	fmt.Fprintf(w, "dependencies of %s:\n", d.Selected)
-	names := make([]string, 0, len(d.SelectedDeps))
-	for n := range d.SelectedDeps {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(d.SelectedDeps))
 	if len(names) == 0 {
 		fmt.Fprintln(w, "  (none)")
 	}
