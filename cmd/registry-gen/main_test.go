@@ -12,6 +12,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/scripttest"
 	"github.com/fredbook/udos-dist/internal/testenv"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
@@ -39,7 +40,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"pack":   cmdPack,
 			"genkey": cmdGenkey,
-			"sign":   cmdSign,
+			"sign":   scripttest.Sign,
 		},
 	})
 }
@@ -80,20 +81,6 @@ func cmdGenkey(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), priv, 0o600))
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), pub, 0o644))
-}
-
-func cmdSign(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 || len(args) > 3 {
-		ts.Fatalf("usage: sign KEY FILE [PASSPHRASE]")
-	}
-	var pass []byte
-	if len(args) == 3 {
-		pass = []byte(args[2])
-	}
-	s, err := pgpsign.LoadSignerFile(ts.MkAbs(args[0]), pass)
-	ts.Check(err)
-	_, err = pgpsign.SignFile(s, ts.MkAbs(args[1]))
-	ts.Check(err)
 }
 
 // TestExitCodes checks the documented exit statuses of the local mode.

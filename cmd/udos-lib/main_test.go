@@ -14,7 +14,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/scripttest"
 )
 
 func TestMain(m *testing.M) {
@@ -67,7 +67,7 @@ func TestScripts(t *testing.T) {
 			"unserve":    cmdUnserve,
 			"cmptree":    cmdCmptree,
 			"reqlog":     cmdReqlog,
-			"sign":       cmdSign,
+			"sign":       scripttest.Sign,
 			"corrupt":    cmdCorrupt,
 			"replace":    cmdReplace,
 		},
@@ -192,17 +192,6 @@ func cmdReqlog(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("reqlog: %d requests, want %s%d", len(log), map[bool]string{true: "not ", false: ""}[neg], n)
 		}
 	}
-}
-
-// sign KEY FILE: writes FILE.asc signed with the private key KEY.
-func cmdSign(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 2 {
-		ts.Fatalf("usage: sign KEY FILE")
-	}
-	s, err := pgpsign.LoadSignerFile(ts.MkAbs(args[0]), nil)
-	ts.Check(err)
-	_, err = pgpsign.SignFile(s, ts.MkAbs(args[1]))
-	ts.Check(err)
 }
 
 // corrupt FILE: flips one byte in the middle of FILE.
