@@ -26,6 +26,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/registry"
+	"github.com/fredbook/udos-dist/internal/scripttest"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
 
@@ -119,7 +120,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"sign":       cmdSign,
+			"sign":       scripttest.Sign,
 			"tamper":     cmdTamper,
 			"httpserve":  cmdHTTPServe,
 			"ghserve":    cmdGHServe,
@@ -135,17 +136,6 @@ func mustAbs(p string) string {
 		panic(err)
 	}
 	return a
-}
-
-// sign KEY FILE: FILE.asc by the armored private key KEY.
-func cmdSign(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 2 {
-		ts.Fatalf("usage: sign KEY FILE")
-	}
-	s, err := pgpsign.LoadSignerFile(ts.MkAbs(args[0]), nil)
-	ts.Check(err)
-	_, err = pgpsign.SignFile(s, ts.MkAbs(args[1]))
-	ts.Check(err)
 }
 
 // tamper FILE: flip one byte in the middle.
