@@ -3,9 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,12 +11,11 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/fredbook/udos-dist/internal/goldentest"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/resolve"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
@@ -77,20 +74,7 @@ func TestMarshalGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "catalog.json.golden")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("Marshal differs from %s (run go test -update if intended):\n%s", golden, got)
-	}
+	goldentest.Compare(t, filepath.Join("testdata", "catalog.json.golden"), got)
 	// Parse of the output gives back the same bytes.
 	c, err := Parse(got)
 	if err != nil {

@@ -3,15 +3,13 @@ package ghreplica
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+	"github.com/fredbook/udos-dist/internal/goldentest"
+)
 
 // TestGoldenDocuments pins the replica's JSON documents (field names, order,
 // nulls) so that a change in shape is a visible diff.
@@ -46,23 +44,7 @@ func TestGoldenDocuments(t *testing.T) {
 				got = got[:i] + "untagged-XXXXXXXXXXXXXXXXXXXX" + got[i+len("untagged-")+20:]
 			}
 			got = fmt.Sprintf("HTTP %d\n%s\n", res.status, got)
-			path := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs from %s:\n%s", tc.name, path, got)
-			}
+			goldentest.Compare(t, filepath.Join("testdata", tc.name+".golden"), []byte(got))
 		})
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/goldentest"
 )
 
 // routeFixture seeds a replica whose ids are the same on every run: a
@@ -114,7 +116,7 @@ func TestRoutes(t *testing.T) {
 		}
 	}
 	golden := filepath.Join("testdata", "routes.golden")
-	if *update {
+	if goldentest.Update() {
 		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}

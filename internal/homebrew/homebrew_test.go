@@ -1,15 +1,14 @@
 package homebrew
 
 import (
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/fredbook/udos-dist/internal/goldentest"
+)
 
 func coreSlim() Formula {
 	return Formula{
@@ -30,19 +29,7 @@ func TestRenderGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join("testdata", "udos-core-slim.rb.golden")
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("formula differs:\n%s", got)
-	}
+	goldentest.Compare(t, filepath.Join("testdata", "udos-core-slim.rb.golden"), got)
 	rubySyntax(t, got)
 }
 

@@ -1,14 +1,13 @@
 package lockfile
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/fredbook/udos-dist/internal/goldentest"
+)
 
 func sample() *Lock {
 	l := New()
@@ -49,18 +48,7 @@ func TestWriteReadGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "lock.json.golden")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		os.WriteFile(golden, got, 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("lock.json differs from the golden file:\n%s", got)
-	}
+	goldentest.Compare(t, filepath.Join("testdata", "lock.json.golden"), got)
 	l, err := Read(path)
 	if err != nil {
 		t.Fatal(err)

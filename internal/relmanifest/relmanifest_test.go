@@ -2,16 +2,14 @@ package relmanifest
 
 import (
 	"github.com/fredbook/udos-dist/internal/assetname"
+	"github.com/fredbook/udos-dist/internal/goldentest"
 
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func hexN(c byte, n int) string { return strings.Repeat(string(c), n) }
 
@@ -48,19 +46,7 @@ func sonicISO() Variant {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	goldentest.Compare(t, filepath.Join("testdata", name), got)
 }
 
 func TestMarshalGolden(t *testing.T) {

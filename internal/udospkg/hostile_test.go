@@ -12,6 +12,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/fredbook/udos-dist/internal/goldentest"
 	"github.com/fredbook/udos-dist/internal/tarball"
 	"github.com/fredbook/udos-dist/internal/tarball/tartest"
 )
@@ -87,7 +88,7 @@ func TestHostileCorpus(t *testing.T) {
 	t.Parallel()
 	corpus := hostileCorpus()
 	dir := filepath.Join("testdata", "hostile")
-	if *update {
+	if goldentest.Update() {
 		os.RemoveAll(dir)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)

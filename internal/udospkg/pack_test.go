@@ -3,7 +3,6 @@ package udospkg
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -11,9 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files and the hostile-archive corpus")
+	"github.com/fredbook/udos-dist/internal/goldentest"
+)
 
 const examples = "../../examples/libraries"
 
@@ -58,19 +57,7 @@ func TestPackGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := fmt.Sprintf("%s  %s\n", res.SHA256, res.FileName)
-	golden := filepath.Join("testdata", "grid-extensions.sha256.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("packing examples/libraries/grid-extensions:\n got %s want %s(if the change is intended, run go test -update)", got, want)
-	}
+	goldentest.Compare(t, filepath.Join("testdata", "grid-extensions.sha256.golden"), []byte(got))
 	if res.Size != int64(buf.Len()) || res.FileName != "lib-grid-extensions-v1.2.3.udos-package" {
 		t.Errorf("result %+v does not describe the %d bytes written", res, buf.Len())
 	}
