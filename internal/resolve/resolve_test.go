@@ -12,6 +12,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/fredbook/udos-dist/internal/goldentest"
 	"github.com/fredbook/udos-dist/internal/libid"
 )
 
@@ -513,7 +514,7 @@ func TestResolveErrors(t *testing.T) {
 				if err == nil {
 					t.Fatalf("Resolve = %s, want an error", versions(sol))
 				}
-				golden(t, filepath.Join("testdata", "errors", fileName(tt.name)+".golden"), err.Error()+"\n")
+				goldentest.Compare(t, filepath.Join("testdata", "errors", fileName(tt.name)+".golden"), []byte(err.Error()+"\n"))
 				if first == "" {
 					first = err.Error()
 				} else if err.Error() != first {

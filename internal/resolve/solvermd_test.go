@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fredbook/udos-dist/internal/goldentest"
 )
 
 // The worked examples of Dart pub's doc/solver.md, with library ids for
@@ -113,7 +115,7 @@ func TestSolverMDExamples(t *testing.T) {
 					t.Error(err)
 				}
 			}
-			golden(t, filepath.Join("testdata", "solver-md", ex.name+".golden"), b.String())
+			goldentest.Compare(t, filepath.Join("testdata", "solver-md", ex.name+".golden"), []byte(b.String()))
 		})
 	}
 }

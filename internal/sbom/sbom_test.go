@@ -2,16 +2,15 @@ package sbom
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/fredbook/udos-dist/internal/goldentest"
+)
 
 func TestParseRequirements(t *testing.T) {
 	t.Parallel()
@@ -88,19 +87,7 @@ func TestGenerateGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join("testdata", "wizard-full.cdx.golden")
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("sbom differs from golden:\n%s", got)
-	}
+	goldentest.Compare(t, filepath.Join("testdata", "wizard-full.cdx.golden"), got)
 	// Input order does not matter.
 	in.Files[0], in.Files[1] = in.Files[1], in.Files[0]
 	in.Requirements[0], in.Requirements[4] = in.Requirements[4], in.Requirements[0]

@@ -2,35 +2,17 @@ package variant
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fredbook/udos-dist/internal/goldentest"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 const fixture = "../../examples/udos"
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 func listing(l *Layout) []byte {
 	var b strings.Builder
@@ -61,7 +43,7 @@ func TestBuiltinLayouts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".golden", listing(l))
+			goldentest.Compare(t, filepath.Join("testdata", name+".golden"), listing(l))
 		})
 	}
 }
@@ -286,7 +268,7 @@ func TestCompose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "docker-compose.golden", got)
+	goldentest.Compare(t, filepath.Join("testdata", "docker-compose.golden"), got)
 	for _, want := range []string{"cap_drop:\n      - ALL", "no-new-privileges:true", "read_only: true", `user: "10001:10001"`,
 		":ro", "healthcheck:", "udos-private", "127.0.0.1:9000:9000", "/api/health"} {
 		if !strings.Contains(string(got), want) {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,10 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/goldentest"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 var epoch = time.Unix(1764115200, 0)
 
@@ -164,18 +162,7 @@ func TestBuildGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := listing(t, buf.Bytes())
-	golden := filepath.Join("testdata", "initramfs.golden")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		os.WriteFile(golden, []byte(got), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("listing differs from %s (run with -update after checking):\n%s", golden, got)
-	}
+	goldentest.Compare(t, filepath.Join("testdata", "initramfs.golden"), []byte(got))
 	// Same inputs, same bytes.
 	var again bytes.Buffer
 	if err := Build(&again, opts); err != nil {
