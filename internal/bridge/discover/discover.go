@@ -60,6 +60,21 @@ func Announce(ctx context.Context, a Announcement, ready func(name string)) erro
 			}
 		}
 	}
+	// Ask before probing: a responder that already holds the name (avahi
+	// among them) answers a query reliably, while its answer to a probe can
+	// come too late under load. A name answered with another fingerprint is
+	// taken, so take the next one as Bonjour names them; probing below
+	// still settles races with hosts starting at the same moment.
+	for i := 2; i < 100; i++ {
+		h, err := Lookup(ctx, cfg.Name, time.Second)
+		if err != nil || h.Fingerprint == a.Fingerprint {
+			break
+		}
+		cfg.Name = fmt.Sprintf("%s (%d)", a.Name, i)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
 	srv, err := dnssd.NewService(cfg)
 	if err != nil {
 		return fmt.Errorf("announcing %q: %w", a.Name, err)
