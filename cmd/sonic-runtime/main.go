@@ -143,7 +143,7 @@ func boot() {
 			say("sonic: %v", e)
 		}
 	}
-	settleDevices(cfg.Target, 6*time.Second)
+	settleDevices(cfg.Target, 10*time.Second)
 
 	root := os.DirFS("/")
 	hw, err := runtime.Detect(root)
@@ -217,7 +217,7 @@ func loadModule(path string) error {
 }
 
 // settleDevices waits for driver probing: until the set of block devices
-// has not changed for a second (and, when installing, the target exists),
+// has not changed for 2.5 s (and, when installing, the target exists),
 // at most limit.
 func settleDevices(target string, limit time.Duration) {
 	if target != "" {
@@ -236,7 +236,9 @@ func settleDevices(target string, limit time.Duration) {
 			last, stableSince = cur, time.Now()
 		}
 		_, terr := os.Stat(target)
-		if time.Since(stableSince) >= time.Second && (target == "" || terr == nil) {
+		// usb-storage waits delay_use (1 s) before it scans a stick, so a
+		// set unchanged for one second can still be missing the boot stick.
+		if time.Since(stableSince) >= 2500*time.Millisecond && (target == "" || terr == nil) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
