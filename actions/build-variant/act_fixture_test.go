@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -44,16 +43,7 @@ func TestReleaseWorkflowOnRealLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
-	secrets := filepath.Join(work, "secrets.env")
-	sec := fmt.Sprintf("UDOS_SIGNING_KEY=\"%s\"\nUDOS_SIGNING_PASSPHRASE=\"%s\"\nGITHUB_TOKEN=test-token\n",
-		strings.ReplaceAll(strings.TrimSpace(string(priv)), "\n", `\n`), passphrase)
-	if err := os.WriteFile(secrets, []byte(sec), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	event := filepath.Join(work, "event.json")
-	if err := os.WriteFile(event, []byte(`{"ref": "refs/tags/v1.5.0", "ref_name": "v1.5.0", "repository": {"full_name": "fredbook/uDOS", "name": "uDOS", "owner": {"login": "fredbook"}}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	secrets, event := actInputs(t, work, priv, passphrase, "v1.5.0")
 
 	repo := fixturetest.Repo(t, "udos-v1.5", fixturetest.Options{Tag: "fixture"})
 	wf := filepath.Join(repo, ".github", "workflows")

@@ -203,16 +203,7 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
-	secrets := filepath.Join(work, "secrets.env")
-	sec := fmt.Sprintf("UDOS_SIGNING_KEY=\"%s\"\nUDOS_SIGNING_PASSPHRASE=\"%s\"\nGITHUB_TOKEN=test-token\n",
-		strings.ReplaceAll(strings.TrimSpace(string(priv)), "\n", `\n`), passphrase)
-	if err := os.WriteFile(secrets, []byte(sec), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	event := filepath.Join(work, "event.json")
-	if err := os.WriteFile(event, []byte(`{"ref": "refs/tags/v1.4.6", "ref_name": "v1.4.6", "repository": {"full_name": "fredbook/uDOS", "name": "uDOS", "owner": {"login": "fredbook"}}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	secrets, event := actInputs(t, work, priv, passphrase, "v1.4.6")
 	repo := udosRepo(t)
 
 	// Run 1: one upload breaks half-way (retried within the run), then the
@@ -490,4 +481,23 @@ func oldSBOM(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return doc
+}
+
+// actInputs writes what act reads for a tag push: the secrets file (the
+// release key and its passphrase, the replica's token) and the push event
+// of tag on fredbook/uDOS.
+func actInputs(t *testing.T, work string, priv []byte, passphrase, tag string) (secrets, event string) {
+	t.Helper()
+	secrets = filepath.Join(work, "secrets.env")
+	sec := fmt.Sprintf("UDOS_SIGNING_KEY=\"%s\"\nUDOS_SIGNING_PASSPHRASE=\"%s\"\nGITHUB_TOKEN=test-token\n",
+		strings.ReplaceAll(strings.TrimSpace(string(priv)), "\n", `\n`), passphrase)
+	if err := os.WriteFile(secrets, []byte(sec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	event = filepath.Join(work, "event.json")
+	ev := `{"ref": "refs/tags/` + tag + `", "ref_name": "` + tag + `", "repository": {"full_name": "fredbook/uDOS", "name": "uDOS", "owner": {"login": "fredbook"}}}`
+	if err := os.WriteFile(event, []byte(ev), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return secrets, event
 }
