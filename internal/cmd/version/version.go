@@ -17,8 +17,11 @@ import (
 
 // stamped is the release version a release build sets with
 // -ldflags "-X github.com/fredbook/udos-dist/internal/cmd/version.stamped=1.2.0"
-// (internal/selfrelease does): a -trimpath build from a checkout has no
-// module version of its own, only "(devel)".
+// (internal/selfrelease does). When set it wins over the module version:
+// only a release build passes it, and a build from a git checkout has a
+// module version of its own that is not the release's — "(devel)", or since
+// Go 1.24 a pseudo-version from the commit (v0.0.0-20261201170043-81bc436d176b).
+// A `go install …@v1.2.0` binary has no stamp and says its module version.
 var stamped string
 
 // Info is what a build says about itself (the --json output).
@@ -43,7 +46,7 @@ func FromBuild(bi *debug.BuildInfo) Info {
 	if v := bi.Main.Version; v != "" {
 		in.Version = strings.TrimPrefix(v, "v")
 	}
-	if stamped != "" && (in.Version == "(devel)" || in.Version == "(unknown)") {
+	if stamped != "" {
 		in.Version = strings.TrimPrefix(stamped, "v")
 	}
 	for _, s := range bi.Settings {

@@ -28,15 +28,22 @@ func TestFromBuild(t *testing.T) {
 	}
 }
 
-func TestStampedVersionWinsOverDevel(t *testing.T) {
+func TestStampedVersionWins(t *testing.T) {
 	defer func(old string) { stamped = old }(stamped)
 	stamped = "v0.9.0"
 	dev := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}
 	if got := FromBuild(dev).Version; got != "0.9.0" {
 		t.Fatalf("a stamped (devel) build says %q, want 0.9.0", got)
 	}
+	// A clean checkout: Go stamps a pseudo-version from the commit; the
+	// release stamp must still win (CI builds releases from clean checkouts).
+	pseudo := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.0.0-20261201170043-81bc436d176b"}}
+	if got := FromBuild(pseudo).Version; got != "0.9.0" {
+		t.Fatalf("a stamped build from a clean checkout says %q, want 0.9.0", got)
+	}
+	stamped = ""
 	rel := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.0"}}
 	if got := FromBuild(rel).Version; got != "1.2.0" {
-		t.Fatalf("the module version must win over the stamp: got %q", got)
+		t.Fatalf("an unstamped `go install …@v1.2.0` build says %q, want 1.2.0", got)
 	}
 }
