@@ -97,11 +97,16 @@ func (r *rig) service(name string, args []string, extra ...string) string {
 		"    pids_limit: 64",
 		`    restart: "no"`,
 		`    ports: ["127.0.0.1::8080"]`,
+		// A probe that fails says so at once (the unhealthy fault); the
+		// timeout and retries only absorb a loaded machine, where a 1 s
+		// docker exec probe timing out twice marked a healthy service
+		// unhealthy and the watcher restarted it once more than the test
+		// killed it (21 restarts for 20 kills).
 		"    healthcheck:",
 		`      test: ["CMD", "/testsvc", "healthcheck"]`,
 		"      interval: 250ms",
-		"      timeout: 1s",
-		"      retries: 2",
+		"      timeout: 10s",
+		"      retries: 3",
 	}
 	return strings.Join(append(lines, extra...), "\n")
 }
