@@ -2,29 +2,24 @@
 package checkupdates
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 )
 
 // Options of one check.
 type Options struct {
-	IO    *iostreams.IOStreams
-	Ctx   context.Context
-	Begin func() (*library.Client, func(), error)
-	JSON  bool
-	Pre   bool
+	cmdutil.Session
+	Pre bool
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Inspect}
+	opts := &Options{Session: cmdutil.NewSession(f, f.Inspect)}
 	cmd := &cobra.Command{
 		Use:   "check-updates",
 		Short: "Show installed libraries with newer versions",
@@ -33,12 +28,9 @@ constraints allow while every installed library's dependencies still hold.
 LATEST is the newest published version (pre-releases only with --pre).`,
 		Example: "  udos-lib check-updates\n  udos-lib check-updates --json\n  udos-lib check-updates --pre",
 		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
-			return cmdutil.Run(opts, runF, run)
-		},
+		RunE:    cmdutil.RunE(f, opts, nil, runF, run),
 	}
-	cmd.Flags().BoolVar(&opts.Pre, "pre", false, "allow pre-release versions inside every range (npm's includePrerelease; see docs/CONSTRAINTS.md)")
+	cmdutil.PreFlag(cmd, &opts.Pre)
 	return cmd
 }
 

@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 )
 
@@ -105,6 +107,51 @@ func Run[O any](opts *O, runF, run func(*O) error) error {
 		return runF(opts)
 	}
 	return run(opts)
+}
+
+// Session is what the Options of every command that works in a library
+// session start with: the streams, the context, how the session is opened
+// and --json.
+type Session struct {
+	IO  *iostreams.IOStreams
+	Ctx context.Context
+	// Begin opens the session: the factory's Begin (a transaction),
+	// Browse or Inspect (read-only).
+	Begin func() (*library.Client, func(), error)
+	JSON  bool
+}
+
+// NewSession is the Session of a command of f whose sessions begin opens.
+func NewSession(f *factory.Factory, begin func() (*library.Client, func(), error)) Session {
+	return Session{IO: f.IO, Begin: begin}
+}
+
+func (s *Session) session() *Session { return s }
+
+// RunE is the RunE of a command whose Options embed a Session: it fills the
+// context and --json from f when the command runs, lets parse (nil: nothing
+// to take) take the positional arguments into opts — an error, a usage
+// error as a rule, stops it — and ends as Run does.
+func RunE[O interface{ session() *Session }](f *factory.Factory, opts O, parse func(args []string) error, runF, run func(O) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		s := opts.session()
+		s.Ctx, s.JSON = f.Ctx, f.Global.JSON
+		if parse != nil {
+			if err := parse(args); err != nil {
+				return err
+			}
+		}
+		if runF != nil {
+			return runF(opts)
+		}
+		return run(opts)
+	}
+}
+
+// PreFlag adds --pre, the resolver's includePrerelease, to a command that
+// resolves ranges.
+func PreFlag(cmd *cobra.Command, pre *bool) {
+	cmd.Flags().BoolVar(pre, "pre", false, "allow pre-release versions inside every range (npm's includePrerelease; see docs/CONSTRAINTS.md)")
 }
 
 // WithClient runs fn in one library session opened by begin (the factory's

@@ -2,7 +2,6 @@
 package info
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -14,17 +13,13 @@ import (
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/libid"
 	"github.com/fredbook/udos-dist/internal/library"
 )
 
 // Options of one info.
 type Options struct {
-	IO      *iostreams.IOStreams
-	Ctx     context.Context
-	Begin   func() (*library.Client, func(), error)
-	JSON    bool
+	cmdutil.Session
 	Name    string
 	Version string
 	Pre     bool
@@ -43,21 +38,20 @@ type Details struct {
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Browse}
+	opts := &Options{Session: cmdutil.NewSession(f, f.Browse)}
 	cmd := &cobra.Command{
 		Use:     "info NAME[@VERSION]",
 		Example: "  udos-lib info grid-extensions\n  udos-lib info grid-extensions@1.2.0 --json\n  udos-lib info grid-extensions --pre   # the newest pre-release's dependencies",
 		Args:    cmdutil.ExactArgs(1, "name exactly one library"),
 		Short:   "Show a library's details, versions and dependencies",
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(f, opts, func(args []string) error {
 			name, ver, err := libid.SplitSpec(args[0])
 			if err != nil {
 				return cmdutil.Usagef("info: %v", err)
 			}
 			opts.Name, opts.Version = name, strings.TrimPrefix(ver, "v")
-			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
-			return cmdutil.Run(opts, runF, run)
-		},
+			return nil
+		}, runF, run),
 	}
 	cmd.Flags().BoolVar(&opts.Pre, "pre", false, "describe the newest version counting pre-releases (npm's includePrerelease)")
 	return cmd

@@ -4,7 +4,6 @@
 package install
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -19,10 +18,7 @@ import (
 
 // Options of one install.
 type Options struct {
-	IO    *iostreams.IOStreams
-	Ctx   context.Context
-	Begin func() (*library.Client, func(), error)
-	JSON  bool
+	cmdutil.Session
 
 	Specs []library.Spec
 	File  string
@@ -31,7 +27,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Begin}
+	opts := &Options{Session: cmdutil.NewSession(f, f.Begin)}
 	cmd := &cobra.Command{
 		Use:   "install [NAME[@CONSTRAINT]... | FILE.udos-package]",
 		Short: "Install libraries and their dependencies",
@@ -44,8 +40,7 @@ the registry. Without arguments, installs exactly what library/lock.json pins.`,
   udos-lib install grid-math@^1.2 --pre    # 1.2.0-beta.1 too
   udos-lib install ./lib-grid-math-v1.1.1.udos-package
   udos-lib install            # exactly what library/lock.json pins`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
+		RunE: cmdutil.RunE(f, opts, func(args []string) error {
 			opts.Specs, opts.File = nil, ""
 			for _, a := range args {
 				if strings.HasSuffix(a, udospkg.Extension) || strings.ContainsRune(a, '/') && !strings.HasPrefix(a, "@") {
@@ -61,10 +56,10 @@ the registry. Without arguments, installs exactly what library/lock.json pins.`,
 				}
 				opts.Specs = append(opts.Specs, s)
 			}
-			return cmdutil.Run(opts, runF, run)
-		},
+			return nil
+		}, runF, run),
 	}
-	cmd.Flags().BoolVar(&opts.Pre, "pre", false, "allow pre-release versions inside every range (npm's includePrerelease; see docs/CONSTRAINTS.md)")
+	cmdutil.PreFlag(cmd, &opts.Pre)
 	return cmd
 }
 

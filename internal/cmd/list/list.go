@@ -2,7 +2,6 @@
 package list
 
 import (
-	"context"
 	"fmt"
 	"sort"
 
@@ -10,16 +9,12 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 )
 
 // Options of one list.
 type Options struct {
-	IO        *iostreams.IOStreams
-	Ctx       context.Context
-	Begin     func() (*library.Client, func(), error)
-	JSON      bool
+	cmdutil.Session
 	Available bool
 }
 
@@ -44,16 +39,13 @@ type Item struct {
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Inspect}
+	opts := &Options{Session: cmdutil.NewSession(f, f.Inspect)}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List installed libraries, or every library in the catalog",
 		Example: "  udos-lib list\n  udos-lib list --available --json",
 		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
-			return cmdutil.Run(opts, runF, run)
-		},
+		RunE:    cmdutil.RunE(f, opts, nil, runF, run),
 	}
 	cmd.Flags().BoolVar(&opts.Available, "available", false, "list the catalog instead")
 	return cmd

@@ -12,7 +12,6 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/sourcedate"
@@ -21,11 +20,9 @@ import (
 
 // Options of one pack.
 type Options struct {
-	IO         *iostreams.IOStreams
+	cmdutil.Session
 	Client     func() (*library.Client, error)
-	Begin      func() (*library.Client, func(), error)
 	Getenv     func(string) string
-	JSON       bool
 	Target     string
 	Output     string
 	SignKey    string
@@ -46,7 +43,7 @@ type Result struct {
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Client: f.Client, Begin: f.Begin, Getenv: f.Getenv}
+	opts := &Options{Session: cmdutil.NewSession(f, f.Begin), Client: f.Client, Getenv: f.Getenv}
 	cmd := &cobra.Command{
 		Use:     "pack (NAME | DIR)",
 		Example: "  udos-lib pack ./grid-math --output dist/\n  UDOS_SIGN_PASSPHRASE=… udos-lib pack ./grid-math --sign-key release.key",
@@ -56,10 +53,10 @@ func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 library. --output is a file or a folder (default: the current folder).
 --sign-key is an armored private key; its passphrase comes from
 UDOS_SIGN_PASSPHRASE. Entry times come from SOURCE_DATE_EPOCH (default 0).`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Target, opts.JSON = args[0], f.Global.JSON
-			return cmdutil.Run(opts, runF, run)
-		},
+		RunE: cmdutil.RunE(f, opts, func(args []string) error {
+			opts.Target = args[0]
+			return nil
+		}, runF, run),
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", ".", "output `FILE` or folder")
 	cmd.Flags().StringVar(&opts.SignKey, "sign-key", "", "armored private key `FILE` to write FILE.asc with")

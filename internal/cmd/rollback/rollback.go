@@ -2,41 +2,35 @@
 package rollback
 
 import (
-	"context"
-
 	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/install"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 )
 
 // Options of one rollback.
 type Options struct {
-	IO    *iostreams.IOStreams
-	Ctx   context.Context
-	Begin func() (*library.Client, func(), error)
-	JSON  bool
-	Name  string
-	To    string
+	cmdutil.Session
+	Name string
+	To   string
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Begin}
+	opts := &Options{Session: cmdutil.NewSession(f, f.Begin)}
 	cmd := &cobra.Command{
 		Use:     "rollback NAME --to VERSION",
 		Short:   "Switch a library back to an earlier version (offline if it was installed before)",
 		Example: "  udos-lib rollback grid-extensions --to 1.2.0",
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(f, opts, func(args []string) error {
 			if len(args) != 1 || opts.To == "" {
 				return cmdutil.Usagef("rollback: usage: rollback NAME --to VERSION")
 			}
-			opts.Name, opts.Ctx, opts.JSON = args[0], f.Ctx, f.Global.JSON
-			return cmdutil.Run(opts, runF, run)
-		},
+			opts.Name = args[0]
+			return nil
+		}, runF, run),
 	}
 	cmd.Flags().StringVar(&opts.To, "to", "", "the `VERSION` to go back to")
 	return cmd

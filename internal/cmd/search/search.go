@@ -3,7 +3,6 @@
 package search
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -12,16 +11,12 @@ import (
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 )
 
 // Options of one search.
 type Options struct {
-	IO    *iostreams.IOStreams
-	Ctx   context.Context
-	Begin func() (*library.Client, func(), error)
-	JSON  bool
+	cmdutil.Session
 	Query string
 }
 
@@ -37,16 +32,16 @@ type Result struct {
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Browse}
+	opts := &Options{Session: cmdutil.NewSession(f, f.Browse)}
 	return &cobra.Command{
 		Use:     "search QUERY...",
 		Short:   "Search the catalog by id, name, description and tags",
 		Example: "  udos-lib search grid\n  udos-lib search --json path finding",
 		Args:    cmdutil.MinArgs(1, "give a query (e.g. 'udos-lib search grid')"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Query, opts.Ctx, opts.JSON = strings.Join(args, " "), f.Ctx, f.Global.JSON
-			return cmdutil.Run(opts, runF, run)
-		},
+		RunE: cmdutil.RunE(f, opts, func(args []string) error {
+			opts.Query = strings.Join(args, " ")
+			return nil
+		}, runF, run),
 	}
 }
 

@@ -17,8 +17,6 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
-	"github.com/fredbook/udos-dist/internal/iostreams"
-	"github.com/fredbook/udos-dist/internal/library"
 	"github.com/fredbook/udos-dist/internal/publish"
 	"github.com/fredbook/udos-dist/internal/sourcedate"
 	"github.com/fredbook/udos-dist/internal/udospkg"
@@ -26,11 +24,8 @@ import (
 
 // Options of one share.
 type Options struct {
-	Ctx    context.Context
-	IO     *iostreams.IOStreams
-	Begin  func() (*library.Client, func(), error)
+	cmdutil.Session
 	Getenv func(string) string
-	JSON   bool
 
 	Target     string
 	GitHub     bool
@@ -61,7 +56,7 @@ type Result struct {
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Begin, Getenv: f.Getenv}
+	opts := &Options{Session: cmdutil.NewSession(f, f.Begin), Getenv: f.Getenv}
 	cmd := &cobra.Command{
 		Use:     "share (NAME | DIR) --github",
 		Example: "  GITHUB_TOKEN=… udos-lib share ./grid-math --github --sign-key release.key\n  udos-lib share grid-math --github --repository fredbook/grid-math --tag v1.1.1",
@@ -78,13 +73,13 @@ The token comes from GITHUB_TOKEN (or GH_TOKEN), the API from --api-url or
 GITHUB_API_URL. The signing key is --sign-key FILE or the armored key in
 UDOS_SIGN_KEY; its passphrase comes from UDOS_SIGN_PASSPHRASE. Entry times
 come from SOURCE_DATE_EPOCH (default 0).`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(f, opts, func(args []string) error {
 			if !opts.GitHub {
 				return cmdutil.Usagef("share: say where to publish: --github")
 			}
-			opts.Ctx, opts.Target, opts.JSON = f.Ctx, args[0], f.Global.JSON
-			return cmdutil.Run(opts, runF, Run)
-		},
+			opts.Target = args[0]
+			return nil
+		}, runF, Run),
 	}
 	fs := cmd.Flags()
 	fs.BoolVar(&opts.GitHub, "github", false, "publish to GitHub Releases (required: the only destination)")

@@ -3,23 +3,18 @@
 package sync
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 )
 
 // Options of one sync.
 type Options struct {
-	IO    *iostreams.IOStreams
-	Ctx   context.Context
-	Begin func() (*library.Client, func(), error)
-	JSON  bool
+	cmdutil.Session
 }
 
 // Result is the --json output.
@@ -36,16 +31,13 @@ type Result struct {
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Begin}
+	opts := &Options{Session: cmdutil.NewSession(f, f.Begin)}
 	return &cobra.Command{
 		Use:     "sync",
 		Short:   "Fetch, verify and cache the registry's catalog",
 		Example: "  udos-lib sync\n  udos-lib --registry https://fredbook.github.io/udos-registry sync",
 		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx, opts.JSON = f.Ctx, f.Global.JSON
-			return cmdutil.Run(opts, runF, run)
-		},
+		RunE:    cmdutil.RunE(f, opts, nil, runF, run),
 	}
 }
 

@@ -7,22 +7,19 @@ import (
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/install"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 )
 
 // Options of one uninstall.
 type Options struct {
-	IO    *iostreams.IOStreams
-	Begin func() (*library.Client, func(), error)
-	JSON  bool
+	cmdutil.Session
 	Force bool
 	Name  string
 }
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Begin}
+	opts := &Options{Session: cmdutil.NewSession(f, f.Begin)}
 	cmd := &cobra.Command{
 		Use:     "uninstall NAME",
 		Example: "  udos-lib uninstall grid-extensions\n  udos-lib uninstall pathfinding --force",
@@ -31,10 +28,10 @@ func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 		Long: `Refused while another installed library depends on NAME, unless --force.
 Dependencies nothing else needs any more are removed too. The library's
 config and its store copies are kept.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Name, opts.JSON = args[0], f.Global.JSON
-			return cmdutil.Run(opts, runF, run)
-		},
+		RunE: cmdutil.RunE(f, opts, func(args []string) error {
+			opts.Name = args[0]
+			return nil
+		}, runF, run),
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "remove even if other libraries depend on it")
 	return cmd

@@ -2,23 +2,17 @@
 package update
 
 import (
-	"context"
-
 	"github.com/spf13/cobra"
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/install"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 )
 
 // Options of one update.
 type Options struct {
-	IO    *iostreams.IOStreams
-	Ctx   context.Context
-	Begin func() (*library.Client, func(), error)
-	JSON  bool
+	cmdutil.Session
 	All   bool
 	Names []string
 	Pre   bool
@@ -26,7 +20,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the action in tests.
 func NewCmd(f *factory.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Begin: f.Begin}
+	opts := &Options{Session: cmdutil.NewSession(f, f.Begin)}
 	cmd := &cobra.Command{
 		Use:   "update [NAME... | --all]",
 		Short: "Update libraries within their requested constraints",
@@ -35,16 +29,16 @@ requested constraints allow (see check-updates); other libraries keep their
 versions unless a dependency forces a change. To cross a constraint, install
 NAME@NEWCONSTRAINT.`,
 		Example: "  udos-lib update grid-extensions\n  udos-lib update --all",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx, opts.JSON, opts.Names = f.Ctx, f.Global.JSON, args
+		RunE: cmdutil.RunE(f, opts, func(args []string) error {
+			opts.Names = args
 			if opts.All == (len(args) > 0) {
 				return cmdutil.Usagef("update: name libraries or pass --all (not both)")
 			}
-			return cmdutil.Run(opts, runF, run)
-		},
+			return nil
+		}, runF, run),
 	}
 	cmd.Flags().BoolVar(&opts.All, "all", false, "update every installed library")
-	cmd.Flags().BoolVar(&opts.Pre, "pre", false, "allow pre-release versions inside every range (npm's includePrerelease; see docs/CONSTRAINTS.md)")
+	cmdutil.PreFlag(cmd, &opts.Pre)
 	return cmd
 }
 
