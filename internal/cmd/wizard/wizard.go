@@ -97,10 +97,12 @@ func (e env) manager(ctx context.Context) (*wz.Manager, error) {
 	}, nil
 }
 
-// withManager is the RunE of a subcommand that drives the engine: fn gets
-// the Manager of the compose file, connected.
-func (c *common) withManager(f *factory.Factory, fn func(e env, m *wz.Manager, args []string) error) func(*cobra.Command, []string) error {
-	return func(_ *cobra.Command, args []string) error {
+// managerCmd finishes a subcommand that drives the engine: the --compose
+// and --statements flags, and a RunE that hands fn the Manager of the
+// compose file, connected.
+func managerCmd(f *factory.Factory, cmd *cobra.Command, fn func(e env, m *wz.Manager, args []string) error) *cobra.Command {
+	c := &common{}
+	cmd.RunE = func(_ *cobra.Command, args []string) error {
 		e := env{f, c}
 		m, err := e.manager(f.Ctx)
 		if err != nil {
@@ -108,6 +110,8 @@ func (c *common) withManager(f *factory.Factory, fn func(e env, m *wz.Manager, a
 		}
 		return fn(e, m, args)
 	}
+	c.flags(cmd)
+	return cmd
 }
 
 // writeList is the --json output of a subcommand that reports what it did
@@ -234,9 +238,8 @@ func checkCmd(f *factory.Factory) *cobra.Command {
 }
 
 func upCmd(f *factory.Factory) *cobra.Command {
-	c := &common{}
 	var o wz.UpOptions
-	cmd := &cobra.Command{
+	cmd := managerCmd(f, &cobra.Command{
 		Use:   "up [--compose FILE] [--wait-timeout 5m] [--allow-insecure]",
 		Short: "Check, verify and start every service in dependency order; exit 0 once all are healthy",
 		Long: `up checks the hardening of the compose file, verifies every image against
@@ -244,66 +247,57 @@ the release's signed statements when a keyring is given (--keyring), creates
 the project's networks and volumes, and starts the services in dependency
 order, each once its dependencies meet their depends_on condition.`,
 		Args: cmdutil.NoArgs,
-		RunE: c.withManager(f, func(e env, m *wz.Manager, _ []string) (err error) {
-			if o.Trust, err = e.trust(m); err != nil {
-				return err
-			}
-			if err := m.Up(f.Ctx, o); err != nil {
-				var he *wz.HardeningError
-				if errors.As(err, &he) {
-					for _, x := range he.Findings {
-						fmt.Fprintln(f.IO.ErrOut, x)
-					}
+	}, func(e env, m *wz.Manager, _ []string) (err error) {
+		if o.Trust, err = e.trust(m); err != nil {
+			return err
+		}
+		if err := m.Up(f.Ctx, o); err != nil {
+			var he *wz.HardeningError
+			if errors.As(err, &he) {
+				for _, x := range he.Findings {
+					fmt.Fprintln(f.IO.ErrOut, x)
 				}
-				return err
 			}
-			fmt.Fprintf(f.IO.ErrOut, "wizard: %s is up, every service healthy\n", m.Project.Name)
-			return nil
-		}),
-	}
-	c.flags(cmd)
+			return err
+		}
+		fmt.Fprintf(f.IO.ErrOut, "wizard: %s is up, every service healthy\n", m.Project.Name)
+		return nil
+	})
 	cmd.Flags().DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "how long to wait for every service to be healthy")
 	cmd.Flags().BoolVar(&o.AllowInsecure, "allow-insecure", false, "start a file that fails hardening checks (a warning per check)")
 	return cmd
 }
 
 func downCmd(f *factory.Factory) *cobra.Command {
-	c := &common{}
 	var o wz.DownOptions
-	cmd := &cobra.Command{
+	cmd := managerCmd(f, &cobra.Command{
 		Use:   "down [--timeout 30s]",
 		Short: "Stop (stop signal, grace, then SIGKILL) and remove the containers in reverse order; volumes stay",
 		Args:  cmdutil.NoArgs,
-		RunE: c.withManager(f, func(_ env, m *wz.Manager, _ []string) error {
-			st, err := m.Down(f.Ctx, o)
-			return writeList(f, "stopped", st, err)
-		}),
-	}
-	c.flags(cmd)
+	}, func(_ env, m *wz.Manager, _ []string) error {
+		st, err := m.Down(f.Ctx, o)
+		return writeList(f, "stopped", st, err)
+	})
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "grace before SIGKILL, replacing each service's stop_grace_period (default 30s)")
 	return cmd
 }
 
 func statusCmd(f *factory.Factory) *cobra.Command {
-	c := &common{}
-	cmd := &cobra.Command{
+	return managerCmd(f, &cobra.Command{
 		Use:   "status [--json]",
 		Short: "Per service: state, health, restarts, uptime, image digest, last probe",
 		Args:  cmdutil.NoArgs,
-		RunE: c.withManager(f, func(_ env, m *wz.Manager, args []string) error {
-			st, err := m.Status(f.Ctx)
-			if err != nil {
-				return err
-			}
-			if f.Global.JSON {
-				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"project": m.Project.Name, "services": st})
-			}
-			printStatus(f.IO.Out, st)
-			return nil
-		}),
-	}
-	c.flags(cmd)
-	return cmd
+	}, func(_ env, m *wz.Manager, args []string) error {
+		st, err := m.Status(f.Ctx)
+		if err != nil {
+			return err
+		}
+		if f.Global.JSON {
+			return cmdutil.WriteJSON(f.IO.Out, map[string]any{"project": m.Project.Name, "services": st})
+		}
+		printStatus(f.IO.Out, st)
+		return nil
+	})
 }
 
 func printStatus(w io.Writer, st []wz.ServiceStatus) {
@@ -328,27 +322,23 @@ func printStatus(w io.Writer, st []wz.ServiceStatus) {
 }
 
 func logsCmd(f *factory.Factory) *cobra.Command {
-	c := &common{}
 	var o wz.LogsOptions
-	cmd := &cobra.Command{
+	cmd := managerCmd(f, &cobra.Command{
 		Use:   "logs SERVICE [--follow] [--tail N]",
 		Short: "A service's container logs (stdout to stdout, stderr to stderr)",
 		Args:  cmdutil.ExactArgs(1, "name one SERVICE"),
-		RunE: c.withManager(f, func(_ env, m *wz.Manager, args []string) error {
-			o.Stdout, o.Stderr = f.IO.Out, f.IO.ErrOut
-			return m.Logs(f.Ctx, args[0], o)
-		}),
-	}
-	c.flags(cmd)
+	}, func(_ env, m *wz.Manager, args []string) error {
+		o.Stdout, o.Stderr = f.IO.Out, f.IO.ErrOut
+		return m.Logs(f.Ctx, args[0], o)
+	})
 	cmd.Flags().BoolVar(&o.Follow, "follow", false, "keep printing until the container stops or Ctrl-C")
 	cmd.Flags().IntVar(&o.Tail, "tail", 0, "only the last `N` lines (default: all)")
 	return cmd
 }
 
 func recoverCmd(f *factory.Factory) *cobra.Command {
-	c := &common{}
 	var o wz.RecoverOptions
-	cmd := &cobra.Command{
+	cmd := managerCmd(f, &cobra.Command{
 		Use:   "recover [SERVICE]",
 		Short: "Find failed or unhealthy services, match their logs to known failures, apply the remedy",
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -357,40 +347,35 @@ func recoverCmd(f *factory.Factory) *cobra.Command {
 			}
 			return nil
 		},
-		RunE: c.withManager(f, func(_ env, m *wz.Manager, args []string) error {
-			only := ""
-			if len(args) == 1 {
-				only = args[0]
-			}
-			res, err := m.Recover(f.Ctx, only, o)
-			if !f.Global.JSON && err == nil && len(res) == 0 {
-				fmt.Fprintln(f.IO.ErrOut, "wizard: nothing to recover")
-			}
-			return writeList(f, "recovered", res, err)
-		}),
-	}
-	c.flags(cmd)
+	}, func(_ env, m *wz.Manager, args []string) error {
+		only := ""
+		if len(args) == 1 {
+			only = args[0]
+		}
+		res, err := m.Recover(f.Ctx, only, o)
+		if !f.Global.JSON && err == nil && len(res) == 0 {
+			fmt.Fprintln(f.IO.ErrOut, "wizard: nothing to recover")
+		}
+		return writeList(f, "recovered", res, err)
+	})
 	cmd.Flags().DurationVar(&o.WaitTimeout, "wait-timeout", 2*time.Minute, "how long a recovered service may take to be ready")
 	return cmd
 }
 
 func watchCmd(f *factory.Factory) *cobra.Command {
-	c := &common{}
 	var o wz.WatchOptions
-	cmd := &cobra.Command{
+	cmd := managerCmd(f, &cobra.Command{
 		Use:   "watch [--interval 5s]",
 		Short: "Supervise: restart exited or unhealthy services with backoff until Ctrl-C",
 		Args:  cmdutil.NoArgs,
-		RunE: c.withManager(f, func(_ env, m *wz.Manager, args []string) error {
-			err := m.Watch(f.Ctx, o, nil)
-			if err == nil {
-				// SIGINT/SIGTERM is how watch is meant to end.
-				fmt.Fprintln(f.IO.ErrOut, "wizard: watch stopped")
-			}
-			return err
-		}),
-	}
-	c.flags(cmd)
+	}, func(_ env, m *wz.Manager, args []string) error {
+		err := m.Watch(f.Ctx, o, nil)
+		if err == nil {
+			// SIGINT/SIGTERM is how watch is meant to end.
+			fmt.Fprintln(f.IO.ErrOut, "wizard: watch stopped")
+		}
+		return err
+	})
 	fl := cmd.Flags()
 	fl.DurationVar(&o.Interval, "interval", wz.DefaultWatch.Interval, "how often the services are looked at")
 	fl.DurationVar(&o.Backoff.Base, "backoff", wz.DefaultWatch.Backoff.Base, "wait before the first restart, doubled for each further one")
@@ -400,81 +385,71 @@ func watchCmd(f *factory.Factory) *cobra.Command {
 }
 
 func backupCmd(f *factory.Factory) *cobra.Command {
-	c := &common{}
 	var out string
-	cmd := &cobra.Command{
+	cmd := managerCmd(f, &cobra.Command{
 		Use:   "backup [--output FILE]",
 		Short: "Cold backup of every named volume into one verified archive (writers stopped, then restarted)",
 		Args:  cmdutil.NoArgs,
-		RunE: c.withManager(f, func(_ env, m *wz.Manager, args []string) error {
-			if out == "" {
-				root, err := f.RootDir()
-				if err != nil {
-					return err
-				}
-				out = filepath.Join(root, "backups", fmt.Sprintf("wizard-%s-%s.tar.gz", m.Project.Name, f.Now().UTC().Format("20060102T150405Z")))
-			}
-			man, err := m.Backup(f.Ctx, wz.BackupOptions{Output: out})
+	}, func(_ env, m *wz.Manager, args []string) error {
+		if out == "" {
+			root, err := f.RootDir()
 			if err != nil {
 				return err
 			}
-			if f.Global.JSON {
-				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"file": out, "manifest": man})
-			}
-			fmt.Fprintln(f.IO.Out, out)
-			return nil
-		}),
-	}
-	c.flags(cmd)
+			out = filepath.Join(root, "backups", fmt.Sprintf("wizard-%s-%s.tar.gz", m.Project.Name, f.Now().UTC().Format("20060102T150405Z")))
+		}
+		man, err := m.Backup(f.Ctx, wz.BackupOptions{Output: out})
+		if err != nil {
+			return err
+		}
+		if f.Global.JSON {
+			return cmdutil.WriteJSON(f.IO.Out, map[string]any{"file": out, "manifest": man})
+		}
+		fmt.Fprintln(f.IO.Out, out)
+		return nil
+	})
 	cmd.Flags().StringVar(&out, "output", "", "the archive `FILE` (default: <root>/backups/wizard-<project>-<UTC time>.tar.gz)")
 	return cmd
 }
 
 func restoreCmd(f *factory.Factory) *cobra.Command {
-	c := &common{}
 	var o wz.RestoreOptions
-	cmd := &cobra.Command{
+	cmd := managerCmd(f, &cobra.Command{
 		Use:   "restore FILE [--force]",
 		Short: "Verify a backup against its manifest and restore it into fresh volumes",
 		Args:  cmdutil.ExactArgs(1, "name one backup FILE"),
-		RunE: c.withManager(f, func(_ env, m *wz.Manager, args []string) error {
-			_, err := m.Restore(f.Ctx, args[0], o)
-			return err
-		}),
-	}
-	c.flags(cmd)
+	}, func(_ env, m *wz.Manager, args []string) error {
+		_, err := m.Restore(f.Ctx, args[0], o)
+		return err
+	})
 	cmd.Flags().BoolVar(&o.Force, "force", false, "replace volumes that exist (their current data is lost)")
 	return cmd
 }
 
 func verifyCmd(f *factory.Factory) *cobra.Command {
-	c := &common{}
-	cmd := &cobra.Command{
+	return managerCmd(f, &cobra.Command{
 		Use:   "verify-image IMAGE",
 		Short: "Check that the engine's copy of IMAGE is named by a statement signed by a trusted key",
 		Args:  cmdutil.ExactArgs(1, "name one IMAGE"),
-		RunE: c.withManager(f, func(e env, m *wz.Manager, args []string) error {
-			trust, err := e.trust(m)
-			if err != nil {
-				return err
-			}
-			if trust == nil {
-				return errors.New("verify-image needs a keyring: pass --keyring FILE (or set UDOS_KEYRING) with the release's public key")
-			}
-			s, err := m.VerifyImage(f.Ctx, args[0], trust)
-			if err != nil {
-				return err
-			}
-			if f.Global.JSON {
-				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"image": s.Image, "digest": s.Digest, "platform": s.Platform, "signer": s.Signer, "statement": s.File})
-			}
-			fmt.Fprintf(f.IO.Out, "%s\n", s.Ref())
-			fmt.Fprintf(f.IO.ErrOut, "wizard: %s (%s) is signed by %s\n", args[0], s.Platform, s.Signer)
-			return nil
-		}),
-	}
-	c.flags(cmd)
-	return cmd
+	}, func(e env, m *wz.Manager, args []string) error {
+		trust, err := e.trust(m)
+		if err != nil {
+			return err
+		}
+		if trust == nil {
+			return errors.New("verify-image needs a keyring: pass --keyring FILE (or set UDOS_KEYRING) with the release's public key")
+		}
+		s, err := m.VerifyImage(f.Ctx, args[0], trust)
+		if err != nil {
+			return err
+		}
+		if f.Global.JSON {
+			return cmdutil.WriteJSON(f.IO.Out, map[string]any{"image": s.Image, "digest": s.Digest, "platform": s.Platform, "signer": s.Signer, "statement": s.File})
+		}
+		fmt.Fprintf(f.IO.Out, "%s\n", s.Ref())
+		fmt.Fprintf(f.IO.ErrOut, "wizard: %s (%s) is signed by %s\n", args[0], s.Platform, s.Signer)
+		return nil
+	})
 }
 
 func auditCmd(f *factory.Factory) *cobra.Command {
@@ -496,10 +471,7 @@ func auditCmd(f *factory.Factory) *cobra.Command {
 				es = es[len(es)-tail:]
 			}
 			if f.Global.JSON {
-				if es == nil {
-					es = []wz.AuditEntry{}
-				}
-				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"entries": es})
+				return writeList(f, "entries", es, nil)
 			}
 			tw := cmdutil.NewTable(f.IO.Out)
 			for _, e := range es {
