@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fredbook/udos-dist/internal/tarball/tartest"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
@@ -74,16 +75,8 @@ func TestReproducible(t *testing.T) {
 		if zr.Name != "" || !zr.ModTime.IsZero() {
 			t.Fatalf("gzip header carries name %q / time %v", zr.Name, zr.ModTime)
 		}
-		tr := tar.NewReader(zr)
 		var names []string
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		tartest.Walk(t, zr, func(h *tar.Header, _ []byte) bool {
 			names = append(names, h.Name)
 			if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
 				t.Errorf("%s: owner %d/%d %q/%q", h.Name, h.Uid, h.Gid, h.Uname, h.Gname)
@@ -98,7 +91,8 @@ func TestReproducible(t *testing.T) {
 			if h.Mode != want {
 				t.Errorf("%s: mode %o want %o", h.Name, h.Mode, want)
 			}
-		}
+			return true
+		})
 		if names[0] != "udos-1.4.6/" || names[1] != "udos-1.4.6/bin/" || names[2] != "udos-1.4.6/bin/udos" {
 			t.Errorf("order: %v", names)
 		}

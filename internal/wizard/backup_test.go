@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/fredbook/udos-dist/internal/tarball/tartest"
 )
 
 // seedVolume puts files of every kind into a project volume through a
@@ -228,33 +230,16 @@ func TestRestoreTamperedTouchesNothing(t *testing.T) {
 
 func rewrite(t *testing.T, in, out string, fn func(*tar.Header, []byte) []byte) {
 	t.Helper()
-	f, err := os.Open(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(zw)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(tr)
+	tartest.WalkFile(t, in, func(h *tar.Header, body []byte) bool {
 		body = fn(h, body)
 		h.Size = int64(len(body))
 		tw.WriteHeader(h)
 		tw.Write(body)
-	}
+		return true
+	})
 	tw.Close()
 	zw.Close()
 	os.WriteFile(out, buf.Bytes(), 0o600)

@@ -3,6 +3,8 @@
 // devices, short bodies); Builder writes byte by byte what archive/tar's
 // Writer refuses to make (GNU.sparse.* PAX records, entries after the
 // end-of-archive marker), so the tests that must refuse those build them here.
+// Walk and WalkFile read a stream back, entry by entry, for tests of
+// archive writers.
 package tartest
 
 import (

@@ -2,9 +2,7 @@ package build
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +19,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/ociimage"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/tarball"
+	"github.com/fredbook/udos-dist/internal/tarball/tartest"
 )
 
 // baseLayout is a base image made in the test (on GitHub: a slim Python
@@ -53,26 +52,17 @@ func baseLayout(t *testing.T) (dir, digest string) {
 
 func readArchiveFile(t *testing.T, archive, suffix string) string {
 	t.Helper()
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			t.Fatalf("%s has no %s: %v", archive, suffix, err)
-		}
+	var found []byte
+	tartest.WalkFile(t, archive, func(h *tar.Header, body []byte) bool {
 		if strings.HasSuffix(h.Name, suffix) {
-			b, _ := io.ReadAll(tr)
-			return string(b)
+			found = body
 		}
+		return found == nil
+	})
+	if found == nil {
+		t.Fatalf("%s has no %s", archive, suffix)
 	}
+	return string(found)
 }
 
 // TestWizardImageRelease: wizard-full with an image repository builds the
@@ -174,14 +164,11 @@ func TestWizardImageLayers(t *testing.T) {
 		}
 		defer rc.Close()
 		var hs []*tar.Header
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err != nil {
-				return hs
-			}
+		tartest.Walk(t, rc, func(h *tar.Header, _ []byte) bool {
 			hs = append(hs, h)
-		}
+			return true
+		})
+		return hs
 	}
 	var names []string
 	for _, h := range read(ls[1]) {
