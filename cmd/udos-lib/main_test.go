@@ -53,13 +53,9 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("KEYRING", filepath.Join(env.WorkDir, "keys", "test.pub.asc"))
-			env.Setenv("EXAMPLES", mustAbs(exampleLibraries()))
 			env.Setenv("UDOS_LIB_FORCE_TTY", "0")
-			env.Setenv("UDOS_LIB_RETRY_BACKOFF", "10ms")
-			env.Setenv("UDOS_LIB_HTTP_TIMEOUT", "2s")
 			env.Setenv("UDOS_LIB_LOCK_TIMEOUT", "20s")
-			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
-			return nil
+			return scripttest.ClientEnv(env, exampleLibraries(), "2s")
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"mkregistry": cmdMkregistry,
@@ -72,14 +68,6 @@ func TestScripts(t *testing.T) {
 			"replace":    cmdReplace,
 		},
 	})
-}
-
-func mustAbs(p string) string {
-	a, err := filepath.Abs(p)
-	if err != nil {
-		panic(err)
-	}
-	return a
 }
 
 // mkregistry [-unsigned] [-unsigned-packages] [-expired] [-only a,b] [-from SRC] DIR

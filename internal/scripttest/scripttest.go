@@ -3,10 +3,30 @@
 package scripttest
 
 import (
+	"fmt"
+	"path/filepath"
+
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 )
+
+// ClientEnv sets what a script that runs udos-lib needs: $EXAMPLES, the
+// example libraries at examples (made absolute); a config home in the work
+// folder, so that the user's own config is never read; a short retry
+// backoff and the HTTP timeout httpTimeout, so that injected faults cost
+// little time.
+func ClientEnv(env *testscript.Env, examples, httpTimeout string) error {
+	abs, err := filepath.Abs(examples)
+	if err != nil {
+		return fmt.Errorf("the example libraries %s: %w", examples, err)
+	}
+	env.Setenv("EXAMPLES", abs)
+	env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
+	env.Setenv("UDOS_LIB_RETRY_BACKOFF", "10ms")
+	env.Setenv("UDOS_LIB_HTTP_TIMEOUT", httpTimeout)
+	return nil
+}
 
 // Sign is the script command `sign KEY FILE [PASSPHRASE]`: it writes
 // FILE.asc, a detached signature by the armored private key KEY.

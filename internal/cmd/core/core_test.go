@@ -113,11 +113,7 @@ func TestScripts(t *testing.T) {
 				}
 			}
 			env.Setenv("KEYRING", filepath.Join(keys, "release.pub.asc"))
-			env.Setenv("EXAMPLES", mustAbs("../../../examples/libraries"))
-			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
-			env.Setenv("UDOS_LIB_RETRY_BACKOFF", "10ms")
-			env.Setenv("UDOS_LIB_HTTP_TIMEOUT", "5s")
-			return nil
+			return scripttest.ClientEnv(env, "../../../examples/libraries", "5s")
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"sign":       scripttest.Sign,
@@ -128,14 +124,6 @@ func TestScripts(t *testing.T) {
 			"mkregistry": cmdMkregistry,
 		},
 	})
-}
-
-func mustAbs(p string) string {
-	a, err := filepath.Abs(p)
-	if err != nil {
-		panic(err)
-	}
-	return a
 }
 
 // tamper FILE: flip one byte in the middle.
@@ -444,84 +432,85 @@ var points = []string{"download-half", "verified", "journaled", "extracted", "un
 
 func switched(point string) bool { return point == "switched" || point == "finished" }
 
-// TestKillInstall kills a first install at every point: afterwards the
-// prefix holds no version (before the switch) or the complete new one, the
-// next command says which, and a retry installs.
-func TestKillInstall(t *testing.T) {
+// atEveryPoint runs fn in a parallel subtest for each point, with the
+// fixture, its keyring and a prefix of its own.
+func atEveryPoint(t *testing.T, fn func(t *testing.T, point, src, kr, prefix string)) {
 	t.Parallel()
 	src, _, kr := fixtureKeyring(t)
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
-			prefix := filepath.Join(t.TempDir(), "udos")
-			args := []string{"--keyring", kr, "core", "install", "core-slim@1.4.3", "--prefix", prefix, "--from", src}
-			killAt(t, point, args...)
-			st := readStatus(t, prefix, kr)
-			if switched(point) != st.Installed {
-				t.Fatalf("killed at %s: installed = %v", point, st.Installed)
-			}
-			if !switched(point) {
-				if ents, _ := os.ReadDir(filepath.Join(prefix, "versions")); len(ents) != 0 {
-					t.Fatalf("killed at %s and recovered: versions/ holds %v", point, ents)
-				}
-			}
-			out := runOK(t, args...)
-			if switched(point) && !strings.Contains(out, "already active") || !switched(point) && !strings.Contains(out, "installed core-slim 1.4.3") {
-				t.Fatalf("install after the kill at %s: %s", point, out)
-			}
-			if _, err := os.Stat(filepath.Join(prefix, ".udos-core", "journal.json")); err == nil {
-				t.Fatal("a journal is left")
-			}
+			fn(t, point, src, kr, filepath.Join(t.TempDir(), "udos"))
 		})
 	}
+}
+
+// TestKillInstall kills a first install at every point: afterwards the
+// prefix holds no version (before the switch) or the complete new one, the
+// next command says which, and a retry installs.
+func TestKillInstall(t *testing.T) {
+	atEveryPoint(t, func(t *testing.T, point, src, kr, prefix string) {
+		args := []string{"--keyring", kr, "core", "install", "core-slim@1.4.3", "--prefix", prefix, "--from", src}
+		killAt(t, point, args...)
+		st := readStatus(t, prefix, kr)
+		if switched(point) != st.Installed {
+			t.Fatalf("killed at %s: installed = %v", point, st.Installed)
+		}
+		if !switched(point) {
+			if ents, _ := os.ReadDir(filepath.Join(prefix, "versions")); len(ents) != 0 {
+				t.Fatalf("killed at %s and recovered: versions/ holds %v", point, ents)
+			}
+		}
+		out := runOK(t, args...)
+		if switched(point) && !strings.Contains(out, "already active") || !switched(point) && !strings.Contains(out, "installed core-slim 1.4.3") {
+			t.Fatalf("install after the kill at %s: %s", point, out)
+		}
+		if _, err := os.Stat(filepath.Join(prefix, ".udos-core", "journal.json")); err == nil {
+			t.Fatal("a journal is left")
+		}
+	})
 }
 
 // TestKillUpgrade kills an upgrade 1.4.3 -> 1.4.6 at every point: until the
 // switch 1.4.3 stays active and byte-for-byte intact, the user's data is
 // never touched, and the next command finishes or undoes the upgrade.
 func TestKillUpgrade(t *testing.T) {
-	t.Parallel()
-	src, _, kr := fixtureKeyring(t)
-	for _, point := range points {
-		t.Run(point, func(t *testing.T) {
-			t.Parallel()
-			prefix := filepath.Join(t.TempDir(), "udos")
-			runOK(t, "--keyring", kr, "core", "install", "core-slim@1.4.3", "--prefix", prefix, "--from", src)
-			for _, f := range []string{"memory/notes.md", "vault/key.txt", "library/mine.txt"} {
-				p := filepath.Join(prefix, f)
-				os.MkdirAll(filepath.Dir(p), 0o755)
-				if err := os.WriteFile(p, []byte("user data "+f), 0o600); err != nil {
-					t.Fatal(err)
-				}
+	atEveryPoint(t, func(t *testing.T, point, src, kr, prefix string) {
+		runOK(t, "--keyring", kr, "core", "install", "core-slim@1.4.3", "--prefix", prefix, "--from", src)
+		for _, f := range []string{"memory/notes.md", "vault/key.txt", "library/mine.txt"} {
+			p := filepath.Join(prefix, f)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, []byte("user data "+f), 0o600); err != nil {
+				t.Fatal(err)
 			}
-			old := tree(t, filepath.Join(prefix, "versions", "udos-core-slim-v1.4.3"))
-			data := map[string]map[string]string{}
-			for _, d := range []string{"memory", "vault", "library"} {
-				data[d] = tree(t, filepath.Join(prefix, d))
-			}
-			args := []string{"--keyring", kr, "--root", prefix, "core", "upgrade"}
-			killAt(t, point, args...)
-			want := "1.4.3"
-			if switched(point) {
-				want = "1.4.6"
-			}
-			st := readStatus(t, prefix, kr)
-			if st.Version != want {
-				t.Fatalf("killed at %s: active %s, want %s", point, st.Version, want)
-			}
-			sameTree(t, "the 1.4.3 folder", old, tree(t, filepath.Join(prefix, "versions", "udos-core-slim-v1.4.3")))
-			for d, before := range data {
-				sameTree(t, "the user's "+d, before, tree(t, filepath.Join(prefix, d)))
-			}
-			out := runOK(t, args...)
-			if point == "download-half" && !strings.Contains(out, "resuming udos-core-slim-v1.4.6.tar.gz") {
-				t.Errorf("the download did not resume:\n%s", out)
-			}
-			if st := readStatus(t, prefix, kr); st.Version != "1.4.6" || len(st.Kept) != 2 {
-				t.Fatalf("after the second upgrade: %+v", st)
-			}
-		})
-	}
+		}
+		old := tree(t, filepath.Join(prefix, "versions", "udos-core-slim-v1.4.3"))
+		data := map[string]map[string]string{}
+		for _, d := range []string{"memory", "vault", "library"} {
+			data[d] = tree(t, filepath.Join(prefix, d))
+		}
+		args := []string{"--keyring", kr, "--root", prefix, "core", "upgrade"}
+		killAt(t, point, args...)
+		want := "1.4.3"
+		if switched(point) {
+			want = "1.4.6"
+		}
+		st := readStatus(t, prefix, kr)
+		if st.Version != want {
+			t.Fatalf("killed at %s: active %s, want %s", point, st.Version, want)
+		}
+		sameTree(t, "the 1.4.3 folder", old, tree(t, filepath.Join(prefix, "versions", "udos-core-slim-v1.4.3")))
+		for d, before := range data {
+			sameTree(t, "the user's "+d, before, tree(t, filepath.Join(prefix, d)))
+		}
+		out := runOK(t, args...)
+		if point == "download-half" && !strings.Contains(out, "resuming udos-core-slim-v1.4.6.tar.gz") {
+			t.Errorf("the download did not resume:\n%s", out)
+		}
+		if st := readStatus(t, prefix, kr); st.Version != "1.4.6" || len(st.Kept) != 2 {
+			t.Fatalf("after the second upgrade: %+v", st)
+		}
+	})
 }
 
 // TestWriteBenchFixtures writes the BENCHMARKS.md fixtures when
