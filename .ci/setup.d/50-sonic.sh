@@ -26,6 +26,44 @@ if [ ! -s "$sonic_kernel_dir/vmlinuz" ]; then
 fi
 export UDOS_TEST_KERNEL="$sonic_kernel_dir/vmlinuz"
 
+# The arm64 image (UEFI only): GRUB's arm64-efi modules, QEMU's aarch64
+# system emulator with the AAVMF firmware, and the arm64 kernel, modules
+# and static busybox, unpacked (not installed) from Debian's arm64 packages
+# into /var/cache/udos-test/kernel-arm64 (or $UDOS_TEST_KERNEL_ARM64).
+apt-get install -y -qq grub-efi-arm64-bin qemu-system-arm qemu-efi-aarch64 >/dev/null
+sonic_arm64_dir=/var/cache/udos-test/kernel-arm64
+if [ ! -s "$sonic_arm64_dir/vmlinuz" ] || [ ! -x "$sonic_arm64_dir/busybox" ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+    apt-get update -qq >/dev/null
+  fi
+  sonic_pkg=$(apt-cache depends linux-image-arm64:arm64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  sonic_pkg=${sonic_pkg%:arm64}
+  [ -n "$sonic_pkg" ] || { echo "50-sonic: cannot find the current arm64 linux-image package" >&2; exit 1; }
+  sonic_tmp=$(mktemp -d)
+  (cd "$sonic_tmp" && apt-get download -qq "$sonic_pkg:arm64" busybox-static:arm64 &&
+    for deb in ./*.deb; do dpkg -x "$deb" root; done)
+  rm -rf "$sonic_arm64_dir" && mkdir -p "$sonic_arm64_dir/lib"
+  sonic_ver=${sonic_pkg#linux-image-}
+  # Debian's arm64 vmlinuz is a gzip-compressed Image; GRUB's arm64 loader
+  # boots the EFI stub of an uncompressed one, so store it unpacked.
+  if gzip -t "$sonic_tmp/root/boot/vmlinuz-$sonic_ver" 2>/dev/null; then
+    gzip -dc "$sonic_tmp/root/boot/vmlinuz-$sonic_ver" > "$sonic_arm64_dir/vmlinuz"
+  else
+    cp "$sonic_tmp/root/boot/vmlinuz-$sonic_ver" "$sonic_arm64_dir/vmlinuz"
+  fi
+  for d in lib usr/lib; do
+    if [ -d "$sonic_tmp/root/$d/modules" ]; then cp -a "$sonic_tmp/root/$d/modules" "$sonic_arm64_dir/lib/"; break; fi
+  done
+  for b in bin/busybox usr/bin/busybox; do
+    if [ -x "$sonic_tmp/root/$b" ]; then cp "$sonic_tmp/root/$b" "$sonic_arm64_dir/busybox"; break; fi
+  done
+  [ -x "$sonic_arm64_dir/busybox" ] || { echo "50-sonic: busybox-static:arm64 has no busybox binary" >&2; exit 1; }
+  echo "$sonic_ver" > "$sonic_arm64_dir/version"
+  rm -rf "$sonic_tmp"
+fi
+export UDOS_TEST_KERNEL_ARM64="$sonic_arm64_dir/vmlinuz"
+
 # The sonic-iso action's test runs action.yml under act.
 if ! command -v act >/dev/null 2>&1; then
   go install github.com/nektos/act@v0.2.89

@@ -5,7 +5,7 @@
 // sonic.target=/dev/sda), writes /run/sonic/hardware.json and prints one
 // readiness line:
 //
-//	SONIC-READY version=1.4.6 firmware=uefi cpus=1 mem_mb=493 disks=1 net=none source=iso
+//	SONIC-READY version=1.4.6 firmware=uefi arch=amd64 cpus=1 mem_mb=493 disks=1 net=none source=iso
 //
 // Then it powers off (sonic.poweroff=1) or runs a shell on the console.
 // Run as any other process (not PID 1) it only detects and prints.

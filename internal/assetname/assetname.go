@@ -140,6 +140,31 @@ func SonicNetboot(version string) string {
 	return "udos-sonic-v" + strings.TrimPrefix(version, "v") + "-netboot.tar.gz"
 }
 
+// The amd64 image keeps the plain names above (the first Sonic releases
+// had no other); the image of another architecture carries it after the
+// version: "udos-sonic-v1.4.6-arm64.iso".
+func sonicBase(version, arch string) string {
+	b := "udos-sonic-v" + strings.TrimPrefix(version, "v")
+	if arch != "" && arch != "amd64" {
+		b += "-" + arch
+	}
+	return b
+}
+
+// SonicISOArch is SonicISO for an architecture (GOARCH; "" and "amd64"
+// give SonicISO's name): "udos-sonic-v1.4.6-arm64.iso".
+func SonicISOArch(version, arch string) string { return sonicBase(version, arch) + ".iso" }
+
+// SonicIndexArch is SonicIndex for an architecture:
+// "udos-sonic-v1.4.6-arm64.iso.bix".
+func SonicIndexArch(version, arch string) string { return SonicISOArch(version, arch) + ".bix" }
+
+// SonicNetbootArch is SonicNetboot for an architecture:
+// "udos-sonic-v1.4.6-arm64-netboot.tar.gz".
+func SonicNetbootArch(version, arch string) string {
+	return sonicBase(version, arch) + "-netboot.tar.gz"
+}
+
 // ReleaseSBOM is the release-wide CycloneDX SBOM the release manifest's
 // top-level sbom points at: "udos-v1.4.6.cdx.json".
 func ReleaseSBOM(version string) string {

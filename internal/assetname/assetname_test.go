@@ -100,3 +100,29 @@ func TestFragmentName(t *testing.T) {
 		}
 	}
 }
+
+func TestSonicArchNames(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		arch, iso, index, netboot string
+	}{
+		// amd64 keeps the names of the releases before arm64.
+		{"", "udos-sonic-v1.4.6.iso", "udos-sonic-v1.4.6.iso.bix", "udos-sonic-v1.4.6-netboot.tar.gz"},
+		{"amd64", "udos-sonic-v1.4.6.iso", "udos-sonic-v1.4.6.iso.bix", "udos-sonic-v1.4.6-netboot.tar.gz"},
+		{"arm64", "udos-sonic-v1.4.6-arm64.iso", "udos-sonic-v1.4.6-arm64.iso.bix", "udos-sonic-v1.4.6-arm64-netboot.tar.gz"},
+	}
+	for _, tc := range tests {
+		if got := SonicISOArch("v1.4.6", tc.arch); got != tc.iso {
+			t.Errorf("SonicISOArch(%q) = %s, want %s", tc.arch, got, tc.iso)
+		}
+		if got := SonicIndexArch("1.4.6", tc.arch); got != tc.index {
+			t.Errorf("SonicIndexArch(%q) = %s, want %s", tc.arch, got, tc.index)
+		}
+		if got := SonicNetbootArch("1.4.6", tc.arch); got != tc.netboot {
+			t.Errorf("SonicNetbootArch(%q) = %s, want %s", tc.arch, got, tc.netboot)
+		}
+	}
+	if SonicISOArch("1.4.6", "amd64") != SonicISO("1.4.6") || SonicNetbootArch("1.4.6", "") != SonicNetboot("1.4.6") {
+		t.Error("the amd64 names differ from the plain ones")
+	}
+}

@@ -39,8 +39,9 @@ var (
 // at any size (BENCHMARKS.md has the figures of a large one).
 const imageSize = 2<<20 + 1234
 
-// releases builds Sonic 1.4.3 and 1.4.6 once (1.4.6 changes 5 % of the
-// image in 4 places), signed by a fresh key.
+// releases builds Sonic 1.4.3 and 1.4.6 once (1.4.6 changes 5 % of each
+// image in 4 places), each with an amd64 and an arm64 image, signed by a
+// fresh key.
 func releases() (string, *coretest.Key, error) {
 	relOnce.Do(func() {
 		if relDir, relErr = os.MkdirTemp("", "sonic-releases-"); relErr != nil {
@@ -49,11 +50,13 @@ func releases() (string, *coretest.Key, error) {
 		if relKey, relErr = coretest.NewKey("uDOS Release"); relErr != nil {
 			return
 		}
-		old := updatetest.Image(imageSize, 1, 0, 0)
-		if relErr = updatetest.Release(context.Background(), relDir, "1.4.3", "", old, relKey); relErr != nil {
+		old := map[string][]byte{"amd64": updatetest.Image(imageSize, 1, 0, 0), "arm64": updatetest.Image(imageSize, 2, 0, 0)}
+		if relErr = updatetest.ReleaseArches(context.Background(), relDir, "1.4.3", "", old, relKey); relErr != nil {
 			return
 		}
-		relErr = updatetest.Release(context.Background(), relDir, "1.4.6", "1.4.3", updatetest.Image(imageSize, 1, 0.05, 4), relKey)
+		relErr = updatetest.ReleaseArches(context.Background(), relDir, "1.4.6", "1.4.3", map[string][]byte{
+			"amd64": updatetest.Image(imageSize, 1, 0.05, 4), "arm64": updatetest.Image(imageSize, 2, 0.05, 4),
+		}, relKey)
 	})
 	return relDir, relKey, relErr
 }

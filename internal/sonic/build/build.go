@@ -30,17 +30,34 @@ import (
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
 )
 
-// VariantName is the release manifest's name for the ISO.
+// VariantName is the release manifest's name for the (amd64) ISO.
 const VariantName = "sonic-iso"
+
+// Variant is the release manifest's name for the ISO of an architecture:
+// VariantName for amd64 (and ""), "sonic-iso-arm64" for arm64. Each
+// architecture is a variant of its own, with its own file, platforms and
+// manifest fragment (udos-sonic-iso-arm64-v1.4.6.manifest.json), so the
+// amd64 entry and names stay what clients before arm64 read.
+func Variant(arch string) string {
+	if arch == "" || arch == iso.AMD64 {
+		return VariantName
+	}
+	return VariantName + "-" + arch
+}
 
 // Options are the inputs of one build.
 type Options struct {
 	Version string // "1.4.6" (a leading "v" is dropped)
-	Kernel  string // bzImage, e.g. from Debian's linux-image package
+	// Arch is the image's architecture: amd64 (default; BIOS and UEFI) or
+	// arm64 (UEFI only). It names the image (FileNameArch) and its
+	// variant (Variant); Kernel, Busybox and Runtime must be of it, and
+	// Tools found for it (iso.FindToolsFor).
+	Arch   string
+	Kernel string // bzImage (amd64) or uncompressed Image (arm64), e.g. from Debian's linux-image package
 	// Modules is the kernel's lib/modules/<release> directory; empty means
 	// a kernel with every needed driver built in.
 	Modules     string
-	ModuleNames []string // default initramfs.DefaultModules
+	ModuleNames []string // default initramfs.DefaultModulesFor(Arch)
 	Rootfs      string   // optional base root file system tarball (Alpine minirootfs)
 	Core        string   // optional uDOS core-slim tarball, unpacked at /opt/udos
 	Busybox     string   // static busybox (Debian busybox-static: /bin/busybox)
@@ -110,8 +127,11 @@ var DeltaIndex = artifact.Type{Name: "delta-index", ContentType: "application/oc
 // scripts and a GRUB EFI netboot binary, to unpack into a TFTP root.
 var Netboot = artifact.Type{Name: "netboot", ContentType: "application/gzip"}
 
-// FileName is the ISO's name for a version.
+// FileName is the (amd64) ISO's name for a version.
 func FileName(version string) string { return assetname.SonicISO(version) }
+
+// FileNameArch is the ISO's name for a version and architecture.
+func FileNameArch(version, arch string) string { return assetname.SonicISOArch(version, arch) }
 
 type state struct {
 	opts   Options
@@ -124,6 +144,9 @@ type state struct {
 // Build runs every step.
 func Build(ctx context.Context, opts Options) (Result, error) {
 	opts.Version = strings.TrimPrefix(opts.Version, "v")
+	if opts.Arch == "" {
+		opts.Arch = iso.AMD64
+	}
 	if err := validate(opts); err != nil {
 		return Result{}, err
 	}
@@ -137,7 +160,7 @@ func Build(ctx context.Context, opts Options) (Result, error) {
 	defer os.RemoveAll(work)
 	st := &state{opts: opts, work: work}
 	tail := release.New(release.Config{
-		Version: opts.Version, Job: VariantName, Output: opts.OutputDir, Manifest: opts.Manifest,
+		Version: opts.Version, Job: Variant(opts.Arch), Output: opts.OutputDir, Manifest: opts.Manifest,
 		Time: opts.Time, Signer: opts.Signer, Log: opts.Log,
 	}, &st.arts)
 	if p := opts.Publish; p != nil {
@@ -167,6 +190,9 @@ func validate(o Options) error {
 	if o.Version == "" || strings.ContainsAny(o.Version, "/ \\\t\n") {
 		problems = append(problems, fmt.Sprintf("version %q is empty or not a plain version", o.Version))
 	}
+	if err := iso.CheckArch(o.Arch); err != nil {
+		return fmt.Errorf("sonic build: %w", err)
+	}
 	for _, f := range []struct{ name, path string }{
 		{"kernel", o.Kernel}, {"busybox", o.Busybox}, {"runtime", o.Runtime},
 	} {
@@ -179,10 +205,12 @@ func validate(o Options) error {
 			continue
 		}
 		if f.name == "kernel" {
-			if err := checkKernel(f.path); err != nil {
+			if err := checkKernel(f.path, o.Arch); err != nil {
 				problems = append(problems, err.Error())
 				kernelErr = err
 			}
+		} else if err := checkBinaryArch(f.name, f.path, o.Arch); err != nil {
+			problems = append(problems, err.Error())
 		}
 	}
 	for _, f := range []struct{ name, path string }{{"rootfs", o.Rootfs}, {"core", o.Core}} {
@@ -191,6 +219,11 @@ func validate(o Options) error {
 		}
 		if fi, err := os.Stat(f.path); err != nil || !fi.Mode().IsRegular() {
 			problems = append(problems, fmt.Sprintf("%s %q is not a readable file", f.name, f.path))
+		}
+	}
+	for _, b := range o.Bins {
+		if err := checkBinaryArch("binary", b, o.Arch); err != nil {
+			problems = append(problems, err.Error())
 		}
 	}
 	if o.Modules != "" {
@@ -230,7 +263,7 @@ func (s *state) initramfs(ctx context.Context, _ *pipe.Context) error {
 	if o.Modules != "" {
 		names := o.ModuleNames
 		if len(names) == 0 {
-			names = initramfs.DefaultModules
+			names = initramfs.DefaultModulesFor(o.Arch)
 		}
 		in.Modules = &initramfs.Modules{Dir: o.Modules, Names: names}
 	}
@@ -253,12 +286,12 @@ func (s *state) initramfs(ctx context.Context, _ *pipe.Context) error {
 
 func (s *state) iso(ctx context.Context, _ *pipe.Context) error {
 	o := s.opts
-	out := filepath.Join(o.OutputDir, FileName(o.Version))
+	out := filepath.Join(o.OutputDir, FileNameArch(o.Version, o.Arch))
 	// Build next to the output and rename, so a failed build never leaves
 	// a half-written ISO under the final name.
 	tmp := out + ".partial"
 	info, err := iso.Build(ctx, iso.Options{
-		Version: o.Version, Kernel: o.Kernel, Initramfs: s.initrd, Cmdline: o.Cmdline,
+		Version: o.Version, Arch: o.Arch, Kernel: o.Kernel, Initramfs: s.initrd, Cmdline: o.Cmdline,
 		Output: tmp, Time: o.Time, Tools: o.Tools, TempDir: s.work,
 	})
 	if err != nil {
@@ -275,13 +308,14 @@ func (s *state) iso(ctx context.Context, _ *pipe.Context) error {
 	s.res.ISO, s.res.Size, s.res.SHA256, s.res.SHA512 = out, info.Size, d.SHA256, d.SHA512
 	s.arts.Add(artifact.Artifact{
 		Type: artifact.ISO, Name: filepath.Base(out), Path: out, Size: d.Size, SHA256: d.SHA256, SHA512: d.SHA512,
-		Variant: VariantName,
+		Variant: Variant(o.Arch),
 		Entry: &relmanifest.Variant{
-			// An amd64 PC image (BIOS and UEFI: the boot flags say which).
-			Platforms:     []string{"linux-amd64"},
+			// An amd64 PC image boots from BIOS and UEFI, an arm64 one
+			// from UEFI only: the boot flags say which.
+			Platforms:     []string{"linux-" + o.Arch},
 			Bootable:      relmanifest.Bool(true),
 			UEFISupported: relmanifest.Bool(true),
-			BIOSFallback:  relmanifest.Bool(true),
+			BIOSFallback:  relmanifest.Bool(o.Arch == iso.AMD64),
 		},
 	})
 	return nil
@@ -302,12 +336,12 @@ func (s *state) index(ctx context.Context, _ *pipe.Context) error {
 	if err != nil {
 		return err
 	}
-	out := filepath.Join(s.opts.OutputDir, assetname.SonicIndex(s.opts.Version))
+	out := filepath.Join(s.opts.OutputDir, assetname.SonicIndexArch(s.opts.Version, s.opts.Arch))
 	a, err := artifact.WriteFile(DeltaIndex, out, raw)
 	if err != nil {
 		return err
 	}
-	a.Variant = VariantName
+	a.Variant = Variant(s.opts.Arch)
 	s.arts.Add(a)
 	s.res.Index = out
 	return nil
@@ -318,9 +352,9 @@ func (s *state) index(ctx context.Context, _ *pipe.Context) error {
 // (by the digest just computed) and installs it.
 func (s *state) netboot(ctx context.Context, _ *pipe.Context) error {
 	o := s.opts
-	out := filepath.Join(o.OutputDir, assetname.SonicNetboot(o.Version))
+	out := filepath.Join(o.OutputDir, assetname.SonicNetbootArch(o.Version, o.Arch))
 	err := iso.BuildNetboot(ctx, iso.NetbootOptions{
-		Version: o.Version, Kernel: o.Kernel, Initramfs: s.initrd, Cmdline: o.Cmdline,
+		Version: o.Version, Arch: o.Arch, Kernel: o.Kernel, Initramfs: s.initrd, Cmdline: o.Cmdline,
 		ISOName: filepath.Base(s.res.ISO), ISOSHA256: s.res.SHA256,
 		Output: out, Time: o.Time, Tools: o.Tools, TempDir: s.work,
 	})
@@ -331,7 +365,7 @@ func (s *state) netboot(ctx context.Context, _ *pipe.Context) error {
 	if err != nil {
 		return err
 	}
-	a.Variant = VariantName
+	a.Variant = Variant(o.Arch)
 	s.arts.Add(a)
 	s.res.Netboot = out
 	return nil

@@ -60,6 +60,8 @@ func TestValidate(t *testing.T) {
 		{"modules not a dir", func(o *Options) { o.Modules = o.Kernel }, "modules"},
 		{"no time", func(o *Options) { o.Time = time.Time{} }, "SOURCE_DATE_EPOCH"},
 		{"no output", func(o *Options) { o.OutputDir = "" }, "output directory"},
+		{"unknown arch", func(o *Options) { o.Arch = "riscv64" }, `architecture "riscv64": the Sonic image is built for amd64 or arm64`},
+		{"bzImage for arm64", func(o *Options) { o.Arch = "arm64" }, "is an amd64 kernel"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,5 +238,100 @@ func readTarGz(t *testing.T, path string) map[string][]byte {
 		}
 		b, _ := io.ReadAll(tr)
 		out[h.Name] = b
+	}
+}
+
+// TestBuildARM64 builds the UEFI-only arm64 image from stand-ins: its own
+// names and manifest variant, the amd64 ones untouched, an El Torito
+// catalog with the EFI image alone (GRUB's BOOTAA64.EFI in it), no PC boot
+// code, and an arm64 GRUB in the netboot bundle.
+func TestBuildARM64(t *testing.T) {
+	t.Parallel()
+	tools, err := iso.FindToolsFor(iso.ARM64, exec.LookPath)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	out := t.TempDir()
+	kernel := filepath.Join(t.TempDir(), "Image")
+	if err := os.WriteFile(kernel, arm64Image(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(context.Background(), Options{
+		Version: "1.4.6", Arch: iso.ARM64, Kernel: kernel, Busybox: stand(t, "busybox"), Runtime: stand(t, "sonic-runtime"),
+		OutputDir: out, Time: time.Unix(1764115200, 0), Tools: tools, TempDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for got, want := range map[string]string{
+		filepath.Base(res.ISO): "udos-sonic-v1.4.6-arm64.iso", filepath.Base(res.Index): "udos-sonic-v1.4.6-arm64.iso.bix",
+		filepath.Base(res.Netboot): "udos-sonic-v1.4.6-arm64-netboot.tar.gz", filepath.Base(res.Fragment): "udos-sonic-iso-arm64-v1.4.6.manifest.json",
+	} {
+		if got != want {
+			t.Errorf("produced %s, want %s", got, want)
+		}
+	}
+	m, err := relmanifest.Read(res.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := m.Variants["sonic-iso-arm64"]
+	if !ok || v.Filename != "udos-sonic-v1.4.6-arm64.iso" || strings.Join(v.Platforms, ",") != "linux-arm64" ||
+		!*v.UEFISupported || *v.BIOSFallback || v.SHA256 != res.SHA256 {
+		t.Errorf("manifest entry %+v", v)
+	}
+	if _, ok := m.Variants[VariantName]; ok {
+		t.Errorf("the arm64 build wrote a %s entry", VariantName)
+	}
+	if f, ok := m.File("udos-sonic-v1.4.6-arm64.iso.bix"); !ok || f.Variant != "sonic-iso-arm64" {
+		t.Errorf("block index not listed under sonic-iso-arm64: %+v", m.Artifacts)
+	}
+	img, err := os.Open(res.ISO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	info, err := iso.Inspect(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.BIOSBootLBA != 0 || info.EFIImageLBA == 0 || info.EFIImageSize != 2<<20 {
+		t.Errorf("boot catalog %+v: want the EFI image alone", info)
+	}
+	mbr := make([]byte, 512)
+	img.ReadAt(mbr, 0)
+	if !bytes.Equal(mbr[:432], make([]byte, 432)) || mbr[462+4] != 0xEF || mbr[510] != 0x55 {
+		t.Errorf("MBR: want no boot code and an EFI partition; % x", mbr[:16])
+	}
+	// The ESP holds GRUB for arm64 at the removable-media path.
+	esp := make([]byte, info.EFIImageSize)
+	img.ReadAt(esp, int64(info.EFIImageLBA)*2048)
+	if !bytes.Contains(esp, []byte("BOOTAA64EFI")) || bytes.Contains(esp, []byte("BOOTX64 EFI")) {
+		t.Error("the EFI image has no EFI/BOOT/BOOTAA64.EFI")
+	}
+	files := readTarGz(t, res.Netboot)
+	efi := files["grubnetaa64.efi"]
+	// PE machine type 0xAA64 at the PE header (offset at 0x3C) + 4.
+	if len(efi) < 0x40 || string(efi[:2]) != "MZ" {
+		t.Fatal("no grubnetaa64.efi PE image in the netboot bundle")
+	}
+	pe := int(efi[0x3C]) | int(efi[0x3D])<<8
+	if pe+6 > len(efi) || efi[pe+4] != 0x64 || efi[pe+5] != 0xAA {
+		t.Errorf("grubnetaa64.efi is not an arm64 PE image")
+	}
+	if cfg := string(files["grub/grub.cfg"]); !strings.Contains(cfg, "console=ttyAMA0,115200 sonic.source=net") {
+		t.Errorf("grub.cfg:\n%s", cfg)
+	}
+}
+
+func TestVariant(t *testing.T) {
+	t.Parallel()
+	for arch, want := range map[string]string{"": "sonic-iso", "amd64": "sonic-iso", "arm64": "sonic-iso-arm64"} {
+		if got := Variant(arch); got != want {
+			t.Errorf("Variant(%q) = %s, want %s", arch, got, want)
+		}
 	}
 }

@@ -1,12 +1,15 @@
 package build
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -58,20 +61,31 @@ func TestCheckKernel(t *testing.T) {
 	}
 	shifted := make([]byte, 0x1000)
 	copy(shifted[0x200:], "HdrS")
+	var zImage bytes.Buffer
+	zw := gzip.NewWriter(&zImage)
+	zw.Write(arm64Image())
+	zw.Close()
 	tests := []struct {
 		name, path string
+		arch       string
 		want       []string // "" for a kernel that passes
 	}{
-		{"bzImage header", write("vmlinuz", bzImage()), nil},
-		{"Debian kernel package", debPackage(t), []string{"linux-image-6.1.0-99-amd64_6.1.999-1_amd64.deb", "is a Debian package", "dpkg -x", "boot/vmlinuz-<version>", `"HdrS" at offset 0x202`}},
-		{"ELF vmlinux", write("vmlinux", append([]byte("\x7fELF\x02\x01\x01"), make([]byte, 0x400)...)), []string{"vmlinux", "an ELF file", "bzImage"}},
-		{"gzip", write("linux-lts.apk", append([]byte{0x1f, 0x8b, 8, 0}, make([]byte, 0x400)...)), []string{"linux-lts.apk", "gzip-compressed", "tar -xzf"}},
-		{"short file", write("tiny", []byte("kernel")), []string{"tiny", "only 6 bytes long"}},
-		{"magic off by two", write("shifted", shifted), []string{"shifted", "not a bzImage"}},
+		{"bzImage header", write("vmlinuz", bzImage()), "", nil},
+		{"bzImage for amd64", write("vmlinuz-amd64", bzImage()), "amd64", nil},
+		{"arm64 Image", write("Image", arm64Image()), "arm64", nil},
+		{"arm64 Image for amd64", write("Image-amd64", arm64Image()), "amd64", []string{"Image-amd64", "is an arm64 kernel", "(amd64)", "linux-image-amd64", "or build for arm64"}},
+		{"bzImage for arm64", write("bz-arm64", bzImage()), "arm64", []string{"bz-arm64", "is an amd64 kernel", "(arm64)", "linux-image-arm64", "or build for amd64"}},
+		{"gzip arm64 Image", write("vmlinuz-arm64", zImage.Bytes()), "arm64", []string{"vmlinuz-arm64", "gzip-compressed arm64 Image", "gzip -dc"}},
+		{"ELF for arm64", write("vmlinux-arm64", append([]byte("\x7fELF\x02\x01\x01"), make([]byte, 0x400)...)), "arm64", []string{"an ELF file", "arm64 Image", `"ARM\x64" at offset 0x38`}},
+		{"Debian kernel package", debPackage(t), "", []string{"linux-image-6.1.0-99-amd64_6.1.999-1_amd64.deb", "is a Debian package", "dpkg -x", "boot/vmlinuz-<version>", `"HdrS" at offset 0x202`}},
+		{"ELF vmlinux", write("vmlinux", append([]byte("\x7fELF\x02\x01\x01"), make([]byte, 0x400)...)), "", []string{"vmlinux", "an ELF file", "bzImage"}},
+		{"gzip", write("linux-lts.apk", append([]byte{0x1f, 0x8b, 8, 0}, make([]byte, 0x400)...)), "", []string{"linux-lts.apk", "gzip-compressed", "tar -xzf"}},
+		{"short file", write("tiny", []byte("kernel")), "", []string{"tiny", "only 6 bytes long"}},
+		{"magic off by two", write("shifted", shifted), "", []string{"shifted", "not a bzImage"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkKernel(tc.path)
+			err := checkKernel(tc.path, tc.arch)
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -89,10 +103,55 @@ func TestCheckKernel(t *testing.T) {
 		})
 	}
 	// The machine's real test kernel, when there is one, passes.
-	if real := "/var/cache/udos-test/kernel/vmlinuz"; fileExists(real) {
-		if err := checkKernel(real); err != nil {
-			t.Errorf("the real kernel %s was refused: %v", real, err)
+	for real, arch := range map[string]string{"/var/cache/udos-test/kernel/vmlinuz": "amd64", "/var/cache/udos-test/kernel-arm64/vmlinuz": "arm64"} {
+		if !fileExists(real) {
+			continue
 		}
+		if err := checkKernel(real, arch); err != nil {
+			t.Errorf("the real %s kernel %s was refused: %v", arch, real, err)
+		}
+		other := map[string]string{"amd64": "arm64", "arm64": "amd64"}[arch]
+		if err := checkKernel(real, other); !errors.Is(err, ErrNotKernel) {
+			t.Errorf("the real %s kernel %s passed as %s: %v", arch, real, other, err)
+		}
+	}
+}
+
+// arm64Image is the 64-byte header of an arm64 kernel Image, then code.
+func arm64Image() []byte {
+	b := make([]byte, 0x1000)
+	copy(b, "MZ")
+	copy(b[0x38:], "ARM\x64")
+	return b
+}
+
+// TestBinaryArch: a busybox or runtime of the other architecture is
+// refused by name before the build starts.
+func TestBinaryArch(t *testing.T) {
+	t.Parallel()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test binary is an ELF of the machine's architecture.
+	mine := goruntime.GOARCH
+	other := map[string]string{"amd64": "arm64", "arm64": "amd64"}[mine]
+	if other == "" {
+		t.Skipf("no other image architecture for %s", mine)
+	}
+	if err := checkBinaryArch("runtime", self, mine); err != nil {
+		t.Errorf("own architecture refused: %v", err)
+	}
+	err = checkBinaryArch("runtime", self, other)
+	if err == nil || !strings.Contains(err.Error(), self) || !strings.Contains(err.Error(), "GOARCH="+other) {
+		t.Errorf("err = %v, want the runtime refused with a GOARCH=%s hint", err, other)
+	}
+	if err := checkBinaryArch("busybox", self, other); err == nil || !strings.Contains(err.Error(), "busybox-static:"+other) {
+		t.Errorf("err = %v, want a busybox-static:%s hint", err, other)
+	}
+	// Not an ELF: left to the boot.
+	if err := checkBinaryArch("runtime", stand(t, "script"), other); err != nil {
+		t.Errorf("non-ELF refused: %v", err)
 	}
 }
 

@@ -214,10 +214,31 @@ var readyRE = regexp.MustCompile(`SONIC-READY [^\r\n]*`)
 // says so.
 func qemu(t *testing.T, args ...string) boot {
 	t.Helper()
-	b, stalled := qemuOnce(t, args...)
+	return qemuOn(t, pc, args...)
+}
+
+// machine is an emulator and the arguments every boot of it starts with.
+type machine struct {
+	bin  string
+	base []string
+	// limit bounds one boot: a VM still running then fails the test.
+	limit time.Duration
+}
+
+// pc is the x86_64 PC every test but arm64's boots.
+var pc = machine{
+	bin:   "qemu-system-x86_64",
+	base:  []string{"-accel", "tcg", "-m", "512", "-nographic", "-no-reboot", "-monitor", "none"},
+	limit: 180 * time.Second,
+}
+
+// qemuOn is qemu on machine m.
+func qemuOn(t *testing.T, m machine, args ...string) boot {
+	t.Helper()
+	b, stalled := qemuOnce(t, m, args...)
 	if stalled {
 		t.Logf("QEMU stalled (no serial output for %s); retrying once. Last output:\n%s", stallLimit, tail(b.out))
-		b, stalled = qemuOnce(t, args...)
+		b, stalled = qemuOnce(t, m, args...)
 		if stalled {
 			t.Fatalf("QEMU stalled twice; output:\n%s", tail(b.out))
 		}
@@ -227,14 +248,13 @@ func qemu(t *testing.T, args ...string) boot {
 
 const stallLimit = 45 * time.Second
 
-func qemuOnce(t *testing.T, args ...string) (boot, bool) {
+func qemuOnce(t *testing.T, m machine, args ...string) (boot, bool) {
 	t.Helper()
 	qemuSlots <- struct{}{}
 	defer func() { <-qemuSlots }()
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), m.limit)
 	defer cancel()
-	base := []string{"-accel", "tcg", "-m", "512", "-nographic", "-no-reboot", "-monitor", "none"}
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", append(base, args...)...)
+	cmd := exec.CommandContext(ctx, m.bin, append(m.base, args...)...)
 	out := newConsoleBuffer()
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -271,5 +272,36 @@ func TestModulesResolve(t *testing.T) {
 	}
 	if _, err := (&Modules{Dir: t.TempDir(), Names: []string{"x"}}).Resolve(); err == nil {
 		t.Error("empty module directory accepted")
+	}
+}
+
+// TestModulesResolveARM64: the arm64 default list resolves against
+// Debian's arm64 kernel (unpacked by .ci/setup.d/50-sonic.sh), which has
+// no uhci_hcd: DefaultModules would not.
+func TestModulesResolveARM64(t *testing.T) {
+	t.Parallel()
+	k := os.Getenv("UDOS_TEST_KERNEL_ARM64")
+	if k == "" {
+		k = "/var/cache/udos-test/kernel-arm64/vmlinuz"
+	}
+	dirs, _ := filepath.Glob(filepath.Join(filepath.Dir(k), "lib/modules/*"))
+	if len(dirs) != 1 {
+		testenv.Missing(t, fmt.Sprintf("no arm64 kernel modules beside %s (.ci/setup.d/50-sonic.sh)", k))
+	}
+	if got := DefaultModulesFor("arm64"); slices.Contains(got, "uhci_hcd") || slices.Contains(got, "ata_piix") || !slices.Contains(got, "virtio_scsi") {
+		t.Errorf("arm64 modules %v", got)
+	}
+	if !slices.Equal(DefaultModulesFor("amd64"), DefaultModules) {
+		t.Error("amd64 modules changed")
+	}
+	order, err := (&Modules{Dir: dirs[0], Names: DefaultModulesFor("arm64")}).Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(order, func(o string) bool { return modName(o) == "virtio_scsi" }) {
+		t.Errorf("virtio_scsi not in %v", order)
+	}
+	if _, err := (&Modules{Dir: dirs[0], Names: DefaultModules}).Resolve(); err == nil || !strings.Contains(err.Error(), "uhci_hcd") {
+		t.Errorf("the PC list against the arm64 kernel: %v, want uhci_hcd missing", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,6 +44,31 @@ var DefaultModules = []string{
 	"virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net",
 	"xhci_pci", "ehci_pci", "ohci_pci", "uhci_hcd", "usb_storage", "uas",
 	"e1000", "e1000e", "8139cp", "8139too",
+}
+
+// DefaultModulesARM64 are DefaultModules for an arm64 image: Arm machines
+// have no PC IDE (ata_piix) nor UHCI controllers, and Debian's arm64
+// kernel has no uhci_hcd; the PCI disk, USB and network drivers are the
+// same (QEMU's virt machine and Arm servers have PCIe).
+var DefaultModulesARM64 = withoutModules(DefaultModules, "ata_piix", "uhci_hcd")
+
+// DefaultModulesFor is the default driver list of an image architecture
+// (GOARCH): DefaultModulesARM64 for arm64, DefaultModules otherwise.
+func DefaultModulesFor(arch string) []string {
+	if arch == "arm64" {
+		return DefaultModulesARM64
+	}
+	return DefaultModules
+}
+
+func withoutModules(list []string, drop ...string) []string {
+	var out []string
+	for _, m := range list {
+		if !slices.Contains(drop, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // compressions are the module file suffixes the builder reads, with their

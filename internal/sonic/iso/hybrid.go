@@ -40,8 +40,10 @@ func partitionEntry(b []byte, boot bool, typ byte, start, count uint32) {
 // signature, a bootable type 0x00 partition over the whole image (as
 // isohybrid and xorriso write it) and a type 0xEF partition over the El
 // Torito EFI image so UEFI firmware finds an EFI system partition on a disk.
+// No code (nil) makes the MBR of a UEFI-only image: the same partitions,
+// no boot code.
 func HybridMBR(code []byte, info Info, signature uint32) ([]byte, error) {
-	if len(code) < 432 {
+	if code != nil && len(code) < 432 {
 		return nil, fmt.Errorf("isohybrid MBR code is %d bytes, want at least 432 (isohdpfx.bin)", len(code))
 	}
 	if info.Size%512 != 0 || info.Size/512 > 0xFFFFFFFF {
@@ -51,8 +53,10 @@ func HybridMBR(code []byte, info Info, signature uint32) ([]byte, error) {
 		return nil, fmt.Errorf("image has no EFI boot image")
 	}
 	mbr := make([]byte, 512)
-	copy(mbr, code[:432])
-	binary.LittleEndian.PutUint32(mbr[432:], info.BIOSBootLBA*4)
+	if code != nil {
+		copy(mbr, code[:432])
+		binary.LittleEndian.PutUint32(mbr[432:], info.BIOSBootLBA*4)
+	}
 	binary.LittleEndian.PutUint32(mbr[440:], signature)
 	partitionEntry(mbr[446:462], true, 0x00, 0, uint32(info.Size/512))
 	partitionEntry(mbr[462:478], false, 0xEF, info.EFIImageLBA*4, uint32(info.EFIImageSize/512))

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -35,9 +36,12 @@ type Tools struct {
 	GrubMkimage string // grub-common: grub-mkimage
 	GrubModDir  string // grub-efi-amd64-bin: /usr/lib/grub/x86_64-efi
 	GrubPCDir   string // grub-pc-bin: /usr/lib/grub/i386-pc (BIOS boot of installed disks)
+	// GrubARM64Dir is grub-efi-arm64-bin's /usr/lib/grub/arm64-efi, for
+	// arm64 images (FindToolsFor), which need none of the PC tools above.
+	GrubARM64Dir string
 }
 
-// FindTools locates the tools at their Debian paths, failing with a message
+// FindTools locates the tools of an amd64 image at their Debian paths, failing with a message
 // that names the package to install. lookPath is exec.LookPath in
 // production.
 func FindTools(lookPath func(string) (string, error)) (Tools, error) {
@@ -73,8 +77,11 @@ func FindTools(lookPath func(string) (string, error)) (Tools, error) {
 
 // Options describe one ISO.
 type Options struct {
-	Version   string    // e.g. "1.4.6"; names the marker file and the volume
-	Kernel    string    // path to the kernel (bzImage)
+	Version string // e.g. "1.4.6"; names the marker file and the volume
+	// Arch is the image's architecture: amd64 (the default: BIOS and
+	// UEFI) or arm64 (UEFI only); Tools must be found for it.
+	Arch      string
+	Kernel    string    // path to the kernel (bzImage; an arm64 Image)
 	Initramfs string    // path to the initramfs (gzip newc cpio)
 	Cmdline   string    // extra kernel command line arguments
 	Output    string    // the .iso to write
@@ -86,7 +93,8 @@ type Options struct {
 
 // Info describes a finished image.
 type Info struct {
-	Size         int64 // bytes, equal to the ISO9660 volume size
+	Size int64 // bytes, equal to the ISO9660 volume size
+	// BIOSBootLBA is isolinux.bin's sector; 0 in a UEFI-only image.
 	BIOSBootLBA  uint32
 	EFIImageLBA  uint32
 	EFIImageSize int64
@@ -128,7 +136,12 @@ func Build(ctx context.Context, opts Options) (Info, error) {
 	if err := Stage(ctx, opts, tree); err != nil {
 		return Info{}, err
 	}
-	return WriteImage(tree, opts.Output, opts.Tools.IsoHdpfx, opts.Time)
+	a, _ := lookupArch(opts.Arch) // Stage checked it
+	hdpfx := ""
+	if a.bios {
+		hdpfx = opts.Tools.IsoHdpfx
+	}
+	return WriteImage(tree, opts.Output, hdpfx, opts.Time)
 }
 
 // Stage lays out the ISO's file tree in dir (which must not exist): boot
@@ -143,16 +156,26 @@ func Stage(ctx context.Context, opts Options, tree string) error {
 			return fmt.Errorf("boot file %q is not a readable regular file", p)
 		}
 	}
-	if opts.Tools.GrubMkimage == "" || opts.Tools.IsolinuxBin == "" || opts.Tools.LDLinux == "" {
-		return fmt.Errorf("the ISO build tools are not set (FindTools locates them)")
+	a, err := lookupArch(opts.Arch)
+	if err != nil {
+		return err
 	}
-	cmdline := strings.TrimSpace(BaseCmdline + " " + opts.Cmdline)
+	if opts.Tools.GrubMkimage == "" || opts.Tools.grubDir(a) == "" || (a.bios && (opts.Tools.IsolinuxBin == "" || opts.Tools.LDLinux == "")) {
+		return fmt.Errorf("the ISO build tools for %s are not set (FindToolsFor locates them)", opts.Arch)
+	}
+	cmdline := strings.TrimSpace(Cmdline(opts.Arch) + " " + opts.Cmdline)
 	copies := map[string]string{
-		KernelPath:                    opts.Kernel,
-		InitrdPath:                    opts.Initramfs,
-		isolinuxDir + "/isolinux.bin": opts.Tools.IsolinuxBin,
-		isolinuxDir + "/ldlinux.c32":  opts.Tools.LDLinux,
-		DiskBIOSBoot:                  filepath.Join(opts.Tools.GrubPCDir, "boot.img"),
+		KernelPath: opts.Kernel,
+		InitrdPath: opts.Initramfs,
+	}
+	writes := map[string]string{
+		MarkerPath(opts.Version): "udos-sonic " + opts.Version + "\n",
+	}
+	if a.bios {
+		copies[isolinuxDir+"/isolinux.bin"] = opts.Tools.IsolinuxBin
+		copies[isolinuxDir+"/ldlinux.c32"] = opts.Tools.LDLinux
+		copies[DiskBIOSBoot] = filepath.Join(opts.Tools.GrubPCDir, "boot.img")
+		writes[isolinuxDir+"/isolinux.cfg"] = IsolinuxConfig(cmdline)
 	}
 	if err := os.Mkdir(tree, 0o755); err != nil {
 		return fmt.Errorf("creating the ISO staging tree: %w", err)
@@ -162,27 +185,27 @@ func Stage(ctx context.Context, opts Options, tree string) error {
 			return err
 		}
 	}
-	writes := map[string]string{
-		isolinuxDir + "/isolinux.cfg": IsolinuxConfig(cmdline),
-		MarkerPath(opts.Version):      "udos-sonic " + opts.Version + "\n",
-	}
 	for dst, content := range writes {
 		if err := writeFile(filepath.Join(tree, filepath.FromSlash(dst)), []byte(content)); err != nil {
 			return err
 		}
 	}
-	efi := filepath.Join(filepath.Dir(tree), "BOOTX64.EFI")
-	if err := GrubEFI(ctx, opts.Tools, ISOGrubConfig(opts.Version, cmdline), efi); err != nil {
+	efi := filepath.Join(filepath.Dir(tree), path.Base(a.efiBoot))
+	if err := grubEFI(ctx, opts.Tools, a, ISOGrubConfig(opts.Version, cmdline), efi); err != nil {
 		return err
 	}
 	defer os.Remove(efi)
-	if err := GrubEFI(ctx, opts.Tools, DiskGrubConfig(), filepath.Join(tree, filepath.FromSlash(DiskEFIPath))); err != nil {
-		return err
+	// The installer (internal/sonic/runtime) lays out PC disks, BIOS and
+	// UEFI: its boot loaders ship on the amd64 image only.
+	if a.bios {
+		if err := GrubEFI(ctx, opts.Tools, DiskGrubConfig(), filepath.Join(tree, filepath.FromSlash(DiskEFIPath))); err != nil {
+			return err
+		}
+		if err := GrubBIOSCore(ctx, opts.Tools, DiskGrubConfig(), filepath.Join(tree, filepath.FromSlash(DiskBIOSCore))); err != nil {
+			return err
+		}
 	}
-	if err := GrubBIOSCore(ctx, opts.Tools, DiskGrubConfig(), filepath.Join(tree, filepath.FromSlash(DiskBIOSCore))); err != nil {
-		return err
-	}
-	if err := EFIBootImage(filepath.Join(tree, filepath.FromSlash(EFIImagePath)), efi, opts.Time); err != nil {
+	if err := efiBootImage(filepath.Join(tree, filepath.FromSlash(EFIImagePath)), a.efiBoot, efi, opts.Time); err != nil {
 		return err
 	}
 	return normaliseTree(tree, opts.Time)
@@ -191,9 +214,10 @@ func Stage(ctx context.Context, opts Options, tree string) error {
 // WriteImage writes the staged tree as a bootable hybrid ISO: ISO9660 +
 // Rock Ridge via go-diskfs, El Torito entries for isolinux and the EFI
 // image, then trimmed, normalised and given its isohybrid MBR (the code
-// from hdpfx, isohdpfx.bin).
+// from hdpfx, isohdpfx.bin). An empty hdpfx makes a UEFI-only image: the
+// EFI entry alone, and an MBR without boot code.
 func WriteImage(tree, out, hdpfx string, t time.Time) (Info, error) {
-	if err := writeISO(tree, out); err != nil {
+	if err := writeISO(tree, out, hdpfx != ""); err != nil {
 		return Info{}, err
 	}
 	return finish(out, hdpfx, t)
@@ -266,7 +290,12 @@ func GrubBIOSCore(ctx context.Context, t Tools, config, out string) error {
 // with the modules linked in and the config embedded is the same kind of
 // image and is byte-for-byte reproducible.
 func GrubEFI(ctx context.Context, t Tools, config, out string) error {
-	return grubMkimage(ctx, t, "x86_64-efi", t.GrubModDir, "/EFI/BOOT", GrubModules, config, out)
+	return grubEFI(ctx, t, arches[AMD64], config, out)
+}
+
+// grubEFI is GrubEFI for an architecture.
+func grubEFI(ctx context.Context, t Tools, a arch, config, out string) error {
+	return grubMkimage(ctx, t, a.grubFormat, t.grubDir(a), "/EFI/BOOT", a.modules, config, out)
 }
 
 func grubMkimage(ctx context.Context, t Tools, format, modDir, prefix string, modules []string, config, out string) error {
@@ -293,7 +322,13 @@ func grubMkimage(ctx context.Context, t Tools, format, modDir, prefix string, mo
 // EFIBootImage writes the El Torito EFI image: a 2 MiB FAT12 volume with
 // EFI/BOOT/BOOTX64.EFI.
 func EFIBootImage(out, bootx64 string, t time.Time) error {
-	f, err := fatimg.DiskFile("EFI/BOOT/BOOTX64.EFI", bootx64)
+	return efiBootImage(out, arches[AMD64].efiBoot, bootx64, t)
+}
+
+// efiBootImage is EFIBootImage with the binary at name (the boot path of
+// the image's architecture).
+func efiBootImage(out, name, binary string, t time.Time) error {
+	f, err := fatimg.DiskFile(name, binary)
 	if err != nil {
 		return err
 	}
@@ -364,7 +399,7 @@ func normaliseTree(root string, t time.Time) error {
 	})
 }
 
-func writeISO(tree, out string) error {
+func writeISO(tree, out string, bios bool) error {
 	var total int64
 	err := filepath.Walk(tree, func(_ string, fi os.FileInfo, err error) error {
 		if err != nil {
@@ -393,14 +428,19 @@ func writeISO(tree, out string) error {
 	efiEntry := &iso9660.ElToritoEntry{Platform: iso9660.EFI, Emulation: iso9660.NoEmulation, BootFile: "/" + EFIImagePath}
 	biosEntry := &iso9660.ElToritoEntry{Platform: iso9660.BIOS, Emulation: iso9660.NoEmulation, BootFile: "/" + isolinuxDir + "/isolinux.bin", BootTable: true}
 	biosEntry.SetLoadSize(4)
+	entries := []*iso9660.ElToritoEntry{biosEntry, efiEntry}
+	catalog := "/" + isolinuxDir + "/boot.cat"
+	if !bios {
+		entries, catalog = []*iso9660.ElToritoEntry{efiEntry}, "/boot/boot.cat"
+	}
 	err = fsys.Finalize(iso9660.FinalizeOptions{
 		RockRidge: true,
 		// Joliet moves the boot record off sector 17, where SeaBIOS looks.
 		Joliet:           false,
 		VolumeIdentifier: volumeID,
 		ElTorito: &iso9660.ElTorito{
-			BootCatalog: "/" + isolinuxDir + "/boot.cat",
-			Entries:     []*iso9660.ElToritoEntry{biosEntry, efiEntry},
+			BootCatalog: catalog,
+			Entries:     entries,
 		},
 	})
 	if cerr := be.Close(); err == nil && cerr != nil {
@@ -430,9 +470,11 @@ func finish(out, hdpfx string, t time.Time) (Info, error) {
 	if err := normaliseMetadata(f, t); err != nil {
 		return Info{}, fmt.Errorf("normalising %q: %w", out, err)
 	}
-	mbrCode, err := os.ReadFile(hdpfx)
-	if err != nil {
-		return Info{}, fmt.Errorf("reading the isohybrid MBR code: %w", err)
+	var mbrCode []byte
+	if hdpfx != "" {
+		if mbrCode, err = os.ReadFile(hdpfx); err != nil {
+			return Info{}, fmt.Errorf("reading the isohybrid MBR code: %w", err)
+		}
 	}
 	mbr, err := HybridMBR(mbrCode, info, uint32(t.Unix()))
 	if err != nil {
@@ -470,14 +512,19 @@ func Inspect(r io.ReaderAt) (Info, error) {
 		return Info{}, fmt.Errorf("boot catalog has no validation entry")
 	}
 	if cat[0x20] != 0x88 {
-		return Info{}, fmt.Errorf("BIOS boot entry is not bootable")
+		return Info{}, fmt.Errorf("default boot entry is not bootable")
 	}
-	info.BIOSBootLBA = binary.LittleEndian.Uint32(cat[0x28:])
-	// Section header at 0x40, its single entry at 0x60.
-	if cat[0x41] != byte(iso9660.EFI) || cat[0x60] != 0x88 {
-		return Info{}, fmt.Errorf("boot catalog has no bootable EFI section")
+	if cat[1] == byte(iso9660.EFI) {
+		// A UEFI-only image: the default entry is the EFI image.
+		info.EFIImageLBA = binary.LittleEndian.Uint32(cat[0x28:])
+	} else {
+		info.BIOSBootLBA = binary.LittleEndian.Uint32(cat[0x28:])
+		// Section header at 0x40, its single entry at 0x60.
+		if cat[0x41] != byte(iso9660.EFI) || cat[0x60] != 0x88 {
+			return Info{}, fmt.Errorf("boot catalog has no bootable EFI section")
+		}
+		info.EFIImageLBA = binary.LittleEndian.Uint32(cat[0x68:])
 	}
-	info.EFIImageLBA = binary.LittleEndian.Uint32(cat[0x68:])
 	// The EFI image's size comes from its FAT boot sector: the catalog's
 	// sector count is 16 bits and some writers leave it 1.
 	bs := make([]byte, 512)

@@ -13,8 +13,10 @@ import (
 
 // NetbootCmdline is the kernel command line of a network boot: the ISO's,
 // with sonic.source=net (there is no medium), then extra.
-func NetbootCmdline(extra string) string {
-	return strings.TrimSpace(strings.Replace(BaseCmdline, "sonic.source=iso", "sonic.source=net", 1) + " " + extra)
+func NetbootCmdline(extra string) string { return netbootCmdline(AMD64, extra) }
+
+func netbootCmdline(archName, extra string) string {
+	return strings.TrimSpace(strings.Replace(Cmdline(archName), "sonic.source=iso", "sonic.source=net", 1) + " " + extra)
 }
 
 // Files of the netboot bundle, relative to the TFTP (or HTTP) root the
@@ -25,7 +27,10 @@ const (
 	NetIPXE        = "boot.ipxe"
 	NetIPXEInstall = "install.ipxe"
 	NetGrubEFI     = "grubnetx64.efi"
-	NetGrubConfig  = "grub/grub.cfg"
+	// NetGrubEFIARM64 is the GRUB netboot binary of an arm64 bundle, in
+	// place of NetGrubEFI.
+	NetGrubEFIARM64 = "grubnetaa64.efi"
+	NetGrubConfig   = "grub/grub.cfg"
 )
 
 // IPXEScript boots Sonic live. Under UEFI the kernel's EFI stub finds the
@@ -68,6 +73,7 @@ var GrubNetModules = []string{
 // NetbootOptions build a netboot bundle.
 type NetbootOptions struct {
 	Version   string
+	Arch      string // as Options.Arch
 	Kernel    string // bzImage
 	Initramfs string // the same initramfs the ISO boots
 	Cmdline   string // extra kernel arguments (as for the ISO)
@@ -88,12 +94,20 @@ func BuildNetboot(ctx context.Context, o NetbootOptions) error {
 		return fmt.Errorf("creating the netboot work dir: %w", err)
 	}
 	defer os.RemoveAll(work)
-	cmdline := NetbootCmdline(o.Cmdline)
+	a, err := lookupArch(o.Arch)
+	if err != nil {
+		return err
+	}
+	cmdline := netbootCmdline(o.Arch, o.Cmdline)
 	grubCfg := NetbootGrubConfig(o.Version, cmdline)
-	grubEFI := filepath.Join(work, NetGrubEFI)
+	grubEFI := filepath.Join(work, a.netGrub)
+	modules := GrubNetModules
+	if !a.bios {
+		modules = without(modules, "efi_uga")
+	}
 	// GRUB's $root is the server it was loaded from, (tftp,SERVER) or
 	// (http,SERVER); its prefix is that server's grub/.
-	if err := grubMkimage(ctx, o.Tools, "x86_64-efi", o.Tools.GrubModDir, "/grub", GrubNetModules, grubCfg, grubEFI); err != nil {
+	if err := grubMkimage(ctx, o.Tools, a.grubFormat, o.Tools.grubDir(a), "/grub", modules, grubCfg, grubEFI); err != nil {
 		return err
 	}
 	texts := map[string]string{
@@ -102,7 +116,7 @@ func BuildNetboot(ctx context.Context, o NetbootOptions) error {
 		NetGrubConfig:  grubCfg,
 	}
 	var entries []tarball.Entry
-	for _, f := range []struct{ name, path string }{{NetKernel, o.Kernel}, {NetInitrd, o.Initramfs}, {NetGrubEFI, grubEFI}} {
+	for _, f := range []struct{ name, path string }{{NetKernel, o.Kernel}, {NetInitrd, o.Initramfs}, {a.netGrub, grubEFI}} {
 		e, err := tarball.File(f.name, f.path)
 		if err != nil {
 			return fmt.Errorf("netboot bundle: %w", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,9 @@ import (
 // Hardware is what the runtime found; it is also the JSON hardware report.
 type Hardware struct {
 	Firmware string `json:"firmware"` // "uefi" or "bios"
+	// Arch is the machine's architecture by its Go name ("amd64",
+	// "arm64"), the name of release platforms and Sonic images.
+	Arch string `json:"arch"`
 	// Machine is the DMI product name ("Standard PC (Q35 + ICH9, 2009)").
 	Machine  string      `json:"machine,omitempty"`
 	CPU      CPU         `json:"cpu"`
@@ -71,6 +75,7 @@ func Detect(fsys fs.FS) (Hardware, error) {
 	if fi, err := fs.Stat(fsys, "sys/firmware/efi"); err == nil && fi.IsDir() {
 		hw.Firmware = "uefi"
 	}
+	hw.Arch = detectArch(fsys)
 	cpuinfo, err := fs.ReadFile(fsys, "proc/cpuinfo")
 	if err != nil {
 		return hw, fmt.Errorf("reading /proc/cpuinfo: %w", err)
@@ -113,6 +118,23 @@ func Detect(fsys fs.FS) (Hardware, error) {
 	hw.PCIDrivers = detectPCIDrivers(fsys)
 	hw.Network, err = detectInterfaces(fsys)
 	return hw, err
+}
+
+// kernelArches maps the kernel's machine names (uname -m) to Go's.
+var kernelArches = map[string]string{"x86_64": "amd64", "aarch64": "arm64", "i386": "386", "i686": "386", "armv7l": "arm", "riscv64": "riscv64"}
+
+// detectArch is the kernel's architecture (/proc/sys/kernel/arch, uname
+// -m) in Go's name; a kernel without that file runs this binary, so its
+// own GOARCH is the answer then.
+func detectArch(fsys fs.FS) string {
+	m := readTrim(fsys, "proc/sys/kernel/arch")
+	if a, ok := kernelArches[m]; ok {
+		return a
+	}
+	if m != "" {
+		return m
+	}
+	return goruntime.GOARCH
 }
 
 // linkBase is the last element of the symbolic link name points to ("" when
@@ -259,8 +281,8 @@ func NetSummary(ifs []Interface) string {
 // ReadyLine is the one line the runtime prints when the system is up.
 // Tests and operators grep for its first word.
 func ReadyLine(version string, hw Hardware, source string) string {
-	return fmt.Sprintf("SONIC-READY version=%s firmware=%s cpus=%d mem_mb=%d disks=%d net=%s source=%s",
-		version, hw.Firmware, hw.CPU.Count, hw.MemoryMB, len(hw.Disks), NetSummary(hw.Network), source)
+	return fmt.Sprintf("SONIC-READY version=%s firmware=%s arch=%s cpus=%d mem_mb=%d disks=%d net=%s source=%s",
+		version, hw.Firmware, hw.Arch, hw.CPU.Count, hw.MemoryMB, len(hw.Disks), NetSummary(hw.Network), source)
 }
 
 // HardwareLine is the hardware report on one console line, printed before

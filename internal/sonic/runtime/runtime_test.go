@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -72,8 +73,9 @@ func TestParseCmdline(t *testing.T) {
 // device (ignored) and two NICs, one with a link.
 func fakeRoot(uefi bool) fstest.MapFS {
 	m := fstest.MapFS{
-		"proc/cpuinfo": {Data: []byte("processor\t: 0\nmodel name\t: QEMU Virtual CPU version 2.5+\n\nprocessor\t: 1\nmodel name\t: QEMU Virtual CPU version 2.5+\n")},
-		"proc/meminfo": {Data: []byte("MemTotal:         505000 kB\nMemFree:          400000 kB\n")},
+		"proc/cpuinfo":         {Data: []byte("processor\t: 0\nmodel name\t: QEMU Virtual CPU version 2.5+\n\nprocessor\t: 1\nmodel name\t: QEMU Virtual CPU version 2.5+\n")},
+		"proc/meminfo":         {Data: []byte("MemTotal:         505000 kB\nMemFree:          400000 kB\n")},
+		"proc/sys/kernel/arch": {Data: []byte("x86_64\n")},
 
 		"sys/block/sda/size":            {Data: []byte("41943040\n")},
 		"sys/block/sda/removable":       {Data: []byte("0\n")},
@@ -177,6 +179,35 @@ func TestHardwareLine(t *testing.T) {
 	}
 }
 
+func TestDetectArch(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ kernel, want string }{
+		{"x86_64", "amd64"},
+		{"aarch64", "arm64"},
+		{"riscv64", "riscv64"},
+		{"s390x", "s390x"},     // unknown to the table: the kernel's name
+		{"", goruntime.GOARCH}, // no /proc/sys/kernel/arch: this binary's
+	}
+	for _, tc := range tests {
+		root := fakeRoot(true)
+		if tc.kernel == "" {
+			delete(root, "proc/sys/kernel/arch")
+		} else {
+			root["proc/sys/kernel/arch"] = &fstest.MapFile{Data: []byte(tc.kernel + "\n")}
+		}
+		hw, err := Detect(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hw.Arch != tc.want {
+			t.Errorf("kernel arch %q: Arch = %q, want %q", tc.kernel, hw.Arch, tc.want)
+		}
+		if line := ReadyLine("1.4.6", hw, "iso"); !strings.Contains(line, " firmware=uefi arch="+tc.want+" ") {
+			t.Errorf("ready line %q lacks arch=%s", line, tc.want)
+		}
+	}
+}
+
 func TestDetectNeedsProc(t *testing.T) {
 	t.Parallel()
 	if _, err := Detect(fstest.MapFS{}); err == nil || !strings.Contains(err.Error(), "/proc/cpuinfo") {
@@ -195,7 +226,7 @@ func TestReadyLine(t *testing.T) {
 		net  []Interface
 		want string
 	}{
-		{"no network", nil, "SONIC-READY version=1.4.6 firmware=uefi cpus=2 mem_mb=493 disks=7 net=none source=iso"},
+		{"no network", nil, "SONIC-READY version=1.4.6 firmware=uefi arch=amd64 cpus=2 mem_mb=493 disks=7 net=none source=iso"},
 		{"no carrier", []Interface{{Name: "eth0"}}, "net=none"},
 		{"lease", []Interface{{Name: "eth0", Carrier: true, Address: "10.0.2.15"}}, "net=eth0:10.0.2.15 source=iso"},
 		{"no lease", []Interface{{Name: "eth0", Carrier: true}}, "net=eth0:nolease"},

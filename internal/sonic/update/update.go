@@ -42,7 +42,8 @@ type Updater struct {
 	Installer *coreinst.Installer
 	// Ranger fetches the missing ranges of the image.
 	Ranger delta.Ranger
-	// Arch is the GOARCH of the image wanted ("amd64").
+	// Arch is the GOARCH of the image wanted ("amd64", "arm64"): it picks
+	// the release's variant build.Variant(Arch).
 	Arch string
 	// Current is the running image's version.
 	Current string
@@ -112,11 +113,17 @@ func (u *Updater) Check(ctx context.Context, src coreinst.Source, to string) (*O
 	if got, err := semver.StrictNewVersion(rel.Version); err != nil || !got.GreaterThan(cur) {
 		return nil, fmt.Errorf("%w: release %s is not newer than the running %s", ErrUntrusted, rel.Version, cur)
 	}
-	a, err := rel.Variant(build.VariantName)
+	// Each architecture's image is a variant of its own (sonic-iso for
+	// amd64, sonic-iso-arm64, …): take the one of this machine.
+	platform := "linux-" + u.Arch
+	if _, ok := rel.Manifest.Variants[build.Variant(u.Arch)]; !ok {
+		return nil, fmt.Errorf("release %s has no Sonic image for %s (no %s entry; it has: %s)", rel.Version, platform, build.Variant(u.Arch), strings.Join(rel.Manifest.Names(), ", "))
+	}
+	a, err := rel.Variant(build.Variant(u.Arch))
 	if err != nil {
 		return nil, err
 	}
-	if platform := "linux-" + u.Arch; !slices.Contains(a.Platforms, platform) {
+	if !slices.Contains(a.Platforms, platform) {
 		return nil, fmt.Errorf("release %s has no Sonic image for %s (it has %s)", rel.Version, platform, strings.Join(a.Platforms, ", "))
 	}
 	o.Version, o.Available, o.ISO, o.Size, o.SHA256 = rel.Version, true, a.Filename, a.Size, a.SHA256
@@ -177,7 +184,7 @@ func (u *Updater) Download(ctx context.Context, o *Offer, dir string, seeds []st
 // manifest digest and its signature verify and it describes the image the
 // manifest names.
 func (u *Updater) index(ctx context.Context, o *Offer) (*delta.Index, error) {
-	name := assetname.SonicIndex(o.Version)
+	name := assetname.SonicIndexArch(o.Version, u.Arch)
 	f, ok := o.rel.Manifest.File(name)
 	if !ok {
 		return nil, fmt.Errorf("release %s lists no block index %s: its images cannot be fetched by delta", o.Version, name)

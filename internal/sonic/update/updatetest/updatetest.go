@@ -45,43 +45,54 @@ func Image(n int, seed int64, changed float64, regions int) []byte {
 // the ISO, its block index, their .asc, and the signed manifest (with
 // previous as previous_version).
 func Release(ctx context.Context, dir, version, previous string, image []byte, key *coretest.Key) error {
+	return ReleaseArches(ctx, dir, version, previous, map[string][]byte{"amd64": image}, key)
+}
+
+// ReleaseArches is Release with an image for each architecture (GOARCH),
+// each its own variant (build.Variant) and names
+// (assetname.SonicISOArch), as release.yml's sonic matrix makes them.
+func ReleaseArches(ctx context.Context, dir, version, previous string, images map[string][]byte, key *coretest.Key) error {
 	out, err := os.MkdirTemp("", "sonic-release-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(out)
 	var arts artifact.List
-	isoName := assetname.SonicISO(version)
-	a, err := artifact.WriteFile(artifact.ISO, filepath.Join(out, isoName), image)
-	if err != nil {
-		return err
+	var names []string
+	for arch, image := range images {
+		isoName := assetname.SonicISOArch(version, arch)
+		a, err := artifact.WriteFile(artifact.ISO, filepath.Join(out, isoName), image)
+		if err != nil {
+			return err
+		}
+		a.Variant = build.Variant(arch)
+		a.Entry = &relmanifest.Variant{Platforms: []string{"linux-" + arch}, Bootable: relmanifest.Bool(true),
+			UEFISupported: relmanifest.Bool(true), BIOSFallback: relmanifest.Bool(arch == "amd64")}
+		arts.Add(a)
+		f, err := os.Open(a.Path)
+		if err != nil {
+			return err
+		}
+		ix, err := delta.MakeIndex(f, 0)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		raw, _ := ix.MarshalBinary()
+		ia, err := artifact.WriteFile(build.DeltaIndex, filepath.Join(out, assetname.SonicIndexArch(version, arch)), raw)
+		if err != nil {
+			return err
+		}
+		ia.Variant = build.Variant(arch)
+		arts.Add(ia)
+		names = append(names, isoName, assetname.SonicIndexArch(version, arch))
 	}
-	a.Variant = build.VariantName
-	a.Entry = &relmanifest.Variant{Platforms: []string{"linux-amd64"}, Bootable: relmanifest.Bool(true),
-		UEFISupported: relmanifest.Bool(true), BIOSFallback: relmanifest.Bool(true)}
-	arts.Add(a)
-	f, err := os.Open(a.Path)
-	if err != nil {
-		return err
-	}
-	ix, err := delta.MakeIndex(f, 0)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	raw, _ := ix.MarshalBinary()
-	ia, err := artifact.WriteFile(build.DeltaIndex, filepath.Join(out, assetname.SonicIndex(version)), raw)
-	if err != nil {
-		return err
-	}
-	ia.Variant = build.VariantName
-	arts.Add(ia)
 	tail := release.New(release.Config{Version: version, Job: build.VariantName, Output: out,
 		Time: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), Signer: key.Signer}, &arts)
 	if err := pipe.Run(ctx, &pipe.Context{}, tail.Steps("publish")...); err != nil {
 		return fmt.Errorf("release tail: %w", err)
 	}
-	for _, n := range []string{isoName, assetname.SonicIndex(version)} {
+	for _, n := range names {
 		for _, name := range []string{n, assetname.Signature(n)} {
 			b, err := os.ReadFile(filepath.Join(out, name))
 			if err != nil {
