@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,14 +96,7 @@ func TestBootARM64(t *testing.T) {
 			t.Errorf("%s=%q, want %q (line: %s)", k, f[k], v, readyRE.FindString(b.out))
 		}
 	}
-	m := hardwareRE.FindStringSubmatch(b.out)
-	if m == nil {
-		t.Fatalf("no SONIC-HARDWARE line; serial output:\n%s", tail(b.out))
-	}
-	var hw runtime.Hardware
-	if err := json.Unmarshal([]byte(m[1]), &hw); err != nil {
-		t.Fatalf("hardware report: %v\n%s", err, m[1])
-	}
+	hw := hardwareReport(t, b)
 	if hw.Arch != "arm64" || hw.Firmware != "uefi" {
 		t.Errorf("hardware report says arch %q firmware %q, want arm64 uefi", hw.Arch, hw.Firmware)
 	}

@@ -92,6 +92,20 @@ var matrix = []profile{
 
 var hardwareRE = regexp.MustCompile(`SONIC-HARDWARE (\{[^\r\n]*\})`)
 
+// hardwareReport parses the boot's SONIC-HARDWARE line.
+func hardwareReport(t *testing.T, b boot) runtime.Hardware {
+	t.Helper()
+	m := hardwareRE.FindStringSubmatch(b.out)
+	if m == nil {
+		t.Fatalf("no SONIC-HARDWARE line; serial output:\n%s", tail(b.out))
+	}
+	var hw runtime.Hardware
+	if err := json.Unmarshal([]byte(m[1]), &hw); err != nil {
+		t.Fatalf("hardware report: %v\n%s", err, m[1])
+	}
+	return hw
+}
+
 // matrixRow is what one boot found, for the generated table.
 type matrixRow struct {
 	p    profile
@@ -120,14 +134,7 @@ func TestHardwareMatrix(t *testing.T) {
 				}
 				b := qemu(t, p.args(iso, blank)...)
 				f := readyFields(t, b)
-				m := hardwareRE.FindStringSubmatch(b.out)
-				if m == nil {
-					t.Fatalf("no SONIC-HARDWARE line; serial output:\n%s", tail(b.out))
-				}
-				var hw runtime.Hardware
-				if err := json.Unmarshal([]byte(m[1]), &hw); err != nil {
-					t.Fatalf("hardware report: %v\n%s", err, m[1])
-				}
+				hw := hardwareReport(t, b)
 				checkProfile(t, p, hw, f)
 				rowsMu.Lock()
 				rows[p.name] = matrixRow{p: p, hw: hw, net: f["net"], line: f}

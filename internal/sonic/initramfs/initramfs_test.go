@@ -237,9 +237,16 @@ func TestCPIONames(t *testing.T) {
 // .ci/setup.d/50-sonic.sh.
 func testModulesDir(t *testing.T) string {
 	t.Helper()
-	k := os.Getenv("UDOS_TEST_KERNEL")
+	return kernelModulesDir(t, "UDOS_TEST_KERNEL", "/var/cache/udos-test/kernel/vmlinuz")
+}
+
+// kernelModulesDir is lib/modules/<release> beside the kernel that env
+// names (else def).
+func kernelModulesDir(t *testing.T, env, def string) string {
+	t.Helper()
+	k := os.Getenv(env)
 	if k == "" {
-		k = "/var/cache/udos-test/kernel/vmlinuz"
+		k = def
 	}
 	dirs, _ := filepath.Glob(filepath.Join(filepath.Dir(k), "lib/modules/*"))
 	if len(dirs) != 1 {
@@ -280,28 +287,21 @@ func TestModulesResolve(t *testing.T) {
 // no uhci_hcd: DefaultModules would not.
 func TestModulesResolveARM64(t *testing.T) {
 	t.Parallel()
-	k := os.Getenv("UDOS_TEST_KERNEL_ARM64")
-	if k == "" {
-		k = "/var/cache/udos-test/kernel-arm64/vmlinuz"
-	}
-	dirs, _ := filepath.Glob(filepath.Join(filepath.Dir(k), "lib/modules/*"))
-	if len(dirs) != 1 {
-		testenv.Missing(t, fmt.Sprintf("no arm64 kernel modules beside %s (.ci/setup.d/50-sonic.sh)", k))
-	}
+	dir := kernelModulesDir(t, "UDOS_TEST_KERNEL_ARM64", "/var/cache/udos-test/kernel-arm64/vmlinuz")
 	if got := DefaultModulesFor("arm64"); slices.Contains(got, "uhci_hcd") || slices.Contains(got, "ata_piix") || !slices.Contains(got, "virtio_scsi") {
 		t.Errorf("arm64 modules %v", got)
 	}
 	if !slices.Equal(DefaultModulesFor("amd64"), DefaultModules) {
 		t.Error("amd64 modules changed")
 	}
-	order, err := (&Modules{Dir: dirs[0], Names: DefaultModulesFor("arm64")}).Resolve()
+	order, err := (&Modules{Dir: dir, Names: DefaultModulesFor("arm64")}).Resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.ContainsFunc(order, func(o string) bool { return modName(o) == "virtio_scsi" }) {
 		t.Errorf("virtio_scsi not in %v", order)
 	}
-	if _, err := (&Modules{Dir: dirs[0], Names: DefaultModules}).Resolve(); err == nil || !strings.Contains(err.Error(), "uhci_hcd") {
+	if _, err := (&Modules{Dir: dir, Names: DefaultModules}).Resolve(); err == nil || !strings.Contains(err.Error(), "uhci_hcd") {
 		t.Errorf("the PC list against the arm64 kernel: %v, want uhci_hcd missing", err)
 	}
 }
