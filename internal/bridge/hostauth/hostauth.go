@@ -48,6 +48,7 @@ func (p Paths) Clients() string        { return filepath.Join(p.Dir, "clients.js
 func (p Paths) Journal() string        { return filepath.Join(p.Dir, "sync-journal.json") }
 func (p Paths) StateStore() string     { return filepath.Join(p.Dir, "state") }
 func (p Paths) ScanCache() string      { return filepath.Join(p.Dir, "scan-cache.json") }
+func (p Paths) PairSocket() string     { return filepath.Join(p.Dir, "pair.sock") }
 
 // Ensure creates the bridge folder (0700) and tightens it if it exists with
 // wider permissions: it holds private keys.
