@@ -48,6 +48,7 @@ func Pinned(kh hostauth.KnownHosts, name string, port int) func(ssh.PublicKey) e
 type Conn struct {
 	ssh     *ssh.Client
 	hostKey ssh.PublicKey
+	key     ssh.PublicKey // this client's
 	done    chan struct{}
 	once    sync.Once
 	err     error
@@ -115,7 +116,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		cl.Close()
 		return nil, fmt.Errorf("host %s: %w", addr, err)
 	}
-	conn := &Conn{ssh: cl, hostKey: offered, done: make(chan struct{})}
+	conn := &Conn{ssh: cl, hostKey: offered, key: cfg.Key.PublicKey(), done: make(chan struct{})}
 	go func() { _ = cl.Wait(); conn.close(ErrLinkLost) }()
 	go conn.keepAlive(cfg.KeepAlive)
 	return conn, nil
@@ -291,6 +292,51 @@ func (s *stream) Close() error                { s.w.Close(); return s.s.Close() 
 // Done is closed when the connection is gone.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
+// PairCode is the short code this connection's pairing shows on both
+// screens (hostauth.PairCode of its session and both keys).
+func (c *Conn) PairCode() string {
+	return hostauth.PairCode(c.ssh.SessionID(), c.hostKey, c.key)
+}
+
+// ErrNotPaired is a pairing the host did not complete (no window, another
+// client in it, declined, timed out); the error says which.
+var ErrNotPaired = errors.New("not paired")
+
+// Pair offers this client's key to the host's open pairing window under
+// comment and waits for the operator's verdict (show PairCode first: the
+// operator compares it). already is true when the key was authorized
+// before. A refusal wraps ErrNotPaired with the host's reason.
+func (c *Conn) Pair(ctx context.Context, comment string) (already bool, err error) {
+	ch, reqs, err := c.ssh.OpenChannel(hostauth.PairChannel, ssh.Marshal(struct{ Comment string }{comment}))
+	if err != nil {
+		return false, c.wrapLost(fmt.Errorf("the host refused to pair: %w", err))
+	}
+	defer ch.Close()
+	go ssh.DiscardRequests(reqs)
+	type answer struct {
+		b   []byte
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() { b, err := io.ReadAll(ch); got <- answer{b, err} }()
+	var a answer
+	select {
+	case a = <-got:
+	case <-c.done:
+		return false, c.lost()
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	var res hostauth.PairResult
+	if a.err != nil || ssh.Unmarshal(a.b, &res) != nil {
+		return false, c.wrapLost(fmt.Errorf("%w: no answer from the host (%v)", ErrLinkLost, a.err))
+	}
+	if !res.Paired {
+		return false, fmt.Errorf("%w: %s", ErrNotPaired, res.Message)
+	}
+	return res.Already, nil
+}
+
 // Probe connects to learn the host's key without trusting it yet: the SSH
 // handshake has already verified the host's signature with that key when
 // the callback sees it. check may refuse the key (a fingerprint mismatch).
@@ -303,15 +349,27 @@ func Probe(ctx context.Context, cfg Config, check func(ssh.PublicKey) error) (ke
 	}
 	c, err := Dial(ctx, cfg)
 	if err == nil {
-		c.Close()
+		defer c.Close()
+		// While the host's pairing window is open an unknown key is let in
+		// too, to pair only: authorized means a session may be opened.
+		s, err := c.ssh.NewSession()
+		if err != nil {
+			var oe *ssh.OpenChannelError
+			if errors.As(err, &oe) && oe.Reason == ssh.Prohibited {
+				return key, false, nil
+			}
+			return key, false, c.wrapLost(fmt.Errorf("opening a session: %w", err))
+		}
+		s.Close()
 		return key, true, nil
 	}
-	if key != nil && isAuthFailure(err) {
+	if key != nil && IsUnauthorized(err) {
 		return key, false, nil
 	}
 	return key, false, err
 }
 
-func isAuthFailure(err error) bool {
+// IsUnauthorized reports whether err is the host refusing this client's key.
+func IsUnauthorized(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "unable to authenticate") || strings.Contains(err.Error(), "no supported methods remain"))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/bridge/client"
 	"github.com/fredbook/udos-dist/internal/bridge/hostauth"
 	"github.com/fredbook/udos-dist/internal/bridge/nettest"
+	"github.com/fredbook/udos-dist/internal/bridge/pairing"
 	"github.com/fredbook/udos-dist/internal/bridge/server"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
@@ -44,6 +45,9 @@ type fixture struct {
 	addr    *net.TCPAddr
 	kh      hostauth.KnownHosts
 	log     *nettest.Buffer
+	ak      hostauth.AuthorizedKeys
+	// window is the server's pairing window (closed unless a test opens it).
+	window *pairing.Window
 }
 
 func newFixture(t testing.TB, nClients int) *fixture {
@@ -71,6 +75,8 @@ func newFixtureWith(t testing.TB, nClients int, extra []string, subs map[string]
 	}
 	fx := &fixture{root: root, host: host, log: &nettest.Buffer{}, kh: hostauth.KnownHosts{File: filepath.Join(t.TempDir(), "known_hosts")}}
 	ak := hostauth.AuthorizedKeys{File: p.AuthorizedKeys()}
+	fx.ak = ak
+	fx.window = &pairing.Window{Authorize: func(o pairing.Offer) error { _, err := ak.Add(o.Key, o.Comment); return err }}
 	for i := 0; i < nClients; i++ {
 		kf := filepath.Join(t.TempDir(), "client")
 		k, err := hostauth.LoadOrCreateKey(kf)
@@ -88,7 +94,7 @@ func newFixtureWith(t testing.TB, nClients int, extra []string, subs map[string]
 		t.Fatal(err)
 	}
 	srv, err := server.New(server.Config{HostKey: host, Authorized: ak.Load, Commands: cmds, Dir: root,
-		Env: []string{"PATH=" + os.Getenv("PATH")}, Log: func(m string) { fx.log.Write([]byte(m + "\n")) }, KeepAlive: time.Second, Subsystems: subs})
+		Env: []string{"PATH=" + os.Getenv("PATH")}, Log: func(m string) { fx.log.Write([]byte(m + "\n")) }, KeepAlive: time.Second, Subsystems: subs, Pairing: fx.window})
 	if err != nil {
 		t.Fatal(err)
 	}

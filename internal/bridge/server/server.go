@@ -25,6 +25,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/fredbook/udos-dist/internal/bridge/hostauth"
+	"github.com/fredbook/udos-dist/internal/bridge/pairing"
 )
 
 // SyncSubsystem is the SSH subsystem name of state sync.
@@ -63,6 +64,10 @@ type Config struct {
 	KeepAlive time.Duration
 	// MaxSessions per connection (default 256).
 	MaxSessions int
+	// Pairing, when not nil, is the pairing window: while it is open, a
+	// client with an unknown key is let in to offer itself on a
+	// hostauth.PairChannel, and to do nothing else.
+	Pairing *pairing.Window
 }
 
 // Server serves bridge connections.
@@ -109,6 +114,12 @@ func (s *Server) checkKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permis
 		if bytes.Equal(k.Key.Marshal(), key.Marshal()) {
 			return &ssh.Permissions{Extensions: map[string]string{"fp": hostauth.Fingerprint(key), "comment": k.Comment}}, nil
 		}
+	}
+	if s.cfg.Pairing != nil && s.cfg.Pairing.IsOpen() {
+		// x/crypto/ssh grants these only once the client has signed with
+		// the key, so the key offered for pairing is the client's own.
+		s.cfg.Log(fmt.Sprintf("unknown client key %s from %s let in to pair (a pairing window is open)", hostauth.Fingerprint(key), meta.RemoteAddr()))
+		return &ssh.Permissions{Extensions: map[string]string{"fp": hostauth.Fingerprint(key), pairingExt: string(key.Marshal())}}, nil
 	}
 	s.cfg.Log(fmt.Sprintf("refusing unknown client key %s from %s", hostauth.Fingerprint(key), meta.RemoteAddr()))
 	return nil, fmt.Errorf("client key %s is not authorized", hostauth.Fingerprint(key))
@@ -162,7 +173,8 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	defer cancel()
 	defer conn.Close()
 	cl := Client{Fingerprint: conn.Permissions.Extensions["fp"], Comment: conn.Permissions.Extensions["comment"], Addr: nc.RemoteAddr().String()}
-	if s.cfg.OnAuth != nil {
+	pairKey, pairingOnly := conn.Permissions.Extensions[pairingExt]
+	if s.cfg.OnAuth != nil && !pairingOnly {
 		s.cfg.OnAuth(cl)
 	}
 	go func() { <-ctx.Done(); conn.Close() }()
@@ -173,6 +185,19 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for nch := range chans {
+		if nch.ChannelType() == hostauth.PairChannel {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.pair(ctx, conn, nch, cl, pairingOnly, pairKey)
+			}()
+			continue
+		}
+		if pairingOnly {
+			s.cfg.Log(fmt.Sprintf("refusing %s channel from unpaired client %s (%s)", nch.ChannelType(), cl.Fingerprint, cl.Addr))
+			_ = nch.Reject(ssh.Prohibited, "this client's key is not authorized: it may only pair (udos-lib sonic pair HOST)")
+			continue
+		}
 		if nch.ChannelType() != "session" {
 			s.cfg.Log(fmt.Sprintf("refusing %s channel from %s", nch.ChannelType(), cl.Addr))
 			_ = nch.Reject(ssh.Prohibited, "only session channels are served (no forwarding)")
