@@ -4,6 +4,7 @@
 package bridge
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"maps"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/bridge/discover"
 	"github.com/fredbook/udos-dist/internal/bridge/hostauth"
+	"github.com/fredbook/udos-dist/internal/bridge/pairing"
 	"github.com/fredbook/udos-dist/internal/bridge/server"
 	"github.com/fredbook/udos-dist/internal/bridge/statesync"
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
@@ -39,7 +41,7 @@ func NewCmd(f *factory.Factory) *cobra.Command {
 		Short: "Serve the Sonic bridge on a Wizard host (see docs/BRIDGE.md)",
 		Args:  cmdutil.NoArgs,
 	}
-	c.AddCommand(newServe(f), newClients(f), newAuthorize(f))
+	c.AddCommand(newServe(f), newClients(f), newAuthorize(f), newPair(f))
 	return c
 }
 
@@ -125,6 +127,10 @@ func serve(ctx context.Context, f *factory.Factory, o *ServeOptions) error {
 	errOut := f.IO.ErrOut
 	logf := func(m string) { fmt.Fprintf(errOut, "udos-bridge: %s\n", m) }
 	store.Log = logf
+	window := &pairing.Window{Authorize: func(o pairing.Offer) error {
+		_, err := ak.Add(o.Key, o.Comment)
+		return err
+	}}
 	srv, err := server.New(server.Config{
 		HostKey:    hostKey,
 		Authorized: ak.Load,
@@ -138,7 +144,8 @@ func serve(ctx context.Context, f *factory.Factory, o *ServeOptions) error {
 				return err
 			},
 		},
-		Log: logf,
+		Log:     logf,
+		Pairing: window,
 		OnAuth: func(c server.Client) {
 			if err := clog.Touch(c.Fingerprint, c.Comment, c.Addr, f.Now()); err != nil {
 				logf(fmt.Sprintf("recording client %s: %v", c.Fingerprint, err))
@@ -157,6 +164,19 @@ func serve(ctx context.Context, f *factory.Factory, o *ServeOptions) error {
 	fmt.Fprintf(errOut, "udos-bridge: listening on %s (commands: %s)\n", ln.Addr(), strings.Join(sortedKeys(cmds), ", "))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	paired := make(chan struct{})
+	if pln, err := pairing.Listen(p.PairSocket()); err != nil {
+		// Serving does not need pairing: keys can still be authorized.
+		logf(fmt.Sprintf("pairing unavailable: %v", err))
+		close(paired)
+	} else {
+		go func() {
+			defer close(paired)
+			if err := pairing.ServeControl(ctx, pln, window, logf); err != nil {
+				logf(err.Error())
+			}
+		}()
+	}
 	announced := make(chan error, 1)
 	if o.NoAnnounce {
 		announced <- nil
@@ -185,6 +205,7 @@ func serve(ctx context.Context, f *factory.Factory, o *ServeOptions) error {
 	err = srv.Serve(ctx, ln)
 	cancel()
 	<-announced
+	<-paired
 	return err
 }
 
@@ -306,4 +327,67 @@ func newAuthorize(f *factory.Factory) *cobra.Command {
 	}
 	c.Flags().StringVar(&akFile, "authorized-keys", "", "authorized client keys `FILE` (default <root>/bridge/authorized_keys)")
 	return c
+}
+
+func newPair(f *factory.Factory) *cobra.Command {
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "pair [--timeout 2m]",
+		Short: "Open a pairing window of the running bridge serve: authorize one Sonic after comparing a code",
+		Long: `Opens a pairing window of the 'bridge serve' running on this uDOS root for
+--timeout. On the Sonic, run 'udos-lib sonic pair HOST' (after 'sonic
+trust HOST'): both screens show the same 6-digit code, derived from both keys
+and the SSH session. Confirm here only when they match, by answering y or by
+typing the code the Sonic shows (a script can write that code to stdin); the
+Sonic's key is then added to the authorized keys. Anything else declines.
+The window closes after one pairing (confirmed or not) or the timeout.`,
+		Args: cmdutil.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if timeout <= 0 {
+				return cmdutil.Usagef("pair: --timeout must be positive")
+			}
+			_, p, err := paths(f)
+			if err != nil {
+				return err
+			}
+			return pair(f, p, timeout)
+		},
+	}
+	c.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long the window stays open")
+	return c
+}
+
+// confirms reports whether the operator's answer confirms code: y, yes, or
+// the code itself (blanks ignored, as the Sonic shows it in one piece).
+func confirms(answer, code string) bool {
+	a := strings.ToLower(strings.Join(strings.Fields(answer), ""))
+	return a == "y" || a == "yes" || a == code
+}
+
+func pair(f *factory.Factory, p hostauth.Paths, timeout time.Duration) error {
+	errOut := f.IO.ErrOut
+	in := bufio.NewReader(f.IO.In)
+	o, err := pairing.Pair(f.Ctx, p.PairSocket(), timeout, func() {
+		fmt.Fprintf(errOut, "pairing window open for %s: on the Sonic run 'udos-lib sonic pair HOST'\n", timeout)
+	}, func(ctx context.Context, o pairing.Offer) (bool, error) {
+		fmt.Fprintf(errOut, "Sonic %s (%s) at %s asks to pair.\n  pairing code: %s\nDoes the Sonic show the same code? Type y or the code to confirm [y/N]: ", o.Fingerprint(), o.Comment, o.Addr, o.Code)
+		line := make(chan string, 1)
+		go func() { l, _ := in.ReadString('\n'); line <- l }()
+		select {
+		case l := <-line:
+			return confirms(l, o.Code), nil
+		case <-ctx.Done():
+			fmt.Fprintln(errOut)
+			return false, ctx.Err()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("pairing: %w", err)
+	}
+	fmt.Fprintf(errOut, "paired: %s (%s) is authorized\n", o.Fingerprint(), o.Comment)
+	if f.Global.JSON {
+		return cmdutil.WriteJSON(f.IO.Out, map[string]any{"paired": true, "fingerprint": o.Fingerprint(), "comment": o.Comment, "addr": o.Addr, "code": o.Code})
+	}
+	fmt.Fprintf(f.IO.Out, "%s\t%s\n", o.Fingerprint(), o.Comment)
+	return nil
 }

@@ -29,7 +29,7 @@ func NewCmd(f *factory.Factory) *cobra.Command {
 		Short: "Find, trust and use a Wizard host from Sonic (see docs/BRIDGE.md)",
 		Args:  cmdutil.NoArgs,
 	}
-	c.AddCommand(newDiscover(f), newTrust(f), newRun(f), newSync(f), newStatus(f), newUpdate(f))
+	c.AddCommand(newDiscover(f), newTrust(f), newPair(f), newRun(f), newSync(f), newStatus(f), newUpdate(f))
 	return c
 }
 
@@ -122,10 +122,11 @@ func clientKeyLine(k ssh.Signer) string {
 }
 
 func newTrust(f *factory.Factory) *cobra.Command {
-	var fp string
+	var fp, comment string
 	var timeout time.Duration
+	var pair bool
 	c := &cobra.Command{
-		Use:   "trust HOST [--fingerprint SHA256:…]",
+		Use:   "trust HOST [--fingerprint SHA256:…] [--pair]",
 		Short: "Pin a Wizard host's key (asks, or checks --fingerprint)",
 		Args:  cmdutil.ExactArgs(1, "give one HOST"),
 		RunE: func(_ *cobra.Command, args []string) error {
@@ -136,18 +137,24 @@ func newTrust(f *factory.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.trust(f.Ctx, args[0], fp, timeout)
+			t, authorized, err := e.trust(f.Ctx, args[0], fp, timeout)
+			if err != nil || authorized || !pair {
+				return err
+			}
+			return e.pair(f.Ctx, t, comment)
 		},
 	}
 	c.Flags().StringVar(&fp, "fingerprint", "", "the host key's `SHA256:…` fingerprint: pin without asking, refuse any other")
+	c.Flags().BoolVar(&pair, "pair", false, "then pair with the host, as 'sonic pair' does")
+	c.Flags().StringVar(&comment, "comment", defaultComment(), "the `NAME` this Sonic pairs under")
 	c.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to look for a discovered HOST")
 	return c
 }
 
-func (e *env) trust(ctx context.Context, arg, want string, timeout time.Duration) error {
+func (e *env) trust(ctx context.Context, arg, want string, timeout time.Duration) (*target, bool, error) {
 	t, err := resolve(ctx, arg, timeout)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	errOut := e.f.IO.ErrOut
 	cfg := e.config(t)
@@ -169,7 +176,7 @@ func (e *env) trust(ctx context.Context, arg, want string, timeout time.Duration
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	got := hostauth.Fingerprint(key)
 	if err := e.kh.Check(t.Name, t.Port, key); err == nil {
@@ -179,20 +186,20 @@ func (e *env) trust(ctx context.Context, arg, want string, timeout time.Duration
 			fmt.Fprintf(errOut, "The host %s (%s) offers the %s key\n  %s\nCompare it with what 'udos-lib bridge serve' prints on the host.\nTrust it? [y/N] ", t.Name, net.JoinHostPort(t.Host, strconv.Itoa(t.Port)), key.Type(), got)
 			line, _ := bufio.NewReader(e.f.IO.In).ReadString('\n')
 			if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-				return fmt.Errorf("host %s not trusted (to pin without asking, pass --fingerprint %s after checking it on the host)", t.Name, got)
+				return nil, false, fmt.Errorf("host %s not trusted (to pin without asking, pass --fingerprint %s after checking it on the host)", t.Name, got)
 			}
 		}
 		if err := e.kh.Add(t.Name, t.Port, key); err != nil {
-			return err
+			return nil, false, err
 		}
 		fmt.Fprintf(errOut, "pinned %s %s in %s\n", hostauth.HostPattern(t.Name, t.Port), got, e.kh.File)
 	}
 	if authorized {
 		fmt.Fprintf(errOut, "this Sonic is authorized on %s\n", t.Name)
 	} else {
-		fmt.Fprintf(errOut, "this Sonic is not yet authorized on %s; on the host run:\n  udos-lib bridge authorize '%s'\n", t.Name, clientKeyLine(e.key))
+		fmt.Fprintf(errOut, "this Sonic is not yet authorized on %s; on the host run\n  udos-lib bridge pair\nand here 'udos-lib sonic pair %s', or on the host run:\n  udos-lib bridge authorize '%s'\n", t.Name, arg, clientKeyLine(e.key))
 	}
-	return nil
+	return t, authorized, nil
 }
 
 func newRun(f *factory.Factory) *cobra.Command {

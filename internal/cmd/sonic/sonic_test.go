@@ -31,18 +31,8 @@ type result struct {
 }
 
 func udosLib(ctx context.Context, rootDir, stdin string, args ...string) result {
-	out, errb := &nettest.Buffer{}, &nettest.Buffer{}
-	io := &iostreams.IOStreams{In: strings.NewReader(stdin), Out: out, ErrOut: errb}
-	f := factory.New(io)
-	f.Ctx = ctx
-	f.Getenv = func(k string) string {
-		if k == "UDOS_BRIDGE_KEEPALIVE" {
-			return "200ms"
-		}
-		return os.Getenv(k)
-	}
-	code := root.Run(f, append([]string{"--root", rootDir}, args...))
-	return result{code, out.String(), errb.String()}
+	_, res := start(ctx, rootDir, strings.NewReader(stdin), args...)
+	return <-res
 }
 
 // serve starts `bridge serve` on a loopback port and returns its address
