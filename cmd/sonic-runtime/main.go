@@ -28,6 +28,7 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/sonic/initramfs"
 	"github.com/fredbook/udos-dist/internal/sonic/runtime"
+	"github.com/fredbook/udos-dist/internal/sonic/slots"
 )
 
 const reportPath = "/run/sonic/hardware.json"
@@ -168,8 +169,13 @@ func boot() {
 	if err := writeReport(hw); err != nil {
 		say("SONIC-ERROR %v", err)
 	}
+	ready := runtime.ReadyLine(version, hw, cfg.Source)
+	if cfg.Slot != "" {
+		settleSlots(cfg, hw, version)
+		ready += " slot=" + cfg.Slot
+	}
 	say("%s", runtime.HardwareLine(hw))
-	say("%s", runtime.ReadyLine(version, hw, cfg.Source))
+	say("%s", ready)
 
 	if cfg.Poweroff {
 		unix.Sync()
@@ -277,7 +283,7 @@ func install(ctx context.Context, cfg runtime.Config, hw runtime.Hardware, versi
 	defer target.Close()
 	cmdline := strings.Join(append([]string{"console=tty0", "console=ttyS0,115200"}, cfg.Carry...), " ")
 	res, err := runtime.Install(ctx, target, runtime.InstallOptions{
-		Source: medium.FS, Cmdline: cmdline, VolumeID: uint32(time.Now().Unix()),
+		Source: medium.FS, Version: version, Cmdline: cmdline, VolumeID: uint32(time.Now().Unix()),
 	})
 	if err != nil {
 		say("SONIC-INSTALL-FAILED %v", err)
@@ -285,8 +291,33 @@ func install(ctx context.Context, cfg runtime.Config, hw runtime.Hardware, versi
 	}
 	// Let the kernel see the new partition table.
 	_ = unix.IoctlSetInt(int(target.Fd()), unix.BLKRRPART, 0)
-	say("SONIC-INSTALLED target=%s source=%s esp_mb=%d", cfg.Target, medium.Device, res.ESPBytes>>20)
+	say("SONIC-INSTALLED target=%s source=%s esp_mb=%d slot_mb=%d", cfg.Target, medium.Device, res.ESPBytes>>20, res.SlotBytes>>20)
 	return true
+}
+
+// settleSlots is the A/B bookkeeping once an installed Sonic is ready:
+// a trial of this slot is committed, a trial of the other that did not
+// reach ready is cleared (internal/sonic/slots).
+func settleSlots(cfg runtime.Config, hw runtime.Hardware, version string) {
+	d, dev, err := slots.Find(runtime.BlockDevices(hw, ""), cfg.ESP)
+	if err != nil {
+		say("SONIC-ERROR A/B slots: %v", err)
+		return
+	}
+	defer d.Close()
+	ev, before, err := d.Ready(cfg.Slot)
+	if err != nil {
+		say("SONIC-ERROR A/B slots on %s: %v", dev, err)
+		return
+	}
+	switch {
+	case ev == slots.Committed:
+		say("SONIC-SLOT committed slot=%s version=%s: the trial boot reached ready", cfg.Slot, version)
+	case ev == slots.FellBack && before.Tries > 0:
+		say("SONIC-FALLBACK slot=%s was not booted (GRUB could not spend its try); its trial is cancelled, running slot %s", before.Trial, cfg.Slot)
+	case ev == slots.FellBack:
+		say("SONIC-FALLBACK slot=%s did not reach ready on its trial boot; running slot %s", before.Trial, cfg.Slot)
+	}
 }
 
 func writeReport(hw runtime.Hardware) error {

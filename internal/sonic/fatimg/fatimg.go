@@ -46,6 +46,12 @@ type Options struct {
 	// HiddenSectors is the LBA of the partition start when the file system
 	// lives in a partition (firmware ignores it, DOS-era tools read it).
 	HiddenSectors uint32
+	// MinCluster, when set, asks for clusters of at least this many bytes
+	// (a power of two) where the size allows them: GRUB reads a file
+	// cluster by cluster, and under BIOS each read is a slow real-mode
+	// disk call, so a big kernel and initramfs load far faster from large
+	// clusters.
+	MinCluster int64
 }
 
 // Layout describes the geometry chosen for an image.
@@ -60,7 +66,19 @@ type Layout struct {
 
 const reservedSectors = 1
 
-func chooseLayout(size int64) (Layout, error) {
+// chooseLayout picks the geometry for size bytes, with clusters of at
+// least minCluster bytes when a FAT12/16 layout has such clusters (else
+// the smallest that fit).
+func chooseLayout(size, minCluster int64) (Layout, error) {
+	if minCluster > sectorSize {
+		if l, err := layoutFrom(size, int(minCluster/sectorSize)); err == nil {
+			return l, nil
+		}
+	}
+	return layoutFrom(size, 1)
+}
+
+func layoutFrom(size int64, minSPC int) (Layout, error) {
 	if size%sectorSize != 0 {
 		return Layout{}, fmt.Errorf("FAT image size %d is not a multiple of %d", size, sectorSize)
 	}
@@ -75,7 +93,7 @@ func chooseLayout(size int64) (Layout, error) {
 		if bits == 12 {
 			maxSPC = 8
 		}
-		for spc := 1; spc <= maxSPC; spc *= 2 {
+		for spc := minSPC; spc <= maxSPC; spc *= 2 {
 			l := Layout{Bits: bits, SectorsPerCluster: spc, RootEntries: 512, TotalSectors: total}
 			rootSectors := l.RootEntries * 32 / sectorSize
 			// Iterate to a fixed point: the FAT size depends on the
@@ -210,14 +228,14 @@ func dirEntry(name [11]byte, attr byte, cluster int, size uint32, t time.Time) [
 }
 
 // Plan returns the layout Write would use for opts.Size.
-func Plan(size int64) (Layout, error) { return chooseLayout(size) }
+func Plan(size int64) (Layout, error) { return chooseLayout(size, 0) }
 
 // Write lays the files out in a fresh FAT file system of opts.Size bytes,
 // writing through w at offsets 0..opts.Size. Every metadata sector is written
 // in full; data clusters past the last file are left as they are (callers
 // writing a fresh image file should truncate it to opts.Size first).
 func Write(w io.WriterAt, files []File, opts Options) error {
-	l, err := chooseLayout(opts.Size)
+	l, err := chooseLayout(opts.Size, opts.MinCluster)
 	if err != nil {
 		return err
 	}

@@ -241,22 +241,13 @@ func ISOGrubConfig(version, cmdline string) string {
 
 const grubPreamble = "serial --unit=0 --speed=115200\nterminal_input console serial\nterminal_output console serial\nset timeout=0\n"
 
-// Files on an installed disk's ESP: DiskMarker is the GRUB script that
-// boots DiskKernel with DiskInitrd.
-const (
-	DiskMarker = "SONIC/SONIC.CFG"
-	DiskKernel = "SONIC/VMLINUZ"
-	DiskInitrd = "SONIC/INITRD.GZ"
-)
-
-// DiskConfig is the GRUB script the installer writes to DiskMarker.
-func DiskConfig(cmdline string) string {
-	return "linux /" + DiskKernel + " " + cmdline + "\ninitrd /" + DiskInitrd + "\nboot\n"
-}
+// DiskMarker is the GRUB script on an installed disk's ESP that chooses
+// the A/B slot to boot (internal/sonic/slots writes it).
+const DiskMarker = "SONIC/SONIC.CFG"
 
 // DiskGrubConfig is embedded in the GRUB EFI binary the installer puts on
-// the target disk: it finds the ESP by DiskMarker and runs the
-// configuration the installer wrote there (kernel, initramfs, command line).
+// the target disk: it finds the ESP by DiskMarker and runs the slot
+// chooser the installer wrote there.
 func DiskGrubConfig() string {
 	return grubPreamble +
 		"search --no-floppy --file --set=root /" + DiskMarker + "\n" +
@@ -269,12 +260,14 @@ var GrubModules = []string{
 	"part_gpt", "part_msdos", "fat", "iso9660", "search", "search_fs_file",
 	"linux", "gzio", "normal", "configfile", "echo", "test", "ls", "cat",
 	"serial", "terminal", "efi_gop", "efi_uga", "all_video", "reboot", "halt",
+	"loadenv", "search_fs_uuid",
 }
 
 // GrubBIOSModules are built into the BIOS core image of installed disks.
 var GrubBIOSModules = []string{
 	"biosdisk", "part_gpt", "part_msdos", "fat", "search", "search_fs_file",
 	"linux", "gzio", "normal", "configfile", "echo", "test", "serial", "terminal",
+	"loadenv", "search_fs_uuid",
 }
 
 // GrubBIOSCore writes GRUB's i386-pc core.img with config embedded, for a

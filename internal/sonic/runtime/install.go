@@ -13,56 +13,57 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/sonic/fatimg"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/sonic/slots"
 )
 
 // Target is the disk the installer writes: a block device in the image, a
 // plain file in tests.
-type Target interface {
-	io.ReaderAt
-	io.WriterAt
-	io.Seeker
-	Stat() (fs.FileInfo, error)
-	Read([]byte) (int, error)
-	Close() error
-	Sync() error
-}
+type Target = slots.Device
 
 // InstallOptions describe one installation.
 type InstallOptions struct {
 	// Source is the Sonic ISO's file system (the boot medium), holding the
 	// kernel, the initramfs and the disk GRUB binary at their iso paths.
 	Source fs.FS
+	// Version is the Sonic version being installed (slot a's).
+	Version string
 	// Cmdline is the kernel command line of the installed system
-	// (console settings and carried sonic.* options; sonic.source=disk is added).
+	// (console settings and carried sonic.* options; sonic.source=disk and
+	// panic=10 are added: a kernel panic reboots, so a trial slot that
+	// panics falls back by itself).
 	Cmdline string
-	// VolumeID and Label of the ESP.
+	// VolumeID of the ESP; the slots' file systems get the next two.
 	VolumeID uint32
 }
 
 // Disk layout: a BIOS boot partition for GRUB's core image in the gap
-// between the GPT entries (LBA 2-33) and the 1 MiB-aligned ESP, which is up
-// to 256 MiB (FAT16 territory, which every UEFI firmware reads).
+// between the GPT entries (LBA 2-33) and the 1 MiB-aligned ESP (FAT16,
+// which every UEFI firmware reads: GRUB, the slot chooser and GRUB's
+// environment block), then the two slots (internal/sonic/slots), each half
+// of the rest up to 1 GiB, and at least half as large again as this
+// image's kernel and initramfs, so a bigger release still fits.
 const (
 	biosBootLBA  = 1024
 	espStartLBA  = 2048
-	espMaxBytes  = 256 << 20
-	minESPBytes  = 32 << 20
+	espBytes     = 32 << 20
+	slotMaxBytes = 1 << 30
 	maxCoreBytes = (espStartLBA - biosBootLBA) * 512
 )
 
 // Install partitions target with GPT and makes it boot on its own under
-// UEFI and BIOS: an EFI system partition (FAT16) holding the GRUB EFI
-// binary at EFI/BOOT/BOOTX64.EFI, the kernel, the initramfs and the GRUB
-// script that boots them, plus GRUB's BIOS core image in a BIOS boot
-// partition and its boot code in the protective MBR. Everything on target
-// is lost; a refusal (too small, incomplete source) writes nothing.
+// UEFI and BIOS: an EFI system partition holding the GRUB EFI binary at
+// EFI/BOOT/BOOTX64.EFI, the GRUB script that chooses a slot and the slots'
+// environment block; slot a holding the kernel and the initramfs, slot b
+// empty; plus GRUB's BIOS core image in a BIOS boot partition and its boot
+// code in the protective MBR. Everything on target is lost; a refusal (too
+// small, incomplete source) writes nothing.
 func Install(ctx context.Context, target Target, opts InstallOptions) (InstallResult, error) {
 	var res InstallResult
 	size, err := target.Seek(0, io.SeekEnd)
 	if err != nil {
 		return res, fmt.Errorf("sizing the target: %w", err)
 	}
-	files, need, err := payload(opts)
+	efi, payload, err := installPayload(opts)
 	if err != nil {
 		return res, err
 	}
@@ -71,27 +72,36 @@ func Install(ctx context.Context, target Target, opts InstallOptions) (InstallRe
 		return res, err
 	}
 	// GPT needs 33 sectors at the end for its backup header and entries.
-	avail := (size/512 - espStartLBA - 34) * 512
-	espBytes := int64(espMaxBytes)
-	if avail < espBytes {
-		espBytes = avail / (1 << 20) * (1 << 20)
+	avail := (size/512-espStartLBA-34)*512 - espBytes
+	slotBytes := int64(slotMaxBytes)
+	if avail/2 < slotBytes {
+		slotBytes = avail / 2 / (1 << 20) * (1 << 20)
 	}
-	if espBytes < minESPBytes || espBytes < need+need/10+(4<<20) {
-		return res, fmt.Errorf("target is %d MiB: too small for a %d MiB system partition", size>>20, (need+need/10+(4<<20))>>20)
+	need := slots.SlotNeed(payload)
+	if want := need + need/2 + (4 << 20); slotBytes < want {
+		return res, fmt.Errorf("target is %d MiB: too small for two %d MiB slots and a %d MiB system partition", size>>20, want>>20, espBytes>>20)
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	slotA := uint64(espStartLBA + espBytes/512)
+	slotB := slotA + uint64(slotBytes/512)
 	table := &gpt.Table{
 		LogicalSectorSize:  512,
 		PhysicalSectorSize: 512,
 		ProtectiveMBR:      true,
 		Partitions: []*gpt.Partition{{
-			Index: 1, Start: espStartLBA, End: espStartLBA + uint64(espBytes/512) - 1,
-			Size: uint64(espBytes), Type: gpt.EFISystemPartition, Name: "SONIC-ESP",
+			Index: 1, Start: espStartLBA, End: espStartLBA + espBytes/512 - 1,
+			Size: espBytes, Type: gpt.EFISystemPartition, Name: slots.ESPName,
 		}, {
 			Index: 2, Start: biosBootLBA, End: espStartLBA - 1,
 			Size: maxCoreBytes, Type: gpt.BIOSBoot, Name: "SONIC-BIOS",
+		}, {
+			Index: 3, Start: slotA, End: slotB - 1,
+			Size: uint64(slotBytes), Type: gpt.MicrosoftBasicData, Name: slots.SlotAName,
+		}, {
+			Index: 4, Start: slotB, End: slotB + uint64(slotBytes/512) - 1,
+			Size: uint64(slotBytes), Type: gpt.MicrosoftBasicData, Name: slots.SlotBName,
 		}},
 	}
 	if err := table.Write(target, size); err != nil {
@@ -116,14 +126,23 @@ func Install(ctx context.Context, target Target, opts InstallOptions) (InstallRe
 		return res, fmt.Errorf("clearing the system partition: %w", err)
 	}
 	fo := fatimg.Options{Size: espBytes, Label: "SONIC", VolumeID: opts.VolumeID, HiddenSectors: espStartLBA}
-	if err := fatimg.Write(esp, files, fo); err != nil {
+	if err := fatimg.Write(esp, append([]fatimg.File{efi}, slots.ESPFiles(opts.VolumeID)...), fo); err != nil {
 		return res, fmt.Errorf("writing the system partition: %w", err)
 	}
 	if err := target.Sync(); err != nil {
 		return res, fmt.Errorf("flushing the target: %w", err)
 	}
-	res.ESPBytes = espBytes
-	res.DiskBytes = size
+	d, err := slots.Open(target)
+	if err != nil {
+		return res, fmt.Errorf("reading back the new layout: %w", err)
+	}
+	if err := d.WriteSlot(ctx, slots.A, payload); err != nil {
+		return res, err
+	}
+	if err := d.Blank(slots.B); err != nil {
+		return res, err
+	}
+	res.ESPBytes, res.SlotBytes, res.DiskBytes = espBytes, slotBytes, size
 	return res, nil
 }
 
@@ -131,6 +150,7 @@ func Install(ctx context.Context, target Target, opts InstallOptions) (InstallRe
 type InstallResult struct {
 	DiskBytes int64
 	ESPBytes  int64
+	SlotBytes int64
 }
 
 // Offsets in GRUB's i386-pc boot.img and in the first sector of core.img
@@ -175,28 +195,38 @@ func biosBoot(src fs.FS) (mbrCode, core []byte, err error) {
 	return mbrCode, core, nil
 }
 
-func payload(opts InstallOptions) ([]fatimg.File, int64, error) {
+// installPayload is the ESP's GRUB EFI binary and slot a's payload, from
+// the source.
+func installPayload(opts InstallOptions) (fatimg.File, slots.Payload, error) {
+	var efi fatimg.File
 	if opts.Source == nil {
-		return nil, 0, errors.New("no installation source")
+		return efi, slots.Payload{}, errors.New("no installation source")
 	}
-	cmd := strings.TrimSpace(opts.Cmdline + " sonic.source=disk")
-	cfg := iso.DiskConfig(cmd)
-	files := []fatimg.File{fatimg.BytesFile(iso.DiskMarker, []byte(cfg))}
-	var need int64 = int64(len(cfg))
-	for _, c := range []struct{ src, dst string }{
-		{iso.DiskEFIPath, "EFI/BOOT/BOOTX64.EFI"},
-		{iso.KernelPath, iso.DiskKernel},
-		{iso.InitrdPath, iso.DiskInitrd},
-	} {
-		fi, err := fs.Stat(opts.Source, c.src)
+	if opts.Version == "" {
+		return efi, slots.Payload{}, errors.New("no version given for the installed system")
+	}
+	var files [3]fatimg.File
+	for i, src := range []string{iso.DiskEFIPath, iso.KernelPath, iso.InitrdPath} {
+		f, err := SourceFile(opts.Source, src)
 		if err != nil {
-			return nil, 0, fmt.Errorf("installation source lacks %s: %w", c.src, err)
+			return efi, slots.Payload{}, fmt.Errorf("installation source lacks %s: %w", src, err)
 		}
-		src := c.src
-		files = append(files, fatimg.File{Path: c.dst, Size: fi.Size(), Open: func() (io.ReadCloser, error) {
-			return opts.Source.Open(src)
-		}})
-		need += fi.Size()
+		files[i] = f
 	}
-	return files, need, nil
+	files[0].Path = "EFI/BOOT/BOOTX64.EFI"
+	p := slots.Payload{Kernel: files[1], Initrd: files[2], Version: opts.Version,
+		Cmdline: strings.TrimSpace(opts.Cmdline + " sonic.source=disk panic=10")}
+	return files[0], p, nil
+}
+
+// SourceFile is the file at p of an image's file system, as a FAT file.
+func SourceFile(src fs.FS, p string) (fatimg.File, error) {
+	fi, err := fs.Stat(src, p)
+	if err != nil {
+		return fatimg.File{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return fatimg.File{}, fmt.Errorf("%s is not a regular file", p)
+	}
+	return fatimg.File{Path: p, Size: fi.Size(), Open: func() (io.ReadCloser, error) { return src.Open(p) }}, nil
 }

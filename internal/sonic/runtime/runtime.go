@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/fredbook/udos-dist/internal/sonic/slots"
 )
 
 // Config is what the kernel command line asks of the runtime.
@@ -25,9 +28,14 @@ type Config struct {
 	// install script carries both, so nothing unverified is installed.
 	ISO       string
 	ISOSHA256 string
-	Poweroff  bool // power off once ready (used by tests and unattended installs)
-	Shell     bool // start a shell on the console once ready (default true)
-	Carry     []string
+	// Slot is the A/B slot an installed Sonic booted from (sonic.slot=a|b,
+	// set by the slot's GRUB script), and ESP the volume serial of its
+	// install's ESP (sonic.esp=8 hex digits), which finds its disk.
+	Slot     string
+	ESP      uint32
+	Poweroff bool // power off once ready (used by tests and unattended installs)
+	Shell    bool // start a shell on the console once ready (default true)
+	Carry    []string
 }
 
 // ParseCmdline reads the sonic.* options of a kernel command line.
@@ -64,6 +72,17 @@ func ParseCmdline(cmdline string) (Config, error) {
 				return c, fmt.Errorf("sonic.iso_sha256=%q: want 64 hex digits", v)
 			}
 			c.ISOSHA256 = strings.ToLower(v)
+		case "sonic.slot":
+			if !slots.Valid(v) {
+				return c, fmt.Errorf("sonic.slot=%q: want a or b", v)
+			}
+			c.Slot = v
+		case "sonic.esp":
+			n, err := strconv.ParseUint(v, 16, 32)
+			if err != nil || len(v) != 8 {
+				return c, fmt.Errorf("sonic.esp=%q: want 8 hex digits", v)
+			}
+			c.ESP = uint32(n)
 		case "sonic.poweroff":
 			c.Poweroff = v == "1" || v == "yes" || v == "true"
 			c.Carry = append(c.Carry, f)
@@ -76,6 +95,9 @@ func ParseCmdline(cmdline string) (Config, error) {
 	}
 	if c.ISO != "" && c.ISOSHA256 == "" {
 		return c, fmt.Errorf("sonic.iso needs sonic.iso_sha256: a fetched ISO is only used once its digest is checked")
+	}
+	if (c.Slot == "") != (c.ESP == 0) {
+		return c, fmt.Errorf("sonic.slot and sonic.esp go together (a slot's GRUB script sets both)")
 	}
 	if c.Mode == "install" && c.Target == "" {
 		return c, fmt.Errorf("sonic.mode=install needs sonic.target=/dev/...")

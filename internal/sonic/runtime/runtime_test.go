@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/diskfs/go-diskfs/partition/gpt"
 
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/sonic/slots"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
@@ -47,6 +49,10 @@ func TestParseCmdline(t *testing.T) {
 		{"iso from a file", "sonic.iso=file:///etc/passwd sonic.iso_sha256=" + strings.Repeat("0", 64), Config{}, "want tftp://"},
 		{"iso climbing", "sonic.iso=tftp://h/../x sonic.iso_sha256=" + strings.Repeat("0", 64), Config{}, "want tftp://"},
 		{"short digest", "sonic.iso=tftp://h/x sonic.iso_sha256=abc", Config{}, "64 hex digits"},
+		{"slot", "sonic.source=disk sonic.slot=b sonic.esp=0000beef", Config{Source: "disk", Shell: true, Slot: "b", ESP: 0xbeef}, ""},
+		{"bad slot", "sonic.slot=c sonic.esp=0000beef", Config{}, "want a or b"},
+		{"bad esp", "sonic.slot=a sonic.esp=beef", Config{}, "8 hex digits"},
+		{"slot without esp", "sonic.slot=a", Config{}, "go together"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,7 +68,7 @@ func TestParseCmdline(t *testing.T) {
 			}
 			if got.Mode != tc.want.Mode || got.Target != tc.want.Target || got.Source != tc.want.Source ||
 				got.Poweroff != tc.want.Poweroff || got.Shell != tc.want.Shell || strings.Join(got.Carry, " ") != strings.Join(tc.want.Carry, " ") ||
-				got.ISO != tc.want.ISO || got.ISOSHA256 != tc.want.ISOSHA256 {
+				got.ISO != tc.want.ISO || got.ISOSHA256 != tc.want.ISOSHA256 || got.Slot != tc.want.Slot || got.ESP != tc.want.ESP {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
@@ -320,20 +326,23 @@ func TestInstall(t *testing.T) {
 	if err := f.Truncate(300 << 20); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Install(context.Background(), f, InstallOptions{Source: installSource(), Cmdline: "console=ttyS0 sonic.poweroff=1", VolumeID: 7})
+	res, err := Install(context.Background(), f, InstallOptions{Source: installSource(), Version: "1.4.3", Cmdline: "console=ttyS0 sonic.poweroff=1", VolumeID: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.ESPBytes != 256<<20 {
-		t.Errorf("ESP %d bytes", res.ESPBytes)
+	// 300 MiB less the first MiB, the GPT's tail and the ESP, halved.
+	if res.ESPBytes != 32<<20 || res.SlotBytes != 133<<20 {
+		t.Errorf("ESP %d bytes, slots %d bytes", res.ESPBytes, res.SlotBytes)
 	}
 	table, err := gpt.Read(file.New(f, true), 512, 512)
 	if err != nil {
 		t.Fatalf("reading the GPT back: %v", err)
 	}
-	if len(table.Partitions) != 2 || table.Partitions[0].Type != gpt.EFISystemPartition || table.Partitions[0].Start != 2048 ||
-		table.Partitions[1].Type != gpt.BIOSBoot || table.Partitions[1].Start != 1024 || table.Partitions[1].End != 2047 {
-		t.Fatalf("partitions %+v %+v", table.Partitions[0], table.Partitions[1])
+	if len(table.Partitions) != 4 || table.Partitions[0].Type != gpt.EFISystemPartition || table.Partitions[0].Start != 2048 ||
+		table.Partitions[1].Type != gpt.BIOSBoot || table.Partitions[1].Start != 1024 || table.Partitions[1].End != 2047 ||
+		table.Partitions[2].Name != slots.SlotAName || table.Partitions[2].Start != 2048+32<<11 ||
+		table.Partitions[3].Name != slots.SlotBName || table.Partitions[3].Start != table.Partitions[2].End+1 {
+		t.Fatalf("partitions %+v", table.Partitions)
 	}
 	// GRUB's boot code, patched to find core.img at LBA 1024, in front of
 	// the protective MBR's partition table.
@@ -350,24 +359,35 @@ func TestInstall(t *testing.T) {
 	if binary.LittleEndian.Uint64(core[0x1f4:]) != 1025 || core[0x200] != 0xC0 || core[1800] != 0 {
 		t.Errorf("core image not placed and patched: % x", core[0x1f0:0x200])
 	}
+	// mtools, the reference FAT reader, reads every file system.
 	mcopy := testenv.Tool(t, "mcopy")
-	img := disk + "@@1M"
-	cfg, err := exec.Command(mcopy, "-n", "-i", img, "::/SONIC/SONIC.CFG", "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("mcopy: %v\n%s", err, cfg)
-	}
-	want := "linux /SONIC/VMLINUZ console=ttyS0 sonic.poweroff=1 sonic.source=disk\ninitrd /SONIC/INITRD.GZ\nboot\n"
-	if string(cfg) != want {
-		t.Errorf("SONIC.CFG = %q, want %q", cfg, want)
-	}
-	for src, dst := range map[string]string{iso.KernelPath: "SONIC/VMLINUZ", iso.InitrdPath: "SONIC/INITRD.GZ", iso.DiskEFIPath: "EFI/BOOT/BOOTX64.EFI"} {
-		got, err := exec.Command(mcopy, "-n", "-i", img, "::/"+dst, "-").Output()
+	slotA := fmt.Sprintf("%s@@%d", disk, table.Partitions[2].Start*512)
+	for _, c := range []struct{ img, path, want string }{
+		{disk + "@@1M", slots.ChooserPath, slots.ChooserConfig(7)},
+		{slotA, slots.SlotCfgPath, "linux /SLOT/VMLINUZ console=ttyS0 sonic.poweroff=1 sonic.source=disk panic=10 sonic.slot=a sonic.esp=00000007\ninitrd /SLOT/INITRD.GZ\nboot\n"},
+		{slotA, slots.VersionPath, "1.4.3\n"},
+		{slotA, slots.KernelPath, string(installSource()[iso.KernelPath].Data)},
+		{slotA, slots.InitrdPath, string(installSource()[iso.InitrdPath].Data)},
+		{disk + "@@1M", "EFI/BOOT/BOOTX64.EFI", string(installSource()[iso.DiskEFIPath].Data)},
+	} {
+		got, err := exec.Command(mcopy, "-n", "-i", c.img, "::/"+c.path, "-").Output()
 		if err != nil {
-			t.Fatalf("mcopy %s: %v", dst, err)
+			t.Fatalf("mcopy %s: %v", c.path, err)
 		}
-		if !bytes.Equal(got, installSource()[src].Data) {
-			t.Errorf("%s differs from the source", dst)
+		if string(got) != c.want {
+			t.Errorf("%s differs: %.200q", c.path, got)
 		}
+	}
+	d, err := slots.Open(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := d.State()
+	if err != nil || st != (slots.State{Default: slots.A}) {
+		t.Errorf("fresh state %+v, %v", st, err)
+	}
+	if v, err := d.Version(slots.B); v != "" || err != nil {
+		t.Errorf("slot b holds %q (%v), want an empty file system", v, err)
 	}
 }
 
@@ -400,7 +420,7 @@ func TestInstallRefuses(t *testing.T) {
 			if _, err := f.WriteAt([]byte("precious"), 0); err != nil {
 				t.Fatal(err)
 			}
-			_, err = Install(context.Background(), f, InstallOptions{Source: tc.source})
+			_, err = Install(context.Background(), f, InstallOptions{Source: tc.source, Version: "1.4.3"})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
