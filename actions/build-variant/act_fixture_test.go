@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/fredbook/udos-dist/internal/fixturetest"
-	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/sbom"
 )
@@ -28,14 +26,7 @@ func TestReleaseWorkflowOnRealLayout(t *testing.T) {
 	root := repoRoot(t)
 	sh(t, root, nil, "go", "build", "-trimpath", "-o", os.DevNull, "./actions/build-variant") // warm the cache the jobs share
 
-	rep := ghreplica.New(ghreplica.Config{})
-	rep.AddOwner("fredbook", true)
-	rep.AddToken("test-token", ghreplica.Token{Login: "github-actions", Push: []string{"fredbook/*"}})
-	if err := rep.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rep)
-	defer srv.Close()
+	rep, api := releaseReplica(t)
 
 	const passphrase = "fixture passphrase"
 	priv, _, err := pgpsign.GenerateTestKey("uDOS Release", "release@example.org", []byte(passphrase))
@@ -63,7 +54,7 @@ func TestReleaseWorkflowOnRealLayout(t *testing.T) {
 	fixturetest.Git(t, repo, "tag", "v1.5.0")
 
 	start := time.Now()
-	r := runAct(t, act, repo, srv.URL, secrets, event, nil, "-j", "build", "--matrix", "os:ubuntu-latest")
+	r := runAct(t, act, repo, api, secrets, event, nil, "-j", "build", "--matrix", "os:ubuntu-latest")
 	t.Logf("act: %s", time.Since(start).Round(time.Second))
 	if r.err != nil {
 		t.Fatalf("act: %v\n%s", r.err, tail(r.out, 80))

@@ -143,14 +143,7 @@ func TestSonicJobDownloadsKernelWithAct(t *testing.T) {
 	rootfs, rootfsSum := alpineRootfs(t)
 	rootfsURL, rootfsHits := rootfsServer(t, rootfs)
 
-	rep := ghreplica.New(ghreplica.Config{})
-	rep.AddOwner("fredbook", true)
-	rep.AddToken("test-token", ghreplica.Token{Login: "github-actions", Push: []string{"fredbook/*"}})
-	if err := rep.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rep)
-	defer srv.Close()
+	rep, api := releaseReplica(t)
 	priv, pub, err := pgpsign.GenerateTestKey("uDOS Release", "release@example.org", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +157,7 @@ func TestSonicJobDownloadsKernelWithAct(t *testing.T) {
 	repo := udosRepo(t)
 
 	start := time.Now()
-	r := runAct(t, act, repo, srv.URL, secrets, event, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "-j", "sonic",
+	r := runAct(t, act, repo, api, secrets, event, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "-j", "sonic",
 		"--var", "UDOS_SONIC_ROOTFS_URL="+rootfsURL, "--var", "UDOS_SONIC_ROOTFS_SHA256="+rootfsSum)
 	t.Logf("act (sonic job): %s", time.Since(start).Round(time.Second))
 	if r.err != nil {
@@ -464,21 +457,14 @@ func TestSonicJobRefusesRootfsWithAct(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rep := ghreplica.New(ghreplica.Config{})
-			rep.AddOwner("fredbook", true)
-			rep.AddToken("test-token", ghreplica.Token{Login: "github-actions", Push: []string{"fredbook/*"}})
-			if err := rep.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(rep)
-			defer srv.Close()
+			rep, api := releaseReplica(t)
 			url, hits := rootfsServer(t, rootfs)
 			args := []string{"-j", "sonic"}
 			for _, v := range tc.vars(url) {
 				args = append(args, "--var", v)
 			}
 			start := time.Now()
-			r := runAct(t, act, repo, srv.URL, secrets, event, nil, args...)
+			r := runAct(t, act, repo, api, secrets, event, nil, args...)
 			t.Logf("act (sonic job): %s", time.Since(start).Round(time.Second))
 			if r.err == nil {
 				t.Fatalf("the sonic job succeeded:\n%s", tail(r.out, 40))

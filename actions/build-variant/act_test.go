@@ -99,6 +99,22 @@ type actRun struct {
 
 var setOutputRe = regexp.MustCompile(`^\[release/([^\]]+?)\s*\].*::set-output:: ([a-z0-9-]+)=(.*)$`)
 
+// releaseReplica serves the GitHub replica a workflow run publishes to
+// (fredbook/uDOS, and the token act's jobs are given, with push access)
+// until the test ends; api is its base URL.
+func releaseReplica(t *testing.T) (rep *ghreplica.Replica, api string) {
+	t.Helper()
+	rep = ghreplica.New(ghreplica.Config{})
+	rep.AddOwner("fredbook", true)
+	rep.AddToken("test-token", ghreplica.Token{Login: "github-actions", Push: []string{"fredbook/*"}})
+	if err := rep.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rep)
+	t.Cleanup(srv.Close)
+	return rep, srv.URL
+}
+
 // runAct runs release.yml under act; hostEnv is added to act's own
 // environment (the host runner's), extra to its arguments.
 func runAct(t *testing.T, act, repo, apiURL, secrets, event string, hostEnv []string, extra ...string) actRun {
@@ -179,12 +195,7 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 		}
 	}
 
-	rep := ghreplica.New(ghreplica.Config{})
-	rep.AddOwner("fredbook", true)
-	rep.AddToken("test-token", ghreplica.Token{Login: "github-actions", Push: []string{"fredbook/*"}})
-	if err := rep.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
-		t.Fatal(err)
-	}
+	rep, api := releaseReplica(t)
 	prev, err := os.ReadFile(filepath.Join(root, "examples", "udos", "releases", "v1.4.3-manifest.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -194,8 +205,6 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 			{Name: "udos-wizard-full-v1.4.3.cdx.json", ContentType: "application/json", Data: oldSBOM(t)}}}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(rep)
-	defer srv.Close()
 
 	const passphrase = "correct horse battery staple"
 	priv, pub, err := pgpsign.GenerateTestKey("uDOS Release", "release@example.org", []byte(passphrase))
@@ -217,7 +226,7 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 	// restore them from actions/cache: no download.
 	rootfs, _ := alpineRootfs(t)
 	pinned := []string{"--env", "UDOS_SONIC_KERNEL=" + kernel, "--env", "UDOS_SONIC_ROOTFS=" + rootfs}
-	r1 := runAct(t, act, repo, srv.URL, secrets, event, nil, pinned...)
+	r1 := runAct(t, act, repo, api, secrets, event, nil, pinned...)
 	t.Logf("act run 1: %s", time.Since(start).Round(time.Second))
 	if r1.err == nil {
 		t.Fatalf("run 1 succeeded despite the refused publish:\n%s", tail(r1.out, 60))
@@ -250,7 +259,7 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 	// are kept), so it uploads nothing and only publishes.
 	posts := rep.Count("POST", "")
 	start = time.Now()
-	r2 := runAct(t, act, repo, srv.URL, secrets, event, nil, pinned...)
+	r2 := runAct(t, act, repo, api, secrets, event, nil, pinned...)
 	t.Logf("act run 2: %s", time.Since(start).Round(time.Second))
 	if r2.err != nil {
 		t.Fatalf("run 2: %v\n%s", r2.err, tail(r2.out, 80))
