@@ -65,13 +65,9 @@ type Library struct {
 	EntryPoint   string            `json:"entry_point,omitempty"`
 	InstallPath  string            `json:"install_path"`
 	Dependencies map[string]string `json:"dependencies"`
-	URL          string            `json:"url"`
-	Size         int64             `json:"size"`
-	SHA256       string            `json:"sha256"`
-	SHA512       string            `json:"sha512"`
-	SignatureURL string            `json:"signature_url,omitempty"`
-	ManifestURL  string            `json:"manifest_url,omitempty"`
-	PublishedAt  time.Time         `json:"published_at"`
+	// Archive is the current version's package.
+	Archive
+	PublishedAt time.Time `json:"published_at"`
 	// Downloads is the seed's field: how often the library's packages
 	// (every version) were downloaded, where the host counts it (GitHub
 	// Releases); omitted when unknown.
@@ -79,15 +75,22 @@ type Library struct {
 	Versions  []Version `json:"versions"`
 }
 
+// Archive is where a version's package is and what it must hash to, with
+// its signature and manifest beside it: the same fields in a Version and,
+// for the current version, in its Library.
+type Archive struct {
+	URL          string `json:"url"`
+	Size         int64  `json:"size"`
+	SHA256       string `json:"sha256"`
+	SHA512       string `json:"sha512"`
+	SignatureURL string `json:"signature_url,omitempty"`
+	ManifestURL  string `json:"manifest_url,omitempty"`
+}
+
 // Version is one published version of a library.
 type Version struct {
-	Version      string            `json:"version"`
-	URL          string            `json:"url"`
-	Size         int64             `json:"size"`
-	SHA256       string            `json:"sha256"`
-	SHA512       string            `json:"sha512"`
-	SignatureURL string            `json:"signature_url,omitempty"`
-	ManifestURL  string            `json:"manifest_url,omitempty"`
+	Version string `json:"version"`
+	Archive
 	Dependencies map[string]string `json:"dependencies"`
 	PublishedAt  time.Time         `json:"published_at"`
 	Yanked       bool              `json:"yanked"`
@@ -503,8 +506,7 @@ func (l *Library) setFrom(m *udospkg.Manifest, v *Version) {
 	l.Homepage, l.Repository = m.Homepage, m.Repository
 	l.EntryPoint, l.InstallPath = m.EntryPoint, m.InstallPath
 	l.Dependencies = v.Dependencies
-	l.URL, l.Size, l.SHA256, l.SHA512 = v.URL, v.Size, v.SHA256, v.SHA512
-	l.SignatureURL, l.ManifestURL, l.PublishedAt = v.SignatureURL, v.ManifestURL, v.PublishedAt
+	l.Archive, l.PublishedAt = v.Archive, v.PublishedAt
 }
 
 // Source adapts the catalog to the resolver: every non-yanked version of a

@@ -38,8 +38,8 @@ func manifest(id, version string, deps map[string]string) *udospkg.Manifest {
 func version(id, v string, day int) Version {
 	file := id + "-v" + v + ".udos-package"
 	return Version{
-		URL: "packages/" + file, SignatureURL: "packages/" + file + ".asc", ManifestURL: "packages/" + id + "-v" + v + ".manifest.json",
-		Size: 1000 + int64(day), SHA256: hex(byte('0'+day%10), 64), SHA512: hex(byte('a'+day%6), 128),
+		Archive: Archive{URL: "packages/" + file, SignatureURL: "packages/" + file + ".asc", ManifestURL: "packages/" + id + "-v" + v + ".manifest.json",
+			Size: 1000 + int64(day), SHA256: hex(byte('0'+day%10), 64), SHA512: hex(byte('a'+day%6), 128)},
 		PublishedAt: t0.AddDate(0, 0, -30+day),
 	}
 }

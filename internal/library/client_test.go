@@ -73,15 +73,15 @@ func localRegistryWith(t *testing.T, pkg []byte, edit func(v *catalog.Version)) 
 	}
 	s256, s512 := sha256.Sum256(pkg), sha512.Sum512(pkg)
 	now := time.Now().UTC().Truncate(time.Second)
-	v := catalog.Version{Version: "1.0.0", URL: name, Size: int64(len(pkg)), SHA256: hex.EncodeToString(s256[:]),
-		SHA512: hex.EncodeToString(s512[:]), Dependencies: map[string]string{}, PublishedAt: now}
+	v := catalog.Version{Version: "1.0.0", Archive: catalog.Archive{URL: name, Size: int64(len(pkg)), SHA256: hex.EncodeToString(s256[:]),
+		SHA512: hex.EncodeToString(s512[:])}, Dependencies: map[string]string{}, PublishedAt: now}
 	if edit != nil {
 		edit(&v)
 	}
 	cat := &catalog.Catalog{CatalogVersion: catalog.FormatVersion, Serial: 1, LastUpdated: now, Expires: now.Add(time.Hour),
 		Libraries: []catalog.Library{{ID: "lib-evil", Namespace: "@uDOS/evil", Name: "Evil", Version: "1.0.0", Author: "x", License: "MIT",
-			EntryPoint: "lib/x.py", InstallPath: "library/evil", Dependencies: map[string]string{}, URL: v.URL, Size: v.Size,
-			SHA256: v.SHA256, SHA512: v.SHA512, PublishedAt: now, Versions: []catalog.Version{v}}}}
+			EntryPoint: "lib/x.py", InstallPath: "library/evil", Dependencies: map[string]string{},
+			Archive: catalog.Archive{URL: v.URL, Size: v.Size, SHA256: v.SHA256, SHA512: v.SHA512}, PublishedAt: now, Versions: []catalog.Version{v}}}}
 	b, err := cat.Marshal()
 	if err != nil {
 		t.Fatal(err)

@@ -77,13 +77,13 @@ func (s *DirSource) read(p string, col *Collection) error {
 		return fmt.Errorf("package %q holds %s %s and must be named %q", p, m.ID, m.Version, file)
 	}
 	manifest := assetname.PackageManifest(m.ID, m.Version)
-	c := Candidate{Manifest: m, Where: p, Version: catalog.Version{
+	c := Candidate{Manifest: m, Where: p, Version: catalog.Version{Archive: catalog.Archive{
 		URL:         s.url(PackagesDir + "/" + file),
 		Size:        pkg.Size,
 		SHA256:      pkg.SHA256,
 		SHA512:      pkg.SHA512,
 		ManifestURL: s.url(PackagesDir + "/" + manifest),
-	}}
+	}}}
 	if c.Readme, err = readme(pkg); err != nil {
 		return fmt.Errorf("package %q: %w", p, err)
 	}

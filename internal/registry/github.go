@@ -249,11 +249,9 @@ func (s *GitHubSource) readRelease(ctx context.Context, repo string, rel *github
 		}
 		key := pa.GetBrowserDownloadURL()
 		c := Candidate{Where: repo + "@" + tag, Repository: repo, Tag: tag, Signed: true, Verified: true, Version: catalog.Version{
-			URL:          key,
-			SignatureURL: sa.GetBrowserDownloadURL(),
-			ManifestURL:  ma.GetBrowserDownloadURL(),
-			PublishedAt:  published,
-			Yanked:       yankedRelease(rel),
+			Archive:     catalog.Archive{URL: key, SignatureURL: sa.GetBrowserDownloadURL(), ManifestURL: ma.GetBrowserDownloadURL()},
+			PublishedAt: published,
+			Yanked:      yankedRelease(rel),
 			// GitHub counts every download of the asset.
 			Downloads: int64(pa.GetDownloadCount()),
 		}}
