@@ -558,43 +558,29 @@ func (t term) desugar(includePre bool) ([]comparator, error) {
 	v := t.v
 	M, m, p := v.n[0], v.n[1], v.n[2]
 	switch t.op {
-	case "^":
+	case "^", "~":
+		// ^1 and ~1 are both the major version; beyond it, ~ lets only the
+		// patch part move and ^ all but the leftmost non-zero part.
 		switch {
 		case v.k == 0:
 			b.any()
 		case v.k == 1:
 			b.add(opGE, M, 0, 0, z)
 			b.add(opLT, M+1, 0, 0, "0")
-		case v.k == 2 && M == 0:
-			b.add(opGE, 0, m, 0, z)
-			b.add(opLT, 0, m+1, 0, "0")
-		case v.k == 2:
-			b.add(opGE, M, m, 0, z)
-			b.add(opLT, M+1, 0, 0, "0")
 		default:
-			b.add(opGE, M, m, p, v.pre)
-			switch {
-			case M == 0 && m == 0:
-				b.add(opLT, 0, 0, p+1, "0")
-			case M == 0:
-				b.add(opLT, 0, m+1, 0, "0")
-			default:
-				b.add(opLT, M+1, 0, 0, "0")
+			if v.k == 2 {
+				b.add(opGE, M, m, 0, z)
+			} else {
+				b.add(opGE, M, m, p, v.pre)
 			}
-		}
-	case "~":
-		switch {
-		case v.k == 0:
-			b.any()
-		case v.k == 1:
-			b.add(opGE, M, 0, 0, z)
-			b.add(opLT, M+1, 0, 0, "0")
-		case v.k == 2:
-			b.add(opGE, M, m, 0, z)
-			b.add(opLT, M, m+1, 0, "0")
-		default:
-			b.add(opGE, M, m, p, v.pre)
-			b.add(opLT, M, m+1, 0, "0")
+			switch {
+			case t.op == "^" && M > 0:
+				b.add(opLT, M+1, 0, 0, "0")
+			case t.op == "^" && m == 0 && v.k > 2:
+				b.add(opLT, 0, 0, p+1, "0")
+			default:
+				b.add(opLT, M, m+1, 0, "0")
+			}
 		}
 	case "!=":
 		switch {
