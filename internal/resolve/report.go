@@ -394,12 +394,10 @@ func requiresThrough(a, b *incompat, la, lb int) (string, bool) {
 	default:
 		return "", false
 	}
-	subject, ok := prior.subject()
+	out, ok := prior.sentence()
 	if !ok {
 		return "", false
 	}
-	var out strings.Builder
-	out.WriteString(subject)
 	out.WriteString(terse(priorNeg, false) + numberSuffix(priorLine) + " which ")
 	if latter.kind == causeDependency {
 		out.WriteString("depends on ")
@@ -408,6 +406,18 @@ func requiresThrough(a, b *incompat, la, lb int) (string, bool) {
 	}
 	out.WriteString(negatives(latter) + numberSuffix(latterLine))
 	return out.String(), true
+}
+
+// sentence is a line of the report begun with in's subject; false when
+// in has none.
+func (in *incompat) sentence() (*strings.Builder, bool) {
+	subject, ok := in.subject()
+	if !ok {
+		return nil, false
+	}
+	out := &strings.Builder{}
+	out.WriteString(subject)
+	return out, true
 }
 
 // subject opens "X depends on …" or "if X or Y then …" from in's positive
@@ -444,12 +454,10 @@ func requiresForbidden(a, b *incompat, la, lb int) (string, bool) {
 	if !ok || len(latter.terms) == 0 || !neg.negate().set.subset(latter.terms[0].set) {
 		return "", false
 	}
-	subject, ok := prior.subject()
+	out, ok := prior.sentence()
 	if !ok {
 		return "", false
 	}
-	var out strings.Builder
-	out.WriteString(subject)
 	out.WriteString(terse(latter.terms[0], false) + numberSuffix(priorLine) + " ")
 	switch latter.kind {
 	case causeCore:
