@@ -65,8 +65,10 @@ func Announce(ctx context.Context, a Announcement, ready func(name string)) erro
 	// come too late under load. A name answered with another fingerprint is
 	// taken, so take the next one as Bonjour names them; probing below
 	// still settles races with hosts starting at the same moment.
+	// Two seconds: a resolve is three questions (PTR, SRV/TXT, A), and on a
+	// loaded machine avahi's answers to all three took more than one.
 	for i := 2; i < 100; i++ {
-		h, err := Lookup(ctx, cfg.Name, time.Second)
+		h, err := Lookup(ctx, cfg.Name, 2*time.Second)
 		if err != nil || h.Fingerprint == a.Fingerprint {
 			break
 		}

@@ -189,7 +189,7 @@ func TestAvahiInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); pub.Wait() })
-	for i := 0; i < 100 && !strings.Contains(pubOut.String(), "Established"); i++ {
+	for i := 0; i < 400 && !strings.Contains(pubOut.String(), "Established"); i++ {
 		time.Sleep(50 * time.Millisecond)
 	}
 	hs := browse(t, lab.Hosts[0], "3s")
