@@ -469,6 +469,17 @@ func TestSonicJobRefusesRootfsWithAct(t *testing.T) {
 			if r.err == nil {
 				t.Fatalf("the sonic job succeeded:\n%s", tail(r.out, 40))
 			}
+			// act's self-hosted executor (pkg/container/host_environment.go,
+			// v0.2.89) copies a step's output from a pty in a goroutine, and
+			// when the command fails it returns at once and closes the pty
+			// without waiting for that copy: a step that fails within
+			// milliseconds can lose all its output (seen once in a loaded
+			// full suite). That is act losing lines, not the workflow: run
+			// once more, and only then hold the workflow to the message.
+			if want := tc.want(url); !strings.Contains(r.out, want) && strings.Contains(r.out, "Failure - Main Get the base root file system") && hits.Load() == 0 {
+				t.Logf("act printed no output of the failed rootfs step; running it again")
+				r = runAct(t, act, repo, api, secrets, event, nil, args...)
+			}
 			if os.Getenv("ACT_TEST_LOG") != "" {
 				t.Logf("act:\n%s", tail(r.out, 30))
 			}
