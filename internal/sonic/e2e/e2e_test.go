@@ -67,32 +67,52 @@ func kernel(t testing.TB) (vmlinuz, modules string) {
 	return vmlinuz, dirs[0]
 }
 
+// staticBuild is one static binary built for the images.
+type staticBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
 var (
-	runtimeOnce sync.Once
-	runtimeBin  string
-	runtimeErr  error
+	staticMu     sync.Mutex
+	staticBuilds = map[string]*staticBuild{}
 )
 
-// sonicRuntime builds cmd/sonic-runtime statically, once per test binary.
-func sonicRuntime(t testing.TB) string {
+// staticBin builds the command pkg statically (CGO_ENABLED=0), once per
+// test binary: the image's init (sonic-runtime) and the binaries it
+// carries (build.Options.Bins).
+func staticBin(t testing.TB, pkg string) string {
 	t.Helper()
-	runtimeOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sonic-runtime-")
+	staticMu.Lock()
+	b := staticBuilds[pkg]
+	if b == nil {
+		b = &staticBuild{}
+		staticBuilds[pkg] = b
+	}
+	staticMu.Unlock()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "sonic-bin-")
 		if err != nil {
-			runtimeErr = err
+			b.err = err
 			return
 		}
-		runtimeBin = filepath.Join(dir, "sonic-runtime")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", runtimeBin, "github.com/fredbook/udos-dist/cmd/sonic-runtime")
+		b.path = filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.path, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			runtimeErr = fmt.Errorf("building sonic-runtime: %v\n%s", err, out)
+			b.err = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
 		}
 	})
-	if runtimeErr != nil {
-		t.Fatal(runtimeErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return runtimeBin
+	return b.path
+}
+
+// sonicRuntime is cmd/sonic-runtime, the image's init.
+func sonicRuntime(t testing.TB) string {
+	return staticBin(t, "github.com/fredbook/udos-dist/cmd/sonic-runtime")
 }
 
 // coreTarball writes a small stand-in for the core-slim variant.
@@ -191,8 +211,10 @@ func TestMain(m *testing.M) {
 	if isoDir != "" {
 		os.RemoveAll(isoDir)
 	}
-	if runtimeBin != "" {
-		os.RemoveAll(filepath.Dir(runtimeBin))
+	for _, b := range staticBuilds {
+		if b.path != "" {
+			os.RemoveAll(filepath.Dir(b.path))
+		}
 	}
 	os.Exit(code)
 }
