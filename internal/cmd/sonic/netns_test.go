@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,12 +88,32 @@ func TestAcrossNamespaces(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), "pinned [Lab_Wizard]:7622") {
 		t.Fatalf("trust: %v %s", err, b)
 	}
-	key := regexp.MustCompile(`authorize '([^']+)'`).FindStringSubmatch(string(b))
-	if key == nil {
-		t.Fatalf("no client key in %s", b)
+	// Pair across the namespaces: the operator's window on the Wizard, the
+	// Sonic's offer, the code typed in on the host as a script would.
+	pairCmd := udosLibIn(ctx, wiz, "--root", wroot, "bridge", "pair", "--timeout", "1m")
+	pairIn, _ := pairCmd.StdinPipe()
+	pairErr := &nettest.Buffer{}
+	pairCmd.Stderr = pairErr
+	if err := pairCmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if b, err := udosLibIn(ctx, wiz, "--root", wroot, "bridge", "authorize", key[1]).CombinedOutput(); err != nil {
-		t.Fatalf("authorize: %v %s", err, b)
+	waitFor(t, pairErr, regexp.MustCompile(`(pairing window open)`))
+	son := udosLibIn(ctx, sonic, "--root", sroot, "sonic", "pair", "Lab Wizard", "--comment", "lab sonic")
+	sonErr := &nettest.Buffer{}
+	son.Stderr = sonErr
+	if err := son.Start(); err != nil {
+		t.Fatal(err)
+	}
+	code := waitFor(t, sonErr, codeRE)
+	if hc := waitFor(t, pairErr, codeRE); hc != code {
+		t.Fatalf("the Sonic shows %s, the Wizard %s", code, hc)
+	}
+	io.WriteString(pairIn, code+"\n")
+	if err := pairCmd.Wait(); err != nil {
+		t.Fatalf("bridge pair: %v %s", err, pairErr)
+	}
+	if err := son.Wait(); err != nil || !strings.Contains(sonErr.String(), "paired: this Sonic") {
+		t.Fatalf("sonic pair: %v %s", err, sonErr)
 	}
 	out, err = udosLibIn(ctx, sonic, "--root", sroot, "sonic", "run", "Lab Wizard", "--", "ucode", "STATUS").Output()
 	if err != nil || string(out) != "ucode STATUS\n" {
