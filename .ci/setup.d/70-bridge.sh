@@ -1,6 +1,6 @@
 # Sonic bridge: OpenSSH's client (interop with our SSH server), iproute2 for
 # the network-namespace tests, avahi for mDNS interop (the tests start their
 # own avahi-daemon, with a D-Bus of its own, inside a namespace; the system
-# one is not used), rsync for the sync benchmark.
-apt-get install -y -qq --no-install-recommends openssh-client iproute2 dbus avahi-daemon avahi-utils \
+# one is not used), rsync and OpenSSH's server (run by the benchmark in a namespace) for the sync benchmarks.
+apt-get install -y -qq --no-install-recommends openssh-client openssh-server iproute2 dbus avahi-daemon avahi-utils \
   rsync >/dev/null

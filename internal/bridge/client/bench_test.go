@@ -97,6 +97,25 @@ func BenchmarkRoundTrip(b *testing.B) {
 	})
 }
 
+// makeState makes the 100 MB state folder of the sync benchmarks (100 files
+// of 1 MiB, random so nothing compresses or deduplicates); change rewrites
+// one file of it (1 %).
+func makeState(b *testing.B) (src string, change func()) {
+	b.Helper()
+	src = b.TempDir()
+	write := func(name string) {
+		buf := make([]byte, 1<<20)
+		rand.Read(buf)
+		if err := os.WriteFile(filepath.Join(src, name), buf, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < 100; i++ {
+		write(fmt.Sprintf("f%03d.bin", i))
+	}
+	return src, func() { write("f050.bin") }
+}
+
 // BenchmarkSync100MB: a 100 MB state folder (100 files of 1 MB, random),
 // first sync and then with 1 % changed (one file rewritten), against rsync
 // run over OpenSSH's client to the same server (rsync is an allowed command
@@ -109,17 +128,7 @@ func BenchmarkSync100MB(b *testing.B) {
 	}}
 	fx := newFixtureWith(b, 1, []string{"rsync"}, subs)
 	fx.pin(b)
-	src := b.TempDir()
-	for i := 0; i < 100; i++ {
-		buf := make([]byte, 1<<20)
-		rand.Read(buf)
-		os.WriteFile(filepath.Join(src, fmt.Sprintf("f%03d.bin", i)), buf, 0o644)
-	}
-	change := func() {
-		buf := make([]byte, 1<<20)
-		rand.Read(buf)
-		os.WriteFile(filepath.Join(src, "f050.bin"), buf, 0o644)
-	}
+	src, change := makeState(b)
 	c := fx.dial(b, 0)
 	base := 0
 	cache := statesync.ScanCache{File: filepath.Join(b.TempDir(), "cache.json")}
