@@ -45,8 +45,8 @@ if [ ! -s "$sonic_arm64_dir/vmlinuz" ] || [ ! -x "$sonic_arm64_dir/busybox" ]; t
     for deb in ./*.deb; do dpkg -x "$deb" root; done)
   rm -rf "$sonic_arm64_dir" && mkdir -p "$sonic_arm64_dir/lib"
   sonic_ver=${sonic_pkg#linux-image-}
-  # Debian's arm64 vmlinuz is a gzip-compressed Image; GRUB's arm64 loader
-  # boots the EFI stub of an uncompressed one, so store it unpacked.
+  # Debian's arm64 vmlinuz is a gzip-compressed Image; the EFI stub that
+  # GRUB, iPXE and the firmware start needs it uncompressed on arm64.
   if gzip -t "$sonic_tmp/root/boot/vmlinuz-$sonic_ver" 2>/dev/null; then
     gzip -dc "$sonic_tmp/root/boot/vmlinuz-$sonic_ver" > "$sonic_arm64_dir/vmlinuz"
   else

@@ -43,8 +43,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if when.IsZero() {
 		return errors.New("no build time: set source-date-epoch or SOURCE_DATE_EPOCH (seconds since 1970)")
 	}
+	arch := kit.InputOr("arch", iso.AMD64)
+	if err := iso.CheckArch(arch); err != nil {
+		return fmt.Errorf("the arch input: %w", err)
+	}
 	opts := build.Options{
-		Version: version, Kernel: abs(in("kernel")), Modules: abs(in("modules")),
+		Version: version, Arch: arch, Kernel: abs(in("kernel")), Modules: abs(in("modules")),
 		Rootfs: abs(in("rootfs")), Core: abs(in("core")), Busybox: abs(kit.InputOr("busybox", "/bin/busybox")),
 		Runtime: getenv("UDOS_SONIC_RUNTIME"), Cmdline: in("cmdline"),
 		OutputDir: abs(kit.InputOr("output", "dist")), Manifest: abs(in("manifest")), Time: when,
@@ -65,7 +69,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		}
 		opts.Signer = s
 	}
-	if opts.Tools, err = iso.FindTools(exec.LookPath); err != nil {
+	if opts.Tools, err = iso.FindToolsFor(arch, exec.LookPath); err != nil {
 		return err
 	}
 	upload, err := kit.Bool("upload", false)

@@ -13,6 +13,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
 func needTools(t *testing.T) {
@@ -182,11 +183,18 @@ func TestActionRefusesBadInput(t *testing.T) {
 		{"upload without repository", map[string]string{"INPUT_UPLOAD": "true", "INPUT_TOKEN": "x"}, "OWNER/NAME"},
 		{"missing kernel", map[string]string{"INPUT_KERNEL": "/nonexistent/vmlinuz"}, "/nonexistent/vmlinuz"},
 		{"kernel not a bzImage", map[string]string{"INPUT_KERNEL": f["busybox"]}, "has no Linux boot header"},
+		{"unknown arch", map[string]string{"INPUT_ARCH": "riscv64"}, `the arch input: architecture "riscv64": the Sonic image is built for amd64 or arm64`},
+		{"arm64 with the amd64 kernel", map[string]string{"INPUT_ARCH": "arm64"}, "is an amd64 kernel, not a Linux kernel image of the build's architecture (arm64)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "missing kernel" || tc.name == "upload without repository" || tc.name == "kernel not a bzImage" {
 				needTools(t)
+			}
+			if tc.name == "arm64 with the amd64 kernel" {
+				if _, err := iso.FindToolsFor(iso.ARM64, exec.LookPath); err != nil {
+					testenv.Missing(t, err.Error())
+				}
 			}
 			env := map[string]string{}
 			for k, v := range base {

@@ -89,7 +89,11 @@ func checkKernel(path, arch string) error {
 	case kind == arch:
 		return nil
 	case kind == "arm64-gzip" && arch == iso.ARM64:
-		return fmt.Errorf("kernel %q is a gzip-compressed arm64 Image, %w: GRUB's arm64 loader boots the uncompressed EFI-stub Image; unpack it (gzip -dc %s > Image) and pass Image as kernel", path, ErrNotKernel, path)
+		// GRUB (with gzio) could unpack it, but the netboot bundle hands
+		// the kernel to iPXE and the firmware, which start its EFI stub
+		// directly: on arm64 that needs the uncompressed Image
+		// (Documentation/admin-guide/efi-stub.rst).
+		return fmt.Errorf("kernel %q is a gzip-compressed arm64 Image, %w: the image and its netboot bundle boot the kernel's EFI stub, which on arm64 must be the uncompressed Image; unpack it (gzip -dc %s > Image) and pass Image as kernel", path, ErrNotKernel, path)
 	case kind != "":
 		return fmt.Errorf("kernel %q is an %s kernel, %w (%s): pass the kernel of Debian's linux-image-%s (boot/vmlinuz-*-%s, unpacked), or build for %s",
 			path, archOf(kind), ErrNotKernel, arch, arch, arch, archOf(kind))
