@@ -157,7 +157,7 @@ func TestSonicJobDownloadsKernelWithAct(t *testing.T) {
 	repo := udosRepo(t)
 
 	start := time.Now()
-	r := runAct(t, act, repo, api, secrets, event, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "-j", "sonic",
+	r := runAct(t, act, repo, api, secrets, event, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "-j", "sonic", "--matrix", "arch:amd64",
 		"--var", "UDOS_SONIC_ROOTFS_URL="+rootfsURL, "--var", "UDOS_SONIC_ROOTFS_SHA256="+rootfsSum)
 	t.Logf("act (sonic job): %s", time.Since(start).Round(time.Second))
 	if r.err != nil {
@@ -459,7 +459,8 @@ func TestSonicJobRefusesRootfsWithAct(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, api := releaseReplica(t)
 			url, hits := rootfsServer(t, rootfs)
-			args := []string{"-j", "sonic"}
+			// The amd64 leg: the arm64 one takes no rootfs by default.
+			args := []string{"-j", "sonic", "--matrix", "arch:amd64"}
 			for _, v := range tc.vars(url) {
 				args = append(args, "--var", v)
 			}

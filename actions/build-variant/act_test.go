@@ -119,7 +119,9 @@ func releaseReplica(t *testing.T) (rep *ghreplica.Replica, api string) {
 // environment (the host runner's), extra to its arguments.
 func runAct(t *testing.T, act, repo, apiURL, secrets, event string, hostEnv []string, extra ...string) actRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// A bound, not a timing claim: a whole release (six build legs, the
+	// amd64 and arm64 Sonic legs, the release job) under act.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	args := []string{"push", "-e", event,
 		"-P", "ubuntu-latest=-self-hosted", "-P", "macos-latest=-self-hosted",
@@ -179,6 +181,15 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 		needTool(t, filepath.Base(f), f)
 	}
 	kernel := testKernel(t)
+	// The arm64 leg's pieces (Debian's arm64 kernel and busybox, unpacked
+	// by .ci/setup.d/50-sonic.sh) and GRUB's arm64-efi modules.
+	kernelARM64 := os.Getenv("UDOS_TEST_KERNEL_ARM64")
+	if kernelARM64 == "" {
+		kernelARM64 = "/var/cache/udos-test/kernel-arm64/vmlinuz"
+	}
+	for _, f := range []string{kernelARM64, filepath.Join(filepath.Dir(kernelARM64), "busybox"), "/usr/lib/grub/arm64-efi/linux.mod"} {
+		needTool(t, filepath.Base(f), f)
+	}
 	root := repoRoot(t)
 
 	// Compile the actions' programs once (with the actions' flags) so the
@@ -187,6 +198,7 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 		{"go", "build", "-trimpath", "-o", os.DevNull, "./actions/build-variant"},
 		{"env", "CGO_ENABLED=0", "go", "build", "-trimpath", "-o", os.DevNull, "./actions/sonic-iso"},
 		{"env", "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", os.DevNull, "./cmd/sonic-runtime"},
+		{"env", "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64", "go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", os.DevNull, "./cmd/sonic-runtime"},
 	} {
 		warm := exec.Command(b[0], b[1:]...)
 		warm.Dir = root
@@ -225,7 +237,11 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 	// base root file system (an Alpine-shaped tarball), as a workflow would
 	// restore them from actions/cache: no download.
 	rootfs, _ := alpineRootfs(t)
-	pinned := []string{"--env", "UDOS_SONIC_KERNEL=" + kernel, "--env", "UDOS_SONIC_ROOTFS=" + rootfs}
+	// The arm64 leg runs on this host too (GitHub's arm64 runner there):
+	// its kernel and busybox are pinned, its sonic-runtime cross-compiled.
+	pinned := []string{"--env", "UDOS_SONIC_KERNEL=" + kernel, "--env", "UDOS_SONIC_ROOTFS=" + rootfs,
+		"-P", "ubuntu-24.04-arm=-self-hosted", "--env", "UDOS_SONIC_KERNEL_ARM64=" + kernelARM64,
+		"--env", "UDOS_SONIC_BUSYBOX_ARM64=" + filepath.Join(filepath.Dir(kernelARM64), "busybox")}
 	r1 := runAct(t, act, repo, api, secrets, event, nil, pinned...)
 	t.Logf("act run 1: %s", time.Since(start).Round(time.Second))
 	if r1.err == nil {
@@ -300,9 +316,9 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 	// manifest, SUMS lists, the release-wide SBOM and their signatures = 8,
 	// the ISO with .sha256, .sha512, .asc and its signed fragment = 6, and
 	// the netboot bundle and the ISO's block index, each with .sha256,
-	// .sha512, .asc = 8.
-	if len(assets) != 64 {
-		t.Errorf("%d assets, want 64", len(assets))
+	// .sha512, .asc = 8; the same 14 again for the arm64 image.
+	if len(assets) != 78 {
+		t.Errorf("%d assets, want 78", len(assets))
 	}
 	m, err := relmanifest.Parse(assets["v1.4.6-manifest.json"].Data)
 	if err != nil {
@@ -315,10 +331,11 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 	if err := jsonschema.Validate(schema, assets["v1.4.6-manifest.json"].Data); err != nil {
 		t.Errorf("the released manifest does not follow the seed's schema: %v", err)
 	}
-	if got := strings.Join(m.Names(), ","); got != "core-slim,dev-complete,sonic-iso,wizard-full" || m.PreviousVersion != "1.4.3" {
+	if got := strings.Join(m.Names(), ","); got != "core-slim,dev-complete,sonic-iso,sonic-iso-arm64,wizard-full" || m.PreviousVersion != "1.4.3" {
 		t.Fatalf("manifest: variants %s, previous %q", got, m.PreviousVersion)
 	}
 	checkSonic(t, assets, m, r)
+	checkSonicARM64(t, assets, m, r)
 	kr, err := pgpsign.LoadKeyring(pub)
 	if err != nil {
 		t.Fatal(err)
@@ -333,8 +350,8 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 		if v.URL != want || v.Signature != want+".asc" {
 			t.Errorf("%s: url %s signature %s", name, v.URL, v.Signature)
 		}
-		if name == "sonic-iso" {
-			continue // one job, checked in checkSonic
+		if name == "sonic-iso" || name == "sonic-iso-arm64" {
+			continue // one job each, checked in checkSonic(ARM64)
 		}
 		// Both legs of the variant reported the same sha256 (the build is
 		// reproducible across the runners), equal to GitHub's digest.
@@ -375,8 +392,8 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(lines) != 14 {
-			t.Errorf("%s has %d lines, want 14 (3 x archive, SBOM, formula; the ISO, its block index and the netboot bundle; the release SBOM; the manifest)", algo.SumsName(), len(lines))
+		if len(lines) != 17 {
+			t.Errorf("%s has %d lines, want 17 (3 x archive, SBOM, formula; 2 x the ISO, its block index and the netboot bundle; the release SBOM; the manifest)", algo.SumsName(), len(lines))
 		}
 		for _, l := range lines {
 			d, err := checksum.Sum(bytes.NewReader(assets[l.Name].Data))
@@ -403,6 +420,59 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 	}
 }
 
+// jobOutputs are the values of a step output of the job whose name starts
+// with job (act names a matrix leg "NAME-1", "NAME-2", …).
+func jobOutputs(r actRun, job, output string) []string {
+	var vals []string
+	for k, v := range r.outputs {
+		if strings.HasPrefix(k, job) && strings.HasSuffix(k, "|"+output) {
+			vals = append(vals, v...)
+		}
+	}
+	return vals
+}
+
+// sonicEntry is the manifest entry of a Sonic variant and its ISO asset.
+func sonicEntry(t *testing.T, assets map[string]ghreplica.Asset, m *relmanifest.Manifest, variant, isoName string) (relmanifest.Variant, ghreplica.Asset) {
+	t.Helper()
+	v, ok := m.Variants[variant]
+	if !ok {
+		t.Fatalf("the merged manifest has no %s variant", variant)
+	}
+	iso, ok := assets[isoName]
+	if !ok {
+		t.Fatalf("the release has no %s", isoName)
+	}
+	return v, iso
+}
+
+// checkSonicARM64 checks the arm64 leg's part of the release: its own
+// variant for linux-arm64 (UEFI, no BIOS fallback) naming its own ISO, that
+// ISO with its signature, sidecars, block index and netboot bundle, and
+// its fragment, none of which replaced the amd64 ones.
+func checkSonicARM64(t *testing.T, assets map[string]ghreplica.Asset, m *relmanifest.Manifest, r actRun) {
+	t.Helper()
+	const isoName = "udos-sonic-v1.4.6-arm64.iso"
+	v, iso := sonicEntry(t, assets, m, "sonic-iso-arm64", isoName)
+	for _, want := range []string{isoName + ".asc", isoName + ".sha256", isoName + ".sha512", isoName + ".bix", isoName + ".bix.asc",
+		"udos-sonic-v1.4.6-arm64-netboot.tar.gz", "udos-sonic-iso-arm64-v1.4.6.manifest.json", "udos-sonic-iso-arm64-v1.4.6.manifest.json.asc"} {
+		if _, ok := assets[want]; !ok {
+			t.Errorf("the release lacks %s", want)
+		}
+	}
+	sum := sha256.Sum256(iso.Data)
+	if v.Filename != isoName || v.SHA256 != hex.EncodeToString(sum[:]) || strings.Join(v.Platforms, ",") != "linux-arm64" ||
+		v.UEFISupported == nil || !*v.UEFISupported || v.BIOSFallback == nil || *v.BIOSFallback {
+		t.Errorf("sonic-iso-arm64 entry %+v: want %s (sha256 %x) for linux-arm64, UEFI, no BIOS fallback", v, isoName, sum)
+	}
+	if len(iso.Data) < 34816 || string(iso.Data[32769:32774]) != "CD001" {
+		t.Error("the arm64 ISO asset is not an ISO9660 image")
+	}
+	if got := strings.Join(jobOutputs(r, "build the Sonic ISO (arm64)", "sha256"), " "); !strings.Contains(got, v.SHA256) {
+		t.Errorf("arm64 sonic job sha256 outputs %q lack the ISO's %s", got, v.SHA256)
+	}
+}
+
 // checkSonic checks what the sonic job added to the release: the ISO with
 // its signature and sidecars, its entry in the merged manifest, the SUMS
 // lists covering it (with sha256sum/sha512sum -c over the downloaded
@@ -411,14 +481,7 @@ func checkRelease(t *testing.T, rep *ghreplica.Replica, r actRun, pub []byte) {
 func checkSonic(t *testing.T, assets map[string]ghreplica.Asset, m *relmanifest.Manifest, r actRun) {
 	t.Helper()
 	const isoName = "udos-sonic-v1.4.6.iso"
-	v, ok := m.Variants["sonic-iso"]
-	if !ok {
-		t.Fatal("the merged manifest has no sonic-iso variant")
-	}
-	iso, ok := assets[isoName]
-	if !ok {
-		t.Fatalf("the release has no %s", isoName)
-	}
+	v, iso := sonicEntry(t, assets, m, "sonic-iso", isoName)
 	for _, want := range []string{isoName + ".asc", isoName + ".sha256", isoName + ".sha512", "udos-sonic-iso-v1.4.6.manifest.json", "udos-sonic-iso-v1.4.6.manifest.json.asc"} {
 		if _, ok := assets[want]; !ok {
 			t.Errorf("the release lacks %s", want)
@@ -443,7 +506,7 @@ func checkSonic(t *testing.T, assets map[string]ghreplica.Asset, m *relmanifest.
 	}
 	// The sonic job reported the ISO's sha256, and a core-slim sha256 equal
 	// to the build job's (the image holds the released core-slim bytes).
-	got := strings.Join(r.outputs["build the Sonic ISO|sha256"], " ")
+	got := strings.Join(jobOutputs(r, "build the Sonic ISO (amd64)", "sha256"), " ")
 	if !strings.Contains(got, v.SHA256) || !strings.Contains(got, m.Variants["core-slim"].SHA256) {
 		t.Errorf("sonic job sha256 outputs %q lack the ISO's %s or core-slim's %s", got, v.SHA256, m.Variants["core-slim"].SHA256)
 	}
