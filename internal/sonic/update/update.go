@@ -172,7 +172,8 @@ func (u *Updater) Download(ctx context.Context, o *Offer, dir string, seeds []st
 		},
 	})
 	if errors.Is(err, delta.ErrVerify) {
-		err = fmt.Errorf("%w: %v", ErrUntrusted, err)
+		// Both say "refused": name it once.
+		err = fmt.Errorf("%w: %s", ErrUntrusted, strings.TrimPrefix(err.Error(), delta.ErrVerify.Error()+": "))
 	}
 	if err != nil {
 		return nil, err
