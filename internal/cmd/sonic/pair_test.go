@@ -51,16 +51,22 @@ func waitFor(t *testing.T, b *nettest.Buffer, re *regexp.Regexp) string {
 	return ""
 }
 
-// pairOnce opens a window on the host, pairs the Sonic, and has the
-// operator answer answer(code) once both screens show the code.
+// pairOnce opens a window on the host, pairs the Sonic with `sonic pair`,
+// and has the operator answer answer(code) once both screens show the code.
 func pairOnce(t *testing.T, wiz, sonic, addr string, answer func(code string) string) (host, son result) {
+	t.Helper()
+	return pairWith(t, wiz, sonic, answer, "sonic", "pair", addr, "--comment", "lab sonic")
+}
+
+// pairWith is pairOnce with the Sonic's command line given.
+func pairWith(t *testing.T, wiz, sonic string, answer func(code string) string, sonicArgs ...string) (host, son result) {
 	t.Helper()
 	ctx := context.Background()
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	hostErr, hostRes := start(ctx, wiz, pr, "bridge", "pair", "--timeout", "1m")
 	waitFor(t, hostErr, regexp.MustCompile(`(pairing window open)`))
-	sonErr, sonRes := start(ctx, sonic, strings.NewReader(""), "sonic", "pair", addr, "--comment", "lab sonic")
+	sonErr, sonRes := start(ctx, sonic, strings.NewReader(""), sonicArgs...)
 	sonCode := waitFor(t, sonErr, codeRE)
 	hostCode := waitFor(t, hostErr, codeRE)
 	if sonCode != hostCode {
@@ -128,5 +134,18 @@ func TestPairCommands(t *testing.T) {
 	}
 	if r := udosLib(ctx, wiz, "", "bridge", "clients"); r.code != 0 || !strings.Contains(r.out, "lab sonic") {
 		t.Fatalf("clients: %+v", r)
+	}
+}
+
+// sonic trust --pair pins the host and pairs in one go.
+func TestTrustAndPair(t *testing.T) {
+	wiz, addr, fp, _ := serveLog(t)
+	sonic := t.TempDir()
+	host, son := pairWith(t, wiz, sonic, func(code string) string { return "y" }, "sonic", "trust", addr, "--fingerprint", fp, "--pair", "--comment", "one go")
+	if host.code != 0 || son.code != 0 || !strings.Contains(son.stderr, "pinned") || !strings.Contains(son.stderr, "paired: this Sonic") {
+		t.Fatalf("trust --pair:\nhost %+v\nsonic %+v", host, son)
+	}
+	if r := udosLib(context.Background(), sonic, "", "sonic", "run", addr, "--", "ucode", "ok"); r.code != 0 || r.out != "ucode ok\n" {
+		t.Fatalf("run: %+v", r)
 	}
 }
