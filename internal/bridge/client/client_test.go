@@ -124,7 +124,7 @@ func (fx *fixture) pin(t testing.TB) {
 
 func (fx *fixture) cfg(i int) client.Config {
 	return client.Config{Host: "127.0.0.1", Port: fx.addr.Port, Key: fx.clients[i],
-		HostKey: client.Pinned(fx.kh, "127.0.0.1", fx.addr.Port), KeepAlive: 200 * time.Millisecond}
+		HostKey: client.Pinned(fx.kh, "127.0.0.1", fx.addr.Port), KeepAlive: 2 * time.Second}
 }
 
 func (fx *fixture) dial(t testing.TB, i int) *client.Conn {
@@ -334,6 +334,10 @@ func TestLinkCutMidCommand(t *testing.T) {
 		pump(out, in)
 	}()
 	cfg := fx.cfg(0)
+	// Short keepalives so the cut is noticed quickly; the other tests keep
+	// the fixture's 2 s (three unanswered 200 ms ones were a false "link
+	// down" under -race with 100 concurrent runs on a loaded machine).
+	cfg.KeepAlive = 200 * time.Millisecond
 	cfg.Port = relay.Addr().(*net.TCPAddr).Port
 	fx.kh.Add("127.0.0.1", cfg.Port, fx.host.PublicKey())
 	cfg.HostKey = client.Pinned(fx.kh, "127.0.0.1", cfg.Port)
