@@ -30,6 +30,12 @@ type updateOpts struct {
 	output  string
 	arch    string
 	reboot  bool
+
+	background bool
+	status     bool
+	// progress, when set, is told of the bytes placed (the background
+	// job's status file).
+	progress func(version string, done, total int64)
 }
 
 // updateReport is --json's document.
@@ -55,7 +61,7 @@ var procCmdline = "/proc/cmdline"
 func newUpdate(f *factory.Factory) *cobra.Command {
 	o := &updateOpts{}
 	c := &cobra.Command{
-		Use:   "update [--check] [--to VERSION] [--from SOURCE] [--write DEVICE]",
+		Use:   "update [--check] [--to VERSION] [--from SOURCE] [--write DEVICE] [--background | --status]",
 		Short: "Fetch the newer signed Sonic image by delta, verified, and apply it",
 		Long: `Looks for a release newer than the running Sonic (/etc/sonic-release, or
 --current) with a sonic-iso image of this architecture: the uDOS repository's
@@ -72,9 +78,24 @@ go into the inactive A/B slot, which is armed for one trial boot: reboot
 (--reboot does) and the runtime keeps the new slot once it is ready; a trial
 that does not reach ready falls back to the running slot by itself. On a live
 medium, --write DEVICE writes the image to a USB stick, refusing the device
-Sonic booted from unless --yes. See docs/SONIC-STANDALONE.md.`,
+Sonic booted from unless --yes.
+
+--background runs the update in its own session, so a large download goes
+on without this terminal: its progress and outcome are kept beside the image
+in --output, and --status (with the same --output) tells them. See
+docs/SONIC-STANDALONE.md.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runUpdate(f, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case o.status:
+				return showJob(f, o)
+			case os.Getenv(jobEnv) != "":
+				return runJob(f, o, os.Getenv(jobEnv))
+			case o.background:
+				return background(f, o, os.Args[1:])
+			}
+			return runUpdate(f, o)
+		},
 	}
 	fl := c.Flags()
 	fl.BoolVar(&o.check, "check", false, "only say whether a newer image is offered")
@@ -87,6 +108,9 @@ Sonic booted from unless --yes. See docs/SONIC-STANDALONE.md.`,
 	fl.StringVar(&o.output, "output", ".", "folder for the new image")
 	fl.StringVar(&o.arch, "arch", goruntime.GOARCH, "architecture of the image wanted")
 	fl.BoolVar(&o.reboot, "reboot", false, "on an installed Sonic: reboot into the updated slot once it is armed")
+	fl.BoolVar(&o.background, "background", false, "run the update in the background (its status and log go in --output)")
+	fl.BoolVar(&o.status, "status", false, "show the background update's progress or outcome in --output")
+	c.MarkFlagsMutuallyExclusive("background", "status")
 	return c
 }
 
@@ -177,7 +201,13 @@ func runUpdate(f *factory.Factory, o *updateOpts) error {
 	}
 	bar := f.IO.NewProgress(offer.ISO, offer.Size)
 	var last int64
-	u.Progress = func(done, _ int64) {
+	if offer.Size > largeImage && f.IO.IsStderrTTY() && !o.background && os.Getenv(jobEnv) == "" {
+		fmt.Fprintf(f.IO.ErrOut, "A large download: --background lets it go on without this terminal.\n")
+	}
+	u.Progress = func(done, total int64) {
+		if o.progress != nil {
+			o.progress(offer.Version, done, total)
+		}
 		if done < last {
 			bar.Reset()
 			last = 0

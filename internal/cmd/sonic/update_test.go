@@ -2,13 +2,16 @@ package sonic_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -93,6 +96,7 @@ func TestUpdateScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"httpserve": cmdHTTPServe,
 			"flipbyte":  cmdFlipByte,
+			"waitjob":   cmdWaitJob,
 		},
 	})
 }
@@ -134,4 +138,27 @@ func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	b[off] ^= 0xff
 	ts.Check(os.WriteFile(p, b, 0o644))
+}
+
+// waitjob DIR: wait (at most two minutes) until the background update in
+// DIR has finished, failed or stopped.
+func cmdWaitJob(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitjob DIR")
+	}
+	status := filepath.Join(ts.MkAbs(args[0]), ".udos-sonic-update.json")
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var st struct {
+			State string `json:"state"`
+			PID   int    `json:"pid"`
+		}
+		b, err := os.ReadFile(status)
+		if err != nil || json.Unmarshal(b, &st) != nil {
+			continue
+		}
+		if st.State != "running" || syscall.Kill(st.PID, 0) != nil {
+			return
+		}
+	}
+	ts.Fatalf("the background update in %s is still running after two minutes", args[0])
 }
