@@ -38,6 +38,13 @@ jobs:
           cd "$(dirname "$ISO")"
           sha256sum -c udos-sonic-v1.4.6.iso.sha256
           echo "checked $(basename "$ISO")"
+          # The image carries udos-lib, built by the action. The initramfs
+          # is a series of cpio archives (cpio -t stops after the first):
+          # look for the entry's newc header, "070701", 104 hex digits, name.
+          mkdir -p nb && tar -xzf udos-sonic-v1.4.6-netboot.tar.gz -C nb
+          zcat nb/initrd.gz > nb/initrd
+          LC_ALL=C grep -a -q -E '070701[0-9A-Fa-f]{104}usr/local/bin/udos-lib' nb/initrd
+          echo "the image has usr/local/bin/udos-lib"
 `
 
 // TestActionWithAct runs action.yml for real (composite steps, go build of
@@ -92,7 +99,7 @@ func TestActionWithAct(t *testing.T) {
 	}
 	s := string(out)
 	iso := regexp.MustCompile(`::set-output:: iso=(\S+udos-sonic-v1\.4\.6\.iso)`).FindStringSubmatch(s)
-	if iso == nil || !strings.Contains(s, "checked udos-sonic-v1.4.6.iso") {
+	if iso == nil || !strings.Contains(s, "checked udos-sonic-v1.4.6.iso") || !strings.Contains(s, "the image has usr/local/bin/udos-lib") {
 		t.Fatalf("no iso output or check:\n%s", tailLines(s, 40))
 	}
 	if !regexp.MustCompile(`::set-output:: sha256=[0-9a-f]{64}`).MatchString(s) {

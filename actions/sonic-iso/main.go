@@ -54,10 +54,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		OutputDir: abs(kit.InputOr("output", "dist")), Manifest: abs(in("manifest")), Time: when,
 		Log: stdout, TempDir: getenv("RUNNER_TEMP"),
 	}
-	for _, b := range strings.Split(in("binaries"), "\n") {
-		if b = strings.TrimSpace(b); b != "" {
-			opts.Bins = append(opts.Bins, abs(b))
-		}
+	if opts.Bins, err = binaries(in("binaries"), abs, getenv("UDOS_SONIC_UDOS_LIB")); err != nil {
+		return err
 	}
 	if opts.Runtime == "" {
 		return fmt.Errorf("UDOS_SONIC_RUNTIME is not set: the action's build step provides the static sonic-runtime")
@@ -114,6 +112,27 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	kit.SetOutput("signature", res.Signature)
 	kit.SetOutput("netboot", res.Netboot)
 	return nil
+}
+
+// binaries is the binaries input (one path a line) plus udos-lib, the Sonic
+// end of the bridge, which every image carries unless the input names a
+// udos-lib of its own (a build from another commit, say).
+func binaries(input string, abs func(string) string, udosLib string) ([]string, error) {
+	var bins []string
+	named := false
+	for _, b := range strings.Split(input, "\n") {
+		if b = strings.TrimSpace(b); b != "" {
+			bins = append(bins, abs(b))
+			named = named || filepath.Base(b) == "udos-lib"
+		}
+	}
+	if named {
+		return bins, nil
+	}
+	if udosLib == "" {
+		return nil, fmt.Errorf("UDOS_SONIC_UDOS_LIB is not set: the action's build step provides the static udos-lib (or name one in the binaries input)")
+	}
+	return append(bins, udosLib), nil
 }
 
 func summary(res build.Result, err error) string {

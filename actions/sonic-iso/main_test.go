@@ -31,7 +31,7 @@ func needTools(t *testing.T) {
 func fakeInputs(t *testing.T) map[string]string {
 	dir := t.TempDir()
 	files := map[string]string{}
-	for _, n := range []string{"vmlinuz", "busybox", "sonic-runtime"} {
+	for _, n := range []string{"vmlinuz", "busybox", "sonic-runtime", "udos-lib"} {
 		p := filepath.Join(dir, n)
 		data := []byte(n)
 		if n == "vmlinuz" {
@@ -83,6 +83,7 @@ func TestActionBuildsSignsUploads(t *testing.T) {
 		"INPUT_TOKEN":              "tok",
 		"INPUT_REPOSITORY":         "fredbook/uDOS",
 		"UDOS_SONIC_RUNTIME":       f["sonic-runtime"],
+		"UDOS_SONIC_UDOS_LIB":      f["udos-lib"],
 		"GITHUB_ACTIONS":           "true",
 		"GITHUB_WORKSPACE":         tmp,
 		"GITHUB_REF":               "refs/tags/v1.4.6",
@@ -168,7 +169,7 @@ func TestActionRefusesBadInput(t *testing.T) {
 	f := fakeInputs(t)
 	base := map[string]string{
 		"INPUT_KERNEL": f["vmlinuz"], "INPUT_BUSYBOX": f["busybox"], "UDOS_SONIC_RUNTIME": f["sonic-runtime"],
-		"INPUT_VERSION": "1.4.6", "INPUT_SOURCE-DATE-EPOCH": "1764115200", "RUNNER_TEMP": t.TempDir(),
+		"UDOS_SONIC_UDOS_LIB": f["udos-lib"], "INPUT_VERSION": "1.4.6", "INPUT_SOURCE-DATE-EPOCH": "1764115200", "RUNNER_TEMP": t.TempDir(),
 		"INPUT_OUTPUT": t.TempDir(),
 	}
 	tests := []struct {
@@ -182,6 +183,7 @@ func TestActionRefusesBadInput(t *testing.T) {
 		{"bad key", map[string]string{"INPUT_SIGNING-KEY": "not a key"}, "signing key"},
 		{"upload without repository", map[string]string{"INPUT_UPLOAD": "true", "INPUT_TOKEN": "x"}, "OWNER/NAME"},
 		{"missing kernel", map[string]string{"INPUT_KERNEL": "/nonexistent/vmlinuz"}, "/nonexistent/vmlinuz"},
+		{"no udos-lib", map[string]string{"UDOS_SONIC_UDOS_LIB": ""}, "UDOS_SONIC_UDOS_LIB is not set"},
 		{"kernel not a bzImage", map[string]string{"INPUT_KERNEL": f["busybox"]}, "has no Linux boot header"},
 		{"unknown arch", map[string]string{"INPUT_ARCH": "riscv64"}, `the arch input: architecture "riscv64": the Sonic image is built for amd64 or arm64`},
 		{"arm64 with the amd64 kernel", map[string]string{"INPUT_ARCH": "arm64"}, "is an amd64 kernel, not a Linux kernel image of the build's architecture (arm64)"},
@@ -208,6 +210,37 @@ func TestActionRefusesBadInput(t *testing.T) {
 			err := run(context.Background(), func(k string) string { return env[k] }, &stdout)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Every image carries udos-lib: the action's own build, unless the
+// binaries input names one.
+func TestBinaries(t *testing.T) {
+	abs := func(p string) string { return filepath.Join("/ws", p) }
+	tests := []struct {
+		name, input, udosLib string
+		want                 []string
+		err                  string
+	}{
+		{"default", "", "/tmp/b/udos-lib", []string{"/tmp/b/udos-lib"}, ""},
+		{"extra binaries", "tools/jq\n\n  tools/curl  \n", "/tmp/b/udos-lib", []string{"/ws/tools/jq", "/ws/tools/curl", "/tmp/b/udos-lib"}, ""},
+		{"the user's udos-lib", "tools/jq\nmy/udos-lib", "/tmp/b/udos-lib", []string{"/ws/tools/jq", "/ws/my/udos-lib"}, ""},
+		{"the user's udos-lib, none built", "my/udos-lib", "", []string{"/ws/my/udos-lib"}, ""},
+		{"none built", "tools/jq", "", nil, "UDOS_SONIC_UDOS_LIB is not set"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := binaries(tc.input, abs, tc.udosLib)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("binaries = %q, %v; want %q", got, err, tc.want)
 			}
 		})
 	}
