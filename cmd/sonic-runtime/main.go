@@ -121,6 +121,12 @@ func boot() {
 	start := time.Now()
 	os.Setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	os.Setenv("HOME", "/root")
+	// udos-lib (in /usr/local/bin) finds the uDOS root by UDOS_ROOT: the
+	// core's folder, which lives in the RAM root file system and so is
+	// writable on every boot (its bridge/ keys and known hosts, memory/
+	// state; 'udos-lib sonic sync' keeps that state on a Wizard host).
+	os.Setenv("UDOS_ROOT", "/"+initramfs.CorePath)
+	_ = os.MkdirAll("/"+initramfs.CorePath, 0o755)
 	mountKernelFS()
 	openScreen()
 	// Keep kernel chatter off the console so our lines stay whole.

@@ -1,7 +1,8 @@
 // Package nettest builds small networks of Linux network namespaces for the
 // bridge's tests: hosts joined by veth pairs to a bridge living in its own
 // namespace, so mDNS multicast and TCP cross real interfaces and a link can
-// be cut by taking a veth down. It also starts a private avahi-daemon (with
+// be cut by taking a veth down; a tap device on the bridge joins a QEMU
+// guest. It also starts a private avahi-daemon (with
 // its own D-Bus) inside a host, for interop tests with avahi-browse and
 // avahi-publish. It needs root and iproute2; tests call it through
 // internal/testenv rules (skip locally, fail under CI).
@@ -92,6 +93,23 @@ func (l *Lab) remove() {
 		}
 		_ = exec.Command("ip", "netns", "del", ns).Run()
 	}
+}
+
+// Tap adds a tap device to the lab's bridge, for a virtual machine: QEMU
+// attaches to it by name (-netdev tap,ifname=NAME,script=no,downscript=no)
+// and so must run in the bridge's namespace (BridgeCommand). The link
+// carries traffic once QEMU holds the device.
+func (l *Lab) Tap(name string) {
+	l.t.Helper()
+	br := l.prefix + "br"
+	l.must("ip", "-n", br, "tuntap", "add", "dev", name, "mode", "tap")
+	l.must("ip", "-n", br, "link", "set", name, "master", "br0", "up")
+}
+
+// BridgeCommand is a command run inside the bridge's namespace (where Tap
+// devices live).
+func (l *Lab) BridgeCommand(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", l.prefix + "br", name}, args...)...)
 }
 
 // Command is a command run inside the host's namespace.

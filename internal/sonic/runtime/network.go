@@ -46,8 +46,12 @@ func BringUpNetwork(ctx context.Context, fsys fs.FS, ifs []Interface, o NetOptio
 		if !i.Carrier {
 			continue
 		}
-		// -n: give up if no lease, -q: exit once bound, 3 tries 1 s apart.
-		if _, err := o.Run(ctx, "udhcpc", "-i", i.Name, "-n", "-q", "-t", "3", "-T", "1", "-s", o.Script); err != nil {
+		// -n: give up if no lease, -q: exit once bound, 3 tries 2 s apart
+		// (one xid throughout, so a late offer still counts). dnsmasq, the
+		// DHCP server of many home routers, pings an address for up to 3 s
+		// before it offers it: 1 s apart, the offer came after udhcpc had
+		// given up.
+		if _, err := o.Run(ctx, "udhcpc", "-i", i.Name, "-n", "-q", "-t", "3", "-T", "2", "-s", o.Script); err != nil {
 			continue
 		}
 		addr, _ := o.Run(ctx, "ip", "-4", "-o", "addr", "show", "dev", i.Name)
