@@ -519,34 +519,10 @@ func TestRecoveryShell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	qemuSlots <- struct{}{}
-	defer func() { <-qemuSlots }()
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-nographic", "-no-reboot",
-		"-monitor", "none", "-net", "none", "-drive", "file="+res.ISO+",format=raw,snapshot=on")
-	out := newConsoleBuffer()
-	cmd.Stdout, cmd.Stderr = out, out
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	con := &console{out: out, in: stdin, exited: done}
-
-	if err := con.expect(ctx, "the readiness line", readyRE); err != nil {
-		t.Fatal(err)
-	}
-	if err := con.expect(ctx, "the first shell prompt", rootPromptRE); err != nil {
-		t.Fatal(err)
-	}
-	// A prompt of our own, so that no other output can pass for it; the
-	// quotes keep the echoed command line from matching.
-	if err := con.run(ctx, `PS1='SONIC''-PROMPT# '`); err != nil {
+	con := bootConsole(ctx, t, exec.CommandContext, "-net", "none", "-drive", "file="+res.ISO+",format=raw,snapshot=on")
+	if err := con.shell(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range []string{"sonic report", "cat /run/sonic/hardware.json"} {
@@ -557,12 +533,10 @@ func TestRecoveryShell(t *testing.T) {
 	if err := con.send("poweroff -f"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		t.Fatalf("no power off; output:\n%s", tail(out.String()))
+	if err := con.wait(ctx); err != nil {
+		t.Fatal(err)
 	}
-	s := out.String()
+	s := con.out.String()
 	if os.Getenv("SONIC_E2E_LOG") != "" {
 		t.Log(s)
 	}
@@ -578,6 +552,40 @@ var (
 	rootPromptRE = regexp.MustCompile(`# `)
 	ourPromptRE  = regexp.MustCompile(`SONIC-PROMPT# `)
 )
+
+// bootConsole starts QEMU with args (made a command by command, e.g.
+// exec.CommandContext, or one that runs it in a network namespace) for a
+// test to drive the guest's serial console. It holds one of qemuSlots until
+// the test ends; QEMU is killed then if it still runs.
+func bootConsole(ctx context.Context, t *testing.T, command func(ctx context.Context, name string, args ...string) *exec.Cmd, args ...string) *console {
+	t.Helper()
+	qemuSlots <- struct{}{}
+	t.Cleanup(func() { <-qemuSlots })
+	base := []string{"-accel", "tcg", "-m", "512", "-nographic", "-no-reboot", "-monitor", "none"}
+	cmd := command(ctx, "qemu-system-x86_64", append(base, args...)...)
+	out := newConsoleBuffer()
+	cmd.Stdout, cmd.Stderr = out, out
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	// The exit status goes to the first receiver; the channel is closed
+	// after it, so every later wait (the cleanup's too) returns at once.
+	go func() { done <- cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	return &console{out: out, in: stdin, exited: done}
+}
 
 // console drives a guest's shell over the serial console.
 type console struct {
@@ -619,6 +627,39 @@ func (c *console) run(ctx context.Context, line string) error {
 		return err
 	}
 	return c.expect(ctx, fmt.Sprintf("the prompt after %q", line), ourPromptRE)
+}
+
+// shell waits for the readiness line and the console shell's first
+// prompt, then sets a prompt of our own, so that no other output can pass
+// for it (the quotes keep the echoed command line from matching).
+func (c *console) shell(ctx context.Context) error {
+	if err := c.expect(ctx, "the readiness line", readyRE); err != nil {
+		return err
+	}
+	if err := c.expect(ctx, "the first shell prompt", rootPromptRE); err != nil {
+		return err
+	}
+	return c.run(ctx, `PS1='SONIC''-PROMPT# '`)
+}
+
+// runOutput is run, returning what the console showed from the end of
+// the last match to the prompt: the echoed line and the command's output.
+func (c *console) runOutput(ctx context.Context, line string) (string, error) {
+	from := c.seen
+	if err := c.run(ctx, line); err != nil {
+		return "", err
+	}
+	return c.out.String()[from:c.seen], nil
+}
+
+// wait waits for the guest to power off (after poweroff -f).
+func (c *console) wait(ctx context.Context) error {
+	select {
+	case <-c.exited:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("no power off: %w; output:\n%s", ctx.Err(), tail(c.out.String()))
+	}
 }
 
 // consoleBuffer collects serial output and tells waiters when more came.
