@@ -190,3 +190,34 @@ func write(t testing.TB, root, rel, data string) {
 		t.Fatal(err)
 	}
 }
+
+// FirstLine runs name with args in dir, as a user would start a fixture's
+// launcher (UDOS_ROOT unset, no bytecode written into the tree, env added
+// to the test's environment), and returns the first line it printed; a
+// failure to run fails t with all of the output.
+func FirstLine(t testing.TB, dir string, env []string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "UDOS_ROOT=", "PYTHONDONTWRITEBYTECODE=1"), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s in %s: %v\n%s", name, strings.Join(args, " "), dir, err, out)
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return line
+}
+
+// Names are the fixture trees, oldest first.
+var Names = []string{"udos-v1.4", "udos-v1.5"}
+
+// Each runs fn in a parallel subtest for each of Names, with a fresh git
+// checkout src of the tree and the version it is of.
+func Each(t *testing.T, fn func(t *testing.T, name, src, version string)) {
+	for _, name := range Names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, name, Repo(t, name, Options{}), Version(name))
+		})
+	}
+}

@@ -57,111 +57,92 @@ func warningsText(ws []Warning) string {
 	return b.String()
 }
 
-// runFirstLine runs the command in dir and returns its first line of output.
-func runFirstLine(t *testing.T, dir string, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "UDOS_ROOT=", "PYTHONDONTWRITEBYTECODE=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s in %s: %v\n%s", name, strings.Join(args, " "), dir, err, out)
-	}
-	line, _, _ := strings.Cut(string(out), "\n")
-	return line
-}
-
 // The built-in definitions stage both fixture layouts with no variants
 // file, only what git tracks ships, and every variant starts.
 func TestStageFixtures(t *testing.T) {
 	t.Parallel()
 	python := testenv.Tool(t, "python3")
-	for _, fx := range []string{"udos-v1.4", "udos-v1.5"} {
-		t.Run(fx, func(t *testing.T) {
-			t.Parallel()
-			src := fixturetest.Repo(t, fx, fixturetest.Options{})
-			version := fixturetest.Version(fx)
-			for _, name := range []string{"core-slim", "wizard-full", "dev-complete"} {
-				t.Run(name, func(t *testing.T) {
-					v, err := Builtin().Get(name)
-					if err != nil {
-						t.Fatal(err)
+	fixturetest.Each(t, func(t *testing.T, fx, src, version string) {
+		for _, name := range []string{"core-slim", "wizard-full", "dev-complete"} {
+			t.Run(name, func(t *testing.T) {
+				v, err := Builtin().Get(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l, warnings, err := v.Stage(context.Background(), src, Options{Version: version})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !l.Git {
+					t.Error("the checkout was not read as a git checkout")
+				}
+				ws := warningsText(warnings)
+				root := materialize(t, l, t.TempDir())
+				for _, p := range append([]string{"tests", "wizard/tests", "core/tests", "docs/.obsidian", "docs/.compost"}, fixturetest.IgnoredPaths...) {
+					if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+						t.Errorf("%s shipped", p)
 					}
-					l, warnings, err := v.Stage(context.Background(), src, Options{Version: version})
-					if err != nil {
-						t.Fatal(err)
+				}
+				launcher := map[string]string{"udos-v1.4": "wizard/services/udos_launcher_service.py", "udos-v1.5": "wizard/services/udos_launcher_cli.py"}[fx]
+				for _, p := range []string{"uDOS.py", "bin/uDOS.py", "bin/udos", "bin/ucode", "bin/ucli", "extensions/__init__.py", launcher, "version.json"} {
+					if fi, err := os.Stat(filepath.Join(root, p)); err != nil {
+						t.Errorf("%s not shipped: %v", p, err)
+					} else if strings.HasPrefix(p, "bin/") && fi.Mode()&0o111 == 0 {
+						t.Errorf("%s not executable", p)
 					}
-					if !l.Git {
-						t.Error("the checkout was not read as a git checkout")
+				}
+				if name == "core-slim" {
+					if !contains(l.Closure, launcher) {
+						t.Errorf("import closure %v lacks the launcher", l.Closure)
 					}
-					ws := warningsText(warnings)
-					root := materialize(t, l, t.TempDir())
-					for _, p := range append([]string{"tests", "wizard/tests", "core/tests", "docs/.obsidian", "docs/.compost"}, fixturetest.IgnoredPaths...) {
-						if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
-							t.Errorf("%s shipped", p)
-						}
+					if _, err := os.Stat(filepath.Join(root, "wizard/config/wizard.json")); err == nil {
+						t.Error("core-slim shipped wizard/config, which no module of the closure is")
 					}
-					launcher := map[string]string{"udos-v1.4": "wizard/services/udos_launcher_service.py", "udos-v1.5": "wizard/services/udos_launcher_cli.py"}[fx]
-					for _, p := range []string{"uDOS.py", "bin/uDOS.py", "bin/udos", "bin/ucode", "bin/ucli", "extensions/__init__.py", launcher, "version.json"} {
-						if fi, err := os.Stat(filepath.Join(root, p)); err != nil {
+				}
+				if fx == "udos-v1.5" {
+					if data, err := os.ReadFile(filepath.Join(root, "core/framework/seed/bank/system/themes/amber.json")); err != nil || !strings.Contains(string(data), "amber") {
+						t.Errorf("the seed symlink's content did not ship: %v", err)
+					}
+					if !strings.Contains(ws, "core/dist is a dangling symlink (-> ../dev/build-artifacts/core/dist); skipped") {
+						t.Errorf("no warning for the dangling core/dist:\n%s", ws)
+					}
+				}
+				if strings.Contains(ws, "spec's CLI") {
+					t.Errorf("a warning calls ucli the spec's CLI:\n%s", ws)
+				}
+				if name != "core-slim" {
+					for _, p := range []string{"distribution/jekyll-site-template/_config.yml", "DOCKER-OPERATIONS.md", "LIBRARY-MANAGEMENT.md", "bin/wizard-server", "pyproject.toml", "docker-compose.yml"} {
+						if _, err := os.Stat(filepath.Join(root, p)); err != nil {
 							t.Errorf("%s not shipped: %v", p, err)
-						} else if strings.HasPrefix(p, "bin/") && fi.Mode()&0o111 == 0 {
-							t.Errorf("%s not executable", p)
 						}
 					}
-					if name == "core-slim" {
-						if !contains(l.Closure, launcher) {
-							t.Errorf("import closure %v lacks the launcher", l.Closure)
-						}
-						if _, err := os.Stat(filepath.Join(root, "wizard/config/wizard.json")); err == nil {
-							t.Error("core-slim shipped wizard/config, which no module of the closure is")
-						}
+					data, err := os.ReadFile(filepath.Join(root, "distribution/local-library-catalog.json"))
+					if err != nil {
+						t.Fatal(err)
 					}
-					if fx == "udos-v1.5" {
-						if data, err := os.ReadFile(filepath.Join(root, "core/framework/seed/bank/system/themes/amber.json")); err != nil || !strings.Contains(string(data), "amber") {
-							t.Errorf("the seed symlink's content did not ship: %v", err)
-						}
-						if !strings.Contains(ws, "core/dist is a dangling symlink (-> ../dev/build-artifacts/core/dist); skipped") {
-							t.Errorf("no warning for the dangling core/dist:\n%s", ws)
-						}
+					if c, err := catalog.Parse(data); err != nil || len(c.Libraries) != 0 {
+						t.Errorf("supplied catalog: %v", err)
 					}
-					if strings.Contains(ws, "spec's CLI") {
-						t.Errorf("a warning calls ucli the spec's CLI:\n%s", ws)
+				}
+				// Start it: a venv where bin/udos looks for one, then the launcher.
+				if out, err := exec.Command(python, "-m", "venv", "--without-pip", filepath.Join(root, ".venv")).CombinedOutput(); err != nil {
+					t.Fatalf("venv: %v\n%s", err, out)
+				}
+				want := map[string]string{"udos-v1.5": "uDOS v1.5.0 launcher: tui (root " + l.Root + ")", "udos-v1.4": "uCODE v1.4.0 ready (root " + l.Root + ")"}[fx]
+				if got := fixturetest.FirstLine(t, root, nil, python, "uDOS.py"); got != want {
+					t.Errorf("python3 uDOS.py: first line %q, want %q", got, want)
+				}
+				if got := fixturetest.FirstLine(t, root, nil, python, "bin/uDOS.py"); got != want {
+					t.Errorf("python3 bin/uDOS.py: first line %q, want %q", got, want)
+				}
+				if fx == "udos-v1.5" {
+					if got := fixturetest.FirstLine(t, root, nil, "bin/ucli", "--help"); !strings.HasPrefix(got, "usage: udos") && !strings.HasPrefix(got, "uDOS v1.5.0 launcher") {
+						t.Errorf("bin/ucli: %q", got)
 					}
-					if name != "core-slim" {
-						for _, p := range []string{"distribution/jekyll-site-template/_config.yml", "DOCKER-OPERATIONS.md", "LIBRARY-MANAGEMENT.md", "bin/wizard-server", "pyproject.toml", "docker-compose.yml"} {
-							if _, err := os.Stat(filepath.Join(root, p)); err != nil {
-								t.Errorf("%s not shipped: %v", p, err)
-							}
-						}
-						data, err := os.ReadFile(filepath.Join(root, "distribution/local-library-catalog.json"))
-						if err != nil {
-							t.Fatal(err)
-						}
-						if c, err := catalog.Parse(data); err != nil || len(c.Libraries) != 0 {
-							t.Errorf("supplied catalog: %v", err)
-						}
-					}
-					// Start it: a venv where bin/udos looks for one, then the launcher.
-					if out, err := exec.Command(python, "-m", "venv", "--without-pip", filepath.Join(root, ".venv")).CombinedOutput(); err != nil {
-						t.Fatalf("venv: %v\n%s", err, out)
-					}
-					want := map[string]string{"udos-v1.5": "uDOS v1.5.0 launcher: tui (root " + l.Root + ")", "udos-v1.4": "uCODE v1.4.0 ready (root " + l.Root + ")"}[fx]
-					if got := runFirstLine(t, root, python, "uDOS.py"); got != want {
-						t.Errorf("python3 uDOS.py: first line %q, want %q", got, want)
-					}
-					if got := runFirstLine(t, root, python, "bin/uDOS.py"); got != want {
-						t.Errorf("python3 bin/uDOS.py: first line %q, want %q", got, want)
-					}
-					if fx == "udos-v1.5" {
-						if got := runFirstLine(t, root, "bin/ucli", "--help"); !strings.HasPrefix(got, "usage: udos") && !strings.HasPrefix(got, "uDOS v1.5.0 launcher") {
-							t.Errorf("bin/ucli: %q", got)
-						}
-					}
-				})
-			}
-		})
-	}
+				}
+			})
+		}
+	})
 }
 
 // Tracked secrets refuse the variant, every one named and none printed;

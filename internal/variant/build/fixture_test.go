@@ -28,82 +28,64 @@ import (
 func TestBuildFixtures(t *testing.T) {
 	t.Parallel()
 	python := testenv.Tool(t, "python3")
-	for _, fx := range []string{"udos-v1.4", "udos-v1.5"} {
-		t.Run(fx, func(t *testing.T) {
-			t.Parallel()
-			src := fixturetest.Repo(t, fx, fixturetest.Options{})
-			version := fixturetest.Version(fx)
-			out := t.TempDir()
-			for _, v := range []string{"core-slim", "wizard-full", "dev-complete"} {
-				cfg := buildCfg(t, v, src, out)
-				cfg.Version = "v" + version
-				res, err := Build(context.Background(), cfg)
-				if err != nil {
-					t.Fatalf("%s: %v", v, err)
-				}
-				f, err := os.Open(res.Archive.Path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				dir := t.TempDir()
-				names, err := tarball.Extract(f, dir, tarball.Limits{})
-				f.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
-				root := filepath.Join(dir, res.Layout.Root)
-				listing := "\n" + strings.Join(names, "\n") + "\n"
-				for _, p := range append(append([]string{"tests/", "docs/.obsidian/", ".git/"}, fixturetest.IgnoredPaths...), fixturetest.SecretPaths...) {
-					if strings.Contains(listing, "/"+p) {
-						t.Errorf("%s: %s shipped", v, p)
-					}
-				}
-				doc, err := os.ReadFile(res.SBOM.Path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pk, err := sbom.Packages(doc)
-				if err != nil {
-					t.Fatal(err)
-				}
-				have := map[string]string{}
-				for _, p := range pk {
-					have[p.Name] = p.Version
-				}
-				for name, ver := range map[string]string{"certifi": "2024.8.30", "markdown-it-py": "3.0.0", "mdurl": "0.1.2", "pygments": "2.18.0", "requests": "2.32.3", "rich": "13.9.4"} {
-					if have[name] != ver {
-						t.Errorf("%s: the SBOM lists %s %q, want the lock's %s", v, name, have[name], ver)
-					}
-				}
-				if !bytes.Contains(doc, []byte(`"alg": "SHA-256"`)) || !bytes.Contains(doc, []byte("439594978a49a09530cff7ebc4b5c7103ef57baf48d5ea3184f21d9a2befa098")) {
-					t.Errorf("%s: the SBOM lacks the lock's hashes", v)
-				}
-				if out, err := exec.Command(python, "-m", "venv", "--without-pip", filepath.Join(root, ".venv")).CombinedOutput(); err != nil {
-					t.Fatalf("venv: %v\n%s", err, out)
-				}
-				want := map[string]string{"udos-v1.5": "uDOS v1.5.0 launcher: tui", "udos-v1.4": "uCODE v1.4.0 ready"}[fx]
-				if got := firstOutputLine(t, root, nil, python, "uDOS.py"); !strings.HasPrefix(got, want) {
-					t.Errorf("%s: python3 uDOS.py printed %q first, want %q…", v, got, want)
-				}
-				if v == "core-slim" && fx == "udos-v1.5" {
-					brewInstall(t, python, res.Homebrew, root, want)
+	fixturetest.Each(t, func(t *testing.T, fx, src, version string) {
+		out := t.TempDir()
+		for _, v := range []string{"core-slim", "wizard-full", "dev-complete"} {
+			cfg := buildCfg(t, v, src, out)
+			cfg.Version = "v" + version
+			res, err := Build(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("%s: %v", v, err)
+			}
+			f, err := os.Open(res.Archive.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			names, err := tarball.Extract(f, dir, tarball.Limits{})
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			root := filepath.Join(dir, res.Layout.Root)
+			listing := "\n" + strings.Join(names, "\n") + "\n"
+			for _, p := range append(append([]string{"tests/", "docs/.obsidian/", ".git/"}, fixturetest.IgnoredPaths...), fixturetest.SecretPaths...) {
+				if strings.Contains(listing, "/"+p) {
+					t.Errorf("%s: %s shipped", v, p)
 				}
 			}
-		})
-	}
-}
-
-func firstOutputLine(t *testing.T, dir string, env []string, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "UDOS_ROOT=", "PYTHONDONTWRITEBYTECODE=1"), env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	line, _, _ := strings.Cut(string(out), "\n")
-	return line
+			doc, err := os.ReadFile(res.SBOM.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pk, err := sbom.Packages(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			have := map[string]string{}
+			for _, p := range pk {
+				have[p.Name] = p.Version
+			}
+			for name, ver := range map[string]string{"certifi": "2024.8.30", "markdown-it-py": "3.0.0", "mdurl": "0.1.2", "pygments": "2.18.0", "requests": "2.32.3", "rich": "13.9.4"} {
+				if have[name] != ver {
+					t.Errorf("%s: the SBOM lists %s %q, want the lock's %s", v, name, have[name], ver)
+				}
+			}
+			if !bytes.Contains(doc, []byte(`"alg": "SHA-256"`)) || !bytes.Contains(doc, []byte("439594978a49a09530cff7ebc4b5c7103ef57baf48d5ea3184f21d9a2befa098")) {
+				t.Errorf("%s: the SBOM lacks the lock's hashes", v)
+			}
+			if out, err := exec.Command(python, "-m", "venv", "--without-pip", filepath.Join(root, ".venv")).CombinedOutput(); err != nil {
+				t.Fatalf("venv: %v\n%s", err, out)
+			}
+			want := map[string]string{"udos-v1.5": "uDOS v1.5.0 launcher: tui", "udos-v1.4": "uCODE v1.4.0 ready"}[fx]
+			if got := fixturetest.FirstLine(t, root, nil, python, "uDOS.py"); !strings.HasPrefix(got, want) {
+				t.Errorf("%s: python3 uDOS.py printed %q first, want %q…", v, got, want)
+			}
+			if v == "core-slim" && fx == "udos-v1.5" {
+				brewInstall(t, python, res.Homebrew, root, want)
+			}
+		}
+	})
 }
 
 // brewInstall carries out the formula's install steps, as brew would, in a
@@ -162,7 +144,7 @@ func brewInstall(t *testing.T, python string, f homebrew.Formula, tree, want str
 	}
 	for _, cmd := range []string{"udos", "ucode", "ucli"} {
 		// PATH without uv: the command must find the formula's venv
-		got := firstOutputLine(t, t.TempDir(), []string{"PATH=/usr/bin:/bin"}, filepath.Join(bin, cmd), "tui")
+		got := fixturetest.FirstLine(t, t.TempDir(), []string{"PATH=/usr/bin:/bin"}, filepath.Join(bin, cmd), "tui")
 		if !strings.HasPrefix(got, want) {
 			t.Errorf("installed %s printed %q first, want %q…", cmd, got, want)
 		}
