@@ -90,9 +90,11 @@ func TestImportRules(t *testing.T) {
 			allowed: func(p pkg) bool { return p.ImportPath == "actions/internal/actionkit" },
 		},
 		{
-			name:    "only the GitHub replica's own main and tests use the replica",
+			name:    "only the GitHub replica's own main, ghtest and tests use the replica",
 			imports: func(i string) bool { return i == module+"internal/ghreplica" },
-			allowed: func(p pkg) bool { return p.ImportPath == "cmd/gh-replica" },
+			allowed: func(p pkg) bool {
+				return p.ImportPath == "cmd/gh-replica" || p.ImportPath == "internal/ghrelease/ghtest"
+			},
 		},
 		{
 			name:    "shipped code never imports test support",

@@ -3,7 +3,6 @@ package release
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/internal/ghrelease/ghtest"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/pipe"
@@ -50,21 +50,8 @@ type ghEnv struct {
 }
 
 func newGH(t *testing.T) *ghEnv {
-	t.Helper()
-	rep := ghreplica.New(ghreplica.Config{ContentCreationPerMinute: -1})
-	rep.AddOwner("fredbook", true)
-	rep.AddToken("test-token", ghreplica.Token{Login: "release-bot", Push: []string{"fredbook/*"}})
-	if err := rep.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rep)
-	t.Cleanup(srv.Close)
-	gh, err := ghrelease.New(ghrelease.Config{APIURL: srv.URL, Token: "test-token", HTTPClient: srv.Client(),
-		BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &ghEnv{rep: rep, gh: gh}
+	e := ghtest.New(t, ghreplica.Config{ContentCreationPerMinute: -1}, "release-bot")
+	return &ghEnv{rep: e.Replica, gh: e.Client}
 }
 
 // deltaIndex is a type no package of the repository knows: the test is its

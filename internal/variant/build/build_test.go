@@ -19,6 +19,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/checksum"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/internal/ghrelease/ghtest"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/jsonschema"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
@@ -421,21 +422,8 @@ type ghEnv struct {
 }
 
 func newGH(t *testing.T) *ghEnv {
-	t.Helper()
-	rep := ghreplica.New(ghreplica.Config{})
-	rep.AddOwner("fredbook", true)
-	rep.AddToken("test-token", ghreplica.Token{Login: "release-bot", Push: []string{"fredbook/*"}})
-	if err := rep.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rep)
-	t.Cleanup(srv.Close)
-	gh, err := ghrelease.New(ghrelease.Config{APIURL: srv.URL, Token: "test-token", HTTPClient: srv.Client(),
-		BaseBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &ghEnv{rep: rep, srv: srv, gh: gh}
+	e := ghtest.New(t, ghreplica.Config{}, "release-bot")
+	return &ghEnv{rep: e.Replica, srv: e.Server, gh: e.Client}
 }
 
 func (e *ghEnv) upload(cfg Config) Config {
