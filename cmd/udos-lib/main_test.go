@@ -64,7 +64,7 @@ func TestScripts(t *testing.T) {
 			"cmptree":    cmdCmptree,
 			"reqlog":     cmdReqlog,
 			"sign":       scripttest.Sign,
-			"corrupt":    cmdCorrupt,
+			"corrupt":    scripttest.Corrupt,
 			"replace":    cmdReplace,
 		},
 	})
@@ -180,18 +180,6 @@ func cmdReqlog(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("reqlog: %d requests, want %s%d", len(log), map[bool]string{true: "not ", false: ""}[neg], n)
 		}
 	}
-}
-
-// corrupt FILE: flips one byte in the middle of FILE.
-func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 {
-		ts.Fatalf("usage: corrupt FILE")
-	}
-	p := ts.MkAbs(args[0])
-	b, err := os.ReadFile(p)
-	ts.Check(err)
-	b[len(b)/2] ^= 0xff
-	ts.Check(os.WriteFile(p, b, 0o644))
 }
 
 // replace REGEXP REPLACEMENT FILE: rewrites FILE (portable "sed -i"); it

@@ -7,30 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/treetest"
 )
-
-// snapshot lists every path under dir, so two snapshots differ when
-// anything was written.
-func snapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out, err := listTree(dir, nil)
-	mustNoErr(t, err)
-	return out
-}
-
-func sameSnapshot(t *testing.T, what string, before, after map[string]string) {
-	t.Helper()
-	for p, v := range after {
-		if before[p] != v {
-			t.Errorf("%s wrote %s", what, p)
-		}
-	}
-	for p := range before {
-		if _, ok := after[p]; !ok {
-			t.Errorf("%s removed %s", what, p)
-		}
-	}
-}
 
 // TestReadOnlyCommandsWriteNothing: search, info, list and check-updates
 // never write into the root, over http (with and without a cache) or a
@@ -60,10 +39,10 @@ func TestReadOnlyCommandsWriteNothing(t *testing.T) {
 			if dropCache {
 				mustNoErr(t, os.RemoveAll(filepath.Join(root, "library", ".udos-lib", "cache")))
 			}
-			before := snapshot(t, root)
+			before := treetest.Snapshot(t, root)
 			for _, args := range readOnly {
 				mustRun(t, udosLib(root, r, nil, args...))
-				sameSnapshot(t, strings.Join(args, " "), before, snapshot(t, root))
+				treetest.Same(t, strings.Join(args, " "), before, treetest.Snapshot(t, root))
 			}
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/relmanifest"
 	"github.com/fredbook/udos-dist/internal/store"
 	"github.com/fredbook/udos-dist/internal/testenv"
+	"github.com/fredbook/udos-dist/internal/treetest"
 )
 
 var (
@@ -145,37 +146,6 @@ func coreVersion(t *testing.T, prefix string) string {
 	return v.String()
 }
 
-// snapshot records every path under dir with its contents (links as
-// "-> target"), for "nothing changed" checks.
-func snapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			if os.IsNotExist(err) && p == dir {
-				return filepath.SkipAll
-			}
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		switch {
-		case fi.Mode()&os.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			out[rel] = "-> " + l
-		case fi.IsDir():
-			out[rel] = "dir"
-		default:
-			b, _ := os.ReadFile(p)
-			out[rel] = string(b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // userFacing leaves out udos-lib core's own cache and lock files.
 func userFacing(m map[string]string) map[string]string {
 	out := map[string]string{}
@@ -186,20 +156,6 @@ func userFacing(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-func sameTree(t *testing.T, what string, before, after map[string]string) {
-	t.Helper()
-	for k, v := range before {
-		if after[k] != v {
-			t.Errorf("%s: %s changed", what, k)
-		}
-	}
-	for k := range after {
-		if _, ok := before[k]; !ok {
-			t.Errorf("%s: %s appeared", what, k)
-		}
-	}
 }
 
 // entryPoint runs the installed uDOS's command line from the active
@@ -238,7 +194,7 @@ func userData(t *testing.T, prefix string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, d := range coreinst.DataDirs {
-		for k, v := range snapshot(t, filepath.Join(prefix, d)) {
+		for k, v := range treetest.Snapshot(t, filepath.Join(prefix, d)) {
 			out[d+"/"+k] = v
 		}
 	}
@@ -283,7 +239,7 @@ func testInstallUpgradeRollback(t *testing.T, variant string) {
 	}
 	writeUserData(t, prefix)
 	data := userData(t, prefix)
-	v143 := snapshot(t, filepath.Join(prefix, "versions", "udos-"+variant+"-v1.4.3"))
+	v143 := treetest.Snapshot(t, filepath.Join(prefix, "versions", "udos-"+variant+"-v1.4.3"))
 
 	// Upgrade to the newest release of the recorded source.
 	res = mustOK[*coreinst.Result](t)(upgrade(t, in, coreinst.UpgradeOptions{}))
@@ -296,9 +252,9 @@ func testInstallUpgradeRollback(t *testing.T, variant string) {
 	if got := coreVersion(t, prefix); got != "1.4.6" {
 		t.Fatalf("after upgrade version.json says %s", got)
 	}
-	sameTree(t, "user data across the upgrade", data, userData(t, prefix))
+	treetest.Same(t, "user data across the upgrade", data, userData(t, prefix))
 	entryPoint(t, prefix, "uDOS 1.4.6")
-	sameTree(t, "the kept 1.4.3 folder", v143, snapshot(t, filepath.Join(prefix, "versions", "udos-"+variant+"-v1.4.3")))
+	treetest.Same(t, "the kept 1.4.3 folder", v143, treetest.Snapshot(t, filepath.Join(prefix, "versions", "udos-"+variant+"-v1.4.3")))
 	if b, err := os.ReadFile(filepath.Join(prefix, "current", "memory", "notes.md")); err != nil || string(b) != "my notes\n" {
 		t.Fatalf("the new version does not see the user's memory: %q %v", b, err)
 	}
@@ -320,7 +276,7 @@ func testInstallUpgradeRollback(t *testing.T, variant string) {
 	if got := coreVersion(t, prefix); got != "1.4.3" {
 		t.Fatalf("after rollback version.json says %s", got)
 	}
-	sameTree(t, "user data across the rollback", data, userData(t, prefix))
+	treetest.Same(t, "user data across the rollback", data, userData(t, prefix))
 	os.Rename(src+".gone", src)
 
 	st := mustOK[*coreinst.Status](t)(run(t, in, func() (*coreinst.Status, error) { return in.Status(context.Background(), true, "") }))
@@ -416,19 +372,19 @@ func TestRefusals(t *testing.T) {
 			in := newInstaller(t, prefix, keyring(t, key.Pub), nil)
 			mustOK[*coreinst.Result](t)(install(t, in, "core-slim", "1.4.3", good))
 			writeUserData(t, prefix)
-			before := userFacing(snapshot(t, prefix))
+			before := userFacing(treetest.Snapshot(t, prefix))
 			_, err := upgrade(t, in, coreinst.UpgradeOptions{Source: bad})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("upgrade from the damaged source: %v, want an error with %q", err, tc.want)
 			}
-			sameTree(t, "prefix after a refused upgrade", before, userFacing(snapshot(t, prefix)))
+			treetest.Same(t, "prefix after a refused upgrade", before, userFacing(treetest.Snapshot(t, prefix)))
 			// A fresh install from the damaged source leaves nothing either.
 			fresh := filepath.Join(t.TempDir(), "fresh")
 			in2 := newInstaller(t, fresh, keyring(t, key.Pub), nil)
 			if _, err := install(t, in2, "core-slim", "1.4.6", bad); err == nil {
 				t.Fatal("install from the damaged source succeeded")
 			}
-			if got := userFacing(snapshot(t, fresh)); len(got) != 0 {
+			if got := userFacing(treetest.Snapshot(t, fresh)); len(got) != 0 {
 				t.Fatalf("a refused install left %v", got)
 			}
 		})
@@ -508,12 +464,12 @@ func TestBlockedUpgrade(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(prefix, "library", "lock.json"), []byte(lock), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := userFacing(snapshot(t, prefix))
+	before := userFacing(treetest.Snapshot(t, prefix))
 	res, err := upgrade(t, in, coreinst.UpgradeOptions{})
 	if !errors.Is(err, coreinst.ErrBlocked) || len(res.Blocked) != 1 || res.Blocked[0].String() != "@uDOS/old-grid@1.0.0 needs @uDOS/core >=1.4.0 <1.4.5" {
 		t.Fatalf("upgrade: %v %+v", err, res)
 	}
-	sameTree(t, "prefix after a blocked upgrade", before, userFacing(snapshot(t, prefix)))
+	treetest.Same(t, "prefix after a blocked upgrade", before, userFacing(treetest.Snapshot(t, prefix)))
 	// --check reports without changing anything.
 	res = mustOK[*coreinst.Result](t)(upgrade(t, in, coreinst.UpgradeOptions{Check: true}))
 	if res.Action != "available" || res.To != "1.4.6" || len(res.Blocked) != 1 {

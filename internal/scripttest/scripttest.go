@@ -4,6 +4,7 @@ package scripttest
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -26,6 +27,19 @@ func ClientEnv(env *testscript.Env, examples, httpTimeout string) error {
 	env.Setenv("UDOS_LIB_RETRY_BACKOFF", "10ms")
 	env.Setenv("UDOS_LIB_HTTP_TIMEOUT", httpTimeout)
 	return nil
+}
+
+// Corrupt is the script command `corrupt FILE`: it flips one byte in the
+// middle of FILE, so that a digest or a signature over it no longer holds.
+func Corrupt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: corrupt FILE")
+	}
+	p := ts.MkAbs(args[0])
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	b[len(b)/2] ^= 0xff
+	ts.Check(os.WriteFile(p, b, 0o644))
 }
 
 // Sign is the script command `sign KEY FILE [PASSPHRASE]`: it writes

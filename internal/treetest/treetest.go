@@ -1,5 +1,6 @@
 // Package treetest copies folder trees for tests that start from a fixture
-// (an example library, a testdata repository) and change their own copy.
+// (an example library, a testdata repository) and change their own copy,
+// and snapshots trees for tests that check what changed in one.
 package treetest
 
 import (
@@ -36,5 +37,62 @@ func Copy(t testing.TB, src, dst string) {
 	})
 	if err != nil {
 		t.Fatalf("copying %s to %s: %v", src, dst, err)
+	}
+}
+
+// Snapshot records every path below dir (relative; "." is dir itself) with
+// what is there: a file's contents, "-> target" for a link, "dir" for a
+// folder, for "nothing changed" checks with Same. A dir that does not exist
+// is an empty snapshot.
+func Snapshot(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) && p == dir {
+				return filepath.SkipAll
+			}
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = "-> " + l
+		case fi.IsDir():
+			out[rel] = "dir"
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = string(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("snapshot of %s: %v", dir, err)
+	}
+	return out
+}
+
+// Same fails t for every path that differs between two snapshots of the
+// tree what names: changed or removed since before, or new in after.
+func Same(t testing.TB, what string, before, after map[string]string) {
+	t.Helper()
+	for k, v := range before {
+		if a, ok := after[k]; !ok {
+			t.Errorf("%s: %s removed", what, k)
+		} else if a != v {
+			t.Errorf("%s: %s changed", what, k)
+		}
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			t.Errorf("%s: %s appeared", what, k)
+		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/registry"
 	"github.com/fredbook/udos-dist/internal/scripttest"
+	"github.com/fredbook/udos-dist/internal/treetest"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
 
@@ -117,25 +118,13 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"sign":       scripttest.Sign,
-			"tamper":     cmdTamper,
+			"corrupt":    scripttest.Corrupt,
 			"httpserve":  cmdHTTPServe,
 			"ghserve":    cmdGHServe,
 			"sums":       cmdSums,
 			"mkregistry": cmdMkregistry,
 		},
 	})
-}
-
-// tamper FILE: flip one byte in the middle.
-func cmdTamper(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 {
-		ts.Fatalf("usage: tamper FILE")
-	}
-	p := ts.MkAbs(args[0])
-	b, err := os.ReadFile(p)
-	ts.Check(err)
-	b[len(b)/2] ^= 0xff
-	ts.Check(os.WriteFile(p, b, 0o644))
 }
 
 // mkregistry OUT LIBDIR...: pack each library folder, sign it and the
@@ -378,40 +367,6 @@ func readStatus(t *testing.T, prefix, keyring string) status {
 	return st
 }
 
-// tree records a folder's files and links (contents included).
-func tree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		switch {
-		case fi.Mode()&os.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			out[rel] = "-> " + l
-		case fi.Mode().IsRegular():
-			b, _ := os.ReadFile(p)
-			out[rel] = string(b)
-		}
-		return nil
-	})
-	return out
-}
-
-func sameTree(t *testing.T, what string, a, b map[string]string) {
-	t.Helper()
-	if len(a) != len(b) {
-		t.Errorf("%s: %d entries, then %d", what, len(a), len(b))
-	}
-	for k, v := range a {
-		if b[k] != v {
-			t.Errorf("%s: %s changed", what, k)
-		}
-	}
-}
-
 // fixtureKeyring is the fixture with its public key in a keyring file.
 func fixtureKeyring(t *testing.T) (src string, key *coretest.Key, keyring string) {
 	t.Helper()
@@ -484,10 +439,10 @@ func TestKillUpgrade(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		old := tree(t, filepath.Join(prefix, "versions", "udos-core-slim-v1.4.3"))
+		old := treetest.Snapshot(t, filepath.Join(prefix, "versions", "udos-core-slim-v1.4.3"))
 		data := map[string]map[string]string{}
 		for _, d := range []string{"memory", "vault", "library"} {
-			data[d] = tree(t, filepath.Join(prefix, d))
+			data[d] = treetest.Snapshot(t, filepath.Join(prefix, d))
 		}
 		args := []string{"--keyring", kr, "--root", prefix, "core", "upgrade"}
 		killAt(t, point, args...)
@@ -499,9 +454,9 @@ func TestKillUpgrade(t *testing.T) {
 		if st.Version != want {
 			t.Fatalf("killed at %s: active %s, want %s", point, st.Version, want)
 		}
-		sameTree(t, "the 1.4.3 folder", old, tree(t, filepath.Join(prefix, "versions", "udos-core-slim-v1.4.3")))
+		treetest.Same(t, "the 1.4.3 folder", old, treetest.Snapshot(t, filepath.Join(prefix, "versions", "udos-core-slim-v1.4.3")))
 		for d, before := range data {
-			sameTree(t, "the user's "+d, before, tree(t, filepath.Join(prefix, d)))
+			treetest.Same(t, "the user's "+d, before, treetest.Snapshot(t, filepath.Join(prefix, d)))
 		}
 		out := runOK(t, args...)
 		if point == "download-half" && !strings.Contains(out, "resuming udos-core-slim-v1.4.6.tar.gz") {
