@@ -254,100 +254,90 @@ func (l *libraries) Recover(ctx context.Context) error {
 	return nil
 }
 
-// begin builds the installer, takes the lock and recovers.
-func begin(o *Options) (*coreinst.Installer, error) {
+// withInstaller runs fn with the prefix's installer, locked and recovered,
+// and releases the lock however fn returns.
+func withInstaller(o *Options, fn func(in *coreinst.Installer) error) error {
 	in, err := o.New(o.Prefix)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := in.Begin(o.Ctx); err != nil {
-		return nil, err
+		return err
 	}
-	return in, nil
+	defer in.End()
+	return fn(in)
 }
 
 func runInstall(o *Options) error {
-	in, err := begin(o)
-	if err != nil {
-		return err
-	}
-	defer in.End()
-	res, err := in.Install(o.Ctx, coreinst.InstallOptions{Variant: o.Variant, Version: o.Version, Source: o.Source})
-	if err != nil {
-		return explain(err)
-	}
-	return printResult(o, res)
+	return withInstaller(o, func(in *coreinst.Installer) error {
+		res, err := in.Install(o.Ctx, coreinst.InstallOptions{Variant: o.Variant, Version: o.Version, Source: o.Source})
+		if err != nil {
+			return explain(err)
+		}
+		return printResult(o, res)
+	})
 }
 
 func runUpgrade(o *Options) error {
-	in, err := begin(o)
-	if err != nil {
-		return err
-	}
-	defer in.End()
-	res, err := in.Upgrade(o.Ctx, coreinst.UpgradeOptions{To: o.To, Source: o.Source, Check: o.Check, Force: o.Force})
-	if errors.Is(err, coreinst.ErrBlocked) {
-		var lines []string
-		for _, b := range res.Blocked {
-			lines = append(lines, "  "+b.String())
+	return withInstaller(o, func(in *coreinst.Installer) error {
+		res, err := in.Upgrade(o.Ctx, coreinst.UpgradeOptions{To: o.To, Source: o.Source, Check: o.Check, Force: o.Force})
+		if errors.Is(err, coreinst.ErrBlocked) {
+			var lines []string
+			for _, b := range res.Blocked {
+				lines = append(lines, "  "+b.String())
+			}
+			return fmt.Errorf("upgrading to %s would break %d installed librar%s:\n%s\nthe catalog has no version of them that works with %s (checked with --registry/UDOS_REGISTRY): uninstall them, wait for one, or pass --force",
+				res.To, len(res.Blocked), plural(len(res.Blocked), "y", "ies"), strings.Join(lines, "\n"), res.To)
 		}
-		return fmt.Errorf("upgrading to %s would break %d installed librar%s:\n%s\nthe catalog has no version of them that works with %s (checked with --registry/UDOS_REGISTRY): uninstall them, wait for one, or pass --force",
-			res.To, len(res.Blocked), plural(len(res.Blocked), "y", "ies"), strings.Join(lines, "\n"), res.To)
-	}
-	if err != nil {
-		return explain(err)
-	}
-	return printResult(o, res)
+		if err != nil {
+			return explain(err)
+		}
+		return printResult(o, res)
+	})
 }
 
 func runRollback(o *Options) error {
-	in, err := begin(o)
-	if err != nil {
-		return err
-	}
-	defer in.End()
-	res, err := in.Rollback(o.Ctx, coreinst.RollbackOptions{To: o.To})
-	if err != nil {
-		return err
-	}
-	return printResult(o, res)
+	return withInstaller(o, func(in *coreinst.Installer) error {
+		res, err := in.Rollback(o.Ctx, coreinst.RollbackOptions{To: o.To})
+		if err != nil {
+			return err
+		}
+		return printResult(o, res)
+	})
 }
 
 func runStatus(o *Options) error {
-	in, err := begin(o)
-	if err != nil {
-		return err
-	}
-	defer in.End()
-	st, err := in.Status(o.Ctx, !o.Offline, o.Source)
-	if err != nil {
-		return err
-	}
-	if o.JSON {
-		return cmdutil.WriteJSON(o.IO.Out, st)
-	}
-	w := o.IO.Out
-	if !st.Installed {
-		fmt.Fprintf(w, "nothing installed in %s\n", st.Prefix)
-		return nil
-	}
-	fmt.Fprintf(w, "%s %s in %s\n", st.Variant, st.Version, st.Prefix)
-	for _, k := range st.Kept {
-		mark := " "
-		if k.Active {
-			mark = "*"
+	return withInstaller(o, func(in *coreinst.Installer) error {
+		st, err := in.Status(o.Ctx, !o.Offline, o.Source)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(w, "%s %-12s %-8s installed %s\n", mark, k.Variant, k.Version, k.InstalledAt.Format(time.RFC3339))
-	}
-	switch {
-	case st.NewerError != "":
-		fmt.Fprintf(o.IO.ErrOut, "udos-lib: warning: could not look for newer releases: %s\n", st.NewerError)
-	case len(st.Newer) > 0:
-		fmt.Fprintf(w, "newer releases: %s (udos-lib core upgrade)\n", strings.Join(st.Newer, ", "))
-	case !o.Offline:
-		fmt.Fprintln(w, "up to date")
-	}
-	return nil
+		if o.JSON {
+			return cmdutil.WriteJSON(o.IO.Out, st)
+		}
+		w := o.IO.Out
+		if !st.Installed {
+			fmt.Fprintf(w, "nothing installed in %s\n", st.Prefix)
+			return nil
+		}
+		fmt.Fprintf(w, "%s %s in %s\n", st.Variant, st.Version, st.Prefix)
+		for _, k := range st.Kept {
+			mark := " "
+			if k.Active {
+				mark = "*"
+			}
+			fmt.Fprintf(w, "%s %-12s %-8s installed %s\n", mark, k.Variant, k.Version, k.InstalledAt.Format(time.RFC3339))
+		}
+		switch {
+		case st.NewerError != "":
+			fmt.Fprintf(o.IO.ErrOut, "udos-lib: warning: could not look for newer releases: %s\n", st.NewerError)
+		case len(st.Newer) > 0:
+			fmt.Fprintf(w, "newer releases: %s (udos-lib core upgrade)\n", strings.Join(st.Newer, ", "))
+		case !o.Offline:
+			fmt.Fprintln(w, "up to date")
+		}
+		return nil
+	})
 }
 
 func printResult(o *Options, res *coreinst.Result) error {
