@@ -32,56 +32,57 @@ func statusOf(err error) int {
 	return 0
 }
 
-// ListReleases returns every release of owner/repo, newest first, following
-// all pages (100 a page). Drafts are included when the token can push.
-func (c *Client) ListReleases(ctx context.Context, owner, repo string) ([]*github.RepositoryRelease, error) {
-	var all []*github.RepositoryRelease
+// allPages returns what list returns on every page, 100 a page, from the
+// first page on as long as GitHub names a next one; on an error, page is
+// the page list failed on (1 for the first).
+func allPages[T any](list func(opts *github.ListOptions) ([]T, *github.Response, error)) (all []T, page int, err error) {
 	opts := &github.ListOptions{PerPage: 100}
 	for {
-		page, resp, err := c.gh.Repositories.ListReleases(ctx, owner, repo, opts)
+		items, resp, err := list(opts)
 		if err != nil {
-			return nil, fmt.Errorf("listing releases of %s/%s (page %d): %w", owner, repo, max(opts.Page, 1), err)
+			return nil, max(opts.Page, 1), err
 		}
-		all = append(all, page...)
+		all = append(all, items...)
 		if resp.NextPage == 0 {
-			return all, nil
+			return all, 0, nil
 		}
 		opts.Page = resp.NextPage
 	}
+}
+
+// ListReleases returns every release of owner/repo, newest first, following
+// all pages (100 a page). Drafts are included when the token can push.
+func (c *Client) ListReleases(ctx context.Context, owner, repo string) ([]*github.RepositoryRelease, error) {
+	all, page, err := allPages(func(opts *github.ListOptions) ([]*github.RepositoryRelease, *github.Response, error) {
+		return c.gh.Repositories.ListReleases(ctx, owner, repo, opts)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing releases of %s/%s (page %d): %w", owner, repo, page, err)
+	}
+	return all, nil
 }
 
 // ListOwnerRepos returns every repository of an organization or user (all
 // pages). Organizations are asked first so private repositories the token
 // can see are included; a user falls back to /users/{owner}/repos.
 func (c *Client) ListOwnerRepos(ctx context.Context, owner string) ([]*github.Repository, error) {
-	var all []*github.Repository
-	orgOpts := &github.RepositoryListByOrgOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	for {
-		page, resp, err := c.gh.Repositories.ListByOrg(ctx, owner, orgOpts)
-		if IsNotFound(err) && orgOpts.Page == 0 {
-			break // not an organization
-		}
-		if err != nil {
-			return nil, fmt.Errorf("listing repositories of organization %s: %w", owner, err)
-		}
-		all = append(all, page...)
-		if resp.NextPage == 0 {
-			return all, nil
-		}
-		orgOpts.Page = resp.NextPage
+	all, page, err := allPages(func(opts *github.ListOptions) ([]*github.Repository, *github.Response, error) {
+		return c.gh.Repositories.ListByOrg(ctx, owner, &github.RepositoryListByOrgOptions{ListOptions: *opts})
+	})
+	if err == nil {
+		return all, nil
 	}
-	userOpts := &github.RepositoryListByUserOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	for {
-		page, resp, err := c.gh.Repositories.ListByUser(ctx, owner, userOpts)
-		if err != nil {
-			return nil, fmt.Errorf("listing repositories of user %s: %w", owner, err)
-		}
-		all = append(all, page...)
-		if resp.NextPage == 0 {
-			return all, nil
-		}
-		userOpts.Page = resp.NextPage
+	if !IsNotFound(err) || page != 1 {
+		return nil, fmt.Errorf("listing repositories of organization %s: %w", owner, err)
 	}
+	// not an organization
+	all, _, err = allPages(func(opts *github.ListOptions) ([]*github.Repository, *github.Response, error) {
+		return c.gh.Repositories.ListByUser(ctx, owner, &github.RepositoryListByUserOptions{ListOptions: *opts})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing repositories of user %s: %w", owner, err)
+	}
+	return all, nil
 }
 
 // FindRelease returns the release for tag: the published one if any, else

@@ -314,21 +314,17 @@ func (c *Client) listAssets(ctx context.Context, req PublishRequest, id int64) (
 // ListAssets returns the assets of release id (tag names it in errors) by
 // name, following every page.
 func (c *Client) ListAssets(ctx context.Context, owner, repo, tag string, id int64) (map[string]*github.ReleaseAsset, error) {
-	out := map[string]*github.ReleaseAsset{}
-	opts := &github.ListOptions{PerPage: 100}
-	for {
-		page, resp, err := c.gh.Repositories.ListReleaseAssets(ctx, owner, repo, id, opts)
-		if err != nil {
-			return nil, fmt.Errorf("listing assets of release %s of %s/%s: %w", tag, owner, repo, err)
-		}
-		for _, a := range page {
-			out[a.GetName()] = a
-		}
-		if resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
+	all, _, err := allPages(func(opts *github.ListOptions) ([]*github.ReleaseAsset, *github.Response, error) {
+		return c.gh.Repositories.ListReleaseAssets(ctx, owner, repo, id, opts)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing assets of release %s of %s/%s: %w", tag, owner, repo, err)
 	}
+	out := map[string]*github.ReleaseAsset{}
+	for _, a := range all {
+		out[a.GetName()] = a
+	}
+	return out, nil
 }
 
 func (c *Client) deleteAsset(ctx context.Context, req PublishRequest, a *github.ReleaseAsset) error {
