@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -270,41 +269,4 @@ func serveForever(dir, addr string) int {
 		}
 		return 1
 	}()
-}
-
-// listTree maps every path under root (slash-separated, relative) to its
-// content's sha256, "-> target" for a link or "dir", leaving out the paths
-// in skip (and what is below them).
-func listTree(root string, skip map[string]bool) (map[string]string, error) {
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		switch {
-		case skip[rel]:
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-		case d.Type()&fs.ModeSymlink != 0:
-			t, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			out[rel] = "-> " + t
-		case d.IsDir():
-			out[rel] = "dir"
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			out[rel] = hex.EncodeToString(sum[:])
-		}
-		return nil
-	})
-	return out, err
 }

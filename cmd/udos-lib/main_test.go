@@ -15,6 +15,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/fredbook/udos-dist/internal/scripttest"
+	"github.com/fredbook/udos-dist/internal/treetest"
 )
 
 func TestMain(m *testing.M) {
@@ -227,7 +228,16 @@ func cmdCmptree(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func treeListing(ts *testscript.TestScript, root string) map[string]string {
-	out, err := listTree(root, map[string]bool{".udos-lib/cache": true, ".udos-lib/lock": true, ".keep": true})
+	_, err := os.Stat(root)
 	ts.Check(err)
+	out, err := treetest.List(root)
+	ts.Check(err)
+	for p := range out {
+		for _, skip := range []string{".udos-lib/cache", ".udos-lib/lock", ".keep"} {
+			if p == skip || strings.HasPrefix(p, skip+"/") {
+				delete(out, p)
+			}
+		}
+	}
 	return out
 }

@@ -46,6 +46,15 @@ func Copy(t testing.TB, src, dst string) {
 // is an empty snapshot.
 func Snapshot(t testing.TB, dir string) map[string]string {
 	t.Helper()
+	out, err := List(dir)
+	if err != nil {
+		t.Fatalf("snapshot of %s: %v", dir, err)
+	}
+	return out
+}
+
+// List is Snapshot for a caller that is not a test (a script command).
+func List(dir string) (map[string]string, error) {
 	out := map[string]string{}
 	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
@@ -73,10 +82,7 @@ func Snapshot(t testing.TB, dir string) map[string]string {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("snapshot of %s: %v", dir, err)
-	}
-	return out
+	return out, err
 }
 
 // Same fails t for every path that differs between two snapshots of the

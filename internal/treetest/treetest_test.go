@@ -29,3 +29,30 @@ func TestCopyKeepsContentsAndPermissions(t *testing.T) {
 		}
 	}
 }
+
+func TestSnapshotRecordsFilesLinksAndFolders(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sub", "f"), []byte("body"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("sub/f", filepath.Join(dir, "l")); err != nil {
+		t.Fatal(err)
+	}
+	got := Snapshot(t, dir)
+	want := map[string]string{".": "dir", "sub": "dir", "sub/f": "body", "l": "-> sub/f"}
+	if len(got) != len(want) {
+		t.Fatalf("snapshot %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+	Same(t, "an unchanged tree", got, Snapshot(t, dir))
+	if missing := Snapshot(t, filepath.Join(dir, "none")); len(missing) != 0 {
+		t.Errorf("a missing folder's snapshot: %v", missing)
+	}
+}
