@@ -246,7 +246,10 @@ type rateWindow struct {
 
 // Replica is the in-memory GitHub. It is safe for concurrent use.
 type Replica struct {
-	mu         sync.Mutex
+	mu sync.Mutex
+	// logMu guards log alone: a request is logged as its answer starts,
+	// which can be while a handler holds mu (taken after mu, never before).
+	logMu      sync.Mutex
 	cfg        Config
 	owners     map[string]*owner
 	repos      map[string]*repo
@@ -549,23 +552,30 @@ func (r *Replica) Dispatches() []Dispatch {
 
 // Requests returns a copy of the request log.
 func (r *Replica) Requests() []LoggedRequest {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
 	return append([]LoggedRequest(nil), r.log...)
+}
+
+// logLen is how many requests are logged.
+func (r *Replica) logLen() int {
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	return len(r.log)
 }
 
 // ResetLog empties the request log.
 func (r *Replica) ResetLog() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
 	r.log = nil
 }
 
 // Count returns how many logged requests match method ("" for any) and
 // whose path (without /api/v3 or /api/uploads) starts with pathPrefix.
 func (r *Replica) Count(method, pathPrefix string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
 	n := 0
 	for _, l := range r.log {
 		if (method == "" || l.Method == method) && strings.HasPrefix(apiPath(l.Path), pathPrefix) {

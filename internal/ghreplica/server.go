@@ -75,19 +75,29 @@ func exchangeOf(req *http.Request) *exchange {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	// answered, when set, is called once with the status before any of
+	// the answer goes out: the request is logged then, so a client that
+	// has read its answer finds the request in the log (logging after the
+	// handler returned let a fast client count one request too few).
+	answered func(status int)
+}
+
+func (s *statusRecorder) record(code int) {
+	if s.status == 0 {
+		s.status = code
+		if s.answered != nil {
+			s.answered(code)
+		}
+	}
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
+	s.record(code)
 	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
+	s.record(http.StatusOK)
 	return s.ResponseWriter.Write(b)
 }
 
@@ -103,11 +113,20 @@ func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	entry.Time = r.now()
 	fault := r.takeFault(req)
 	r.mu.Unlock()
-	defer func() {
-		entry.Status = rec.status
-		r.mu.Lock()
+	logged := false
+	logEntry := func(status int) {
+		entry.Status = status
+		r.logMu.Lock()
 		r.log = append(r.log, entry)
-		r.mu.Unlock()
+		r.logMu.Unlock()
+		logged = true
+	}
+	rec.answered = logEntry
+	// No answer at all (a dropped or lost response): logged with status 0.
+	defer func() {
+		if !logged {
+			logEntry(0)
+		}
 	}()
 
 	if fault != nil {
@@ -304,7 +323,7 @@ func (r *Replica) serveAPI(w http.ResponseWriter, req *http.Request, x *exchange
 	setRateHeaders(h, limit, win.used, win.reset)
 	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
 	h.Set("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
-	h.Set("X-GitHub-Request-Id", fmt.Sprintf("REPLICA:%d", len(r.log)+1))
+	h.Set("X-GitHub-Request-Id", fmt.Sprintf("REPLICA:%d", r.logLen()+1))
 	if len(payload) > 0 {
 		h.Set("Content-Length", strconv.Itoa(len(payload)))
 	}
