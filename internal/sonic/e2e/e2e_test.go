@@ -123,11 +123,16 @@ func coreTarball(t testing.TB) string {
 	os.MkdirAll(filepath.Join(src, "core"), 0o755)
 	os.WriteFile(filepath.Join(src, "version.json"), []byte(`{"version": "1.4.6", "variant": "core-slim"}`+"\n"), 0o644)
 	os.WriteFile(filepath.Join(src, "core", "main.py"), []byte("print('uDOS')\n"), 0o644)
+	return tarDir(t, src, filepath.Join(dir, "core-slim.tar.gz"))
+}
+
+// tarDir writes the tree src as the reproducible tar.gz out.
+func tarDir(t testing.TB, src, out string) string {
+	t.Helper()
 	entries, err := tarball.FromDir(src, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "core-slim.tar.gz")
 	f, err := os.Create(out)
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,6 @@ import (
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
 	"github.com/fredbook/udos-dist/internal/sonic/runtime"
 	"github.com/fredbook/udos-dist/internal/sonic/update/updatetest"
-	"github.com/fredbook/udos-dist/internal/tarball"
 )
 
 // udosLib is cmd/udos-lib, static, for build.Options.Bins.
@@ -36,20 +35,7 @@ func keyringRootfs(t *testing.T, pub []byte) string {
 	if err := os.WriteFile(filepath.Join(src, "etc", "udos", "release.pub.asc"), pub, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := tarball.FromDir(src, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "rootfs.tar.gz")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := tarball.Write(f, entries, tarball.Options{MTime: epoch}); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return tarDir(t, src, filepath.Join(dir, "rootfs.tar.gz"))
 }
 
 // TestUpdateAB is the A/B update of an installed Sonic in one QEMU machine
