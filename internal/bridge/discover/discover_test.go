@@ -200,6 +200,6 @@ func TestAvahiInterop(t *testing.T) {
 	// Avahi holds "Avahi Wizard": ours, asking for it, is renamed.
 	c := announce(t, lab.Hosts[0], "Avahi Wizard", "SHA256:late", "wiz-late")
 	if n := c.ready(t); n != "Avahi Wizard (2)" {
-		t.Fatalf("announcer under avahi's name became %q", n)
+		t.Fatalf("announcer under avahi's name became %q\n%s", n, c.out)
 	}
 }
