@@ -3,9 +3,7 @@ package build
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/relmanifest"
 	"github.com/fredbook/udos-dist/internal/sonic/delta"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/tarball/tartest"
 )
 
 func stand(t *testing.T, name string) string {
@@ -217,28 +216,12 @@ func TestNetbootBundle(t *testing.T) {
 
 func readTarGz(t *testing.T, path string) map[string][]byte {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
 	out := map[string][]byte{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		out[h.Name] = b
-	}
+	tartest.WalkFile(t, path, func(h *tar.Header, body []byte) bool {
+		out[h.Name] = body
+		return true
+	})
+	return out
 }
 
 // TestBuildARM64 builds the UEFI-only arm64 image from stand-ins: its own

@@ -2,12 +2,12 @@ package e2e
 
 import (
 	"archive/tar"
-	"compress/gzip"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fredbook/udos-dist/internal/tarball/tartest"
 )
 
 // tftpRoot unpacks the netboot bundle the build wrote beside the ISO into
@@ -20,35 +20,18 @@ func tftpRoot(t *testing.T) string {
 		t.Fatal("the build wrote no netboot bundle")
 	}
 	dir := t.TempDir()
-	f, err := os.Open(isoRes.Netboot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	tartest.WalkFile(t, isoRes.Netboot, func(h *tar.Header, body []byte) bool {
 		p := filepath.Join(dir, filepath.FromSlash(h.Name))
 		if h.Typeflag == tar.TypeDir {
 			os.MkdirAll(p, 0o755)
-			continue
+			return true
 		}
 		os.MkdirAll(filepath.Dir(p), 0o755)
-		b, _ := io.ReadAll(tr)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
+		if err := os.WriteFile(p, body, 0o644); err != nil {
 			t.Fatal(err)
 		}
-	}
+		return true
+	})
 	b, err := os.ReadFile(iso)
 	if err != nil {
 		t.Fatal(err)
