@@ -17,18 +17,7 @@ import (
 func TestResolveDeadEndUnderLongChain(t *testing.T) {
 	t.Parallel()
 	const n, m = 30, 5
-	var lines []string
-	for i := 0; i < n; i++ {
-		for v := 1; v <= m; v++ {
-			line := fmt.Sprintf("lib-c%02d %d.0.0", i, v)
-			if i+1 < n {
-				line += fmt.Sprintf(" -> lib-c%02d *", i+1)
-			} else {
-				line += " -> lib-base ^2"
-			}
-			lines = append(lines, line)
-		}
-	}
+	lines := chain("lib-c", n, m, func(int) string { return "lib-base ^2" })
 	lines = append(lines, "lib-base 1.0.0", "lib-base 2.0.0")
 	sol, err := Resolve(context.Background(), catalog(t, lines...), reqs("lib-c00", "lib-base ^1"), Options{})
 	// The explanation walks the chain (two links a line) down to the clash.
@@ -41,6 +30,28 @@ func TestResolveDeadEndUnderLongChain(t *testing.T) {
 	if !strings.Contains(err.Error(), "every version of lib-c28 depends on lib-c29 which depends on lib-base ^2") {
 		t.Errorf("the explanation does not name the clashing requirement:\n%v", err)
 	}
+}
+
+// chain lists the catalog lines of n libraries PREFIX00, PREFIX01, …
+// with versions 1.0.0 to m.0.0, each version requiring the next library
+// at any version; last(v) is the dependency of the last library's version
+// v ("" for none).
+func chain(prefix string, n, m int, last func(v int) string) []string {
+	var lines []string
+	for i := 0; i < n; i++ {
+		for v := 1; v <= m; v++ {
+			dep := last(v)
+			if i+1 < n {
+				dep = fmt.Sprintf("%s%02d *", prefix, i+1)
+			}
+			line := fmt.Sprintf("%s%02d %d.0.0", prefix, i, v)
+			if dep != "" {
+				line += " -> " + dep
+			}
+			lines = append(lines, line)
+		}
+	}
+	return lines
 }
 
 // pigeonhole asks n libraries to each take a different one of n-1 slots:

@@ -601,18 +601,12 @@ func TestResolveInputErrors(t *testing.T) {
 // the last library's versions all require something that does not exist
 // except at major 1, which the first library excludes.
 func hardCatalog(t testing.TB, n, m int) (*memSource, []Requirement) {
-	var lines []string
-	for i := 0; i < n; i++ {
-		for v := 1; v <= m; v++ {
-			line := fmt.Sprintf("lib-p%02d %d.0.0", i, v)
-			if i+1 < n {
-				line += fmt.Sprintf(" -> lib-p%02d *", i+1)
-			} else if v > 1 {
-				line += " -> lib-missing-dep *"
-			}
-			lines = append(lines, line)
+	lines := chain("lib-p", n, m, func(v int) string {
+		if v > 1 {
+			return "lib-missing-dep *"
 		}
-	}
+		return ""
+	})
 	return catalog(t, lines...), reqs("lib-p00", fmt.Sprintf("lib-p%02d >=2", n-1))
 }
 
