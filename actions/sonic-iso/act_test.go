@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 )
 
 // workflow uses the action the way a uDOS release workflow would, by its
@@ -60,7 +63,7 @@ func TestActionWithAct(t *testing.T) {
 			t.Skip("act not found")
 		}
 	}
-	needTools(t)
+	isotest.Tools(t, iso.AMD64)
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

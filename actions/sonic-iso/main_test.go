@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,18 +12,8 @@ import (
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
-	"github.com/fredbook/udos-dist/internal/testenv"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 )
-
-func needTools(t *testing.T) {
-	t.Helper()
-	if _, err := iso.FindTools(exec.LookPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-}
 
 // fakeInputs writes stand-ins for the kernel, busybox and runtime: the ISO
 // build does not look inside them (booting is the e2e tests' job).
@@ -56,7 +45,7 @@ func bzImage() []byte {
 
 func TestActionBuildsSignsUploads(t *testing.T) {
 	t.Parallel()
-	needTools(t)
+	isotest.Tools(t, iso.AMD64)
 	r := ghreplica.New(ghreplica.Config{ContentCreationPerMinute: -1})
 	r.AddToken("tok", ghreplica.Token{Login: "ci", Push: []string{"*"}})
 	if err := r.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
@@ -191,12 +180,10 @@ func TestActionRefusesBadInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "missing kernel" || tc.name == "upload without repository" || tc.name == "kernel not a bzImage" {
-				needTools(t)
+				isotest.Tools(t, iso.AMD64)
 			}
 			if tc.name == "arm64 with the amd64 kernel" {
-				if _, err := iso.FindToolsFor(iso.ARM64, exec.LookPath); err != nil {
-					testenv.Missing(t, err.Error())
-				}
+				isotest.Tools(t, iso.ARM64)
 			}
 			env := map[string]string{}
 			for k, v := range base {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/relmanifest"
 	"github.com/fredbook/udos-dist/internal/sonic/delta"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 	"github.com/fredbook/udos-dist/internal/tarball/tartest"
 )
 
@@ -79,13 +79,7 @@ func TestValidate(t *testing.T) {
 
 func TestBuildUnsigned(t *testing.T) {
 	t.Parallel()
-	tools, err := iso.FindTools(exec.LookPath)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	tools := isotest.Tools(t, iso.AMD64)
 	out := t.TempDir()
 	// The kernel and binaries are stand-ins: building does not run them.
 	res, err := Build(context.Background(), Options{
@@ -160,13 +154,7 @@ func TestBuildFailureLeavesNoISO(t *testing.T) {
 // EFI netboot binary with its configuration; it is reproducible.
 func TestNetbootBundle(t *testing.T) {
 	t.Parallel()
-	tools, err := iso.FindTools(exec.LookPath)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	tools := isotest.Tools(t, iso.AMD64)
 	kernel := stand(t, "vmlinuz")
 	build := func() Result {
 		res, err := Build(context.Background(), Options{
@@ -230,13 +218,7 @@ func readTarGz(t *testing.T, path string) map[string][]byte {
 // code, and an arm64 GRUB in the netboot bundle.
 func TestBuildARM64(t *testing.T) {
 	t.Parallel()
-	tools, err := iso.FindToolsFor(iso.ARM64, exec.LookPath)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	tools := isotest.Tools(t, iso.ARM64)
 	out := t.TempDir()
 	kernel := filepath.Join(t.TempDir(), "Image")
 	if err := os.WriteFile(kernel, arm64Image(), 0o644); err != nil {

@@ -12,8 +12,8 @@ import (
 	"github.com/fredbook/udos-dist/internal/relmanifest"
 	"github.com/fredbook/udos-dist/internal/sonic/build"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 	"github.com/fredbook/udos-dist/internal/sonic/runtime"
-	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
 // aavmf is QEMU's UEFI firmware for Arm machines (Debian qemu-efi-aarch64),
@@ -70,10 +70,7 @@ func TestBootARM64(t *testing.T) {
 	image, modules, busybox := arm64Kernel(t)
 	need(t, "qemu", virt.bin, "qemu-system-arm")
 	need(t, "AAVMF", aavmf, "qemu-efi-aarch64")
-	tools, err := iso.FindToolsFor(iso.ARM64, exec.LookPath)
-	if err != nil {
-		testenv.Missing(t, err.Error())
-	}
+	tools := isotest.Tools(t, iso.ARM64)
 	dir := t.TempDir()
 	res, err := build.Build(context.Background(), build.Options{
 		Version: version, Arch: iso.ARM64, Kernel: image, Modules: modules, Busybox: busybox,

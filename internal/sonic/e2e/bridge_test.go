@@ -15,6 +15,8 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/bridge/nettest"
 	"github.com/fredbook/udos-dist/internal/sonic/build"
+	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
@@ -48,7 +50,7 @@ func TestBridgeOnSonic(t *testing.T) {
 		Version: version, Kernel: vmlinuz, Modules: modules,
 		Busybox: need(t, "busybox", "/bin/busybox", "busybox-static"),
 		Runtime: sonicRuntime(t), Core: coreTarball(t), Bins: []string{udosLibPath},
-		OutputDir: t.TempDir(), Time: epoch, Tools: isoTools(t), TempDir: t.TempDir(),
+		OutputDir: t.TempDir(), Time: epoch, Tools: isotest.Tools(t, iso.AMD64), TempDir: t.TempDir(),
 	})
 	if err != nil {
 		t.Fatal(err)

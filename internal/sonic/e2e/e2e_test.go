@@ -16,6 +16,7 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/sonic/build"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 	"github.com/fredbook/udos-dist/internal/tarball"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
@@ -40,16 +41,6 @@ func need(t testing.TB, what, path, pkg string) string {
 	}
 	testenv.Missing(t, fmt.Sprintf("%s %s not found (install %s; .ci/setup.d/50-sonic.sh does)", what, path, pkg))
 	return ""
-}
-
-// isoTools returns the ISO build's host tools or skips (fails in CI).
-func isoTools(t testing.TB) iso.Tools {
-	t.Helper()
-	tools, err := iso.FindTools(exec.LookPath)
-	if err != nil {
-		testenv.Missing(t, err.Error())
-	}
-	return tools
 }
 
 // kernel finds the test kernel and its modules directory.
@@ -149,7 +140,7 @@ func buildISO(t testing.TB, dir string) build.Result {
 	t.Helper()
 	vmlinuz, modules := kernel(t)
 	need(t, "qemu", "qemu-system-x86_64", "qemu-system-x86")
-	tools := isoTools(t)
+	tools := isotest.Tools(t, iso.AMD64)
 	res, err := build.Build(context.Background(), build.Options{
 		Version: version, Kernel: vmlinuz, Modules: modules,
 		Busybox: need(t, "busybox", "/bin/busybox", "busybox-static"),
@@ -389,7 +380,7 @@ func TestInstall(t *testing.T) {
 	t.Parallel()
 	need(t, "OVMF", ovmf, "ovmf")
 	vmlinuz, modules := kernel(t)
-	tools := isoTools(t)
+	tools := isotest.Tools(t, iso.AMD64)
 	dir := t.TempDir()
 	res, err := build.Build(context.Background(), build.Options{
 		Version: version, Kernel: vmlinuz, Modules: modules,
@@ -514,7 +505,7 @@ func TestRecoveryShell(t *testing.T) {
 	t.Parallel()
 	vmlinuz, modules := kernel(t)
 	need(t, "qemu", "qemu-system-x86_64", "qemu-system-x86")
-	tools := isoTools(t)
+	tools := isotest.Tools(t, iso.AMD64)
 	dir := t.TempDir()
 	res, err := build.Build(context.Background(), build.Options{
 		Version: version, Kernel: vmlinuz, Modules: modules,

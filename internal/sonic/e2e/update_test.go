@@ -16,6 +16,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/coreinst/coretest"
 	"github.com/fredbook/udos-dist/internal/sonic/build"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 	"github.com/fredbook/udos-dist/internal/sonic/runtime"
 	"github.com/fredbook/udos-dist/internal/sonic/update/updatetest"
 )
@@ -50,7 +51,7 @@ func TestUpdateAB(t *testing.T) {
 	t.Parallel()
 	vmlinuz, modules := kernel(t)
 	need(t, "qemu", "qemu-system-x86_64", "qemu-system-x86")
-	tools := isoTools(t)
+	tools := isotest.Tools(t, iso.AMD64)
 	key, err := coretest.NewKey("uDOS Release")
 	if err != nil {
 		t.Fatal(err)

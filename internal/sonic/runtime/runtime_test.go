@@ -22,6 +22,7 @@ import (
 	"github.com/diskfs/go-diskfs/partition/gpt"
 
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 	"github.com/fredbook/udos-dist/internal/sonic/slots"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
@@ -435,10 +436,7 @@ func TestInstallRefuses(t *testing.T) {
 
 func TestFindMedium(t *testing.T) {
 	t.Parallel()
-	tools, err := iso.FindTools(exec.LookPath)
-	if err != nil {
-		testenv.Missing(t, err.Error())
-	}
+	tools := isotest.Tools(t, iso.AMD64)
 	dir := t.TempDir()
 	kernel := filepath.Join(dir, "k")
 	initrd := filepath.Join(dir, "i")

@@ -24,6 +24,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/sonic/build"
 	"github.com/fredbook/udos-dist/internal/sonic/delta"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 	"github.com/fredbook/udos-dist/internal/tarball"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
@@ -38,10 +39,7 @@ var epoch = time.Unix(1764115200, 0).UTC()
 // full download. It reports the bytes each sent over the wire (counted by
 // the server, control files and indexes included) and the image sizes.
 func BenchmarkUpdate5Percent(b *testing.B) {
-	tools, err := iso.FindTools(exec.LookPath)
-	if err != nil {
-		testenv.Missing(b, err.Error())
-	}
+	tools := isotest.Tools(b, iso.AMD64)
 	zsync, zsyncmake := testenv.Tool(b, "zsync"), testenv.Tool(b, "zsyncmake")
 	kernel := "/var/cache/udos-test/kernel/vmlinuz"
 	if k := os.Getenv("UDOS_TEST_KERNEL"); k != "" {
