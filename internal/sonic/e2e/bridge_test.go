@@ -95,7 +95,7 @@ func TestBridgeOnSonic(t *testing.T) {
 	fp := waitLog(ctx, t, slog, regexp.MustCompile(`host key (SHA256:\S+)`), "bridge serve's host key")[1]
 	waitLog(ctx, t, slog, regexp.MustCompile(`announced as "Lab Wizard"`), "bridge serve's announcement")
 
-	con := bootConsole(ctx, t, lab.BridgeCommand, "-M", "q35", "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+	con := bootConsole(ctx, t, lab.BridgeCommand, pc, "-M", "q35", "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
 		"-device", "virtio-net-pci,netdev=n0", "-cdrom", res.ISO)
 	if err := con.shell(ctx); err != nil {
 		t.Fatal(err)

@@ -517,7 +517,7 @@ func TestRecoveryShell(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
-	con := bootConsole(ctx, t, exec.CommandContext, "-net", "none", "-drive", "file="+res.ISO+",format=raw,snapshot=on")
+	con := bootConsole(ctx, t, exec.CommandContext, pc, "-net", "none", "-drive", "file="+res.ISO+",format=raw,snapshot=on")
 	if err := con.shell(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -549,16 +549,16 @@ var (
 	ourPromptRE  = regexp.MustCompile(`SONIC-PROMPT# `)
 )
 
-// bootConsole starts QEMU with args (made a command by command, e.g.
+// bootConsole starts machine m with args (made a command by command, e.g.
 // exec.CommandContext, or one that runs it in a network namespace) for a
 // test to drive the guest's serial console. It holds one of qemuSlots until
-// the test ends; QEMU is killed then if it still runs.
-func bootConsole(ctx context.Context, t *testing.T, command func(ctx context.Context, name string, args ...string) *exec.Cmd, args ...string) *console {
+// the test ends; QEMU is killed then if it still runs. ctx bounds the boot,
+// not m.limit.
+func bootConsole(ctx context.Context, t *testing.T, command func(ctx context.Context, name string, args ...string) *exec.Cmd, m machine, args ...string) *console {
 	t.Helper()
 	qemuSlots <- struct{}{}
 	t.Cleanup(func() { <-qemuSlots })
-	base := []string{"-accel", "tcg", "-m", "512", "-nographic", "-no-reboot", "-monitor", "none"}
-	cmd := command(ctx, "qemu-system-x86_64", append(base, args...)...)
+	cmd := command(ctx, m.bin, append(m.base, args...)...)
 	out := newConsoleBuffer()
 	cmd.Stdout, cmd.Stderr = out, out
 	stdin, err := cmd.StdinPipe()

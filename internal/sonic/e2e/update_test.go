@@ -136,30 +136,15 @@ func TestUpdateAB(t *testing.T) {
 	}
 	t.Logf("installed 1.4.3: slots of %d MiB", inst.SlotBytes>>20)
 
-	qemuSlots <- struct{}{}
-	defer func() { <-qemuSlots }()
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-accel", "tcg", "-m", "768", "-nographic", "-monitor", "none",
-		"-nic", "user,model=e1000", "-drive", "file="+disk+",format=raw,if=virtio")
-	out := newConsoleBuffer()
-	cmd.Stdout, cmd.Stderr = out, out
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	con := bootConsole(ctx, t, exec.CommandContext, slotPC, "-nic", "user,model=e1000", "-drive", "file="+disk+",format=raw,if=virtio")
+	out := con.out
 	defer func() {
-		cmd.Process.Kill()
 		if os.Getenv("SONIC_E2E_LOG") != "" || t.Failed() {
 			t.Log(tail(out.String()))
 		}
 	}()
-	con := &console{out: out, in: stdin, exited: done}
 	step := func(what string, err error) {
 		t.Helper()
 		if err != nil {
@@ -224,7 +209,7 @@ func TestUpdateAB(t *testing.T) {
 	shell("1.4.6", "b")
 	step("poweroff", con.send("poweroff -f"))
 	select {
-	case <-done:
+	case <-con.exited:
 	case <-ctx.Done():
 		t.Fatalf("no power off")
 	}
@@ -235,6 +220,10 @@ func TestUpdateAB(t *testing.T) {
 		}
 	}
 }
+
+// slotPC is pc with 768 MiB that does not exit on a reboot: the A/B test
+// reboots into a trial slot and falls back or commits across reboots.
+var slotPC = machine{bin: pc.bin, base: []string{"-accel", "tcg", "-m", "768", "-nographic", "-monitor", "none"}}
 
 // brokenImage is an ISO of the image at good's kernel with an initramfs
 // that does not unpack.
