@@ -122,14 +122,20 @@ func (fx *fixture) pin(t testing.TB) {
 	}
 }
 
-func (fx *fixture) cfg(i int) client.Config {
-	return client.Config{Host: "127.0.0.1", Port: fx.addr.Port, Key: fx.clients[i],
+func (fx *fixture) cfg(i int) client.Config { return fx.cfgKey(fx.clients[i]) }
+
+// cfgKey is the configuration of a client with key k, authorized or not.
+func (fx *fixture) cfgKey(k ssh.Signer) client.Config {
+	return client.Config{Host: "127.0.0.1", Port: fx.addr.Port, Key: k,
 		HostKey: client.Pinned(fx.kh, "127.0.0.1", fx.addr.Port), KeepAlive: 2 * time.Second}
 }
 
-func (fx *fixture) dial(t testing.TB, i int) *client.Conn {
+func (fx *fixture) dial(t testing.TB, i int) *client.Conn { return fx.dialKey(t, fx.clients[i]) }
+
+// dialKey connects with key k; the connection is closed when the test ends.
+func (fx *fixture) dialKey(t testing.TB, k ssh.Signer) *client.Conn {
 	t.Helper()
-	c, err := client.Dial(context.Background(), fx.cfg(i))
+	c, err := client.Dial(context.Background(), fx.cfgKey(k))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,11 +29,6 @@ func newSonic(t *testing.T) ssh.Signer {
 	return k
 }
 
-func (fx *fixture) cfgKey(k ssh.Signer) client.Config {
-	return client.Config{Host: "127.0.0.1", Port: fx.addr.Port, Key: k,
-		HostKey: client.Pinned(fx.kh, "127.0.0.1", fx.addr.Port), KeepAlive: 200 * time.Millisecond}
-}
-
 // openWindow opens the pairing window in the background with decide and
 // returns once clients can offer; the result arrives on the channel.
 func (fx *fixture) openWindow(t *testing.T, timeout time.Duration, decide func(context.Context, pairing.Offer) (bool, error)) <-chan windowResult {
@@ -46,6 +41,21 @@ func (fx *fixture) openWindow(t *testing.T, timeout time.Duration, decide func(c
 	}()
 	<-opened
 	return res
+}
+
+// openUnanswered opens a window whose operator does not answer in time:
+// asked is closed once an offer reaches the operator, who says yes only
+// after the offer ended (the window closed or the client left), a verdict
+// that must not count.
+func (fx *fixture) openUnanswered(t *testing.T, timeout time.Duration) (res <-chan windowResult, asked <-chan struct{}) {
+	t.Helper()
+	offered := make(chan struct{})
+	res = fx.openWindow(t, timeout, func(ctx context.Context, _ pairing.Offer) (bool, error) {
+		close(offered)
+		<-ctx.Done()
+		return true, nil
+	})
+	return res, offered
 }
 
 type windowResult struct {
@@ -76,11 +86,7 @@ func TestPairConfirmedAuthorizesTheKey(t *testing.T) {
 		offers <- o
 		return true, nil
 	})
-	c, err := client.Dial(context.Background(), fx.cfgKey(sonic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := fx.dialKey(t, sonic)
 	// The pairing connection may pair and nothing else.
 	if err := c.Run(context.Background(), []string{"ucode", "x"}, nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not authorized") {
 		t.Fatalf("run on a pairing connection: %v", err)
@@ -111,11 +117,7 @@ func TestPairConfirmedAuthorizesTheKey(t *testing.T) {
 		t.Fatalf("authorized_keys mode %v", fi.Mode())
 	}
 	// A new connection is an authorized one: it runs commands.
-	c2, err := client.Dial(context.Background(), fx.cfgKey(sonic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := fx.dialKey(t, sonic)
 	var out bytes.Buffer
 	if err := c2.Run(context.Background(), []string{"ucode", "hi"}, nil, &out, io.Discard); err != nil || out.String() != "[hi]\n" {
 		t.Fatalf("run after pairing: %q %v", out.String(), err)
@@ -135,12 +137,8 @@ func TestPairDeclinedAuthorizesNothing(t *testing.T) {
 	fx.pin(t)
 	sonic := newSonic(t)
 	res := fx.openWindow(t, time.Minute, func(context.Context, pairing.Offer) (bool, error) { return false, nil })
-	c, err := client.Dial(context.Background(), fx.cfgKey(sonic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, err = c.Pair(context.Background(), "sonic")
+	c := fx.dialKey(t, sonic)
+	_, err := c.Pair(context.Background(), "sonic")
 	if !errors.Is(err, client.ErrNotPaired) || !strings.Contains(err.Error(), "declined") {
 		t.Fatalf("declined pairing: %v", err)
 	}
@@ -170,18 +168,9 @@ func TestPairTimeout(t *testing.T) {
 	// The operator does not answer before the timeout: the waiting Sonic is
 	// told, nothing is authorized.
 	sonic := newSonic(t)
-	asked := make(chan struct{})
-	res = fx.openWindow(t, 2*time.Second, func(ctx context.Context, _ pairing.Offer) (bool, error) {
-		close(asked)
-		<-ctx.Done()
-		return true, nil // too late: must not count
-	})
-	c, err := client.Dial(context.Background(), fx.cfgKey(sonic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, err = c.Pair(context.Background(), "sonic")
+	res, asked := fx.openUnanswered(t, 2*time.Second)
+	c := fx.dialKey(t, sonic)
+	_, err := c.Pair(context.Background(), "sonic")
 	<-asked
 	if !errors.Is(err, client.ErrNotPaired) || !strings.Contains(err.Error(), "window closed") {
 		t.Fatalf("pairing past the timeout: %v", err)
@@ -204,21 +193,13 @@ func TestPairSecondClientDuringWindow(t *testing.T) {
 		<-release
 		return true, nil
 	})
-	c1, err := client.Dial(context.Background(), fx.cfgKey(first))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c1.Close()
+	c1 := fx.dialKey(t, first)
 	paired := make(chan error, 1)
 	go func() { _, err := c1.Pair(context.Background(), "first"); paired <- err }()
 	<-asked
 	// The second client gets in (the window is open) but may not pair, run
 	// or sync.
-	c2, err := client.Dial(context.Background(), fx.cfgKey(second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := fx.dialKey(t, second)
 	if _, err := c2.Pair(context.Background(), "second"); !errors.Is(err, client.ErrNotPaired) || !strings.Contains(err.Error(), "another client") {
 		t.Fatalf("second pairing in one window: %v", err)
 	}
@@ -244,16 +225,8 @@ func TestPairClientLeavesBeforeTheVerdict(t *testing.T) {
 	fx := newFixture(t, 0)
 	fx.pin(t)
 	sonic := newSonic(t)
-	asked := make(chan struct{})
-	res := fx.openWindow(t, time.Minute, func(ctx context.Context, _ pairing.Offer) (bool, error) {
-		close(asked)
-		<-ctx.Done()
-		return true, nil
-	})
-	c, err := client.Dial(context.Background(), fx.cfgKey(sonic))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, asked := fx.openUnanswered(t, time.Minute)
+	c := fx.dialKey(t, sonic)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-asked; c.Close(); cancel() }()
 	if _, err := c.Pair(ctx, "sonic"); err == nil {
