@@ -10,7 +10,8 @@ import (
 )
 
 // Copy copies the files and folders below src into dst (created as needed),
-// keeping each file's permission bits, so an executable stays executable.
+// keeping each file's permission bits, so an executable stays executable;
+// a file dst already has is replaced, bits included.
 // Links and special files are not expected in a fixture and fail the test.
 func Copy(t testing.TB, src, dst string) {
 	t.Helper()
@@ -33,7 +34,12 @@ func Copy(t testing.TB, src, dst string) {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, data, info.Mode().Perm())
+		if err := os.WriteFile(target, data, info.Mode().Perm()); err != nil {
+			return err
+		}
+		// WriteFile keeps the mode of a file dst already has and applies
+		// the umask to a new one: set the source's bits exactly.
+		return os.Chmod(target, info.Mode().Perm())
 	})
 	if err != nil {
 		t.Fatalf("copying %s to %s: %v", src, dst, err)

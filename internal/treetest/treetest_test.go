@@ -28,6 +28,18 @@ func TestCopyKeepsContentsAndPermissions(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", name, fi.Mode().Perm(), mode)
 		}
 	}
+	// Copied again over a copy whose bits differ, the source's bits win.
+	for name := range files {
+		if err := os.Chmod(filepath.Join(dst, name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	Copy(t, src, dst)
+	for name, mode := range files {
+		if fi, _ := os.Stat(filepath.Join(dst, name)); fi.Mode().Perm() != mode {
+			t.Errorf("%s copied over: mode %v, want %v", name, fi.Mode().Perm(), mode)
+		}
+	}
 }
 
 func TestSnapshotRecordsFilesLinksAndFolders(t *testing.T) {

@@ -1,1 +1,0 @@
-from core.commands.help import HELP  # noqa: F401

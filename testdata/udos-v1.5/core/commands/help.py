@@ -1,1 +1,0 @@
-HELP = "HELP, GRID, THEME"

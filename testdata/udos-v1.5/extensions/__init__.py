@@ -1,5 +1,0 @@
-"""Bundled extensions."""
-
-
-def available():
-    return ["api"]
