@@ -89,3 +89,59 @@ func TestRepoGolden(t *testing.T) {
 		})
 	}
 }
+
+// Tree is the files of a checkout: what the checkout tracks but its links.
+func TestTree(t *testing.T) {
+	for _, name := range Names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := Repo(t, name, Options{})
+			var want []string
+			for _, l := range strings.SplitAfter(listing(t, dir, trackedPaths(t, dir)), "\n") {
+				if l != "" && !strings.HasPrefix(l, "120000 ") && !strings.HasSuffix(l, " untracked\n") {
+					want = append(want, l)
+				}
+			}
+			if got := listing(t, Tree(t, name), nil); got != strings.Join(want, "") {
+				t.Errorf("Tree(%s):\n%s\nwant the checkout's files:\n%s", name, got, strings.Join(want, ""))
+			}
+		})
+	}
+}
+
+// A stored change holds only what changed: no file the same as its
+// parent's, no removal of a path the parent lacks (apply fails on that).
+// A checkout's history is one commit per version, each the tree of that
+// version's own checkout.
+func TestStoredAsChanges(t *testing.T) {
+	for name, p := range parent {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			base, own := Tree(t, p), stored(t, name, "")
+			err := filepath.WalkDir(own, func(path string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				rel, _ := filepath.Rel(own, path)
+				was := filepath.Join(base, rel)
+				if _, err := os.Stat(was); os.IsNotExist(err) {
+					return nil // added
+				}
+				if listing(t, path, nil) == listing(t, was, nil) {
+					t.Errorf("testdata/%s/%s is the same as %s's", name, filepath.ToSlash(rel), p)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			repo, parentRepo := Repo(t, name, Options{}), Repo(t, p, Options{})
+			if got, want := Git(t, repo, "rev-parse", "v"+Version(p)+"^{tree}"), Git(t, parentRepo, "rev-parse", "HEAD^{tree}"); got != want {
+				t.Errorf("the %s commit in %s's history has tree %s, %s's checkout %s", p, name, got, p, want)
+			}
+			if got, want := Git(t, repo, "rev-parse", "HEAD^"), Git(t, repo, "rev-parse", "v"+Version(p)+"^{commit}"); got != want {
+				t.Errorf("%s's parent commit is %s, not %s's %s", name, got, p, want)
+			}
+		})
+	}
+}

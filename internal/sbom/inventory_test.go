@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fredbook/udos-dist/internal/fixturetest"
 )
 
 // fixtureInventory reads the dependency files of the v1.5 fixture tree.
 func fixtureInventory(t *testing.T) *Inventory {
 	t.Helper()
-	root := filepath.Join("..", "..", "testdata", "udos-v1.5")
+	root := fixturetest.Tree(t, "udos-v1.5")
 	inv := NewInventory()
 	for _, p := range []string{"uv.lock", "pyproject.toml", "pyproject.udos.toml", "wizard/requirements.txt", "tui/go.mod", "wizard/dashboard/package-lock.json", "dev/requirements-dev.txt"} {
 		if !IsInventoryFile(p) {
