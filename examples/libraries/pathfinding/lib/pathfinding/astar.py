@@ -4,6 +4,8 @@ import heapq
 
 from grid_math import manhattan, neighbours
 
+from ._path import walk_back
+
 
 def astar(start, goal, width, height, blocked=frozenset(), cost=None):
     """Cheapest path from start to goal, or None. cost(cell) defaults to 1."""
@@ -14,11 +16,7 @@ def astar(start, goal, width, height, blocked=frozenset(), cost=None):
     while frontier:
         _, g, cell = heapq.heappop(frontier)
         if cell == goal:
-            path = []
-            while cell is not None:
-                path.append(cell)
-                cell = came_from[cell]
-            return path[::-1]
+            return walk_back(came_from, cell)
         for nxt in neighbours(cell, width, height):
             if nxt in blocked:
                 continue
