@@ -5,9 +5,7 @@ package main
 import (
 	"os"
 
-	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/root"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/store"
 )
 
@@ -17,10 +15,5 @@ func main() { os.Exit(run(nil)) }
 // points of a transaction; the shipped binary passes nil, the test binary
 // (TestMain) a hook that pauses there so a test can kill the process.
 func run(hook store.Hook) int {
-	ctx, cancel := root.Context()
-	defer cancel()
-	f := factory.New(iostreams.System(os.Getenv("UDOS_LIB_FORCE_TTY")))
-	f.Ctx = ctx
-	f.Hook = hook
-	return root.Run(f, os.Args[1:])
+	return root.Main(os.Args[1:], os.Getenv("UDOS_LIB_FORCE_TTY"), hook)
 }

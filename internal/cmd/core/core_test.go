@@ -19,14 +19,13 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/fredbook/udos-dist/internal/checksum"
-	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/root"
 	"github.com/fredbook/udos-dist/internal/coreinst/coretest"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/registry"
 	"github.com/fredbook/udos-dist/internal/scripttest"
+	"github.com/fredbook/udos-dist/internal/store"
 	"github.com/fredbook/udos-dist/internal/treetest"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
@@ -35,12 +34,9 @@ import (
 // UDOS_CORE_TEST_PAUSE names a point, the process says so on stderr and
 // waits there to be killed. The shipped binary has no such hook.
 func udosLib() int {
-	ctx, cancel := root.Context()
-	defer cancel()
-	f := factory.New(iostreams.System("0"))
-	f.Ctx = ctx
+	var hook store.Hook
 	if point := os.Getenv("UDOS_CORE_TEST_PAUSE"); point != "" {
-		f.Hook = func(p string) {
+		hook = func(p string) {
 			if p == point {
 				fmt.Fprintf(os.Stderr, "PAUSED at %s\n", p)
 				time.Sleep(time.Minute)
@@ -48,7 +44,7 @@ func udosLib() int {
 			}
 		}
 	}
-	return root.Run(f, os.Args[1:])
+	return root.Main(os.Args[1:], "0", hook)
 }
 
 func TestMain(m *testing.M) {

@@ -36,6 +36,8 @@ import (
 	verifycmd "github.com/fredbook/udos-dist/internal/cmd/verify"
 	"github.com/fredbook/udos-dist/internal/cmd/version"
 	wizardcmd "github.com/fredbook/udos-dist/internal/cmd/wizard"
+	"github.com/fredbook/udos-dist/internal/iostreams"
+	"github.com/fredbook/udos-dist/internal/store"
 )
 
 // Exit codes.
@@ -210,4 +212,18 @@ func Run(f *factory.Factory, args []string) int {
 // completed by the next command's recovery).
 func Context() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// Main runs udos-lib as its process does and returns the exit code: on the
+// process's streams (forceTTY as iostreams.System takes it), under Context,
+// with hook called at the named points of a transaction (nil: none). It is
+// the udos-lib binary's main and that of every test binary that stands in
+// for udos-lib in scripts.
+func Main(args []string, forceTTY string, hook store.Hook) int {
+	ctx, cancel := Context()
+	defer cancel()
+	f := factory.New(iostreams.System(forceTTY))
+	f.Ctx = ctx
+	f.Hook = hook
+	return Run(f, args)
 }

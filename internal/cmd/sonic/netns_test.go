@@ -16,21 +16,14 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/fredbook/udos-dist/internal/bridge/nettest"
-	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/root"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 )
 
 // The test binary is udos-lib when UDOS_LIB_HELPER=1: the real command
 // line, run inside a namespace.
 func TestMain(m *testing.M) {
 	if os.Getenv("UDOS_LIB_HELPER") == "1" {
-		ctx, cancel := root.Context()
-		f := factory.New(iostreams.System("0"))
-		f.Ctx = ctx
-		code := root.Run(f, os.Args[2:])
-		cancel()
-		os.Exit(code)
+		os.Exit(root.Main(os.Args[2:], "0", nil))
 	}
 	os.Exit(testscript.RunMain(m, map[string]func() int{"udos-lib": udosLibMain}))
 }

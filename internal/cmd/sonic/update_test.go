@@ -15,20 +15,14 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/root"
 	"github.com/fredbook/udos-dist/internal/coreinst/coretest"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/sonic/update/updatetest"
 )
 
 // udosLibMain is udos-lib's main for the scripts.
 func udosLibMain() int {
-	ctx, cancel := root.Context()
-	defer cancel()
-	f := factory.New(iostreams.System("0"))
-	f.Ctx = ctx
-	return root.Run(f, os.Args[1:])
+	return root.Main(os.Args[1:], "0", nil)
 }
 
 var (

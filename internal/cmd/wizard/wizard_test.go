@@ -9,10 +9,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/root"
 	"github.com/fredbook/udos-dist/internal/dockertest"
-	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/ociimage"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	wz "github.com/fredbook/udos-dist/internal/wizard"
@@ -20,14 +18,7 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"udos-lib": func() {
-			ctx, cancel := root.Context()
-			f := factory.New(iostreams.System("0"))
-			f.Ctx = ctx
-			code := root.Run(f, os.Args[1:])
-			cancel()
-			os.Exit(code)
-		},
+		"udos-lib": func() { os.Exit(root.Main(os.Args[1:], "0", nil)) },
 	})
 	dockertest.Cleanup()
 }
