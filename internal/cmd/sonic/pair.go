@@ -18,7 +18,7 @@ import (
 func newPair(f *factory.Factory) *cobra.Command {
 	var comment string
 	var timeout time.Duration
-	c := &cobra.Command{
+	c := envCmd(f, &cobra.Command{
 		Use:   "pair HOST [--comment NAME]",
 		Short: "Pair with a trusted host: both screens show a code, the host's operator confirms",
 		Long: `Asks the host's open pairing window ('udos-lib bridge pair' on the host) to
@@ -27,20 +27,15 @@ HOST'). This screen and the host's show the same 6-digit code, derived from
 both keys and this SSH session: the host's operator confirms only when they
 match. Waits for the verdict; exit code 0 once this Sonic is authorized.`,
 		Args: cmdutil.ExactArgs(1, "give one HOST"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := newEnv(f)
-			if err != nil {
-				return err
-			}
-			t, err := resolve(f.Ctx, args[0], timeout)
-			if err != nil {
-				return err
-			}
-			return e.pair(f.Ctx, t, comment)
-		},
-	}
+	}, func(e *env, args []string) error {
+		t, err := resolve(f.Ctx, args[0], timeout)
+		if err != nil {
+			return err
+		}
+		return e.pair(f.Ctx, t, comment)
+	})
 	c.Flags().StringVar(&comment, "comment", defaultComment(), "the `NAME` this Sonic pairs under (shown on the host, kept in its authorized keys)")
-	c.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to look for a discovered HOST")
+	timeoutFlag(c, &timeout)
 	return c
 }
 

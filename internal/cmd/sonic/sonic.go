@@ -57,6 +57,26 @@ func newEnv(f *factory.Factory) (*env, error) {
 	return &env{f: f, paths: p, key: k, kh: hostauth.KnownHosts{File: p.KnownHosts()}}, nil
 }
 
+// envCmd finishes a subcommand that works from this Sonic's bridge folder:
+// a RunE that opens the env (the folder, this Sonic's key and the pinned
+// hosts, created the first time) and hands it fn with the arguments.
+func envCmd(f *factory.Factory, c *cobra.Command, fn func(e *env, args []string) error) *cobra.Command {
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		e, err := newEnv(f)
+		if err != nil {
+			return err
+		}
+		return fn(e, args)
+	}
+	return c
+}
+
+// timeoutFlag is the --timeout of a subcommand that takes HOST: how long
+// resolve looks for a discovered instance of that name.
+func timeoutFlag(c *cobra.Command, timeout *time.Duration) {
+	c.Flags().DurationVar(timeout, "timeout", 3*time.Second, "how long to look for a discovered HOST")
+}
+
 // target is a resolved HOST argument.
 type target struct {
 	Name string // the name the pin is kept under
@@ -125,29 +145,29 @@ func newTrust(f *factory.Factory) *cobra.Command {
 	var fp, comment string
 	var timeout time.Duration
 	var pair bool
-	c := &cobra.Command{
+	c := envCmd(f, &cobra.Command{
 		Use:   "trust HOST [--fingerprint SHA256:…] [--pair]",
 		Short: "Pin a Wizard host's key (asks, or checks --fingerprint)",
 		Args:  cmdutil.ExactArgs(1, "give one HOST"),
-		RunE: func(_ *cobra.Command, args []string) error {
+		// A malformed --fingerprint is refused before the env creates
+		// anything.
+		PreRunE: func(*cobra.Command, []string) error {
 			if fp != "" && !strings.HasPrefix(fp, "SHA256:") {
 				return cmdutil.Usagef("sonic trust: --fingerprint must look like SHA256:… (as 'bridge serve' and 'sonic discover' print it)")
 			}
-			e, err := newEnv(f)
-			if err != nil {
-				return err
-			}
-			t, authorized, err := e.trust(f.Ctx, args[0], fp, timeout)
-			if err != nil || authorized || !pair {
-				return err
-			}
-			return e.pair(f.Ctx, t, comment)
+			return nil
 		},
-	}
+	}, func(e *env, args []string) error {
+		t, authorized, err := e.trust(f.Ctx, args[0], fp, timeout)
+		if err != nil || authorized || !pair {
+			return err
+		}
+		return e.pair(f.Ctx, t, comment)
+	})
 	c.Flags().StringVar(&fp, "fingerprint", "", "the host key's `SHA256:…` fingerprint: pin without asking, refuse any other")
 	c.Flags().BoolVar(&pair, "pair", false, "then pair with the host, as 'sonic pair' does")
 	c.Flags().StringVar(&comment, "comment", defaultComment(), "the `NAME` this Sonic pairs under")
-	c.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to look for a discovered HOST")
+	timeoutFlag(c, &timeout)
 	return c
 }
 
@@ -204,7 +224,7 @@ func (e *env) trust(ctx context.Context, arg, want string, timeout time.Duration
 
 func newRun(f *factory.Factory) *cobra.Command {
 	var timeout time.Duration
-	c := &cobra.Command{
+	c := envCmd(f, &cobra.Command{
 		Use:     "run HOST -- COMMAND [ARG]...",
 		Short:   "Run an allowed command on a trusted host; exit code = the remote command's",
 		Example: "  udos-lib sonic run wizard.local -- ucode STATUS",
@@ -214,41 +234,36 @@ func newRun(f *factory.Factory) *cobra.Command {
 			}
 			return nil
 		},
-		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := newEnv(f)
-			if err != nil {
-				return err
+	}, func(e *env, args []string) error {
+		ctx := f.Ctx
+		t, err := resolve(ctx, args[0], timeout)
+		if err != nil {
+			return err
+		}
+		c, err := e.dial(ctx, t)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		err = c.Run(ctx, args[1:], nil, f.IO.Out, f.IO.ErrOut)
+		var ee *client.ExitError
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			fmt.Fprintln(f.IO.ErrOut, "udos-lib: the remote command was sent SIGINT")
+			return ctx.Err()
+		case errors.As(err, &ee):
+			if ee.Signal != "" {
+				fmt.Fprintf(f.IO.ErrOut, "udos-lib: %v\n", ee)
+				return cmdutil.ExitCode(128 + signalNumber(ee.Signal))
 			}
-			ctx := f.Ctx
-			t, err := resolve(ctx, args[0], timeout)
-			if err != nil {
-				return err
-			}
-			c, err := e.dial(ctx, t)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			err = c.Run(ctx, args[1:], nil, f.IO.Out, f.IO.ErrOut)
-			var ee *client.ExitError
-			switch {
-			case err == nil:
-				return nil
-			case ctx.Err() != nil:
-				fmt.Fprintln(f.IO.ErrOut, "udos-lib: the remote command was sent SIGINT")
-				return ctx.Err()
-			case errors.As(err, &ee):
-				if ee.Signal != "" {
-					fmt.Fprintf(f.IO.ErrOut, "udos-lib: %v\n", ee)
-					return cmdutil.ExitCode(128 + signalNumber(ee.Signal))
-				}
-				return cmdutil.ExitCode(ee.Status)
-			default:
-				return err
-			}
-		},
-	}
-	c.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to look for a discovered HOST")
+			return cmdutil.ExitCode(ee.Status)
+		default:
+			return err
+		}
+	})
+	timeoutFlag(c, &timeout)
 	return c
 }
 
@@ -269,16 +284,9 @@ func signalNumber(name string) int {
 }
 
 func newStatus(f *factory.Factory) *cobra.Command {
-	return &cobra.Command{
+	return envCmd(f, &cobra.Command{
 		Use:   "status [--json]",
 		Short: "Show trusted hosts, this Sonic's key, last syncs and pending state",
 		Args:  cmdutil.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			e, err := newEnv(f)
-			if err != nil {
-				return err
-			}
-			return e.status()
-		},
-	}
+	}, func(e *env, _ []string) error { return e.status() })
 }

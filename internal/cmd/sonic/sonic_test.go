@@ -160,6 +160,19 @@ func TestTrustAuthorizeRun(t *testing.T) {
 	}
 }
 
+// A malformed --fingerprint is a usage error refused before the Sonic's
+// bridge folder and key are created.
+func TestTrustRefusesMalformedFingerprint(t *testing.T) {
+	sonic := t.TempDir()
+	r := udosLib(context.Background(), sonic, "", "sonic", "trust", "127.0.0.1:7622", "--fingerprint", "MD5:00")
+	if r.code != 2 || !strings.Contains(r.stderr, "--fingerprint must look like SHA256:") {
+		t.Fatalf("malformed fingerprint: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(sonic, "bridge")); !os.IsNotExist(err) {
+		t.Fatalf("the refused trust created the bridge folder: %v", err)
+	}
+}
+
 func TestChangedHostKeyRefused(t *testing.T) {
 	_, addr, fp := serve(t)
 	sonic := t.TempDir()

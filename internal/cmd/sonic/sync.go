@@ -19,20 +19,13 @@ import (
 func newSync(f *factory.Factory) *cobra.Command {
 	var stateDir string
 	var timeout time.Duration
-	c := &cobra.Command{
+	c := envCmd(f, &cobra.Command{
 		Use:   "sync HOST [--state DIR]",
 		Short: "Push this Sonic's state to a trusted host (resumable; each sync a new version there)",
 		Args:  cmdutil.ExactArgs(1, "give one HOST"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := newEnv(f)
-			if err != nil {
-				return err
-			}
-			return e.sync(args[0], stateDir, timeout)
-		},
-	}
+	}, func(e *env, args []string) error { return e.sync(args[0], stateDir, timeout) })
 	c.Flags().StringVar(&stateDir, "state", "", "the state `DIR` to push (default <root>/memory)")
-	c.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to look for a discovered HOST")
+	timeoutFlag(c, &timeout)
 	return c
 }
 
