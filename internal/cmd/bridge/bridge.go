@@ -97,6 +97,21 @@ func paths(f *factory.Factory) (string, hostauth.Paths, error) {
 	return root, p, p.Ensure()
 }
 
+// authorizedKeys is the authorized client keys file: --authorized-keys
+// (flag), else the bridge folder's.
+func authorizedKeys(flag string, p hostauth.Paths) hostauth.AuthorizedKeys {
+	if flag == "" {
+		flag = p.AuthorizedKeys()
+	}
+	return hostauth.AuthorizedKeys{File: flag}
+}
+
+// authorizedKeysFlag is the --authorized-keys of clients and authorize
+// (serve's says more about the file's format).
+func authorizedKeysFlag(c *cobra.Command, file *string) {
+	c.Flags().StringVar(file, "authorized-keys", "", "authorized client keys `FILE` (default <root>/bridge/authorized_keys)")
+}
+
 func serve(ctx context.Context, f *factory.Factory, o *ServeOptions) error {
 	root, p, err := paths(f)
 	if err != nil {
@@ -114,11 +129,7 @@ func serve(ctx context.Context, f *factory.Factory, o *ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("%w (name the commands clients may run with --allow)", err)
 	}
-	akFile := o.AuthorizedKeys
-	if akFile == "" {
-		akFile = p.AuthorizedKeys()
-	}
-	ak := hostauth.AuthorizedKeys{File: akFile}
+	ak := authorizedKeys(o.AuthorizedKeys, p)
 	if _, err := ak.Load(); err != nil {
 		return err
 	}
@@ -243,10 +254,8 @@ func newClients(f *factory.Factory) *cobra.Command {
 				return err
 			}
 			p := hostauth.For(root)
-			if akFile == "" {
-				akFile = p.AuthorizedKeys()
-			}
-			keys, err := hostauth.AuthorizedKeys{File: akFile}.Load()
+			ak := authorizedKeys(akFile, p)
+			keys, err := ak.Load()
 			if err != nil {
 				return err
 			}
@@ -274,7 +283,7 @@ func newClients(f *factory.Factory) *cobra.Command {
 				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"clients": rows})
 			}
 			if len(rows) == 0 {
-				fmt.Fprintf(f.IO.ErrOut, "no authorized clients in %s (add one with 'udos-lib bridge authorize KEY')\n", akFile)
+				fmt.Fprintf(f.IO.ErrOut, "no authorized clients in %s (add one with 'udos-lib bridge authorize KEY')\n", ak.File)
 				return nil
 			}
 			for _, r := range rows {
@@ -287,7 +296,7 @@ func newClients(f *factory.Factory) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&akFile, "authorized-keys", "", "authorized client keys `FILE` (default <root>/bridge/authorized_keys)")
+	authorizedKeysFlag(c, &akFile)
 	return c
 }
 
@@ -310,10 +319,8 @@ func newAuthorize(f *factory.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if akFile == "" {
-				akFile = p.AuthorizedKeys()
-			}
-			added, err := hostauth.AuthorizedKeys{File: akFile}.Add(key, comment)
+			ak := authorizedKeys(akFile, p)
+			added, err := ak.Add(key, comment)
 			if err != nil {
 				return err
 			}
@@ -321,11 +328,11 @@ func newAuthorize(f *factory.Factory) *cobra.Command {
 			if !added {
 				state = "already authorized"
 			}
-			fmt.Fprintf(f.IO.ErrOut, "%s %s in %s\n", hostauth.Fingerprint(key), state, akFile)
+			fmt.Fprintf(f.IO.ErrOut, "%s %s in %s\n", hostauth.Fingerprint(key), state, ak.File)
 			return nil
 		},
 	}
-	c.Flags().StringVar(&akFile, "authorized-keys", "", "authorized client keys `FILE` (default <root>/bridge/authorized_keys)")
+	authorizedKeysFlag(c, &akFile)
 	return c
 }
 
