@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,9 +77,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		defer os.RemoveAll(dir)
 		sock := filepath.Join(dir, "cm")
 		args := func(extra ...string) []string {
-			return append([]string{"-F", "none", "-i", fx.keyFile[0], "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-				"-o", "UserKnownHostsFile=" + fx.kh.File, "-o", "StrictHostKeyChecking=yes", "-o", "ControlPath=" + sock,
-				"-p", strconv.Itoa(fx.addr.Port)}, extra...)
+			return append(append(sshOptions(fx.keyFile[0], fx.kh.File, fx.addr.Port), "-o", "ControlPath="+sock), extra...)
 		}
 		master := exec.Command(sshBin, args("-o", "ControlMaster=yes", "-N", "udos@127.0.0.1")...)
 		if err := master.Start(); err != nil {
@@ -116,6 +115,36 @@ func makeState(b *testing.B) (src string, change func()) {
 	return src, func() { write("f050.bin") }
 }
 
+// sshOptions are the OpenSSH client's options of the benchmarks: key only,
+// no prompt, the host pinned in knownHosts.
+func sshOptions(key, knownHosts string, port int) []string {
+	return []string{"-F", "none", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+		"-o", "UserKnownHostsFile=" + knownHosts, "-o", "StrictHostKeyChecking=yes", "-p", strconv.Itoa(port)}
+}
+
+// syncRuns runs the two sub-benchmarks of one way to sync the state
+// folder: NAME-first, each sync after reset emptied the destination, and
+// NAME-1pct, each after change rewrote 1 % of the source.
+func syncRuns(b *testing.B, name string, reset, change func(), sync func(b *testing.B)) {
+	b.Run(name+"-first", func(b *testing.B) {
+		b.SetBytes(100 << 20)
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			reset()
+			b.StartTimer()
+			sync(b)
+		}
+	})
+	b.Run(name+"-1pct", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			change()
+			b.StartTimer()
+			sync(b)
+		}
+	})
+}
+
 // BenchmarkSync100MB: a 100 MB state folder (100 files of 1 MB, random),
 // first sync and then with 1 % changed (one file rewritten), against rsync
 // run over OpenSSH's client to the same server (rsync is an allowed command
@@ -148,27 +177,9 @@ func BenchmarkSync100MB(b *testing.B) {
 		}
 		base = r.Version
 	}
-	b.Run("bridge-first", func(b *testing.B) {
-		b.SetBytes(100 << 20)
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			os.RemoveAll(store.Dir)
-			base = 0
-			b.StartTimer()
-			push(b)
-		}
-	})
-	b.Run("bridge-1pct", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			change()
-			b.StartTimer()
-			push(b)
-		}
-	})
+	syncRuns(b, "bridge", func() { os.RemoveAll(store.Dir); base = 0 }, change, push)
 	rsyncBin := testenv.Tool(b, "rsync")
-	sshCmd := fmt.Sprintf("ssh -F none -i %s -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -p %d",
-		fx.keyFile[0], fx.kh.File, fx.addr.Port)
+	sshCmd := "ssh " + strings.Join(sshOptions(fx.keyFile[0], fx.kh.File, fx.addr.Port), " ")
 	dst := filepath.Join(b.TempDir(), "dst")
 	rsync := func(b *testing.B) {
 		var out bytes.Buffer
@@ -178,23 +189,7 @@ func BenchmarkSync100MB(b *testing.B) {
 			b.Fatalf("rsync: %v %s", err, out.String())
 		}
 	}
-	b.Run("rsync-ssh-first", func(b *testing.B) {
-		b.SetBytes(100 << 20)
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			os.RemoveAll(dst)
-			b.StartTimer()
-			rsync(b)
-		}
-	})
-	b.Run("rsync-ssh-1pct", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			change()
-			b.StartTimer()
-			rsync(b)
-		}
-	})
+	syncRuns(b, "rsync-ssh", func() { os.RemoveAll(dst) }, change, rsync)
 }
 
 var _ = client.ErrLinkLost

@@ -121,54 +121,23 @@ func BenchmarkSyncNetns(b *testing.B) {
 			b.Fatalf("%s: %v %s", cmd.Args, err, out)
 		}
 	}
-	push := func() *exec.Cmd {
+	push := func(b *testing.B) {
 		c := sonic.Command(context.Background(), os.Args[0], "-test.run=^$")
 		c.Env = append(os.Environ(), "BRIDGE_BENCH_HELPER=push", "DIR="+dir, "ADDR="+wiz.IP, "SRC="+src)
-		return c
+		run(b, c)
 	}
-	b.Run("bridge-first", func(b *testing.B) {
-		b.SetBytes(100 << 20)
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			for _, p := range []string{"store", "base", "scan-cache.json"} {
-				os.RemoveAll(filepath.Join(dir, p))
-			}
-			b.StartTimer()
-			run(b, push())
+	syncRuns(b, "bridge", func() {
+		for _, p := range []string{"store", "base", "scan-cache.json"} {
+			os.RemoveAll(filepath.Join(dir, p))
 		}
-	})
-	b.Run("bridge-1pct", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			change()
-			b.StartTimer()
-			run(b, push())
-		}
-	})
+	}, change, push)
 	rsyncBin := testenv.Tool(b, "rsync")
-	sshCmd := fmt.Sprintf("ssh -F none -i %s -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -p 2222",
-		filepath.Join(dir, "client"), kh)
+	sshCmd := "ssh " + strings.Join(sshOptions(filepath.Join(dir, "client"), kh, 2222), " ")
 	dst := filepath.Join(dir, "rsync-dst")
-	rsync := func() *exec.Cmd {
-		return sonic.Command(context.Background(), rsyncBin, "-a", "-e", sshCmd, src+"/", "root@"+wiz.IP+":"+dst+"/")
+	rsync := func(b *testing.B) {
+		run(b, sonic.Command(context.Background(), rsyncBin, "-a", "-e", sshCmd, src+"/", "root@"+wiz.IP+":"+dst+"/"))
 	}
-	b.Run("rsync-openssh-first", func(b *testing.B) {
-		b.SetBytes(100 << 20)
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			os.RemoveAll(dst)
-			b.StartTimer()
-			run(b, rsync())
-		}
-	})
-	b.Run("rsync-openssh-1pct", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			change()
-			b.StartTimer()
-			run(b, rsync())
-		}
-	})
+	syncRuns(b, "rsync-openssh", func() { os.RemoveAll(dst) }, change, rsync)
 	// What each rsync pays before any data: OpenSSH's connection setup
 	// (client start, sshd's per-connection re-exec, key exchange, login).
 	b.Run("openssh-connect", func(b *testing.B) {
