@@ -85,6 +85,31 @@ func index(t *testing.T, b []byte) *Index {
 	return ix
 }
 
+// update is the update of images' old image, in dir as the seed, to the
+// new one, nu, described by ix.
+type update struct {
+	nu        []byte
+	dir, seed string
+	ix        *Index
+}
+
+func newUpdate(t *testing.T) *update {
+	t.Helper()
+	old, nu := images()
+	dir := t.TempDir()
+	return &update{nu: nu, dir: dir, seed: write(t, dir, "old.iso", old), ix: index(t, nu)}
+}
+
+// plan plans the update over the seed (and partial, if not "").
+func (u *update) plan(t *testing.T, partial string) *Plan {
+	t.Helper()
+	p, err := MakePlan(context.Background(), u.ix, partial, u.seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestIndexRoundTrip(t *testing.T) {
 	_, nu := images()
 	ix := index(t, nu)
@@ -123,17 +148,12 @@ func TestParseIndexRefusesHostile(t *testing.T) {
 }
 
 func TestPlanFindsShiftedBlocks(t *testing.T) {
-	old, nu := images()
-	dir := t.TempDir()
-	seed := write(t, dir, "old.iso", old)
-	p, err := MakePlan(context.Background(), index(t, nu), "", seed)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := newUpdate(t)
+	p := u.plan(t, "")
 	// 25123 new bytes touch at most 25123/4096+2 blocks per region, plus
 	// the block straddling each edge and the short tail.
 	if got := p.MissingBytes(); got > 45000 || got < 25123 {
-		t.Fatalf("missing %d bytes of %d, want about 25123 (ranges %v)", got, len(nu), p.Missing)
+		t.Fatalf("missing %d bytes of %d, want about 25123 (ranges %v)", got, len(u.nu), p.Missing)
 	}
 	for i := 1; i < len(p.Missing); i++ {
 		if p.Missing[i].Start <= p.Missing[i-1].End {
@@ -143,24 +163,18 @@ func TestPlanFindsShiftedBlocks(t *testing.T) {
 }
 
 func TestApplyDelta(t *testing.T) {
-	old, nu := images()
-	dir := t.TempDir()
-	seed := write(t, dir, "old.iso", old)
+	u := newUpdate(t)
 	var reqs atomic.Int64
-	s := server(t, nu, "", &reqs)
-	ix := index(t, nu)
-	p, err := MakePlan(context.Background(), ix, "", seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dest := filepath.Join(dir, "new.iso")
+	s := server(t, u.nu, "", &reqs)
+	p := u.plan(t, "")
+	dest := filepath.Join(u.dir, "new.iso")
 	verified := false
 	st, err := Apply(context.Background(), p, fetcher(), Options{URL: s.URL, Dest: dest, Verify: func(string) error { verified = true; return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(dest)
-	if !bytes.Equal(got, nu) || !verified {
+	if !bytes.Equal(got, u.nu) || !verified {
 		t.Fatal("assembled image differs or was not verified")
 	}
 	if st.Full || st.FetchedBytes != p.MissingBytes() || int64(st.Requests) != int64(len(p.Missing)) || reqs.Load() != int64(len(p.Missing)) {
@@ -172,31 +186,28 @@ func TestApplyDelta(t *testing.T) {
 }
 
 func TestApplyWithoutRangeDownloadsAll(t *testing.T) {
-	old, nu := images()
-	dir := t.TempDir()
-	s := server(t, nu, "norange", nil)
-	ix := index(t, nu)
-	p, _ := MakePlan(context.Background(), ix, "", write(t, dir, "old.iso", old))
+	u := newUpdate(t)
+	s := server(t, u.nu, "norange", nil)
+	p := u.plan(t, "")
 	var log bytes.Buffer
-	dest := filepath.Join(dir, "new.iso")
+	dest := filepath.Join(u.dir, "new.iso")
 	st, err := Apply(context.Background(), p, fetcher(), Options{URL: s.URL, Dest: dest, Log: &log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := os.ReadFile(dest); !bytes.Equal(got, nu) {
+	if got, _ := os.ReadFile(dest); !bytes.Equal(got, u.nu) {
 		t.Fatal("image differs")
 	}
-	if !st.Full || st.FetchedBytes != int64(len(nu)) || !strings.Contains(log.String(), "does not serve Range") {
+	if !st.Full || st.FetchedBytes != int64(len(u.nu)) || !strings.Contains(log.String(), "does not serve Range") {
 		t.Fatalf("stats %+v, log %q", st, log.String())
 	}
 }
 
 func TestApplyRefusesTamperedBlock(t *testing.T) {
-	old, nu := images()
-	dir := t.TempDir()
-	dest := write(t, dir, "new.iso", []byte("the current image"))
-	s := server(t, nu, "tamper", nil)
-	p, _ := MakePlan(context.Background(), index(t, nu), "", write(t, dir, "old.iso", old))
+	u := newUpdate(t)
+	dest := write(t, u.dir, "new.iso", []byte("the current image"))
+	s := server(t, u.nu, "tamper", nil)
+	p := u.plan(t, "")
 	_, err := Apply(context.Background(), p, fetcher(), Options{URL: s.URL, Dest: dest})
 	if !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "does not match the signed index") {
 		t.Fatalf("got %v", err)
@@ -210,21 +221,19 @@ func TestApplyRefusesTamperedBlock(t *testing.T) {
 }
 
 func TestApplyRefusesBadSignatureAndWholeDigest(t *testing.T) {
-	old, nu := images()
-	dir := t.TempDir()
-	dest := write(t, dir, "new.iso", []byte("current"))
-	s := server(t, nu, "norange", nil)
-	ix := index(t, nu)
-	p, _ := MakePlan(context.Background(), ix, "", write(t, dir, "old.iso", old))
+	u := newUpdate(t)
+	dest := write(t, u.dir, "new.iso", []byte("current"))
+	s := server(t, u.nu, "norange", nil)
+	p := u.plan(t, "")
 	_, err := Apply(context.Background(), p, fetcher(), Options{URL: s.URL, Dest: dest, Verify: func(string) error { return errors.New("signature made by an unknown key") }})
 	if !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "unknown key") {
 		t.Fatalf("got %v", err)
 	}
 	// A full download of other bytes than the index describes.
-	other := append([]byte{}, nu...)
+	other := append([]byte{}, u.nu...)
 	other[len(other)/2] ^= 1
 	s2 := server(t, other, "norange", nil)
-	p, _ = MakePlan(context.Background(), ix, "", write(t, dir, "old.iso", old))
+	p = u.plan(t, "")
 	if _, err := Apply(context.Background(), p, fetcher(), Options{URL: s2.URL, Dest: dest}); !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "sha256") {
 		t.Fatalf("got %v", err)
 	}
@@ -234,11 +243,8 @@ func TestApplyRefusesBadSignatureAndWholeDigest(t *testing.T) {
 }
 
 func TestApplyResumesInterrupted(t *testing.T) {
-	old, nu := images()
-	dir := t.TempDir()
-	seed := write(t, dir, "old.iso", old)
-	ix := index(t, nu)
-	dest := filepath.Join(dir, "new.iso")
+	u := newUpdate(t)
+	dest := filepath.Join(u.dir, "new.iso")
 	// A server that dies after the first range.
 	var n atomic.Int64
 	dying := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -246,10 +252,10 @@ func TestApplyResumesInterrupted(t *testing.T) {
 			http.Error(w, "gone", http.StatusServiceUnavailable)
 			return
 		}
-		http.ServeContent(w, r, "image.iso", time.Unix(0, 0), bytes.NewReader(nu))
+		http.ServeContent(w, r, "image.iso", time.Unix(0, 0), bytes.NewReader(u.nu))
 	}))
 	defer dying.Close()
-	p, _ := MakePlan(context.Background(), ix, dest+PartialExt, seed)
+	p := u.plan(t, dest+PartialExt)
 	first := p.Missing[0]
 	if len(p.Missing) < 2 {
 		t.Fatal("test needs several ranges")
@@ -262,11 +268,8 @@ func TestApplyResumesInterrupted(t *testing.T) {
 	}
 	// The next run takes the first range from the partial file.
 	var reqs atomic.Int64
-	s := server(t, nu, "", &reqs)
-	p2, err := MakePlan(context.Background(), ix, dest+PartialExt, seed)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := server(t, u.nu, "", &reqs)
+	p2 := u.plan(t, dest+PartialExt)
 	if p2.MissingBytes() != p.MissingBytes()-(first.End-first.Start) {
 		t.Fatalf("resumed plan misses %d bytes, want %d", p2.MissingBytes(), p.MissingBytes()-(first.End-first.Start))
 	}
@@ -274,7 +277,7 @@ func TestApplyResumesInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := os.ReadFile(dest); !bytes.Equal(got, nu) || st.Requests != len(p.Missing)-1 {
+	if got, _ := os.ReadFile(dest); !bytes.Equal(got, u.nu) || st.Requests != len(p.Missing)-1 {
 		t.Fatalf("image differs or %d requests", st.Requests)
 	}
 }
