@@ -68,6 +68,17 @@ func sample(t testing.TB) *Catalog {
 	return c
 }
 
+// edit returns good with the first old replaced by new; the test fails
+// where old is not in good (an edit that changes nothing tests nothing).
+func edit(t testing.TB, good []byte, old, new string) []byte {
+	t.Helper()
+	out := strings.Replace(string(good), old, new, 1)
+	if out == string(good) {
+		t.Fatalf("%q is not in the sample catalog", old)
+	}
+	return []byte(out)
+}
+
 func TestMarshalGolden(t *testing.T) {
 	t.Parallel()
 	got, err := sample(t).Marshal()
@@ -161,7 +172,7 @@ func TestParseInvalid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := func(old, new string) []byte { return []byte(strings.Replace(string(good), old, new, 1)) }
+	r := func(old, new string) []byte { return edit(t, good, old, new) }
 	tests := []struct {
 		name string
 		data []byte
@@ -251,7 +262,7 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tampered := []byte(strings.Replace(string(data), `"serial": 7`, `"serial": 8`, 1))
+	tampered := edit(t, data, `"serial": 7`, `"serial": 8`)
 	now := t0.Add(time.Hour)
 	tests := []struct {
 		name   string

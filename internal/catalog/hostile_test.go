@@ -16,13 +16,7 @@ func TestParseDuplicateKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := func(old, new string) []byte {
-		out := strings.Replace(string(good), old, new, 1)
-		if out == string(good) {
-			t.Fatalf("%q is not in the sample catalog", old)
-		}
-		return []byte(out)
-	}
+	r := func(old, new string) []byte { return edit(t, good, old, new) }
 	tests := []struct {
 		name string
 		data []byte
@@ -73,11 +67,7 @@ func TestParseLongOperands(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			data := strings.Replace(string(good), tt.old, tt.new, 1)
-			if data == string(good) {
-				t.Fatalf("%q is not in the sample catalog", tt.old)
-			}
-			_, err := Parse([]byte(data))
+			_, err := Parse(edit(t, good, tt.old, tt.new))
 			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "…") {
 				t.Fatalf("err = %.600v\nwant ErrInvalid containing %q and shortened", err, tt.want)
 			}
