@@ -68,6 +68,16 @@ func sample(t testing.TB) *Catalog {
 	return c
 }
 
+// sampleJSON is the sample catalog as Marshal writes it.
+func sampleJSON(t testing.TB) []byte {
+	t.Helper()
+	b, err := sample(t).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // edit returns good with the first old replaced by new; the test fails
 // where old is not in good (an edit that changes nothing tests nothing).
 func edit(t testing.TB, good []byte, old, new string) []byte {
@@ -168,10 +178,7 @@ func TestVersions(t *testing.T) {
 
 func TestParseInvalid(t *testing.T) {
 	t.Parallel()
-	good, err := sample(t).Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := sampleJSON(t)
 	r := func(old, new string) []byte { return edit(t, good, old, new) }
 	tests := []struct {
 		name string
@@ -254,10 +261,7 @@ func keys(t *testing.T) (signer *pgpsign.Signer, trusted, other *pgpsign.Keyring
 func TestVerify(t *testing.T) {
 	t.Parallel()
 	signer, trusted, other := keys(t)
-	data, err := sample(t).Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := sampleJSON(t)
 	sig, err := signer.SignDetached(strings.NewReader(string(data)))
 	if err != nil {
 		t.Fatal(err)

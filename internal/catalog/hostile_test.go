@@ -12,10 +12,7 @@ import (
 // and another reader the other way is refused, at any depth, naming the key.
 func TestParseDuplicateKeys(t *testing.T) {
 	t.Parallel()
-	good, err := sample(t).Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := sampleJSON(t)
 	r := func(old, new string) []byte { return edit(t, good, old, new) }
 	tests := []struct {
 		name string
@@ -45,10 +42,7 @@ func TestParseDuplicateKeys(t *testing.T) {
 // constraint does not come back in full.
 func TestParseLongOperands(t *testing.T) {
 	t.Parallel()
-	good, err := sample(t).Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := sampleJSON(t)
 	long := "1.2.3-" + strings.Repeat("x", 10<<10)
 	tests := []struct{ name, old, new, want string }{
 		{"version", `"version": "1.2.3",
