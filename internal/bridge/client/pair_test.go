@@ -58,6 +58,17 @@ func (fx *fixture) openUnanswered(t *testing.T, timeout time.Duration) (res <-ch
 	return res, offered
 }
 
+// unpaired checks that the window ends with want and k stays unauthorized.
+func (fx *fixture) unpaired(t *testing.T, res <-chan windowResult, want error, k ssh.Signer) {
+	t.Helper()
+	if r := <-res; !errors.Is(r.err, want) {
+		t.Fatalf("window: %+v, want %v", r, want)
+	}
+	if fx.isAuthorized(t, k) {
+		t.Fatalf("a key was authorized by a window that ended with %v", want)
+	}
+}
+
 type windowResult struct {
 	offer *pairing.Offer
 	err   error
@@ -142,12 +153,7 @@ func TestPairDeclinedAuthorizesNothing(t *testing.T) {
 	if !errors.Is(err, client.ErrNotPaired) || !strings.Contains(err.Error(), "declined") {
 		t.Fatalf("declined pairing: %v", err)
 	}
-	if r := <-res; !errors.Is(r.err, pairing.ErrDeclined) {
-		t.Fatalf("window: %+v", r)
-	}
-	if fx.isAuthorized(t, sonic) {
-		t.Fatal("a declined key was authorized")
-	}
+	fx.unpaired(t, res, pairing.ErrDeclined, sonic)
 	if _, err := client.Dial(context.Background(), fx.cfgKey(sonic)); !client.IsUnauthorized(err) {
 		t.Fatalf("declined client after the window: %v", err)
 	}
@@ -175,12 +181,7 @@ func TestPairTimeout(t *testing.T) {
 	if !errors.Is(err, client.ErrNotPaired) || !strings.Contains(err.Error(), "window closed") {
 		t.Fatalf("pairing past the timeout: %v", err)
 	}
-	if r := <-res; !errors.Is(r.err, pairing.ErrTimeout) {
-		t.Fatalf("window: %+v", r)
-	}
-	if fx.isAuthorized(t, sonic) {
-		t.Fatal("a key was authorized after the timeout")
-	}
+	fx.unpaired(t, res, pairing.ErrTimeout, sonic)
 }
 
 func TestPairSecondClientDuringWindow(t *testing.T) {
@@ -232,12 +233,7 @@ func TestPairClientLeavesBeforeTheVerdict(t *testing.T) {
 	if _, err := c.Pair(ctx, "sonic"); err == nil {
 		t.Fatal("pairing survived its connection")
 	}
-	if r := <-res; !errors.Is(r.err, pairing.ErrClientGone) {
-		t.Fatalf("window: %+v", r)
-	}
-	if fx.isAuthorized(t, sonic) {
-		t.Fatal("a client that left was authorized")
-	}
+	fx.unpaired(t, res, pairing.ErrClientGone, sonic)
 }
 
 func TestPairNeedsTrustAndWindow(t *testing.T) {
