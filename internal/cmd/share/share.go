@@ -140,19 +140,16 @@ func Run(opts *Options) error {
 		defer os.RemoveAll(tmp)
 		req.OutDir = tmp
 	}
-	token := opts.Getenv("GITHUB_TOKEN")
-	if token == "" {
-		token = opts.Getenv("GH_TOKEN")
-	}
-	if token == "" {
+	cfg := ghrelease.ConfigFromEnv(opts.Getenv)
+	if cfg.Token == "" {
 		return fmt.Errorf("no GitHub token: set GITHUB_TOKEN (a token with contents:write on %s)", req.Repository)
 	}
-	api := opts.APIURL
-	if api == "" {
-		api = opts.Getenv("GITHUB_API_URL")
+	if opts.APIURL != "" {
+		cfg.APIURL = opts.APIURL
 	}
-	c, err := ghrelease.New(ghrelease.Config{APIURL: api, Token: token, UserAgent: "udos-lib-share",
-		Logf: func(f string, a ...any) { fmt.Fprintf(opts.IO.ErrOut, "udos-lib: "+f+"\n", a...) }})
+	cfg.UserAgent = "udos-lib-share"
+	cfg.Logf = func(f string, a ...any) { fmt.Fprintf(opts.IO.ErrOut, "udos-lib: "+f+"\n", a...) }
+	c, err := ghrelease.New(cfg)
 	if err != nil {
 		return err
 	}
