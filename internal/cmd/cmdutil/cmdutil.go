@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -71,6 +72,17 @@ func MinArgs(n int, msg string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// DidYouMean is the end of an unknown command's usage error: "; did you
+// mean A or B?" with the subcommands of c that cobra finds near name, or ""
+// when none is.
+func DidYouMean(c *cobra.Command, name string) string {
+	s := c.SuggestionsFor(name)
+	if len(s) == 0 {
+		return ""
+	}
+	return "; did you mean " + strings.Join(s, " or ") + "?"
 }
 
 // WriteJSON prints v as indented JSON with a final newline.

@@ -67,3 +67,20 @@ func TestWithClientEndsTheSessionOnError(t *testing.T) {
 		t.Fatalf("WithClient with a failing begin: %v (fn called %v)", err, called)
 	}
 }
+
+func TestDidYouMean(t *testing.T) {
+	group := &cobra.Command{Use: "group"}
+	for _, name := range []string{"install", "uninstall", "status", "stop"} {
+		group.AddCommand(&cobra.Command{Use: name, Run: func(*cobra.Command, []string) {}})
+	}
+	for name, want := range map[string]string{
+		"instal": "; did you mean install?",
+		"sto":    "; did you mean stop?",
+		"st":     "; did you mean status or stop?",
+		"zzzz":   "",
+	} {
+		if got := DidYouMean(group, name); got != want {
+			t.Errorf("DidYouMean(%q) = %q, want %q", name, got, want)
+		}
+	}
+}

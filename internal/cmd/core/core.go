@@ -67,11 +67,7 @@ the user's library/, memory/ and vault/ outside the versions. The prefix is the
 			if len(args) == 0 {
 				return nil
 			}
-			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-				msg += "; did you mean " + strings.Join(s, " or ") + "?"
-			}
-			return cmdutil.Usagef("%s", msg)
+			return cmdutil.Usagef("unknown command %q for %q%s", args[0], cmd.CommandPath(), cmdutil.DidYouMean(cmd, args[0]))
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmdutil.Usagef("core: which one? install, upgrade, rollback or status (see 'udos-lib core --help')")

@@ -141,11 +141,7 @@ func newHelpCmd() *cobra.Command {
 			target, rest, err := c.Root().Find(args)
 			if err != nil || len(rest) > 0 || target == nil {
 				topic := strings.Join(args, " ")
-				msg := fmt.Sprintf("unknown help topic %q", topic)
-				if s := c.Root().SuggestionsFor(topic); len(s) > 0 {
-					msg += fmt.Sprintf("; did you mean %s?", strings.Join(s, " or "))
-				}
-				return cmdutil.Usagef("%s (see 'udos-lib help')", msg)
+				return cmdutil.Usagef("unknown help topic %q%s (see 'udos-lib help')", topic, cmdutil.DidYouMean(c.Root(), topic))
 			}
 			target.InitDefaultHelpFlag()
 			return target.Help()

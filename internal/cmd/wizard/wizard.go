@@ -183,11 +183,7 @@ See docs/DOCKER-OPERATIONS.md.`,
 				_ = c.Usage()
 				return cmdutil.Usagef("wizard: name a command (see 'udos-lib wizard --help')")
 			}
-			msg := fmt.Sprintf("wizard: unknown command %q", args[0])
-			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
-				msg += fmt.Sprintf("; did you mean %s?", strings.Join(s, " or "))
-			}
-			return cmdutil.Usagef("%s (see 'udos-lib wizard --help')", msg)
+			return cmdutil.Usagef("wizard: unknown command %q%s (see 'udos-lib wizard --help')", args[0], cmdutil.DidYouMean(c, args[0]))
 		},
 	}
 	cmd.AddCommand(checkCmd(f), upCmd(f), downCmd(f), statusCmd(f), logsCmd(f), recoverCmd(f), watchCmd(f),
