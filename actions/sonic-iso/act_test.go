@@ -76,7 +76,7 @@ func TestActionWithAct(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(repo, ".github/workflows/sonic.yml"), []byte(workflow), 0o644)
 	// Stand-ins: the action does not run the kernel or busybox.
-	os.WriteFile(filepath.Join(repo, "inputs/vmlinuz"), bzImage(), 0o644)
+	os.WriteFile(filepath.Join(repo, "inputs/vmlinuz"), isotest.BzImage(), 0o644)
 	os.WriteFile(filepath.Join(repo, "inputs/busybox"), []byte("busybox"), 0o755)
 	tarCmd := exec.Command("tar", "-czf", filepath.Join(repo, "inputs/core.tar.gz"), "-C", root, "go.mod")
 	if out, err := tarCmd.CombinedOutput(); err != nil {

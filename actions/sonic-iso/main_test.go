@@ -24,7 +24,7 @@ func fakeInputs(t *testing.T) map[string]string {
 		p := filepath.Join(dir, n)
 		data := []byte(n)
 		if n == "vmlinuz" {
-			data = bzImage()
+			data = isotest.BzImage()
 		}
 		if err := os.WriteFile(p, data, 0o755); err != nil {
 			t.Fatal(err)
@@ -32,15 +32,6 @@ func fakeInputs(t *testing.T) map[string]string {
 		files[n] = p
 	}
 	return files
-}
-
-// bzImage is a stand-in kernel with the x86 boot protocol's header (the
-// boot sector signature and "HdrS" at 0x202), which the action checks.
-func bzImage() []byte {
-	b := make([]byte, 0x1000)
-	b[0x1FE], b[0x1FF] = 0x55, 0xAA
-	copy(b[0x202:], "HdrS\x0f\x02")
-	return b
 }
 
 func TestActionBuildsSignsUploads(t *testing.T) {

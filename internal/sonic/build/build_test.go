@@ -25,22 +25,12 @@ func stand(t *testing.T, name string) string {
 	p := filepath.Join(t.TempDir(), name)
 	data := []byte(name)
 	if name == "vmlinuz" || name == "k" {
-		data = bzImage()
+		data = isotest.BzImage()
 	}
 	if err := os.WriteFile(p, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// bzImage is a stand-in kernel: the boot sector signature and the setup
-// header's magic where the x86 boot protocol puts them, and no kernel
-// behind them (building does not run it; booting is the e2e tests' job).
-func bzImage() []byte {
-	b := make([]byte, 0x1000)
-	b[0x1FE], b[0x1FF] = 0x55, 0xAA
-	copy(b[0x202:], "HdrS\x0f\x02")
-	return b
 }
 
 func TestValidate(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
@@ -30,7 +31,7 @@ func debPackage(t *testing.T) string {
 	root := filepath.Join(t.TempDir(), "pkg")
 	for dir, files := range map[string]map[string][]byte{
 		"DEBIAN":                   {"control": []byte("Package: linux-image-" + ver + "\nVersion: 6.1.999-1\nArchitecture: amd64\nMaintainer: test <t@example.org>\nDescription: test kernel package\n")},
-		"boot":                     {"vmlinuz-" + ver: bzImage()},
+		"boot":                     {"vmlinuz-" + ver: isotest.BzImage()},
 		"lib/modules/" + ver + "/": {"modules.dep": []byte("")},
 	} {
 		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
@@ -70,11 +71,11 @@ func TestCheckKernel(t *testing.T) {
 		arch       string
 		want       []string // "" for a kernel that passes
 	}{
-		{"bzImage header", write("vmlinuz", bzImage()), "", nil},
-		{"bzImage for amd64", write("vmlinuz-amd64", bzImage()), "amd64", nil},
+		{"bzImage header", write("vmlinuz", isotest.BzImage()), "", nil},
+		{"bzImage for amd64", write("vmlinuz-amd64", isotest.BzImage()), "amd64", nil},
 		{"arm64 Image", write("Image", arm64Image()), "arm64", nil},
 		{"arm64 Image for amd64", write("Image-amd64", arm64Image()), "amd64", []string{"Image-amd64", "is an arm64 kernel", "(amd64)", "linux-image-amd64", "or build for arm64"}},
-		{"bzImage for arm64", write("bz-arm64", bzImage()), "arm64", []string{"bz-arm64", "is an amd64 kernel", "(arm64)", "linux-image-arm64", "or build for amd64"}},
+		{"bzImage for arm64", write("bz-arm64", isotest.BzImage()), "arm64", []string{"bz-arm64", "is an amd64 kernel", "(arm64)", "linux-image-arm64", "or build for amd64"}},
 		{"gzip arm64 Image", write("vmlinuz-arm64", zImage.Bytes()), "arm64", []string{"vmlinuz-arm64", "gzip-compressed arm64 Image", "gzip -dc"}},
 		{"ELF for arm64", write("vmlinux-arm64", append([]byte("\x7fELF\x02\x01\x01"), make([]byte, 0x400)...)), "arm64", []string{"an ELF file", "arm64 Image", `"ARM\x64" at offset 0x38`}},
 		{"Debian kernel package", debPackage(t), "", []string{"linux-image-6.1.0-99-amd64_6.1.999-1_amd64.deb", "is a Debian package", "dpkg -x", "boot/vmlinuz-<version>", `"HdrS" at offset 0x202`}},
