@@ -17,6 +17,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
+	"github.com/fredbook/udos-dist/internal/sonic/iso"
 	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
@@ -104,7 +105,8 @@ func TestCheckKernel(t *testing.T) {
 		})
 	}
 	// The machine's real test kernel, when there is one, passes.
-	for real, arch := range map[string]string{"/var/cache/udos-test/kernel/vmlinuz": "amd64", "/var/cache/udos-test/kernel-arm64/vmlinuz": "arm64"} {
+	for _, arch := range iso.Arches {
+		real := isotest.KernelPath(arch)
 		if !fileExists(real) {
 			continue
 		}

@@ -36,17 +36,9 @@ var virt = machine{
 // unpacks from Debian's arm64 packages.
 func arm64Kernel(t testing.TB) (image, modules, busybox string) {
 	t.Helper()
-	image = os.Getenv("UDOS_TEST_KERNEL_ARM64")
-	if image == "" {
-		image = "/var/cache/udos-test/kernel-arm64/vmlinuz"
-	}
-	need(t, "arm64 test kernel", image, "linux-image-arm64:arm64, unpacked")
+	image, modules = isotest.Kernel(t, iso.ARM64)
 	busybox = need(t, "arm64 busybox", filepath.Join(filepath.Dir(image), "busybox"), "busybox-static:arm64, unpacked")
-	dirs, _ := filepath.Glob(filepath.Join(filepath.Dir(image), "lib/modules/*"))
-	if len(dirs) != 1 {
-		t.Fatalf("want one lib/modules/<release> beside %s, found %v", image, dirs)
-	}
-	return image, dirs[0], busybox
+	return image, modules, busybox
 }
 
 // crossRuntime builds cmd/sonic-runtime for linux/arch into dir.

@@ -44,7 +44,7 @@ func TestBridgeOnSonic(t *testing.T) {
 	}
 	dnsmasq := testenv.Tool(t, "dnsmasq")
 	need(t, "qemu", "qemu-system-x86_64", "qemu-system-x86")
-	vmlinuz, modules := kernel(t)
+	vmlinuz, modules := isotest.Kernel(t, iso.AMD64)
 	udosLibPath := udosLib(t)
 	res, err := build.Build(context.Background(), build.Options{
 		Version: version, Kernel: vmlinuz, Modules: modules,

@@ -43,21 +43,6 @@ func need(t testing.TB, what, path, pkg string) string {
 	return ""
 }
 
-// kernel finds the test kernel and its modules directory.
-func kernel(t testing.TB) (vmlinuz, modules string) {
-	t.Helper()
-	vmlinuz = os.Getenv("UDOS_TEST_KERNEL")
-	if vmlinuz == "" {
-		vmlinuz = "/var/cache/udos-test/kernel/vmlinuz"
-	}
-	need(t, "test kernel", vmlinuz, "a linux-image package, unpacked")
-	dirs, _ := filepath.Glob(filepath.Join(filepath.Dir(vmlinuz), "lib/modules/*"))
-	if len(dirs) != 1 {
-		t.Fatalf("want one lib/modules/<release> beside %s, found %v", vmlinuz, dirs)
-	}
-	return vmlinuz, dirs[0]
-}
-
 // staticBuild is one static binary built for the images.
 type staticBuild struct {
 	once sync.Once
@@ -138,7 +123,7 @@ func tarDir(t testing.TB, src, out string) string {
 // buildISO builds the test ISO into dir.
 func buildISO(t testing.TB, dir string) build.Result {
 	t.Helper()
-	vmlinuz, modules := kernel(t)
+	vmlinuz, modules := isotest.Kernel(t, iso.AMD64)
 	need(t, "qemu", "qemu-system-x86_64", "qemu-system-x86")
 	tools := isotest.Tools(t, iso.AMD64)
 	res, err := build.Build(context.Background(), build.Options{
@@ -379,7 +364,7 @@ func TestBoot(t *testing.T) {
 func TestInstall(t *testing.T) {
 	t.Parallel()
 	need(t, "OVMF", ovmf, "ovmf")
-	vmlinuz, modules := kernel(t)
+	vmlinuz, modules := isotest.Kernel(t, iso.AMD64)
 	tools := isotest.Tools(t, iso.AMD64)
 	dir := t.TempDir()
 	res, err := build.Build(context.Background(), build.Options{
@@ -503,7 +488,7 @@ func TestReproducible(t *testing.T) {
 // its terminal.
 func TestRecoveryShell(t *testing.T) {
 	t.Parallel()
-	vmlinuz, modules := kernel(t)
+	vmlinuz, modules := isotest.Kernel(t, iso.AMD64)
 	need(t, "qemu", "qemu-system-x86_64", "qemu-system-x86")
 	tools := isotest.Tools(t, iso.AMD64)
 	dir := t.TempDir()

@@ -49,7 +49,7 @@ func keyringRootfs(t *testing.T, pub []byte) string {
 // ready and is committed.
 func TestUpdateAB(t *testing.T) {
 	t.Parallel()
-	vmlinuz, modules := kernel(t)
+	vmlinuz, modules := isotest.Kernel(t, iso.AMD64)
 	need(t, "qemu", "qemu-system-x86_64", "qemu-system-x86")
 	tools := isotest.Tools(t, iso.AMD64)
 	key, err := coretest.NewKey("uDOS Release")

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fredbook/udos-dist/internal/goldentest"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 	"github.com/fredbook/udos-dist/internal/testenv"
 )
 
@@ -237,22 +237,8 @@ func TestCPIONames(t *testing.T) {
 // .ci/setup.d/50-sonic.sh.
 func testModulesDir(t *testing.T) string {
 	t.Helper()
-	return kernelModulesDir(t, "UDOS_TEST_KERNEL", "/var/cache/udos-test/kernel/vmlinuz")
-}
-
-// kernelModulesDir is lib/modules/<release> beside the kernel that env
-// names (else def).
-func kernelModulesDir(t *testing.T, env, def string) string {
-	t.Helper()
-	k := os.Getenv(env)
-	if k == "" {
-		k = def
-	}
-	dirs, _ := filepath.Glob(filepath.Join(filepath.Dir(k), "lib/modules/*"))
-	if len(dirs) != 1 {
-		testenv.Missing(t, fmt.Sprintf("no kernel modules beside %s (.ci/setup.d/50-sonic.sh)", k))
-	}
-	return dirs[0]
+	_, modules := isotest.Kernel(t, "amd64")
+	return modules
 }
 
 func TestModulesResolve(t *testing.T) {
@@ -287,7 +273,7 @@ func TestModulesResolve(t *testing.T) {
 // no uhci_hcd: DefaultModules would not.
 func TestModulesResolveARM64(t *testing.T) {
 	t.Parallel()
-	dir := kernelModulesDir(t, "UDOS_TEST_KERNEL_ARM64", "/var/cache/udos-test/kernel-arm64/vmlinuz")
+	_, dir := isotest.Kernel(t, "arm64")
 	if got := DefaultModulesFor("arm64"); slices.Contains(got, "uhci_hcd") || slices.Contains(got, "ata_piix") || !slices.Contains(got, "virtio_scsi") {
 		t.Errorf("arm64 modules %v", got)
 	}

@@ -41,10 +41,7 @@ var epoch = time.Unix(1764115200, 0).UTC()
 func BenchmarkUpdate5Percent(b *testing.B) {
 	tools := isotest.Tools(b, iso.AMD64)
 	zsync, zsyncmake := testenv.Tool(b, "zsync"), testenv.Tool(b, "zsyncmake")
-	kernel := "/var/cache/udos-test/kernel/vmlinuz"
-	if k := os.Getenv("UDOS_TEST_KERNEL"); k != "" {
-		kernel = k
-	}
+	kernel := isotest.KernelPath(iso.AMD64)
 	if _, err := os.Stat(kernel); err != nil {
 		testenv.Missing(b, "test kernel "+kernel)
 	}
