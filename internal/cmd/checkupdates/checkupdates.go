@@ -47,10 +47,7 @@ func run(opts *Options) error {
 
 func printUpdates(opts *Options, ups []library.UpdateInfo) error {
 	if opts.JSON {
-		if ups == nil {
-			ups = []library.UpdateInfo{}
-		}
-		return cmdutil.WriteJSON(opts.IO.Out, ups)
+		return cmdutil.WriteJSON(opts.IO.Out, cmdutil.NonNil(ups))
 	}
 	n := 0
 	tw := cmdutil.NewTable(opts.IO.Out)

@@ -95,14 +95,20 @@ func WriteJSON(w io.Writer, v any) error {
 	return err
 }
 
+// NonNil is s, or an empty slice when s is nil: a list in --json output is
+// [], never null.
+func NonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 // PrintChanges reports the result of a transaction: JSON on out when asked,
 // otherwise one human line per change on errOut.
 func PrintChanges[T any](out, errOut io.Writer, asJSON bool, changes []T, line func(T) string) error {
 	if asJSON {
-		if changes == nil {
-			changes = []T{}
-		}
-		return WriteJSON(out, map[string]any{"changes": changes})
+		return WriteJSON(out, map[string]any{"changes": NonNil(changes)})
 	}
 	for _, c := range changes {
 		if s := line(c); s != "" {

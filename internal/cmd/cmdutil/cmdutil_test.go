@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -82,5 +83,15 @@ func TestDidYouMean(t *testing.T) {
 		if got := DidYouMean(group, name); got != want {
 			t.Errorf("DidYouMean(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+func TestNonNilListsAreEmptyInJSON(t *testing.T) {
+	var b strings.Builder
+	if err := WriteJSON(&b, map[string]any{"none": NonNil([]string(nil)), "some": NonNil([]string{"a"})}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\n  \"none\": [],\n  \"some\": [\n    \"a\"\n  ]\n}\n"; b.String() != want {
+		t.Fatalf("got %q, want %q", b.String(), want)
 	}
 }

@@ -99,9 +99,7 @@ func describe(opts *Options, c *library.Client, cat *library.Catalog) error {
 	if d.SelectedDeps == nil {
 		d.SelectedDeps = map[string]string{}
 	}
-	if d.Stored == nil {
-		d.Stored = []string{}
-	}
+	d.Stored = cmdutil.NonNil(d.Stored)
 	if opts.JSON {
 		return cmdutil.WriteJSON(opts.IO.Out, d)
 	}

@@ -55,11 +55,7 @@ func printMatches(opts *Options, libs []catalog.Library) error {
 	if opts.JSON {
 		out := []Result{}
 		for _, l := range libs {
-			tags := l.Tags
-			if tags == nil {
-				tags = []string{}
-			}
-			out = append(out, Result{ID: l.ID, Namespace: l.Namespace, Name: l.Name, Version: l.Version, Description: l.Description, Tags: tags})
+			out = append(out, Result{ID: l.ID, Namespace: l.Namespace, Name: l.Name, Version: l.Version, Description: l.Description, Tags: cmdutil.NonNil(l.Tags)})
 		}
 		return cmdutil.WriteJSON(opts.IO.Out, out)
 	}

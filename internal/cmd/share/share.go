@@ -159,7 +159,7 @@ func Run(opts *Options) error {
 	}
 	r := Result{Package: res.Package, Path: res.PackagePath, ID: res.ID, Version: res.Version, Tag: res.Tag,
 		SHA256: res.SHA256, Size: res.Size, Signer: res.Fingerprint, ReleaseURL: res.Release.URL,
-		Uploaded: nonNil(res.Release.Uploaded), Kept: nonNil(res.Release.Kept), Dispatched: res.Dispatched}
+		Uploaded: cmdutil.NonNil(res.Release.Uploaded), Kept: cmdutil.NonNil(res.Release.Kept), Dispatched: res.Dispatched}
 	if opts.Output == "" {
 		r.Path = ""
 	}
@@ -173,13 +173,6 @@ func Run(opts *Options) error {
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "%s %s@%s: %s, sha256 %s\n", r.Package, r.ID, r.Version, state, r.SHA256)
 	return nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func signingKey(opts *Options) ([]byte, error) {

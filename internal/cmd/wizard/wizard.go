@@ -121,10 +121,7 @@ func writeList[T any](f *factory.Factory, key string, items []T, err error) erro
 	if !f.Global.JSON {
 		return err
 	}
-	if items == nil {
-		items = []T{}
-	}
-	if jerr := cmdutil.WriteJSON(f.IO.Out, map[string]any{key: items}); jerr != nil && err == nil {
+	if jerr := cmdutil.WriteJSON(f.IO.Out, map[string]any{key: cmdutil.NonNil(items)}); jerr != nil && err == nil {
 		err = jerr
 	}
 	return err
@@ -209,10 +206,7 @@ func checkCmd(f *factory.Factory) *cobra.Command {
 				return err
 			}
 			if f.Global.JSON {
-				if fs == nil {
-					fs = []compose.Finding{}
-				}
-				if err := cmdutil.WriteJSON(f.IO.Out, map[string]any{"file": p.File, "findings": fs}); err != nil {
+				if err := cmdutil.WriteJSON(f.IO.Out, map[string]any{"file": p.File, "findings": cmdutil.NonNil(fs)}); err != nil {
 					return err
 				}
 			} else {
