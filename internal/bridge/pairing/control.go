@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/fredbook/udos-dist/internal/bridge/accept"
 )
 
 // The control socket joins `bridge pair` (the operator) to the running
@@ -85,26 +87,10 @@ func Listen(path string) (net.Listener, error) {
 // ServeControl serves operators on ln until ctx ends, each connection one
 // window of w.
 func ServeControl(ctx context.Context, ln net.Listener, w *Window, log func(string)) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { <-ctx.Done(); ln.Close() }()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("accepting on the pairing socket: %w", err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			serveOperator(ctx, c, w, log)
-		}()
-	}
+	return accept.Serve(ctx, ln, func(ctx context.Context, c net.Conn) {
+		defer c.Close()
+		serveOperator(ctx, c, w, log)
+	})
 }
 
 func serveOperator(ctx context.Context, c net.Conn, w *Window, log func(string)) {

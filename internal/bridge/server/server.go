@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/fredbook/udos-dist/internal/bridge/accept"
 	"github.com/fredbook/udos-dist/internal/bridge/hostauth"
 	"github.com/fredbook/udos-dist/internal/bridge/pairing"
 )
@@ -128,29 +129,7 @@ func (s *Server) checkKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permis
 // Serve accepts connections on ln until ctx ends; then it closes the
 // listener and every connection (running commands are killed).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { <-ctx.Done(); ln.Close() }()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("accepting on %s: %w", ln.Addr(), err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.serveConn(ctx, c)
-		}()
-	}
+	return accept.Serve(ctx, ln, s.serveConn)
 }
 
 func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
