@@ -33,6 +33,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -604,17 +605,11 @@ func (r *Replica) RateUsed(login string) int {
 // own copy on purpose, as GitHub's stand-in: were both to share one
 // function, a wrong rule would agree with itself and no test could see it.
 func NormalizeAssetName(name string) string {
-	var b strings.Builder
-	for _, c := range name {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.ContainsRune("._-+", c):
-			b.WriteRune(c)
-		default:
-			b.WriteByte('.')
-		}
-	}
-	return strings.Trim(b.String(), ".")
+	return strings.Trim(notAssetChar.ReplaceAllString(name, "."), ".")
 }
+
+// notAssetChar is one character (rune) GitHub replaces in an asset name.
+var notAssetChar = regexp.MustCompile(`[^A-Za-z0-9._+-]`)
 
 func digestOf(data []byte) string {
 	sum := sha256.Sum256(data)
