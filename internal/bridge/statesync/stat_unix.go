@@ -1,4 +1,4 @@
-//go:build darwin
+//go:build linux || darwin
 
 package statesync
 
@@ -7,11 +7,14 @@ import (
 	"syscall"
 )
 
+// statKey is what the cache compares to trust a file unread: the inode and
+// the change time catch a file replaced or rewritten within one mtime tick.
 func statKey(fi fs.FileInfo) CacheEntry {
 	e := CacheEntry{Mtime: fi.ModTime().UnixNano()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		e.Ino = st.Ino
-		e.Ctime = st.Ctimespec.Sec*1e9 + st.Ctimespec.Nsec
+		c := ctime(st)
+		e.Ctime = c.Nano()
 	}
 	return e
 }
