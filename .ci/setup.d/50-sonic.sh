@@ -30,13 +30,31 @@ export UDOS_TEST_KERNEL="$sonic_kernel_dir/vmlinuz"
 # system emulator with the AAVMF firmware, and the arm64 kernel, modules
 # and static busybox, unpacked (not installed) from Debian's arm64 packages
 # into /var/cache/udos-test/kernel-arm64 (or $UDOS_TEST_KERNEL_ARM64).
-apt-get install -y -qq grub-efi-arm64-bin qemu-system-arm qemu-efi-aarch64 >/dev/null
-sonic_arm64_dir=/var/cache/udos-test/kernel-arm64
-if [ ! -s "$sonic_arm64_dir/vmlinuz" ] || [ ! -x "$sonic_arm64_dir/busybox" ]; then
+apt-get install -y -qq qemu-system-arm qemu-efi-aarch64 >/dev/null
+# Ubuntu builds grub-efi-arm64-bin for amd64 too; Debian only for arm64, so
+# there its modules (architecture-independent data for grub-mkimage) are
+# unpacked from the arm64 package to the path the builder looks at.
+sonic_add_arm64() {
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     dpkg --add-architecture arm64
     apt-get update -qq >/dev/null
   fi
+}
+if [ ! -e /usr/lib/grub/arm64-efi/linux.mod ]; then
+  if apt-cache show grub-efi-arm64-bin >/dev/null 2>&1 && apt-get install -y -qq grub-efi-arm64-bin >/dev/null 2>&1; then
+    :
+  else
+    sonic_add_arm64
+    sonic_tmp=$(mktemp -d)
+    (cd "$sonic_tmp" && apt-get download -qq grub-efi-arm64-bin:arm64 && dpkg -x ./*.deb root)
+    [ -e "$sonic_tmp/root/usr/lib/grub/arm64-efi/linux.mod" ] || { echo "50-sonic: grub-efi-arm64-bin has no arm64-efi modules" >&2; exit 1; }
+    mkdir -p /usr/lib/grub && cp -a "$sonic_tmp/root/usr/lib/grub/arm64-efi" /usr/lib/grub/
+    rm -rf "$sonic_tmp"
+  fi
+fi
+sonic_arm64_dir=/var/cache/udos-test/kernel-arm64
+if [ ! -s "$sonic_arm64_dir/vmlinuz" ] || [ ! -x "$sonic_arm64_dir/busybox" ]; then
+  sonic_add_arm64
   sonic_pkg=$(apt-cache depends linux-image-arm64:arm64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
   sonic_pkg=${sonic_pkg%:arm64}
   [ -n "$sonic_pkg" ] || { echo "50-sonic: cannot find the current arm64 linux-image package" >&2; exit 1; }
