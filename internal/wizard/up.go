@@ -332,29 +332,24 @@ func (m *Manager) ensureNetworks(ctx context.Context) error {
 	for _, key := range slices.Sorted(maps.Keys(keys)) {
 		nc := m.Project.Networks[key]
 		name := m.networkName(key)
-		if _, err := m.Engine.NetworkInspect(ctx, name, client.NetworkInspectOptions{}); err == nil {
-			continue
-		} else if !isNotFound(err) {
-			return fmt.Errorf("network %s: %w", name, err)
-		}
-		if nc.External {
-			return fmt.Errorf("network %s is declared external but does not exist: create it first (docker network create %s)", name, name)
-		}
-		labels := m.labels(map[string]string{LabelNetwork: key})
-		for k, v := range nc.Labels {
-			labels[k] = v
-		}
 		driver := nc.Driver
 		if driver == "" {
 			driver = "bridge"
 		}
-		if _, err := m.Engine.NetworkCreate(ctx, name, client.NetworkCreateOptions{
-			Driver: driver, Internal: nc.Internal, Attachable: nc.Attachable, Options: nc.DriverOpts, Labels: labels,
-		}); err != nil && !isConflict(err) {
-			return fmt.Errorf("creating network %s: %w", name, err)
-		}
-		m.emit("info", "", "created network %s", name)
-		if err := m.audit(AuditEntry{Action: "network-create", Message: name}); err != nil {
+		err := m.ensure("network", name, bool(nc.External), func() error {
+			_, err := m.Engine.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
+			return err
+		}, func() error {
+			_, err := m.Engine.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+				Driver: driver, Internal: nc.Internal, Attachable: nc.Attachable, Options: nc.DriverOpts,
+				Labels: m.objectLabels(LabelNetwork, key, nc.Labels),
+			})
+			if isConflict(err) {
+				return nil // created meanwhile by another run
+			}
+			return err
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -373,23 +368,43 @@ func (m *Manager) ensureVolumes(ctx context.Context) error {
 func (m *Manager) ensureVolume(ctx context.Context, key string) error {
 	vc := m.Project.Volumes[key]
 	name := m.volumeName(key)
-	if _, err := m.Engine.VolumeInspect(ctx, name, client.VolumeInspectOptions{}); err == nil {
+	return m.ensure("volume", name, bool(vc.External), func() error {
+		_, err := m.Engine.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
+		return err
+	}, func() error {
+		_, err := m.Engine.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Driver: vc.Driver, DriverOpts: vc.DriverOpts,
+			Labels: m.objectLabels(LabelVolume, key, vc.Labels)})
+		return err
+	})
+}
+
+// ensure creates a project network or volume unless one of that name
+// exists. A missing external one is the operator's to create, so it is an
+// error that says how; one created here is announced and audited.
+func (m *Manager) ensure(kind, name string, external bool, inspect, create func() error) error {
+	if err := inspect(); err == nil {
 		return nil
 	} else if !isNotFound(err) {
-		return fmt.Errorf("volume %s: %w", name, err)
+		return fmt.Errorf("%s %s: %w", kind, name, err)
 	}
-	if vc.External {
-		return fmt.Errorf("volume %s is declared external but does not exist: create it first (docker volume create %s)", name, name)
+	if external {
+		return fmt.Errorf("%s %s is declared external but does not exist: create it first (docker %s create %s)", kind, name, kind, name)
 	}
-	labels := m.labels(map[string]string{LabelVolume: key})
-	for k, v := range vc.Labels {
-		labels[k] = v
+	if err := create(); err != nil {
+		return fmt.Errorf("creating %s %s: %w", kind, name, err)
 	}
-	if _, err := m.Engine.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Driver: vc.Driver, DriverOpts: vc.DriverOpts, Labels: labels}); err != nil {
-		return fmt.Errorf("creating volume %s: %w", name, err)
+	m.emit("info", "", "created %s %s", kind, name)
+	return m.audit(AuditEntry{Action: kind + "-create", Message: name})
+}
+
+// objectLabels are the labels of a project network or volume: ours, then
+// the ones the Compose file gives it (which win).
+func (m *Manager) objectLabels(label, key string, own map[string]string) map[string]string {
+	extra := map[string]string{label: key}
+	for k, v := range own {
+		extra[k] = v
 	}
-	m.emit("info", "", "created volume %s", name)
-	return m.audit(AuditEntry{Action: "volume-create", Message: name})
+	return m.labels(extra)
 }
 
 // ensureImages pulls missing images and, with trust, verifies each one.

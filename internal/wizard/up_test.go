@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/fredbook/udos-dist/internal/compose"
+	"github.com/fredbook/udos-dist/internal/dockertest"
 )
 
 // TestUpInOrderAndDownGracefully: a job that must complete, a database that
@@ -256,5 +259,40 @@ func TestComposeOrderCycle(t *testing.T) {
 	}
 	if _, err := p.Order(); err == nil || !strings.Contains(err.Error(), "cycle") {
 		t.Fatalf("order: %v", err)
+	}
+}
+
+// TestUpVolumesAndExternals: the project's volumes are created with our
+// labels and the Compose file's own (which win); a volume declared external
+// that does not exist stops up before any container, saying how to create it.
+func TestUpVolumesAndExternals(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.project(r.service("api", []string{"serve"}))
+	cache := r.m.Project.Volumes["cache"]
+	cache.Labels = map[string]string{"org.example.tier": "cache", LabelVolume: "renamed"}
+	r.m.Project.Volumes["cache"] = cache
+	data := r.m.Project.Volumes["data"]
+	data.External = true
+	data.Name = r.name + "-missing"
+	r.m.Project.Volumes["data"] = data
+
+	err := r.up(time.Minute)
+	want := "volume " + data.Name + " is declared external but does not exist: create it first (docker volume create " + data.Name + ")"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("up = %v, want %q", err, want)
+	}
+	if o := r.observe("api"); o.Exists {
+		t.Errorf("api was created although a volume is missing")
+	}
+	ctx := context.Background()
+	v, err := r.cli.VolumeInspect(ctx, r.m.volumeName("cache"), client.VolumeInspectOptions{})
+	if err != nil {
+		t.Fatalf("the cache volume was not created: %v", err)
+	}
+	t.Cleanup(func() { r.cli.VolumeRemove(ctx, r.m.volumeName("cache"), client.VolumeRemoveOptions{Force: true}) })
+	l := v.Volume.Labels
+	if l["org.example.tier"] != "cache" || l[LabelVolume] != "renamed" || l[LabelProject] != r.name || l[dockertest.LabelKey] != r.label {
+		t.Errorf("cache volume labels %v", l)
 	}
 }
