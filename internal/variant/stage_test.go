@@ -49,6 +49,21 @@ func materialize(t *testing.T, l *Layout, dir string) string {
 	return filepath.Join(dir, l.Root)
 }
 
+// stage stages the built-in variant name from src at version, which must
+// succeed.
+func stage(t *testing.T, name, src, version string) (*Layout, []Warning) {
+	t.Helper()
+	v, err := Builtin().Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, warnings, err := v.Stage(context.Background(), src, Options{Version: version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, warnings
+}
+
 func warningsText(ws []Warning) string {
 	var b strings.Builder
 	for _, w := range ws {
@@ -65,14 +80,7 @@ func TestStageFixtures(t *testing.T) {
 	fixturetest.Each(t, func(t *testing.T, fx, src, version string) {
 		for _, name := range []string{"core-slim", "wizard-full", "dev-complete"} {
 			t.Run(name, func(t *testing.T) {
-				v, err := Builtin().Get(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				l, warnings, err := v.Stage(context.Background(), src, Options{Version: version})
-				if err != nil {
-					t.Fatal(err)
-				}
+				l, warnings := stage(t, name, src, version)
 				if !l.Git {
 					t.Error("the checkout was not read as a git checkout")
 				}
@@ -190,11 +198,7 @@ func TestStageSecrets(t *testing.T) {
 
 	// Untracked: the variant builds and none of them ships.
 	fixturetest.Untrack(t, src, fixturetest.SecretPaths...)
-	v, _ = Builtin().Get("wizard-full")
-	l, _, err := v.Stage(context.Background(), src, Options{Version: "1.5.0"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, _ := stage(t, "wizard-full", src, "1.5.0")
 	for _, p := range fixturetest.SecretPaths {
 		if _, ok := l.Sources[p]; ok {
 			t.Errorf("%s shipped", p)
@@ -425,11 +429,7 @@ func TestStageNotGit(t *testing.T) {
 	t.Parallel()
 	src := t.TempDir()
 	copyTree(t, fixture, src)
-	v, _ := Builtin().Get("core-slim")
-	l, warnings, err := v.Stage(context.Background(), src, Options{Version: "1.4.6"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, warnings := stage(t, "core-slim", src, "1.4.6")
 	if l.Git || !strings.Contains(warningsText(warnings), "is not a git checkout: every file in it ships") {
 		t.Errorf("git %v, warnings:\n%s", l.Git, warningsText(warnings))
 	}
@@ -496,11 +496,7 @@ func TestStageUntrackedFolderInGit(t *testing.T) {
 	fixturetest.Git(t, outer, "init", "-q")
 	src := filepath.Join(outer, "unpacked")
 	copyTree(t, fixture, src)
-	v, _ := Builtin().Get("core-slim")
-	l, warnings, err := v.Stage(context.Background(), src, Options{Version: "1.4.6"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, warnings := stage(t, "core-slim", src, "1.4.6")
 	if l.Git || !strings.Contains(warningsText(warnings), "is not a git checkout") {
 		t.Errorf("git %v, warnings:\n%s", l.Git, warningsText(warnings))
 	}
@@ -537,11 +533,7 @@ func TestDockerfileHealth(t *testing.T) {
 func TestComposeFromDockerfile(t *testing.T) {
 	t.Parallel()
 	src := fixturetest.Repo(t, "udos-v1.5", fixturetest.Options{})
-	v, _ := Builtin().Get("wizard-full")
-	l, warnings, err := v.Stage(context.Background(), src, Options{Version: "1.5.0"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, warnings := stage(t, "wizard-full", src, "1.5.0")
 	root := materialize(t, l, t.TempDir())
 	compose, _ := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
 	if !strings.Contains(string(compose), "http://127.0.0.1:8765/health'") || l.Compose.Port != 8765 {
