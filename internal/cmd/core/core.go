@@ -168,12 +168,7 @@ func newInstaller(f *factory.Factory, prefix string) (*coreinst.Installer, error
 	if err != nil {
 		return nil, err
 	}
-	gh := func() (*ghrelease.Client, error) {
-		cfg := ghrelease.ConfigFromEnv(f.Getenv)
-		cfg.HTTPClient = f.HTTPClient
-		cfg.UserAgent = "udos-lib"
-		return ghrelease.New(cfg)
-	}
+	gh := func() (*ghrelease.Client, error) { return f.GitHub(nil) }
 	return &coreinst.Installer{
 		Paths:       coreinst.Paths{Prefix: prefix},
 		Keyring:     c.Trust.Keyring,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fredbook/udos-dist/internal/fetch"
+	"github.com/fredbook/udos-dist/internal/ghrelease"
 	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/library"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
@@ -127,6 +128,18 @@ func (f *Factory) Client() (*library.Client, error) {
 		c.LockTimeout = d
 	}
 	return c, nil
+}
+
+// GitHub builds the GitHub client of udos-lib's release sources (core,
+// sonic update): the API and token from the environment as Actions sets
+// them, the factory's HTTP client; etags (nil: none) makes its requests
+// conditional.
+func (f *Factory) GitHub(etags ghrelease.ETagStore) (*ghrelease.Client, error) {
+	cfg := ghrelease.ConfigFromEnv(f.Getenv)
+	cfg.HTTPClient = f.HTTPClient
+	cfg.UserAgent = "udos-lib"
+	cfg.ETags = etags
+	return ghrelease.New(cfg)
 }
 
 func first(vals ...string) string {

@@ -145,14 +145,12 @@ func runUpdate(f *factory.Factory, o *updateOpts) error {
 		return fmt.Errorf("sonic update: no keyring: pass --keyring FILE (or set UDOS_KEYRING) with the uDOS release key")
 	}
 	gh := func() (*ghrelease.Client, error) {
-		cfg := ghrelease.ConfigFromEnv(f.Getenv)
-		cfg.HTTPClient = f.HTTPClient
-		cfg.UserAgent = "udos-lib"
 		// Conditional requests: a check that finds nothing new costs 304s.
+		var etags ghrelease.ETagStore
 		if dir, err := os.UserCacheDir(); err == nil {
-			cfg.ETags = ghrelease.DirETagStore{Dir: filepath.Join(dir, "udos-lib", "github-etags")}
+			etags = ghrelease.DirETagStore{Dir: filepath.Join(dir, "udos-lib", "github-etags")}
 		}
-		return ghrelease.New(cfg)
+		return f.GitHub(etags)
 	}
 	src, err := coreinst.ParseSource(o.from, cl.Fetcher, gh)
 	if err != nil {
