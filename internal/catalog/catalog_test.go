@@ -180,11 +180,7 @@ func TestParseInvalid(t *testing.T) {
 	t.Parallel()
 	good := sampleJSON(t)
 	r := func(old, new string) []byte { return edit(t, good, old, new) }
-	tests := []struct {
-		name string
-		data []byte
-		want string
-	}{
+	refuses(t, good, nil, []refusal{
 		{"not json", []byte("<html>"), "invalid catalog"},
 		{"trailing data", append(append([]byte{}, good...), "{}"...), "data after the JSON object"},
 		{"catalog version", r(`"catalog_version": "1.0"`, `"catalog_version": "2.0"`), `catalog_version "2.0" is not supported`},
@@ -211,7 +207,20 @@ func TestParseInvalid(t *testing.T) {
 		{"stale current", r(`"version": "1.2.3",
       "versions"`, `"version": "1.0.0",
       "versions"`), `version "1.0.0" is not the newest stable version "1.2.3"`},
-	}
+	})
+}
+
+// refusal is a catalog Parse refuses with an error containing want.
+type refusal struct {
+	name string
+	data []byte
+	want string
+}
+
+// refuses checks in a subtest each that Parse refuses the catalogs with
+// ErrInvalid (and is, where not nil); none may be good itself.
+func refuses(t *testing.T, good []byte, is error, tests []refusal) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -219,8 +228,8 @@ func TestParseInvalid(t *testing.T) {
 				t.Fatal("replacement did not apply: the test is broken")
 			}
 			_, err := Parse(tt.data)
-			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v\nwant ErrInvalid containing %q", err, tt.want)
+			if err == nil || !errors.Is(err, ErrInvalid) || (is != nil && !errors.Is(err, is)) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v\nwant ErrInvalid (and %v) containing %q", err, is, tt.want)
 			}
 		})
 	}
