@@ -4,6 +4,8 @@ package scripttest
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 
@@ -56,4 +58,25 @@ func Sign(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	_, err = pgpsign.SignFile(s, ts.MkAbs(args[1]))
 	ts.Check(err)
+}
+
+// HTTPServe is the script command `httpserve DIR [norange]`: a loopback
+// file server on DIR for the rest of the script, its address in $URL;
+// norange makes it one that ignores Range requests and answers with the
+// whole file.
+func HTTPServe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: httpserve DIR [norange]")
+	}
+	fs := http.FileServer(http.Dir(ts.MkAbs(args[0])))
+	h := http.Handler(fs)
+	if len(args) == 2 && args[1] == "norange" {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Header.Del("Range")
+			fs.ServeHTTP(w, r)
+		})
+	}
+	srv := httptest.NewServer(h)
+	ts.Defer(srv.Close)
+	ts.Setenv("URL", srv.URL)
 }

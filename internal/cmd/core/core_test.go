@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -115,7 +114,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"sign":       scripttest.Sign,
 			"corrupt":    scripttest.Corrupt,
-			"httpserve":  cmdHTTPServe,
+			"httpserve":  scripttest.HTTPServe,
 			"ghserve":    cmdGHServe,
 			"sums":       cmdSums,
 			"mkregistry": cmdMkregistry,
@@ -245,16 +244,6 @@ func cmdSums(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	_, err := checksum.MergeFiles(ts.MkAbs(args[0]), files...)
 	ts.Check(err)
-}
-
-// httpserve DIR: serve DIR over loopback HTTP (with index pages); sets $URL.
-func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 {
-		ts.Fatalf("usage: httpserve DIR")
-	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(ts.MkAbs(args[0]))))
-	ts.Defer(srv.Close)
-	ts.Setenv("URL", srv.URL)
 }
 
 // ghserve DIR OWNER/NAME: a GitHub replica with one published release per

@@ -3,8 +3,6 @@ package sonic_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/cmd/root"
 	"github.com/fredbook/udos-dist/internal/coreinst/coretest"
+	"github.com/fredbook/udos-dist/internal/scripttest"
 	"github.com/fredbook/udos-dist/internal/sonic/update/updatetest"
 )
 
@@ -88,30 +87,11 @@ func TestUpdateScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"httpserve": cmdHTTPServe,
+			"httpserve": scripttest.HTTPServe,
 			"flipbyte":  cmdFlipByte,
 			"waitjob":   cmdWaitJob,
 		},
 	})
-}
-
-// httpserve DIR [norange]: a loopback file server on DIR (norange: one that
-// ignores Range requests and answers with the whole file); sets URL.
-func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) < 1 || len(args) > 2 {
-		ts.Fatalf("usage: httpserve DIR [norange]")
-	}
-	fs := http.FileServer(http.Dir(ts.MkAbs(args[0])))
-	h := http.Handler(fs)
-	if len(args) == 2 && args[1] == "norange" {
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Header.Del("Range")
-			fs.ServeHTTP(w, r)
-		})
-	}
-	srv := httptest.NewServer(h)
-	ts.Defer(srv.Close)
-	ts.Setenv("URL", srv.URL)
 }
 
 // flipbyte FILE OFFSET|OTHER: invert one byte of FILE (a tampered block):
