@@ -26,42 +26,28 @@ import (
 	"github.com/fredbook/udos-dist/internal/treetest"
 )
 
-var (
-	fixOnce sync.Once
-	fixDir  string
-	fixKey  *coretest.Key
-	fixErr  error
-)
+// fixture is v1.4.3 and v1.4.6 of core-slim, wizard-full and dev-complete,
+// built with the real release builder.
+var fixture = &coretest.Fixture{Prefix: "coreinst-releases-", Build: func(ctx context.Context, dir string, key *coretest.Key) error {
+	if err := coretest.Release(ctx, dir, "1.4.3", "", key, "core-slim", "wizard-full", "dev-complete"); err != nil {
+		return err
+	}
+	return coretest.Release(ctx, dir, "1.4.6", "1.4.3", key, "core-slim", "wizard-full", "dev-complete")
+}}
 
-// releases builds v1.4.3 and v1.4.6 of core-slim and wizard-full once per
-// test binary, with the real release builder.
+// releases is the fixture's folder and key; a failed build fails the test.
 func releases(t *testing.T) (string, *coretest.Key) {
 	t.Helper()
-	fixOnce.Do(func() {
-		fixDir, fixErr = os.MkdirTemp("", "coreinst-releases-")
-		if fixErr != nil {
-			return
-		}
-		if fixKey, fixErr = coretest.NewKey("uDOS Release"); fixErr != nil {
-			return
-		}
-		ctx := context.Background()
-		if fixErr = coretest.Release(ctx, fixDir, "1.4.3", "", fixKey, "core-slim", "wizard-full", "dev-complete"); fixErr != nil {
-			return
-		}
-		fixErr = coretest.Release(ctx, fixDir, "1.4.6", "1.4.3", fixKey, "core-slim", "wizard-full", "dev-complete")
-	})
-	if fixErr != nil {
-		t.Fatal(fixErr)
+	dir, key, err := fixture.Get()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return fixDir, fixKey
+	return dir, key
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if fixDir != "" {
-		os.RemoveAll(fixDir)
-	}
+	fixture.Remove()
 	os.Exit(code)
 }
 

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,44 +49,24 @@ func TestMain(m *testing.M) {
 	if os.Getenv("UDOS_CORE_TEST_MAIN") == "1" {
 		os.Exit(udosLib())
 	}
-	code := testscript.RunMain(m, map[string]func() int{"udos-lib": udosLib})
-	if fixDir != "" {
-		os.RemoveAll(fixDir)
+	os.Exit(testscript.RunMain(fixture.Removing(m), map[string]func() int{"udos-lib": udosLib}))
+}
+
+// fixture is core-slim 1.4.3 and 1.4.6, built with the real release
+// builder.
+var fixture = &coretest.Fixture{Prefix: "core-releases-", Build: func(ctx context.Context, dir string, key *coretest.Key) error {
+	if err := coretest.Release(ctx, dir, "1.4.3", "", key, "core-slim"); err != nil {
+		return err
 	}
-	os.Exit(code)
-}
-
-var (
-	fixOnce sync.Once
-	fixDir  string
-	fixKey  *coretest.Key
-	fixErr  error
-)
-
-// fixture builds core-slim 1.4.3 and 1.4.6 once, with the real release
-// builder, signed by a fresh key.
-func fixture() (string, *coretest.Key, error) {
-	fixOnce.Do(func() {
-		if fixDir, fixErr = os.MkdirTemp("", "core-releases-"); fixErr != nil {
-			return
-		}
-		if fixKey, fixErr = coretest.NewKey("uDOS Release"); fixErr != nil {
-			return
-		}
-		if fixErr = coretest.Release(context.Background(), fixDir, "1.4.3", "", fixKey, "core-slim"); fixErr != nil {
-			return
-		}
-		fixErr = coretest.Release(context.Background(), fixDir, "1.4.6", "1.4.3", fixKey, "core-slim")
-	})
-	return fixDir, fixKey, fixErr
-}
+	return coretest.Release(ctx, dir, "1.4.6", "1.4.3", key, "core-slim")
+}}
 
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			src, key, err := fixture()
+			src, key, err := fixture.Get()
 			if err != nil {
 				return err
 			}
@@ -355,7 +334,7 @@ func readStatus(t *testing.T, prefix, keyring string) status {
 // fixtureKeyring is the fixture with its public key in a keyring file.
 func fixtureKeyring(t *testing.T) (src string, key *coretest.Key, keyring string) {
 	t.Helper()
-	src, key, err := fixture()
+	src, key, err := fixture.Get()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("UDOS_LIB_HELPER") == "1" {
 		os.Exit(root.Main(os.Args[2:], "0", nil))
 	}
-	os.Exit(testscript.RunMain(m, map[string]func() int{"udos-lib": udosLibMain}))
+	os.Exit(testscript.RunMain(releases.Removing(m), map[string]func() int{"udos-lib": udosLibMain}))
 }
 
 func udosLibIn(ctx context.Context, h *nettest.Host, args ...string) *exec.Cmd {

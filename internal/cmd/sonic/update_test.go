@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,45 +23,28 @@ func udosLibMain() int {
 	return root.Main(os.Args[1:], "0", nil)
 }
 
-var (
-	relOnce sync.Once
-	relDir  string
-	relKey  *coretest.Key
-	relErr  error
-)
-
 // imageSize is small so the scripts stay fast; the block logic is the same
 // at any size (BENCHMARKS.md has the figures of a large one).
 const imageSize = 2<<20 + 1234
 
-// releases builds Sonic 1.4.3 and 1.4.6 once (1.4.6 changes 5 % of each
-// image in 4 places), each with an amd64 and an arm64 image, signed by a
-// fresh key.
-func releases() (string, *coretest.Key, error) {
-	relOnce.Do(func() {
-		if relDir, relErr = os.MkdirTemp("", "sonic-releases-"); relErr != nil {
-			return
-		}
-		if relKey, relErr = coretest.NewKey("uDOS Release"); relErr != nil {
-			return
-		}
-		old := map[string][]byte{"amd64": updatetest.Image(imageSize, 1, 0, 0), "arm64": updatetest.Image(imageSize, 2, 0, 0)}
-		if relErr = updatetest.ReleaseArches(context.Background(), relDir, "1.4.3", "", old, relKey); relErr != nil {
-			return
-		}
-		relErr = updatetest.ReleaseArches(context.Background(), relDir, "1.4.6", "1.4.3", map[string][]byte{
-			"amd64": updatetest.Image(imageSize, 1, 0.05, 4), "arm64": updatetest.Image(imageSize, 2, 0.05, 4),
-		}, relKey)
-	})
-	return relDir, relKey, relErr
-}
+// releases is Sonic 1.4.3 and 1.4.6 (1.4.6 changes 5 % of each image in 4
+// places), each with an amd64 and an arm64 image.
+var releases = &coretest.Fixture{Prefix: "sonic-releases-", Build: func(ctx context.Context, dir string, key *coretest.Key) error {
+	old := map[string][]byte{"amd64": updatetest.Image(imageSize, 1, 0, 0), "arm64": updatetest.Image(imageSize, 2, 0, 0)}
+	if err := updatetest.ReleaseArches(ctx, dir, "1.4.3", "", old, key); err != nil {
+		return err
+	}
+	return updatetest.ReleaseArches(ctx, dir, "1.4.6", "1.4.3", map[string][]byte{
+		"amd64": updatetest.Image(imageSize, 1, 0.05, 4), "arm64": updatetest.Image(imageSize, 2, 0.05, 4),
+	}, key)
+}}
 
 func TestUpdateScripts(t *testing.T) {
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			src, key, err := releases()
+			src, key, err := releases.Get()
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fredbook/udos-dist/internal/assetname"
@@ -37,6 +38,62 @@ func NewKey(name string) (*Key, error) {
 		return nil, err
 	}
 	return &Key{Priv: priv, Pub: pub, Signer: s}, nil
+}
+
+// Fixture is a folder of signed releases the tests of one package share:
+// built the first time Get is called, into a fresh temporary folder, signed
+// by a fresh "uDOS Release" key, so that the release builder runs once per
+// test binary; TestMain removes it once the tests ran (Remove, or
+// Removing for a TestMain that hands m to testscript).
+type Fixture struct {
+	// Prefix begins the temporary folder's name.
+	Prefix string
+	// Build writes the releases into dir, signed by key.
+	Build func(ctx context.Context, dir string, key *Key) error
+
+	once sync.Once
+	dir  string
+	key  *Key
+	err  error
+}
+
+// Get returns the releases' folder and key, building them on the first
+// call; a failed build fails every call.
+func (f *Fixture) Get() (string, *Key, error) {
+	f.once.Do(func() {
+		if f.dir, f.err = os.MkdirTemp("", f.Prefix); f.err != nil {
+			return
+		}
+		if f.key, f.err = NewKey("uDOS Release"); f.err != nil {
+			return
+		}
+		f.err = f.Build(context.Background(), f.dir, f.key)
+	})
+	return f.dir, f.key, f.err
+}
+
+// Remove deletes the folder, if Get made one.
+func (f *Fixture) Remove() {
+	if f.dir != "" {
+		os.RemoveAll(f.dir)
+	}
+}
+
+// Removing is m, whose Run removes the fixture once the tests ran: what a
+// TestMain passes to testscript.Main or RunMain, which exit the process
+// themselves (code after them never runs).
+func (f *Fixture) Removing(m interface{ Run() int }) interface{ Run() int } {
+	return removing{m, f}
+}
+
+type removing struct {
+	m interface{ Run() int }
+	f *Fixture
+}
+
+func (r removing) Run() int {
+	defer r.f.Remove()
+	return r.m.Run()
 }
 
 // Examples is the examples/udos tree of this module.
