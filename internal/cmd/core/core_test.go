@@ -66,28 +66,9 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			src, key, err := fixture.Get()
-			if err != nil {
+			if err := fixture.Setup(env); err != nil {
 				return err
 			}
-			rel := filepath.Join(env.WorkDir, "releases")
-			if err := os.CopyFS(rel, os.DirFS(src)); err != nil {
-				return err
-			}
-			other, err := coretest.NewKey("Mallory")
-			if err != nil {
-				return err
-			}
-			keys := filepath.Join(env.WorkDir, "keys")
-			for name, b := range map[string][]byte{"release.pub.asc": key.Pub, "release.asc": key.Priv, "other.asc": other.Priv, "other.pub.asc": other.Pub} {
-				if err := os.MkdirAll(keys, 0o755); err != nil {
-					return err
-				}
-				if err := os.WriteFile(filepath.Join(keys, name), b, 0o600); err != nil {
-					return err
-				}
-			}
-			env.Setenv("KEYRING", filepath.Join(keys, "release.pub.asc"))
 			return scripttest.ClientEnv(env, "../../../examples/libraries", "5s")
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

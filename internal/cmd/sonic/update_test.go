@@ -44,25 +44,9 @@ func TestUpdateScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			src, key, err := releases.Get()
-			if err != nil {
+			if err := releases.Setup(env); err != nil {
 				return err
 			}
-			if err := os.CopyFS(filepath.Join(env.WorkDir, "releases"), os.DirFS(src)); err != nil {
-				return err
-			}
-			other, err := coretest.NewKey("Mallory")
-			if err != nil {
-				return err
-			}
-			keys := filepath.Join(env.WorkDir, "keys")
-			os.MkdirAll(keys, 0o755)
-			for name, b := range map[string][]byte{"release.pub.asc": key.Pub, "other.asc": other.Priv, "other.pub.asc": other.Pub} {
-				if err := os.WriteFile(filepath.Join(keys, name), b, 0o600); err != nil {
-					return err
-				}
-			}
-			env.Setenv("KEYRING", filepath.Join(keys, "release.pub.asc"))
 			env.Setenv("XDG_CACHE_HOME", filepath.Join(env.WorkDir, ".cache"))
 			env.Setenv("UDOS_LIB_RETRY_BACKOFF", "10ms")
 			env.Setenv("UDOS_LIB_HTTP_TIMEOUT", "5s")

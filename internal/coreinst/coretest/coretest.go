@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rogpeppe/go-internal/testscript"
+
 	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
@@ -77,6 +79,35 @@ func (f *Fixture) Remove() {
 	if f.dir != "" {
 		os.RemoveAll(f.dir)
 	}
+}
+
+// Setup gives a script the fixture: a copy of the releases in releases/,
+// and in keys/ the release key (release.pub.asc, release.asc) and a fresh
+// other one (other.pub.asc, other.asc) that the release does not trust;
+// $KEYRING is keys/release.pub.asc.
+func (f *Fixture) Setup(env *testscript.Env) error {
+	src, key, err := f.Get()
+	if err != nil {
+		return err
+	}
+	if err := os.CopyFS(filepath.Join(env.WorkDir, "releases"), os.DirFS(src)); err != nil {
+		return err
+	}
+	other, err := NewKey("Mallory")
+	if err != nil {
+		return err
+	}
+	keys := filepath.Join(env.WorkDir, "keys")
+	if err := os.MkdirAll(keys, 0o755); err != nil {
+		return err
+	}
+	for name, b := range map[string][]byte{"release.pub.asc": key.Pub, "release.asc": key.Priv, "other.asc": other.Priv, "other.pub.asc": other.Pub} {
+		if err := os.WriteFile(filepath.Join(keys, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+	env.Setenv("KEYRING", filepath.Join(keys, "release.pub.asc"))
+	return nil
 }
 
 // Removing is m, whose Run removes the fixture once the tests ran: what a
