@@ -596,10 +596,11 @@ func TestResolveInputErrors(t *testing.T) {
 	}
 }
 
-// hardCatalog needs every combination of n libraries tried: each library
-// has versions 1..m, library i requires lib-(i+1) at its own major, and
-// the last library's versions all require something that does not exist
-// except at major 1, which the first library excludes.
+// hardCatalog needs every combination of n libraries tried by a search
+// that does not learn: each library has versions 1..m, library i requires
+// any version of lib-(i+1), every version of the last library but 1.0.0
+// requires a library that does not exist, and the roots ask for the last
+// library at >=2.
 func hardCatalog(t testing.TB, n, m int) (*memSource, []Requirement) {
 	lines := chain("lib-p", n, m, func(v int) string {
 		if v > 1 {
