@@ -30,6 +30,8 @@ import (
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/sonic/initramfs"
+	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 )
 
 // ubuntuKernel is the kernel version the fake Ubuntu archive offers.
@@ -138,7 +140,7 @@ func TestSonicJobDownloadsKernelWithAct(t *testing.T) {
 	for _, tool := range []string{"git", "go", "dpkg-deb", "dpkg", "grub-mkimage", "qemu-system-x86_64", "curl", "cpio"} {
 		needTool(t, tool)
 	}
-	kernel := testKernel(t)
+	kernel, _ := isotest.Kernel(t, iso.AMD64)
 	bin, aptLog := fakeUbuntuArchive(t, kernel)
 	rootfs, rootfsSum := alpineRootfs(t)
 	rootfsURL, rootfsHits := rootfsServer(t, rootfs)

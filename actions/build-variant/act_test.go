@@ -24,6 +24,8 @@ import (
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/relmanifest"
 	"github.com/fredbook/udos-dist/internal/sbom"
+	"github.com/fredbook/udos-dist/internal/sonic/iso"
+	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
 )
 
 // repoRoot is this checkout, which act substitutes for
@@ -145,25 +147,6 @@ func runAct(t *testing.T, act, repo, apiURL, secrets, event string, hostEnv []st
 	return r
 }
 
-// testKernel is the unpacked Debian kernel of .ci/setup.d/50-sonic.sh
-// (UDOS_TEST_KERNEL, else /var/cache/udos-test/kernel/vmlinuz), with its
-// modules under lib/modules/<release> beside it.
-func testKernel(t *testing.T) string {
-	t.Helper()
-	k := os.Getenv("UDOS_TEST_KERNEL")
-	if k == "" {
-		k = "/var/cache/udos-test/kernel/vmlinuz"
-	}
-	mods, _ := filepath.Glob(filepath.Join(filepath.Dir(k), "lib", "modules", "*"))
-	if _, err := os.Stat(k); err != nil || len(mods) != 1 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no test kernel with modules at %s (.ci/setup.d/50-sonic.sh)", k)
-		}
-		t.Skipf("no test kernel with modules at %s", k)
-	}
-	return k
-}
-
 // TestReleaseWorkflowWithAct runs .github/workflows/release.yml end to end
 // with act against the GitHub replica: six build legs (Linux and macOS x
 // three variants), the Sonic ISO job and the release job. The first run is
@@ -180,13 +163,10 @@ func TestReleaseWorkflowWithAct(t *testing.T) {
 		"/usr/lib/grub/x86_64-efi/linux.mod", "/usr/lib/grub/i386-pc/boot.img", "/bin/busybox"} {
 		needTool(t, filepath.Base(f), f)
 	}
-	kernel := testKernel(t)
+	kernel, _ := isotest.Kernel(t, iso.AMD64)
 	// The arm64 leg's pieces (Debian's arm64 kernel and busybox, unpacked
 	// by .ci/setup.d/50-sonic.sh) and GRUB's arm64-efi modules.
-	kernelARM64 := os.Getenv("UDOS_TEST_KERNEL_ARM64")
-	if kernelARM64 == "" {
-		kernelARM64 = "/var/cache/udos-test/kernel-arm64/vmlinuz"
-	}
+	kernelARM64 := isotest.KernelPath(iso.ARM64)
 	for _, f := range []string{kernelARM64, filepath.Join(filepath.Dir(kernelARM64), "busybox"), "/usr/lib/grub/arm64-efi/linux.mod"} {
 		needTool(t, filepath.Base(f), f)
 	}
