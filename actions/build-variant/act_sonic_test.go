@@ -27,6 +27,7 @@ import (
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/fredbook/udos-dist/internal/ghrelease/ghtest"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/sonic/initramfs"
@@ -152,8 +153,8 @@ func TestSonicJobDownloadsKernelWithAct(t *testing.T) {
 	}
 	work := t.TempDir()
 	secrets := filepath.Join(work, "secrets.env")
-	writeFileT(t, secrets, []byte(fmt.Sprintf("UDOS_SIGNING_KEY=\"%s\"\nGITHUB_TOKEN=test-token\n",
-		strings.ReplaceAll(strings.TrimSpace(string(priv)), "\n", `\n`))), 0o600)
+	writeFileT(t, secrets, []byte(fmt.Sprintf("UDOS_SIGNING_KEY=\"%s\"\nGITHUB_TOKEN=%s\n",
+		strings.ReplaceAll(strings.TrimSpace(string(priv)), "\n", `\n`), ghtest.Token)), 0o600)
 	event := filepath.Join(work, "event.json")
 	writeFileT(t, event, []byte(`{"ref": "refs/tags/v1.4.6", "ref_name": "v1.4.6", "repository": {"full_name": "fredbook/uDOS", "name": "uDOS", "owner": {"login": "fredbook"}}}`), 0o644)
 	repo := udosRepo(t)
@@ -429,7 +430,7 @@ func TestSonicJobRefusesRootfsWithAct(t *testing.T) {
 	repo := udosRepo(t)
 	work := t.TempDir()
 	secrets := filepath.Join(work, "secrets.env")
-	writeFileT(t, secrets, []byte("GITHUB_TOKEN=test-token\n"), 0o600)
+	writeFileT(t, secrets, []byte("GITHUB_TOKEN="+ghtest.Token+"\n"), 0o600)
 	event := filepath.Join(work, "event.json")
 	writeFileT(t, event, []byte(`{"ref": "refs/tags/v1.4.6", "ref_name": "v1.4.6", "repository": {"full_name": "fredbook/uDOS", "name": "uDOS", "owner": {"login": "fredbook"}}}`), 0o644)
 

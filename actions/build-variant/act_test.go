@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fredbook/udos-dist/internal/checksum"
+	"github.com/fredbook/udos-dist/internal/ghrelease/ghtest"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/jsonschema"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
@@ -106,15 +106,8 @@ var setOutputRe = regexp.MustCompile(`^\[release/([^\]]+?)\s*\].*::set-output:: 
 // until the test ends; api is its base URL.
 func releaseReplica(t *testing.T) (rep *ghreplica.Replica, api string) {
 	t.Helper()
-	rep = ghreplica.New(ghreplica.Config{})
-	rep.AddOwner("fredbook", true)
-	rep.AddToken("test-token", ghreplica.Token{Login: "github-actions", Push: []string{"fredbook/*"}})
-	if err := rep.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rep)
-	t.Cleanup(srv.Close)
-	return rep, srv.URL
+	e := ghtest.New(t, ghreplica.Config{}, "github-actions")
+	return e.Replica, e.URL()
 }
 
 // runAct runs release.yml under act; hostEnv is added to act's own
@@ -541,8 +534,8 @@ func oldSBOM(t *testing.T) []byte {
 func actInputs(t *testing.T, work string, priv []byte, passphrase, tag string) (secrets, event string) {
 	t.Helper()
 	secrets = filepath.Join(work, "secrets.env")
-	sec := fmt.Sprintf("UDOS_SIGNING_KEY=\"%s\"\nUDOS_SIGNING_PASSPHRASE=\"%s\"\nGITHUB_TOKEN=test-token\n",
-		strings.ReplaceAll(strings.TrimSpace(string(priv)), "\n", `\n`), passphrase)
+	sec := fmt.Sprintf("UDOS_SIGNING_KEY=\"%s\"\nUDOS_SIGNING_PASSPHRASE=\"%s\"\nGITHUB_TOKEN=%s\n",
+		strings.ReplaceAll(strings.TrimSpace(string(priv)), "\n", `\n`), passphrase, ghtest.Token)
 	if err := os.WriteFile(secrets, []byte(sec), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -3,24 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/fredbook/udos-dist/internal/ghrelease/ghtest"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 )
 
 func TestActionPublishesAndWritesOutputs(t *testing.T) {
-	r := ghreplica.New(ghreplica.Config{ContentCreationPerMinute: -1})
-	r.AddToken("tok", ghreplica.Token{Login: "ci", Push: []string{"*"}})
-	if err := r.AddRepo("fredbook", "udos-grid-extensions", ghreplica.RepoSpec{}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(r)
-	defer srv.Close()
+	gh := ghtest.Serve(t, ghtest.Options{Config: ghreplica.Config{ContentCreationPerMinute: -1}, Login: "ci", Repos: []string{"fredbook/udos-grid-extensions"}})
+	r := gh.Replica
 	priv, _, err := pgpsign.GenerateTestKey("CI", "ci@example.org", []byte("secret pass"))
 	if err != nil {
 		t.Fatal(err)
@@ -32,12 +27,12 @@ func TestActionPublishesAndWritesOutputs(t *testing.T) {
 		"INPUT_PATH":               "examples/libraries/grid-extensions",
 		"INPUT_SIGNING-KEY":        string(priv),
 		"INPUT_SIGNING-PASSPHRASE": "secret pass",
-		"INPUT_TOKEN":              "tok",
+		"INPUT_TOKEN":              ghtest.Token,
 		"INPUT_REPOSITORY":         "fredbook/udos-grid-extensions",
 		"GITHUB_ACTIONS":           "true",
 		"GITHUB_WORKSPACE":         "../..",
 		"GITHUB_REF":               "refs/tags/v1.2.3",
-		"GITHUB_API_URL":           srv.URL,
+		"GITHUB_API_URL":           gh.URL(),
 		"GITHUB_OUTPUT":            outFile,
 		"GITHUB_STEP_SUMMARY":      summary,
 		"RUNNER_TEMP":              tmp,

@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/fredbook/udos-dist/internal/ghrelease/ghtest"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
@@ -37,13 +37,8 @@ func fakeInputs(t *testing.T) map[string]string {
 func TestActionBuildsSignsUploads(t *testing.T) {
 	t.Parallel()
 	isotest.Tools(t, iso.AMD64)
-	r := ghreplica.New(ghreplica.Config{ContentCreationPerMinute: -1})
-	r.AddToken("tok", ghreplica.Token{Login: "ci", Push: []string{"*"}})
-	if err := r.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(r)
-	defer srv.Close()
+	gh := ghtest.Serve(t, ghtest.Options{Config: ghreplica.Config{ContentCreationPerMinute: -1}, Login: "ci", Repos: []string{"fredbook/uDOS"}})
+	r := gh.Replica
 	priv, pub, err := pgpsign.GenerateTestKey("CI", "ci@example.org", []byte("secret pass"))
 	if err != nil {
 		t.Fatal(err)
@@ -60,14 +55,14 @@ func TestActionBuildsSignsUploads(t *testing.T) {
 		"INPUT_SIGNING-PASSPHRASE": "secret pass",
 		"INPUT_SOURCE-DATE-EPOCH":  "1764115200",
 		"INPUT_UPLOAD":             "true",
-		"INPUT_TOKEN":              "tok",
+		"INPUT_TOKEN":              ghtest.Token,
 		"INPUT_REPOSITORY":         "fredbook/uDOS",
 		"UDOS_SONIC_RUNTIME":       f["sonic-runtime"],
 		"UDOS_SONIC_UDOS_LIB":      f["udos-lib"],
 		"GITHUB_ACTIONS":           "true",
 		"GITHUB_WORKSPACE":         tmp,
 		"GITHUB_REF":               "refs/tags/v1.4.6",
-		"GITHUB_API_URL":           srv.URL,
+		"GITHUB_API_URL":           gh.URL(),
 		"GITHUB_OUTPUT":            outFile,
 		"GITHUB_STEP_SUMMARY":      summaryFile,
 		"RUNNER_TEMP":              tmp,

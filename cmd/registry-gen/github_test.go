@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/fredbook/udos-dist/internal/catalog"
-	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/internal/ghrelease/ghtest"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/publish"
 )
@@ -51,20 +50,13 @@ func TestGitHubModeUsage(t *testing.T) {
 
 func TestGitHubModeGenerates(t *testing.T) {
 	t.Parallel()
-	r := ghreplica.New(ghreplica.Config{ContentCreationPerMinute: -1})
-	r.AddToken("tok", ghreplica.Token{Login: "ci", Push: []string{"*"}})
-	if err := r.AddRepo("fredbook", "udos-grid-math", ghreplica.RepoSpec{}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(r)
-	defer srv.Close()
+	gh := ghtest.Serve(t, ghtest.Options{Config: ghreplica.Config{ContentCreationPerMinute: -1}, Login: "ci", Repos: []string{"fredbook/udos-grid-math"}})
 	key, err := os.ReadFile("../../examples/keys/demo-signing-key.asc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	gh, _ := ghrelease.New(ghrelease.Config{APIURL: srv.URL, Token: "tok"})
 	if _, err := publish.Run(context.Background(), publish.Request{Dir: "../../examples/libraries/grid-math", SigningKey: key,
-		Repository: "fredbook/udos-grid-math", OutDir: t.TempDir()}, publish.NewGitHub(gh), nil, nil); err != nil {
+		Repository: "fredbook/udos-grid-math", OutDir: t.TempDir()}, publish.NewGitHub(gh.Client), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -73,7 +65,7 @@ func TestGitHubModeGenerates(t *testing.T) {
 	os.WriteFile(cfg, []byte(`{"repositories": ["fredbook/udos-grid-math"], "publisher_keys": "`+pub+`"}`), 0o644)
 	out := filepath.Join(dir, "out")
 	summary := filepath.Join(dir, "summary.md")
-	env := map[string]string{"GITHUB_TOKEN": "tok", "GITHUB_API_URL": srv.URL, "UDOS_SIGN_KEY": string(key), "GITHUB_STEP_SUMMARY": summary}
+	env := map[string]string{"GITHUB_TOKEN": ghtest.Token, "GITHUB_API_URL": gh.URL(), "UDOS_SIGN_KEY": string(key), "GITHUB_STEP_SUMMARY": summary}
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"--github", "--config", cfg, "--out", out, "--json"}, &stdout, &stderr, func(k string) string { return env[k] }); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, stderr.String())

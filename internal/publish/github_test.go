@@ -3,7 +3,6 @@ package publish
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,32 +10,21 @@ import (
 	"time"
 
 	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/internal/ghrelease/ghtest"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/treetest"
 )
-
-const token = "publish-token"
 
 func replica(t *testing.T, cfg ghreplica.Config) (*ghreplica.Replica, GitHub) {
 	t.Helper()
 	if cfg.ContentCreationPerMinute == 0 {
 		cfg.ContentCreationPerMinute = -1
 	}
-	r := ghreplica.New(cfg)
-	r.AddToken(token, ghreplica.Token{Login: "maintainer", Push: []string{"*"}})
-	for _, repo := range []string{"udos-grid-extensions", "registry"} {
-		if err := r.AddRepo("fredbook", repo, ghreplica.RepoSpec{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	c, err := ghrelease.New(ghrelease.Config{APIURL: srv.URL, Token: token, HTTPClient: srv.Client(),
-		BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxWait: 5 * time.Second, RequestTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, NewGitHub(c)
+	gh := ghtest.Serve(t, ghtest.Options{Config: cfg, Login: "maintainer", Repos: []string{"fredbook/udos-grid-extensions", "fredbook/registry"},
+		Client: func(c *ghrelease.Config) {
+			c.MaxBackoff, c.MaxWait, c.RequestTimeout = 5*time.Millisecond, 5*time.Second, 2*time.Second
+		}})
+	return gh.Replica, NewGitHub(gh.Client)
 }
 
 func request(t *testing.T, dir string) Request {

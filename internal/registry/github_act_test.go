@@ -16,7 +16,7 @@ import (
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
 	"github.com/fredbook/udos-dist/internal/cmd/root"
-	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/internal/ghrelease/ghtest"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/iostreams"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
@@ -101,27 +101,17 @@ func TestActReleaseRegistryAndClient(t *testing.T) {
 	}
 	demoPub := filepath.Join(repoRoot, "examples", "keys", "demo-signing-key.pub.asc")
 
-	r := ghreplica.New(ghreplica.Config{ContentCreationPerMinute: -1, ImmutableReleases: true})
-	r.AddToken("act-token", ghreplica.Token{Login: "github-actions", Push: []string{"*"}})
-	for _, n := range []string{"udos-grid-math", "udos-pathfinding", "udos-grid-extensions", "registry"} {
-		if err := r.AddRepo("fredbook", n, ghreplica.RepoSpec{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := httptest.NewServer(r)
-	defer srv.Close()
+	gh := ghtest.Serve(t, ghtest.Options{Config: ghreplica.Config{ContentCreationPerMinute: -1, ImmutableReleases: true}, Login: "github-actions",
+		Repos: []string{"fredbook/udos-grid-math", "fredbook/udos-pathfinding", "fredbook/udos-grid-extensions", "fredbook/registry"}})
+	r, srv := gh.Replica, gh.Server
 
 	// Two libraries were published earlier (through the same code as the
 	// action: internal/publish).
-	gh, err := ghrelease.New(ghrelease.Config{APIURL: srv.URL, Token: "act-token", HTTPClient: srv.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, lib := range []struct{ dir, repo string }{{"pathfinding", "udos-pathfinding"}, {"grid-extensions", "udos-grid-extensions"}} {
 		if _, err := publish.Run(context.Background(), publish.Request{
 			Dir: filepath.Join(repoRoot, "examples", "libraries", lib.dir), SigningKey: demoKey,
 			Repository: "fredbook/" + lib.repo, OutDir: t.TempDir(),
-		}, publish.NewGitHub(gh), nil, nil); err != nil {
+		}, publish.NewGitHub(gh.Client), nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -136,7 +126,7 @@ func TestActReleaseRegistryAndClient(t *testing.T) {
 	os.WriteFile(event, []byte(`{"ref": "refs/tags/v1.1.1"}`), 0o644)
 	out := runAct(t, act, libRepo, "push", "-e", event, "-P", "ubuntu-latest=-self-hosted",
 		"--local-repository", "fredbook/udos-dist@v1="+repoRoot,
-		"--env", "GITHUB_API_URL="+srv.URL, "-s", "GITHUB_TOKEN=act-token",
+		"--env", "GITHUB_API_URL="+srv.URL, "-s", "GITHUB_TOKEN="+ghtest.Token,
 		"--secret-file", secretFile(t, work, map[string]string{"LIBRARY_SIGNING_KEY": string(demoKey)}),
 		"-W", ".github/workflows/release.yml")
 	for _, want := range []string{"::set-output:: package=lib-grid-math-v1.1.1.udos-package", "::set-output:: release-url=" + srv.URL + "/fredbook/udos-grid-math/releases/tag/v1.1.1", "Job succeeded"} {
@@ -181,7 +171,7 @@ func TestActReleaseRegistryAndClient(t *testing.T) {
 			"--local-repository", "actions/upload-pages-artifact@v3="+filepath.Join(stubs, "upload-pages-artifact"),
 			"--local-repository", "actions/deploy-pages@v4="+filepath.Join(stubs, "deploy-pages"),
 			"--env", "GITHUB_API_URL="+srv.URL, "--env", "UDOS_ACT_STATE="+state, "--env", "UDOS_ACT_BASE_PATH=/registry",
-			"-s", "GITHUB_TOKEN=act-token", "--secret-file", regSecrets,
+			"-s", "GITHUB_TOKEN="+ghtest.Token, "--secret-file", regSecrets,
 			"-W", ".github/workflows/registry.yml")
 	}
 	r.ResetLog()

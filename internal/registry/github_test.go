@@ -16,12 +16,11 @@ import (
 	"github.com/fredbook/udos-dist/internal/assetname"
 	"github.com/fredbook/udos-dist/internal/catalog"
 	"github.com/fredbook/udos-dist/internal/ghrelease"
+	"github.com/fredbook/udos-dist/internal/ghrelease/ghtest"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/udospkg"
 )
-
-const ghToken = "registry-token"
 
 var (
 	ghKeyOnce          sync.Once
@@ -118,15 +117,12 @@ func newGHFixture(t testing.TB, cfg ghreplica.Config) *ghFixture {
 	if cfg.ContentCreationPerMinute == 0 {
 		cfg.ContentCreationPerMinute = -1
 	}
-	r := ghreplica.New(cfg)
-	r.AddToken(ghToken, ghreplica.Token{Login: "registry-bot", Push: []string{"*"}})
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
+	gh := ghtest.Serve(t, ghtest.Options{Config: cfg, Login: "registry-bot"})
 	kr, err := pgpsign.LoadKeyring(pub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &ghFixture{r: r, srv: srv, out: filepath.Join(t.TempDir(), "out"), kr: kr, srcDir: t.TempDir()}
+	return &ghFixture{r: gh.Replica, srv: gh.Server, out: filepath.Join(t.TempDir(), "out"), kr: kr, srcDir: t.TempDir()}
 }
 
 func (f *ghFixture) addRepo(t testing.TB, full string) {
@@ -147,7 +143,7 @@ func (f *ghFixture) release(t testing.TB, full, tag string, published time.Time,
 
 func (f *ghFixture) client(t testing.TB, cache ghrelease.ETagStore) *ghrelease.Client {
 	t.Helper()
-	c, err := ghrelease.New(ghrelease.Config{APIURL: f.srv.URL, Token: ghToken, HTTPClient: f.srv.Client(), ETags: cache,
+	c, err := ghrelease.New(ghrelease.Config{APIURL: f.srv.URL, Token: ghtest.Token, HTTPClient: f.srv.Client(), ETags: cache,
 		BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, MaxWait: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/fredbook/udos-dist/internal/cmd/cmdutil"
 	"github.com/fredbook/udos-dist/internal/cmd/factory"
+	"github.com/fredbook/udos-dist/internal/ghrelease/ghtest"
 	"github.com/fredbook/udos-dist/internal/ghreplica"
 	"github.com/fredbook/udos-dist/internal/iostreams"
 )
@@ -28,20 +28,14 @@ func newFactory(env map[string]string) (*factory.Factory, *iostreams.IOStreams, 
 
 func TestShareGitHub(t *testing.T) {
 	t.Parallel()
-	r := ghreplica.New(ghreplica.Config{ContentCreationPerMinute: -1})
-	r.AddToken("tok", ghreplica.Token{Login: "me", Push: []string{"*"}})
-	for _, n := range []string{"udos-grid-extensions", "registry"} {
-		if err := r.AddRepo("fredbook", n, ghreplica.RepoSpec{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := httptest.NewServer(r)
-	defer srv.Close()
+	gh := ghtest.Serve(t, ghtest.Options{Config: ghreplica.Config{ContentCreationPerMinute: -1}, Login: "me",
+		Repos: []string{"fredbook/udos-grid-extensions", "fredbook/registry"}})
+	r := gh.Replica
 	key, err := os.ReadFile("../../../examples/keys/demo-signing-key.asc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"GITHUB_TOKEN": "tok", "GITHUB_API_URL": srv.URL, "UDOS_SIGN_KEY": string(key)}
+	env := map[string]string{"GITHUB_TOKEN": ghtest.Token, "GITHUB_API_URL": gh.URL(), "UDOS_SIGN_KEY": string(key)}
 
 	share := func() Result {
 		t.Helper()

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fredbook/udos-dist/internal/ghrelease"
-	"github.com/fredbook/udos-dist/internal/ghreplica"
+	"github.com/fredbook/udos-dist/internal/ghrelease/ghtest"
 	"github.com/fredbook/udos-dist/internal/pgpsign"
 	"github.com/fredbook/udos-dist/internal/sonic/iso"
 	"github.com/fredbook/udos-dist/internal/sonic/iso/isotest"
@@ -168,17 +166,8 @@ func fileExists(p string) bool {
 func TestDebKernelRefusedBeforeAnything(t *testing.T) {
 	t.Parallel()
 	deb := debPackage(t)
-	rep := ghreplica.New(ghreplica.Config{})
-	rep.AddToken("tok", ghreplica.Token{Login: "ci", Push: []string{"*"}})
-	if err := rep.AddRepo("fredbook", "uDOS", ghreplica.RepoSpec{}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rep)
-	defer srv.Close()
-	gh, err := ghrelease.New(ghrelease.Config{APIURL: srv.URL, Token: "tok", HTTPClient: srv.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gh := ghtest.Serve(t, ghtest.Options{Login: "ci", Repos: []string{"fredbook/uDOS"}})
+	rep := gh.Replica
 	priv, _, err := pgpsign.GenerateTestKey("CI", "ci@example.org", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +177,7 @@ func TestDebKernelRefusedBeforeAnything(t *testing.T) {
 	res, err := Build(context.Background(), Options{
 		Version: "1.4.6", Kernel: deb, Busybox: stand(t, "busybox"), Runtime: stand(t, "sonic-runtime"),
 		OutputDir: out, Time: time.Unix(1764115200, 0), Signer: signer, TempDir: t.TempDir(),
-		Publish: &Publish{Client: gh, Owner: "fredbook", Repo: "uDOS"},
+		Publish: &Publish{Client: gh.Client, Owner: "fredbook", Repo: "uDOS"},
 	})
 	if !errors.Is(err, ErrNotKernel) || !strings.Contains(err.Error(), filepath.Base(deb)) {
 		t.Fatalf("err = %v, want the .deb refused by name", err)
