@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -148,7 +150,8 @@ func (s *stager) importClosure() error {
 		return tops[top] || s.t.dirs[top] || s.t.isFile(top+".py")
 	}
 	done := map[string]bool{}
-	var queue []string // staged variant paths to read
+	homes := map[string]bool{} // folders of the modules the closure adds
+	var queue []string         // staged variant paths to read
 	for name, f := range s.files {
 		if strings.HasSuffix(name, ".py") || f.mode&0o111 != 0 {
 			queue = append(queue, name)
@@ -206,14 +209,150 @@ func (s *stager) importClosure() error {
 				added[file] = true
 				queue = append(queue, file)
 			}
+			if own := s.ownFile(mod); added[own] {
+				homes[path.Dir(own)] = true
+			}
 		}
 	}
 	for f := range added {
 		s.closure = append(s.closure, f)
 	}
 	sort.Strings(s.closure)
+	return s.packageData(homes)
+}
+
+// ownFile is the file module mod itself is (a/b.py or a/b/__init__.py),
+// "" when the tree has neither.
+func (s *stager) ownFile(mod string) string {
+	base := strings.ReplaceAll(mod, ".", "/")
+	for _, p := range []string{base + ".py", base + "/__init__.py"} {
+		if _, ok := s.files[p]; ok {
+			return p
+		}
+	}
+	return ""
+}
+
+// packageData ships the data a shipped package reads beside its code:
+// code opens such files relative to itself at run time (the real
+// wizard/services/store reads ../schemas/task_schema.sql), and a module
+// shipped without them does not run. A package folder's data are its
+// files that are not Python and its subfolders with no Python in them;
+// one ships when the folder's Python code (its own or its subpackages')
+// names it in a string of its own or at the start of one ("schemas",
+// 'beacon.json', "schemas/x.sql"). Inside a named data folder the same
+// holds for its entries, except that a folder none of whose entries is
+// named ships whole: the code lists it. Naming is the test, not presence,
+// so that what merely sits beside the code (the Wizard's dashboard sources
+// and docs) stays out of core-slim.
+func (s *stager) packageData(homes map[string]bool) error {
+	sources := map[string][]byte{} // staged Python files, read once
+	for _, dir := range slices.Sorted(maps.Keys(homes)) {
+		cache := map[string]bool{}
+		var readErr error
+		named := func(name string) bool {
+			if v, ok := cache[name]; ok {
+				return v
+			}
+			// The whole string, or the start of a relative path
+			// ("schemas/x.sql"); not inside another path, so that a URL
+			// such as "/api/dashboard/health" names nothing.
+			re := regexp.MustCompile(`["']` + regexp.QuoteMeta(name) + `["'/]`)
+			for _, p := range slices.Sorted(maps.Keys(s.files)) {
+				if !strings.HasSuffix(p, ".py") || !strings.HasPrefix(p, dir+"/") {
+					continue
+				}
+				src, ok := sources[p]
+				if !ok {
+					f := s.files[p]
+					src = f.data
+					if f.src != "" {
+						var err error
+						if src, err = os.ReadFile(s.t.disk(f.src)); err != nil {
+							readErr = fmt.Errorf("variant %s: reading %s: %w", s.v.Name, f.src, err)
+							return false
+						}
+					}
+					sources[p] = src
+				}
+				if re.Match(src) {
+					cache[name] = true
+					return true
+				}
+			}
+			cache[name] = false
+			return false
+		}
+		var picked []string
+		python := map[string]bool{} // entries of dir with Python in them
+		for _, p := range s.t.under(dir) {
+			if isPython(p) {
+				python[firstPart(strings.TrimPrefix(p, dir+"/"))] = true
+			}
+		}
+		for _, e := range s.entries(dir) {
+			if !python[e] && named(e) {
+				picked = append(picked, s.namedData(path.Join(dir, e), named)...)
+			}
+		}
+		if readErr != nil {
+			return readErr
+		}
+		for _, p := range picked {
+			if _, staged := s.files[p]; staged || s.v.excludedPath(p) || excludedBelow(s.v, p) {
+				continue
+			}
+			r, err := s.t.eval(p)
+			if err != nil || !s.t.isFile(r) {
+				continue // links out or dangling are reported where a path rule meets them
+			}
+			if err := s.put(p, &staged{src: r, mode: int64(s.t.nodes[r].mode), how: "package data of " + dir}); err != nil {
+				return err
+			}
+			s.closure = append(s.closure, p)
+		}
+	}
+	sort.Strings(s.closure)
 	return nil
 }
+
+// namedData is what ships of the named data entry p: a file itself; of a
+// folder, its named entries (each by the same rule), or all of it when
+// none is named.
+func (s *stager) namedData(p string, named func(string) bool) []string {
+	below := s.t.under(p)
+	if len(below) == 0 {
+		return []string{p}
+	}
+	var out []string
+	for _, e := range s.entries(p) {
+		if named(e) {
+			out = append(out, s.namedData(path.Join(p, e), named)...)
+		}
+	}
+	if out == nil {
+		return below
+	}
+	return out
+}
+
+// entries are the names directly in the tree's folder dir, sorted.
+func (s *stager) entries(dir string) []string {
+	var out []string
+	for _, p := range s.t.under(dir) {
+		if e := firstPart(strings.TrimPrefix(p, dir+"/")); len(out) == 0 || out[len(out)-1] != e {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func firstPart(rel string) string {
+	first, _, _ := strings.Cut(rel, "/")
+	return first
+}
+
+func isPython(p string) bool { return strings.HasSuffix(p, ".py") || strings.HasSuffix(p, ".pyc") }
 
 func firstLine(b []byte) []byte {
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {

@@ -106,6 +106,20 @@ func TestStageFixtures(t *testing.T) {
 					if _, err := os.Stat(filepath.Join(root, "wizard/config/wizard.json")); err == nil {
 						t.Error("core-slim shipped wizard/config, which no module of the closure is")
 					}
+					if _, err := os.Stat(filepath.Join(root, "wizard/dashboard/package.json")); err == nil {
+						t.Error("core-slim shipped the dashboard, which no code of the closure names")
+					}
+				}
+				if name == "core-slim" && fx == "udos-v1.5" {
+					// The store opens ../schemas/task_schema.sql beside its
+					// code: package data the closure names ships, what sits
+					// beside it unnamed does not.
+					if !contains(l.Closure, "wizard/services/schemas/task_schema.sql") {
+						t.Errorf("the closure %v lacks the store's schema", l.Closure)
+					}
+					if _, err := os.Stat(filepath.Join(root, "wizard/services/schemas/README.md")); err == nil {
+						t.Error("core-slim shipped wizard/services/schemas/README.md, which no code names")
+					}
 				}
 				if fx == "udos-v1.5" {
 					if data, err := os.ReadFile(filepath.Join(root, "core/framework/seed/bank/system/themes/amber.json")); err != nil || !strings.Contains(string(data), "amber") {
