@@ -303,8 +303,12 @@ func (s *stager) packageData(homes map[string]bool) error {
 				continue
 			}
 			r, err := s.t.eval(p)
-			if err != nil || !s.t.isFile(r) {
-				continue // links out or dangling are reported where a path rule meets them
+			if err != nil {
+				s.linkTrouble(p, err) // out of the tree or a loop: refused like any shipped link
+				continue
+			}
+			if !s.t.isFile(r) {
+				continue
 			}
 			if err := s.put(p, &staged{src: r, mode: int64(s.t.nodes[r].mode), how: "package data of " + dir}); err != nil {
 				return err

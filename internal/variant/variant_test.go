@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fredbook/udos-dist/internal/fixturetest"
 	"github.com/fredbook/udos-dist/internal/goldentest"
 )
 
@@ -309,5 +310,25 @@ func copyTree(t *testing.T, from, to string) {
 	out, err := exec.Command("cp", "-R", from+"/.", to).CombinedOutput()
 	if err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)
+	}
+}
+
+// TestPackageDataLinkRefused: package data the closure would ship is held
+// to the symlink rule of every shipped file: a link out of the tree is
+// refused, naming the link.
+func TestPackageDataLinkRefused(t *testing.T) {
+	t.Parallel()
+	src := fixturetest.Tree(t, "udos-v1.5")
+	schema := filepath.Join(src, "wizard", "services", "schemas", "task_schema.sql")
+	if err := os.Remove(schema); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/passwd", schema); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := Builtin().Get("core-slim")
+	_, err := v.Layout(src, Options{Version: "1.5.0"})
+	if err == nil || !strings.Contains(err.Error(), "symlink wizard/services/schemas/task_schema.sql -> /etc/passwd") {
+		t.Fatalf("err = %v", err)
 	}
 }
