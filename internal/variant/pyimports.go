@@ -247,6 +247,13 @@ func (s *stager) ownFile(mod string) string {
 // and docs) stays out of core-slim.
 func (s *stager) packageData(homes map[string]bool) error {
 	sources := map[string][]byte{} // staged Python files, read once
+	var code []string              // their paths, sorted
+	for p := range s.files {
+		if strings.HasSuffix(p, ".py") {
+			code = append(code, p)
+		}
+	}
+	sort.Strings(code)
 	for _, dir := range slices.Sorted(maps.Keys(homes)) {
 		cache := map[string]bool{}
 		var readErr error
@@ -258,8 +265,8 @@ func (s *stager) packageData(homes map[string]bool) error {
 			// ("schemas/x.sql"); not inside another path, so that a URL
 			// such as "/api/dashboard/health" names nothing.
 			re := regexp.MustCompile(`["']` + regexp.QuoteMeta(name) + `["'/]`)
-			for _, p := range slices.Sorted(maps.Keys(s.files)) {
-				if !strings.HasSuffix(p, ".py") || !strings.HasPrefix(p, dir+"/") {
+			for _, p := range code {
+				if !strings.HasPrefix(p, dir+"/") {
 					continue
 				}
 				src, ok := sources[p]
